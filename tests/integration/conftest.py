@@ -1,0 +1,135 @@
+"""Fixtures for the ragstore integration tests.
+
+store          a fresh, mounted, encrypted store (default block size)
+store_factory  make more stores: store_factory(block_size=4096, encryption=False, ...)
+ragstore_bin   path of the binary (built once with make if missing)
+"""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rsutil  # noqa: E402
+from rsutil import PASSPHRASE, REPO, run  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ragstore_bin():
+    binary = Path(os.environ.get("RAGSTORE_BIN", str(rsutil.BINARY)))
+    if not binary.exists():
+        r = subprocess.run(["make", "-C", str(REPO), "ragstore"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=600)
+        if r.returncode != 0 or not binary.exists():
+            pytest.fail("cannot build %s:\n%s" % (binary, r.stdout[-3000:]),
+                        pytrace=False)
+    if not os.path.exists("/dev/fuse"):
+        pytest.fail("/dev/fuse missing", pytrace=False)
+    return str(binary)
+
+
+class Store:
+    """One ragstore backing directory and its mountpoint."""
+
+    def __init__(self, binary, base, block_size=None, encryption=True,
+                 plaintext_names=False, cipher=None, init_extra=()):
+        self.bin = binary
+        base = Path(base)
+        base.mkdir(parents=True, exist_ok=True)
+        self.base = base
+        self.backing = base / "backing"
+        self.mnt = base / "mnt"
+        self.passfile = base / "passfile"
+        self.block_size = block_size or rsutil.DEFAULT_BLOCK
+        self.encryption = encryption
+        self.mnt.mkdir()
+        self.passfile.write_text(PASSPHRASE + "\n")
+        self.pids = []
+        self.problems = []
+        args = [self.bin, "init"]
+        if encryption:
+            args += ["--passfile", self.passfile]
+        else:
+            args += ["--no-encryption"]
+        if plaintext_names:
+            args += ["--plaintext-names"]
+        if cipher:
+            args += ["--cipher", cipher]
+        if block_size:
+            args += ["--block-size", str(block_size)]
+        args += list(init_extra)
+        args.append(self.backing)
+        run(args, check=True, timeout=120)
+
+    # -- mount management ------------------------------------------------
+    def mount_args(self, extra=()):
+        args = [self.bin, "mount"]
+        if self.encryption:
+            args += ["--passfile", self.passfile]
+        args += list(extra)
+        args += [self.backing, self.mnt]
+        return args
+
+    def mount(self, extra=()):
+        assert not rsutil.is_mounted(self.mnt), "already mounted"
+        r = run(self.mount_args(extra), timeout=120)
+        if r.returncode != 0:
+            raise AssertionError("mount failed rc=%d: %s" % (r.returncode, r.stderr))
+        assert rsutil.is_mounted(self.mnt), \
+            "ragstore mount returned 0 but %s is not in /proc/mounts" % self.mnt
+        self.pids = rsutil.daemon_pids(self.mnt)
+        return r
+
+    def unmount(self, timeout=30):
+        problems = rsutil.unmount(self.mnt, self.pids, timeout=timeout)
+        self.pids = []
+        self.problems += problems
+        assert not problems, "; ".join(problems)
+
+    def remount(self, extra=()):
+        self.unmount()
+        self.mount(extra)
+
+    def path(self, rel):
+        return self.mnt / rel
+
+    def backing_path(self, rel):
+        return rsutil.backing_path(self.backing, rel)
+
+    def teardown(self):
+        # Never raise from here: always leave the system unmounted.
+        pids = self.pids or rsutil.daemon_pids(self.mnt)
+        try:
+            rsutil.unmount(self.mnt, pids, timeout=15)
+        except Exception:  # pragma: no cover
+            subprocess.run(["fusermount3", "-uz", str(self.mnt)])
+
+
+@pytest.fixture
+def store_factory(ragstore_bin, tmp_path):
+    made = []
+
+    def make(name=None, mount=True, **kw):
+        base = tmp_path / (name or "store%d" % len(made))
+        s = Store(ragstore_bin, base, **kw)
+        made.append(s)
+        if mount:
+            s.mount()
+        return s
+
+    yield make
+    for s in reversed(made):
+        s.teardown()
+
+
+@pytest.fixture
+def store(store_factory):
+    return store_factory("store")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")

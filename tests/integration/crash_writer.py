@@ -1,0 +1,46 @@
+"""Writer process for test_crash: overwrites one file forever with versioned,
+self-describing blocks until the filesystem goes away.
+
+usage: crash_writer.py PATH FILE_INDEX NBLOCKS BLOCK_SIZE MODE LOG
+MODE: blocks  (one pwrite per block, in place)
+      whole   (one pwrite of the whole file, in place)
+      trunc   (open O_TRUNC, then write block by block)
+After every third version the file is fsync'd and "FILE VERSION" is appended
+to LOG (only after fsync returned)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from crashpat import block_bytes  # noqa: E402
+
+
+def main():
+    path, f, nb, bs, mode, log = sys.argv[1:7]
+    f, nb, bs = int(f), int(nb), int(bs)
+    logf = open(log, "a", buffering=1)
+    v = 0
+    try:
+        while True:
+            v += 1
+            if mode == "trunc":
+                fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            else:
+                fd = os.open(path, os.O_WRONLY)
+            try:
+                if mode == "whole":
+                    buf = b"".join(block_bytes(f, b, v, bs) for b in range(nb))
+                    os.pwrite(fd, buf, 0)
+                else:
+                    for b in range(nb):
+                        os.pwrite(fd, block_bytes(f, b, v, bs), b * bs)
+                if v % 3 == 0:
+                    os.fsync(fd)
+                    logf.write("%d %d\n" % (f, v))
+            finally:
+                os.close(fd)
+    except OSError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""Shared helpers for the ragstore integration tests.
+
+Everything that depends on the on-disk layout (where a user file's backing
+file lives, where block slots sit) is in this one module, so that when name
+encryption arrives only backing_path() has to change.
+"""
+import errno
+import hashlib
+import os
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = REPO / "ragstore"
+PASSPHRASE = "correct horse battery staple"
+
+DEFAULT_BLOCK = 65536
+HEADER_AREA = 8192        # two header slots of 4096 bytes
+PREFIX_LEN = 48           # block record prefix
+TAG_LEN = 16
+
+
+# --------------------------------------------------------------------------
+# layout
+
+def backing_path(backing, relpath):
+    """Backing file of the user path relpath (relative to the mount root)."""
+    relpath = str(relpath).lstrip("/")
+    return Path(backing) / "root" / relpath
+
+
+def slot_size(block_size=DEFAULT_BLOCK):
+    n = PREFIX_LEN + block_size + TAG_LEN
+    return (n + 4095) // 4096 * 4096
+
+
+def slot_offset(index, slot=0, block_size=DEFAULT_BLOCK):
+    return HEADER_AREA + (2 * index + slot) * slot_size(block_size)
+
+
+def payload_offset(index, slot=0, block_size=DEFAULT_BLOCK):
+    return slot_offset(index, slot, block_size) + PREFIX_LEN
+
+
+# --------------------------------------------------------------------------
+# processes and mounts
+
+def run(args, check=False, timeout=120, **kw):
+    """subprocess.run with text capture and a timeout.  args are str()-ed."""
+    args = [str(a) for a in args]
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    r = subprocess.run(args, timeout=timeout, text=True, errors="replace", **kw)
+    if check and r.returncode != 0:
+        raise AssertionError(
+            "command failed (rc=%d): %s\nstdout: %s\nstderr: %s"
+            % (r.returncode, " ".join(args), r.stdout[-4000:], r.stderr[-4000:]))
+    return r
+
+
+def _unescape_mount(s):
+    return (s.replace("\\040", " ").replace("\\011", "\t")
+            .replace("\\012", "\n").replace("\\134", "\\"))
+
+
+def mounts():
+    """List of (source, mountpoint, fstype) from /proc/mounts."""
+    out = []
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3:
+                out.append((_unescape_mount(parts[0]), _unescape_mount(parts[1]),
+                            parts[2]))
+    return out
+
+
+def is_mounted(mnt):
+    mnt = os.path.realpath(str(mnt))
+    return any(m[1] == mnt for m in mounts())
+
+
+def mount_entry(mnt):
+    mnt = os.path.realpath(str(mnt))
+    for m in mounts():
+        if m[1] == mnt:
+            return m
+    return None
+
+
+def daemon_pids(mnt):
+    """Pids of ragstore processes whose command line names mountpoint mnt."""
+    mnt = os.path.realpath(str(mnt))
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        argv = [a.decode(errors="replace") for a in argv if a]
+        if not argv or os.path.basename(argv[0]) != "ragstore":
+            continue
+        if "mount" not in argv:
+            continue
+        if any(os.path.realpath(a) == mnt for a in argv[1:] if a.startswith("/")):
+            pids.append(int(d))
+    return pids
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return False
+    # zombie counts as dead
+    return st.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_pids_exit(pids, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not any(pid_alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return not any(pid_alive(p) for p in pids)
+
+
+def unmount(mnt, pids=(), timeout=30):
+    """Unmount mnt (retrying, then lazily) and wait for the daemon pids.
+
+    Returns a list of problems (strings); empty when everything went cleanly.
+    Kills (SIGKILL) only the given pids if they do not exit."""
+    problems = []
+    mnt = str(mnt)
+    if is_mounted(mnt):
+        last = None
+        for _ in range(25):
+            r = run(["fusermount3", "-u", mnt], timeout=30)
+            if r.returncode == 0 or not is_mounted(mnt):
+                break
+            last = r.stderr.strip()
+            time.sleep(0.2)
+        if is_mounted(mnt):
+            problems.append("fusermount3 -u failed: %s; used -uz" % last)
+            run(["fusermount3", "-uz", mnt], timeout=30)
+    if pids and not wait_pids_exit(pids, timeout):
+        problems.append("daemon %s did not exit %ds after unmount; killed"
+                        % (list(pids), timeout))
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_pids_exit(pids, 10)
+    return problems
+
+
+def drop_caches():
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------
+# data
+
+def pattern_bytes(n, seed):
+    """Deterministic incompressible bytes."""
+    out = bytearray()
+    ctr = 0
+    seed = str(seed).encode()
+    while len(out) < n:
+        out += hashlib.blake2b(seed + ctr.to_bytes(8, "little"),
+                               digest_size=64).digest()
+        ctr += 1
+    return bytes(out[:n])
+
+
+def text_bytes(n, seed=0):
+    """Deterministic compressible English-like text."""
+    import random
+    rnd = random.Random(seed)
+    words = ("the quick brown fox jumps over lazy dog storage block cipher "
+             "compress encrypt file system mount backing directory kernel "
+             "page cache inode journal metadata writer reader").split()
+    out = []
+    size = 0
+    while size < n:
+        line = " ".join(rnd.choice(words) for _ in range(rnd.randint(5, 14)))
+        line = line.capitalize() + ".\n"
+        out.append(line)
+        size += len(line)
+    return "".join(out).encode()[:n]
+
+
+def write_file(path, data, mode="wb"):
+    with open(path, mode) as f:
+        f.write(data)
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def pread_fresh(path, length, offset):
+    """Open path, pread, close.  Raises OSError as the read does."""
+    fd = os.open(str(path), os.O_RDONLY)
+    try:
+        out = bytearray()
+        while len(out) < length:
+            chunk = os.pread(fd, length - len(out), offset + len(out))
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+    finally:
+        os.close(fd)
+
+
+def flip_byte(path, offset):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        assert len(b) == 1, "offset %d beyond end of %s" % (offset, path)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0x5A]))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            c = f.read(1 << 20)
+            if not c:
+                break
+            h.update(c)
+    return h.hexdigest()
+
+
+def list_user_xattrs(path):
+    out = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.EPERM):
+            return out
+        raise
+    for n in names:
+        if n.startswith("user."):
+            out[n] = os.getxattr(path, n, follow_symlinks=False)
+    return out
+
+
+def snapshot(root, times=True, xattrs=True, owners=True, dir_times=True,
+             content=True):
+    """Describe a tree: {relpath: dict}, plus hard link groups.
+
+    Hard links are described as groups of relpaths sharing an inode (inode
+    numbers themselves differ between trees)."""
+    root = str(root)
+    entries = {}
+    inode_groups = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(dirnames) + sorted(filenames):
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root)
+            st = os.lstat(full)
+            e = {"type": stat.S_IFMT(st.st_mode),
+                 "mode": stat.S_IMODE(st.st_mode)}
+            if owners:
+                e["uid"] = st.st_uid
+                e["gid"] = st.st_gid
+            if stat.S_ISLNK(st.st_mode):
+                e["target"] = os.readlink(full)
+                if times:
+                    e["mtime_ns"] = st.st_mtime_ns
+                e.pop("mode")  # symlink modes are meaningless
+            elif stat.S_ISREG(st.st_mode):
+                e["size"] = st.st_size
+                if content:
+                    e["sha256"] = file_digest(full)
+                if times:
+                    e["mtime_ns"] = st.st_mtime_ns
+                e["nlink"] = st.st_nlink
+                if st.st_nlink > 1:
+                    inode_groups.setdefault(st.st_ino, []).append(rel)
+            elif stat.S_ISDIR(st.st_mode):
+                if times and dir_times:
+                    e["mtime_ns"] = st.st_mtime_ns
+            else:
+                if times:
+                    e["mtime_ns"] = st.st_mtime_ns
+            if xattrs:
+                e["xattrs"] = list_user_xattrs(full)
+            entries[rel] = e
+    groups = sorted(sorted(g) for g in inode_groups.values())
+    return entries, groups
+
+
+def diff_snapshots(a, b, limit=30):
+    """Human-readable list of differences between two snapshots."""
+    ea, ga = a
+    eb, gb = b
+    out = []
+    for k in sorted(set(ea) | set(eb)):
+        if k not in ea:
+            out.append("only in second: %s" % k)
+        elif k not in eb:
+            out.append("only in first: %s" % k)
+        elif ea[k] != eb[k]:
+            fields = sorted(set(ea[k]) | set(eb[k]))
+            d = ["%s: %r != %r" % (f, ea[k].get(f), eb[k].get(f))
+                 for f in fields if ea[k].get(f) != eb[k].get(f)]
+            out.append("%s: %s" % (k, "; ".join(d)))
+        if len(out) >= limit:
+            out.append("...")
+            return out
+    if ga != gb:
+        out.append("hard link groups differ: %r vs %r" % (ga[:10], gb[:10]))
+    return out
+
+
+def assert_same_tree(a_root, b_root, **kw):
+    sa = snapshot(a_root, **kw)
+    sb = snapshot(b_root, **kw)
+    d = diff_snapshots(sa, sb)
+    assert not d, "trees %s and %s differ:\n  %s" % (a_root, b_root, "\n  ".join(d))
+    return sa
+
+
+def du_kib(path, apparent=False):
+    args = ["du", "-s", "-k"]
+    if apparent:
+        args.append("--apparent-size")
+    r = run(args + [path], check=True)
+    return int(r.stdout.split()[0])

@@ -1,0 +1,278 @@
+"""Command line: init, mount, exit codes, messages."""
+import hashlib
+import os
+import subprocess
+import time
+
+import pytest
+
+import rsutil
+from rsutil import PASSPHRASE, run, write_file
+
+
+def one_line(stderr):
+    lines = [l for l in stderr.strip().splitlines() if l.strip()]
+    return len(lines) == 1
+
+
+@pytest.fixture
+def pf(tmp_path):
+    p = tmp_path / "pass"
+    p.write_text(PASSPHRASE + "\n")
+    return p
+
+
+def test_help_and_version(ragstore_bin):
+    r = run([ragstore_bin, "--help"])
+    assert r.returncode == 0
+    assert "init" in r.stdout and "mount" in r.stdout
+    r = run([ragstore_bin, "--version"])
+    assert r.returncode == 0
+    assert r.stdout.strip()
+
+
+def test_help_command(ragstore_bin):
+    r = run([ragstore_bin, "help", "mount"])
+    assert r.returncode == 0, r.stderr
+    assert "mount" in r.stdout
+
+
+@pytest.mark.parametrize("args", [["frobnicate"], ["--no-such-option"],
+                                  ["init"], ["mount", "/tmp"], []],
+                         ids=["unknown-cmd", "unknown-opt", "init-no-arg",
+                              "mount-one-arg", "no-args"])
+def test_usage_errors_exit_2(ragstore_bin, args):
+    r = run([ragstore_bin] + args)
+    assert r.returncode == 2, "rc=%d stderr=%s" % (r.returncode, r.stderr)
+    assert r.stderr.strip(), "usage error without a message on stderr"
+
+
+def test_init_creates_layout(ragstore_bin, tmp_path, pf):
+    b = tmp_path / "new" / "backing"  # parent missing too? only BACKING needs creating
+    b.parent.mkdir()
+    r = run([ragstore_bin, "init", "--passfile", pf, b])
+    assert r.returncode == 0, r.stderr
+    assert (b / "ragstore.conf").is_file()
+    assert (b / "root").is_dir()
+    # existing empty directory is fine
+    e = tmp_path / "emptydir"
+    e.mkdir()
+    r = run([ragstore_bin, "init", "--passfile", pf, e])
+    assert r.returncode == 0, r.stderr
+
+
+def test_init_non_empty_fails(ragstore_bin, tmp_path, pf):
+    b = tmp_path / "b"
+    b.mkdir()
+    write_file(b / "precious", b"keep me")
+    r = run([ragstore_bin, "init", "--passfile", pf, b])
+    assert r.returncode != 0
+    assert one_line(r.stderr), r.stderr
+    assert sorted(os.listdir(b)) == ["precious"]
+    assert (b / "precious").read_bytes() == b"keep me"
+
+
+def test_init_twice_fails(ragstore_bin, tmp_path, pf):
+    b = tmp_path / "b"
+    run([ragstore_bin, "init", "--passfile", pf, b], check=True)
+    h = hashlib.sha256((b / "ragstore.conf").read_bytes()).hexdigest()
+    r = run([ragstore_bin, "init", "--passfile", pf, b])
+    assert r.returncode != 0
+    assert one_line(r.stderr), r.stderr
+    assert hashlib.sha256((b / "ragstore.conf").read_bytes()).hexdigest() == h
+
+
+def _no_tty(args, timeout=30):
+    return subprocess.run([str(a) for a in args], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=timeout, start_new_session=True)
+
+
+def test_no_passphrase_no_tty_fails(ragstore_bin, tmp_path, pf):
+    b = tmp_path / "b"
+    r = _no_tty([ragstore_bin, "init", b])
+    assert r.returncode != 0, "init without passphrase source and no tty succeeded"
+    assert one_line(r.stderr), r.stderr
+    assert not (b / "ragstore.conf").exists()
+    run([ragstore_bin, "init", "--passfile", pf, b], check=True)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        r = _no_tty([ragstore_bin, "mount", b, mnt])
+        assert r.returncode != 0, "mount without passphrase and no tty succeeded"
+        assert one_line(r.stderr), r.stderr
+        assert not rsutil.is_mounted(mnt)
+    finally:
+        if rsutil.is_mounted(mnt):
+            rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+
+
+def test_passphrase_not_from_environment_or_args(ragstore_bin, tmp_path):
+    b = tmp_path / "b"
+    env = dict(os.environ, RAGSTORE_PASSPHRASE="x", RAGSTORE_PASSWORD="x",
+               PASSPHRASE="x")
+    r = subprocess.run([ragstore_bin, "init", str(b)], env=env,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=30,
+                       start_new_session=True)
+    assert r.returncode != 0, "passphrase was taken from the environment"
+
+
+def test_extpass(ragstore_bin, tmp_path, pf):
+    b = tmp_path / "b"
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run([ragstore_bin, "init", "--extpass", "cat %s" % pf, b])
+    assert r.returncode == 0, r.stderr
+    try:
+        r = run([ragstore_bin, "mount", "--extpass", "cat %s" % pf, b, mnt])
+        assert r.returncode == 0, r.stderr
+        assert rsutil.is_mounted(mnt)
+        write_file(mnt / "f", b"via extpass")
+        rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+        # the same passphrase through --passfile
+        r = run([ragstore_bin, "mount", "--passfile", pf, b, mnt])
+        assert r.returncode == 0, r.stderr
+        assert (mnt / "f").read_bytes() == b"via extpass"
+        rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+        # a failing or wrong extpass
+        r = run([ragstore_bin, "mount", "--extpass", "echo wrong", b, mnt])
+        assert r.returncode == 3, "rc=%d %s" % (r.returncode, r.stderr)
+        r = run([ragstore_bin, "mount", "--extpass", "false", b, mnt])
+        assert r.returncode != 0
+        assert not rsutil.is_mounted(mnt)
+    finally:
+        if rsutil.is_mounted(mnt):
+            rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+
+
+def test_passfile_trailing_newline_stripped(ragstore_bin, tmp_path, pf):
+    b = tmp_path / "b"
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    run([ragstore_bin, "init", "--passfile", pf, b], check=True)
+    nonl = tmp_path / "nonl"
+    nonl.write_text(PASSPHRASE)  # same passphrase without newline
+    extra = tmp_path / "extra"
+    extra.write_text(PASSPHRASE + "\nsecond line ignored\n")
+    try:
+        for p in (nonl, extra):
+            r = run([ragstore_bin, "mount", "--passfile", p, b, mnt])
+            assert r.returncode == 0, "%s: %s" % (p.name, r.stderr)
+            rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+    finally:
+        if rsutil.is_mounted(mnt):
+            rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+
+
+def test_mountpoint_problems_exit_5(store, tmp_path):
+    s = store
+    s.unmount()
+    missing = tmp_path / "nope"
+    r = run(s.mount_args()[:-1] + [missing])
+    assert r.returncode == 5, "missing mountpoint: rc=%d %s" % (r.returncode, r.stderr)
+    assert one_line(r.stderr), r.stderr
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    r = run(s.mount_args()[:-1] + [afile])
+    assert r.returncode == 5, "file as mountpoint: rc=%d %s" % (r.returncode, r.stderr)
+    assert one_line(r.stderr), r.stderr
+    # busy: something is already mounted there
+    s.mount()
+    s2 = tmp_path / "other"
+    r = run([s.bin, "init", "--passfile", s.passfile, s2], check=True)
+    r = run([s.bin, "mount", "--passfile", s.passfile, s2, s.mnt])
+    assert r.returncode == 5, "busy mountpoint: rc=%d %s" % (r.returncode, r.stderr)
+    assert one_line(r.stderr), r.stderr
+    # the existing mount is untouched and still works
+    assert len([m for m in rsutil.mounts() if m[1] == str(s.mnt)]) == 1
+    write_file(s.path("still"), b"ok")
+    assert (s.path("still")).read_bytes() == b"ok"
+
+
+def test_mount_returns_when_usable(store):
+    # the fixture mounted already; immediately usable, daemon detached
+    assert rsutil.is_mounted(store.mnt)
+    write_file(store.path("now"), b"now")
+    assert len(store.pids) == 1, "daemon pid not found: %s" % store.pids
+    entry = rsutil.mount_entry(store.mnt)
+    assert entry[2].startswith("fuse"), entry
+
+
+def test_foreground_mount(store):
+    s = store
+    s.unmount()
+    p = subprocess.Popen([str(a) for a in s.mount_args(["-f"])],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 30
+        while not rsutil.is_mounted(s.mnt) and time.time() < deadline:
+            assert p.poll() is None, "foreground mount exited: %s" % p.stderr.read()
+            time.sleep(0.05)
+        assert rsutil.is_mounted(s.mnt)
+        assert p.poll() is None, "-f did not stay in the foreground"
+        write_file(s.path("fg"), b"fg")
+        r = run(["fusermount3", "-u", s.mnt])
+        assert r.returncode == 0, r.stderr
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            rsutil.run(["fusermount3", "-uz", s.mnt])
+            p.kill()
+            p.wait()
+    s.mount()
+    assert s.path("fg").read_bytes() == b"fg"
+
+
+def test_mount_read_only_option(store):
+    write_file(store.path("f"), b"data")
+    store.remount(["-o", "ro"])
+    assert store.path("f").read_bytes() == b"data"
+    with pytest.raises(OSError) as ei:
+        write_file(store.path("g"), b"x")
+    assert ei.value.errno == 30  # EROFS
+
+
+def test_init_options(ragstore_bin, tmp_path, pf):
+    # block size is honoured: a 2-block file with 4 KiB blocks puts block 1
+    # in slot 0 at 8192 + 2 * 8192
+    b = tmp_path / "b4k"
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    run([ragstore_bin, "init", "--passfile", pf, "--block-size", "4096", b],
+        check=True)
+    run([ragstore_bin, "mount", "--passfile", pf, b, mnt], check=True)
+    try:
+        write_file(mnt / "f", rsutil.pattern_bytes(8192, "b"))
+    finally:
+        rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+    raw = rsutil.backing_path(b, "f").read_bytes()
+    assert raw[rsutil.slot_offset(1, 0, 4096):][:4] == b"RSB1"
+    for bad in ("1000", "3000", "2097152", "abc"):
+        d = tmp_path / ("bad" + bad)
+        r = run([ragstore_bin, "init", "--passfile", pf, "--block-size", bad, d])
+        assert r.returncode != 0, "block size %s accepted" % bad
+        assert not (d / "ragstore.conf").exists()
+    d = tmp_path / "badcipher"
+    r = run([ragstore_bin, "init", "--passfile", pf, "--cipher", "rot13", d])
+    assert r.returncode != 0
+    assert not (d / "ragstore.conf").exists()
+    d = tmp_path / "xchacha"
+    r = run([ragstore_bin, "init", "--passfile", pf, "--cipher",
+             "xchacha20-poly1305", "--plaintext-names", d])
+    assert r.returncode == 0, r.stderr
+
+
+def test_no_encryption_init_needs_no_passphrase(ragstore_bin, tmp_path):
+    b = tmp_path / "b"
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = _no_tty([ragstore_bin, "init", "--no-encryption", b])
+    assert r.returncode == 0, r.stderr
+    r = _no_tty([ragstore_bin, "mount", b, mnt])
+    try:
+        assert r.returncode == 0, r.stderr
+        write_file(mnt / "f", b"plain store")
+    finally:
+        rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
