@@ -1,0 +1,265 @@
+/* crypto.c - AEAD seal/open, Argon2id KDF, master-key wrapping, subkeys.
+ *
+ * Everything is libsodium.  Keys live in sodium_malloc'ed memory (guard
+ * pages, mlock, wiped by sodium_free).  Sealed data is laid out as
+ * ciphertext || 16-byte tag (libsodium's combined mode); the nonce is handed
+ * back separately so the format layer decides where it is stored. */
+#include "crypto.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "util.h"
+
+#define AESGCM_NONCE_LEN crypto_aead_aes256gcm_NPUBBYTES
+
+_Static_assert(CRYPTO_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+	       "key length");
+_Static_assert(CRYPTO_KEY_LEN == crypto_aead_aes256gcm_KEYBYTES, "key length");
+_Static_assert(CRYPTO_NONCE_LEN == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	       "nonce length");
+_Static_assert(AESGCM_NONCE_LEN <= CRYPTO_NONCE_LEN, "AES-GCM nonce length");
+_Static_assert(CRYPTO_TAG_LEN == crypto_aead_xchacha20poly1305_ietf_ABYTES &&
+		       CRYPTO_TAG_LEN == crypto_aead_aes256gcm_ABYTES,
+	       "tag length");
+_Static_assert(CRYPTO_SALT_LEN == crypto_pwhash_SALTBYTES, "salt length");
+_Static_assert(CRYPTO_KEY_LEN == crypto_kdf_KEYBYTES, "kdf key length");
+_Static_assert(crypto_kdf_CONTEXTBYTES == 8, "kdf context length");
+
+/* The AES-GCM state must be 16-byte aligned.  sodium_malloc places a block
+ * so that it ends at a page boundary; with a size that is a multiple of 16
+ * (guaranteed by the state's own alignment, asserted below) the start is
+ * 16-aligned as well.  crypto_key_new still checks at run time. */
+struct crypto_key {
+	crypto_aead_aes256gcm_state aes; /* only for CIPHER_AESGCM */
+	uint8_t key[CRYPTO_KEY_LEN];
+	int cipher;
+};
+
+_Static_assert(sizeof(struct crypto_key) % 16 == 0, "crypto_key size");
+
+int crypto_init(void)
+{
+	return sodium_init() < 0 ? -EIO : 0;
+}
+
+const char *crypto_cipher_name(int cipher)
+{
+	switch (cipher) {
+	case CIPHER_NONE:
+		return "none";
+	case CIPHER_XCHACHA:
+		return "xchacha20-poly1305";
+	case CIPHER_AESGCM:
+		return "aes-256-gcm";
+	}
+	return "unknown";
+}
+
+static int aes_available(void)
+{
+	/* CPU features are detected by sodium_init, which is idempotent. */
+	if (sodium_init() < 0)
+		return 0;
+	return crypto_aead_aes256gcm_is_available();
+}
+
+int crypto_cipher_parse(const char *name)
+{
+	if (!name)
+		return -EINVAL;
+	if (!strcmp(name, "none"))
+		return CIPHER_NONE;
+	if (!strcmp(name, "xchacha20-poly1305") || !strcmp(name, "xchacha"))
+		return CIPHER_XCHACHA;
+	if (!strcmp(name, "aes-256-gcm") || !strcmp(name, "aes") ||
+	    !strcmp(name, "aesgcm"))
+		return aes_available() ? CIPHER_AESGCM : -ENOTSUP;
+	return -EINVAL;
+}
+
+struct crypto_key *crypto_key_new(int cipher, const uint8_t *key)
+{
+	struct crypto_key *k;
+
+	if (cipher != CIPHER_NONE && cipher != CIPHER_XCHACHA &&
+	    cipher != CIPHER_AESGCM)
+		return NULL;
+	if (cipher != CIPHER_NONE && !key)
+		return NULL;
+	if (cipher == CIPHER_AESGCM && !aes_available())
+		return NULL;
+	k = sodium_malloc(sizeof(*k));
+	if (!k)
+		return NULL;
+	if ((uintptr_t)k % alignof(crypto_aead_aes256gcm_state) != 0) {
+		sodium_free(k);
+		return NULL;
+	}
+	sodium_memzero(k, sizeof(*k));
+	k->cipher = cipher;
+	if (key)
+		memcpy(k->key, key, CRYPTO_KEY_LEN);
+	if (cipher == CIPHER_AESGCM &&
+	    crypto_aead_aes256gcm_beforenm(&k->aes, k->key) != 0) {
+		sodium_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void crypto_key_free(struct crypto_key *k)
+{
+	if (k)
+		sodium_free(k); /* wipes before unmapping */
+}
+
+int crypto_key_cipher(const struct crypto_key *k)
+{
+	return k->cipher;
+}
+
+/* The "tag" of CIPHER_NONE: unkeyed BLAKE2b-128 over le64(adlen) || ad ||
+ * data.  The length prefix keeps the ad/data boundary unambiguous, so bytes
+ * cannot be moved from one to the other without changing the checksum.  It
+ * detects corruption, not a forger: a store without encryption has no key. */
+static int none_tag(const uint8_t *data, size_t len, const uint8_t *ad,
+		    size_t adlen, uint8_t tag[CRYPTO_TAG_LEN])
+{
+	crypto_generichash_state st;
+	uint8_t lenbuf[8];
+
+	util_put_le64(lenbuf, (uint64_t)adlen);
+	if (crypto_generichash_init(&st, NULL, 0, CRYPTO_TAG_LEN) != 0 ||
+	    crypto_generichash_update(&st, lenbuf, sizeof(lenbuf)) != 0 ||
+	    crypto_generichash_update(&st, ad, adlen) != 0 ||
+	    crypto_generichash_update(&st, data, len) != 0 ||
+	    crypto_generichash_final(&st, tag, CRYPTO_TAG_LEN) != 0)
+		return -EIO;
+	return 0;
+}
+
+int crypto_seal(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
+		size_t len, const uint8_t *ad, size_t adlen, uint8_t *nonce)
+{
+	uint8_t tag[CRYPTO_TAG_LEN];
+	unsigned long long clen;
+	int r = -1;
+
+	switch (k->cipher) {
+	case CIPHER_NONE:
+		memset(nonce, 0, CRYPTO_NONCE_LEN);
+		if (none_tag(in, len, ad, adlen, tag))
+			return -EIO;
+		memmove(out, in, len);
+		memcpy(out + len, tag, CRYPTO_TAG_LEN);
+		return 0;
+	case CIPHER_XCHACHA:
+		randombytes_buf(nonce, CRYPTO_NONCE_LEN);
+		r = crypto_aead_xchacha20poly1305_ietf_encrypt(
+			out, &clen, in, len, ad, adlen, NULL, nonce, k->key);
+		break;
+	case CIPHER_AESGCM:
+		/* A 96-bit random nonce; the unused tail is zeroed so the on-disk
+		 * nonce field is fully determined. */
+		randombytes_buf(nonce, AESGCM_NONCE_LEN);
+		memset(nonce + AESGCM_NONCE_LEN, 0,
+		       CRYPTO_NONCE_LEN - AESGCM_NONCE_LEN);
+		r = crypto_aead_aes256gcm_encrypt_afternm(
+			out, &clen, in, len, ad, adlen, NULL, nonce, &k->aes);
+		break;
+	}
+	return r == 0 ? 0 : -EIO;
+}
+
+int crypto_open(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
+		size_t inlen, const uint8_t *ad, size_t adlen,
+		const uint8_t *nonce)
+{
+	uint8_t tag[CRYPTO_TAG_LEN];
+	unsigned long long mlen;
+	size_t len;
+	int r = -1;
+
+	if (inlen < CRYPTO_TAG_LEN)
+		return -EBADMSG;
+	len = inlen - CRYPTO_TAG_LEN;
+	switch (k->cipher) {
+	case CIPHER_NONE:
+		/* Verify before copying, so out never holds unverified data. */
+		if (none_tag(in, len, ad, adlen, tag))
+			return -EBADMSG;
+		if (crypto_verify_16(tag, in + len) != 0)
+			return -EBADMSG;
+		memmove(out, in, len);
+		return 0;
+	case CIPHER_XCHACHA:
+		r = crypto_aead_xchacha20poly1305_ietf_decrypt(
+			out, &mlen, NULL, in, inlen, ad, adlen, nonce, k->key);
+		break;
+	case CIPHER_AESGCM:
+		r = crypto_aead_aes256gcm_decrypt_afternm(
+			out, &mlen, NULL, in, inlen, ad, adlen, nonce, &k->aes);
+		break;
+	}
+	return r == 0 ? 0 : -EBADMSG;
+}
+
+int crypto_kdf_passphrase(const char *pass, size_t passlen,
+			  const uint8_t salt[CRYPTO_SALT_LEN], uint64_t opslimit,
+			  uint64_t memlimit, uint8_t *out)
+{
+	if (memlimit > SIZE_MAX)
+		return -ENOMEM;
+	if (crypto_pwhash(out, CRYPTO_KEY_LEN, pass, passlen, salt,
+			  opslimit, (size_t)memlimit,
+			  crypto_pwhash_ALG_ARGON2ID13) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void crypto_subkey(const uint8_t *master, uint64_t id, const char ctx[8],
+		   uint8_t *out)
+{
+	crypto_kdf_derive_from_key(out, CRYPTO_KEY_LEN, id, ctx, master);
+}
+
+void crypto_wrap(const uint8_t *kek, const uint8_t *master, const uint8_t *ad,
+		 size_t adlen, uint8_t *out)
+{
+	uint8_t *nonce = out;
+
+	randombytes_buf(nonce, CRYPTO_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + CRYPTO_NONCE_LEN, NULL,
+						   master, CRYPTO_KEY_LEN, ad,
+						   adlen, NULL, nonce, kek);
+}
+
+int crypto_unwrap(const uint8_t *kek, const uint8_t *wrapped, const uint8_t *ad,
+		  size_t adlen, uint8_t *master)
+{
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    master, NULL, NULL, wrapped + CRYPTO_NONCE_LEN,
+		    CRYPTO_KEY_LEN + CRYPTO_TAG_LEN, ad, adlen, wrapped,
+		    kek) != 0)
+		return -EACCES;
+	return 0;
+}
+
+void crypto_mac(const uint8_t *key, const uint8_t *msg, size_t len, uint8_t *out)
+{
+	crypto_generichash(out, 32, msg, len, key, CRYPTO_KEY_LEN);
+}
+
+void crypto_random(void *buf, size_t len)
+{
+	randombytes_buf(buf, len);
+}
+
+void crypto_wipe(void *buf, size_t len)
+{
+	sodium_memzero(buf, len);
+}
