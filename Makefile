@@ -15,7 +15,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 # tests (and fsck/info) link without libfuse.
 LIB_SRC := $(wildcard src/util/*.c src/codec/*.c src/crypto/*.c src/config/*.c \
                       src/format/*.c src/store/*.c)
-FS_SRC  := $(wildcard src/fs/*.c) src/main.c
+FS_SRC  := $(wildcard src/fs/*.c src/cli/*.c) src/main.c
 LIB_OBJ := $(LIB_SRC:.c=.o)
 FS_OBJ  := $(FS_SRC:.c=.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

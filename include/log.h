@@ -1,0 +1,15 @@
+/* log.h - diagnostics: stderr in the foreground, syslog once daemonized.
+ * Never pass a key or a passphrase to these functions. */
+#ifndef RAGSTORE_LOG_H
+#define RAGSTORE_LOG_H
+
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* Send messages to syslog (1) or stderr (0, the default). */
+void log_use_syslog(int on);
+/* Messages above this level are dropped; default LOG_LVL_INFO. */
+void log_set_level(enum log_level lvl);
+void log_msg(enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

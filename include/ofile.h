@@ -1,0 +1,65 @@
+/* ofile.h - per-inode state of open regular files and the block data path.
+ *
+ * Every open of the same backing inode (hard links included) shares one
+ * struct ofile: one backing fd, the authenticated header, a content lock.
+ * Reads hold the lock shared; writes, truncates and garbage collection hold
+ * it exclusive.  Lock order: table mutex, then an ofile's content lock (the
+ * table mutex is never taken while a content lock is held).
+ *
+ * Writes go straight to the backing file (no write-behind): the block record
+ * first, the header (size, holes) after it, so a crash at any moment leaves
+ * each block with its old or its new record.  A superseded record is only
+ * punched out after fdatasync, at fsync or at the last release. */
+#ifndef RAGSTORE_OFILE_H
+#define RAGSTORE_OFILE_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+struct ofile;
+
+/* Create the table; NULL on allocation failure. */
+struct ofile_table *ofile_table_new(void);
+/* Release every entry (unclean; only at unmount) and free. */
+void ofile_table_free(struct store *s, struct ofile_table *t);
+
+/* Create a new regular file name in directory dirfd (relative to it), with
+ * its header already written, owned by uid:gid (-1 = leave), mode mode.
+ * exclusive: fail with -EEXIST if it exists; otherwise an existing file is
+ * opened instead.  Returns 0 and *out (a reference), or -errno. */
+int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
+		 uid_t uid, gid_t gid, const struct codec_spec *codec,
+		 int exclusive, struct ofile **out);
+
+/* Open the existing regular file at rel (relative to s->rootfd).
+ * Verifies its header.  Returns 0 and *out (a reference), -EIO for a damaged
+ * header, or -errno. */
+int ofile_open(struct store *s, const char *rel, struct ofile **out);
+
+/* Drop a reference; the last one collects superseded records (after
+ * fdatasync) and closes the backing fd.  Returns the first write error
+ * recorded for the file, or 0. */
+int ofile_release(struct store *s, struct ofile *f);
+
+/* Logical size of a regular backing file, for stat: from the open-file table
+ * when the inode is open, else from the header without decryption.  A
+ * damaged header yields size 0 (the error shows at open).  st must come from
+ * lstat of the backing file. */
+uint64_t ofile_stat_size(struct store *s, const char *rel, const struct stat *st);
+
+ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off);
+ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off);
+int ofile_truncate(struct store *s, struct ofile *f, uint64_t size);
+int ofile_fsync(struct store *s, struct ofile *f, int datasync);
+/* fallocate: mode 0 (extend), FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE |
+ * FALLOC_FL_KEEP_SIZE; anything else -EOPNOTSUPP. */
+int ofile_fallocate(struct store *s, struct ofile *f, int mode, off_t off, off_t len);
+/* SEEK_DATA / SEEK_HOLE (and SEEK_SET/CUR/END pass through as -EINVAL). */
+off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence);
+uint64_t ofile_size(struct ofile *f);
+int ofile_fd(struct ofile *f);
+
+#endif

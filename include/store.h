@@ -1,0 +1,73 @@
+/* store.h - an unlocked store: the backing directory, its descriptor, the
+ * content key, and the table of open files.  Knows nothing of FUSE.
+ *
+ * BACKING holds the descriptor (ragstore.conf) and the directory "root",
+ * which mirrors the user's tree, so no user name can clash with ours. */
+#ifndef RAGSTORE_STORE_H
+#define RAGSTORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "descriptor.h"
+
+#define STORE_ROOT "root"
+
+/* Options of `ragstore init`. */
+struct store_init_opts {
+	int cipher;              /* enum crypto_cipher; CIPHER_NONE = --no-encryption */
+	int plaintext_names;
+	uint32_t block_size;     /* 0 = default */
+	struct codec_spec codec; /* algo CODEC_NONE with level 0xff = default */
+	uint64_t kdf_ops;        /* 0 = default */
+	uint64_t kdf_mem;        /* 0 = default */
+};
+
+/* Defaults chosen by measurement; see docs/FORMAT.md. */
+#define STORE_DEFAULT_BLOCK_SIZE 65536
+#define STORE_DEFAULT_ALGO CODEC_ZSTD
+#define STORE_DEFAULT_LEVEL 1
+
+struct ofile_table;
+
+struct store {
+	char *backing;             /* path as given, owned */
+	int rootfd;                /* BACKING/root, O_DIRECTORY */
+	struct store_desc desc;
+	struct crypto_key *key;    /* content key (blocks, headers) */
+	struct ofile_table *files; /* open files, see ofile.h */
+};
+
+/* Error results of store_create/store_open besides plain -errno. */
+#define STORE_EWRONGPASS (-EACCES) /* passphrase does not unwrap the key */
+#define STORE_ENOTSTORE (-ENOENT)  /* no descriptor: not a backing dir */
+#define STORE_EDAMAGED (-EINVAL)   /* descriptor malformed or altered */
+
+/* Create a new store in backing (created if absent; must be empty).  pass
+ * is ignored for CIPHER_NONE.  Returns 0 or -errno with a message in err. */
+int store_create(const char *backing, const struct store_init_opts *o,
+		 const char *pass, size_t passlen, char *err, size_t errlen);
+
+/* 1 if the store at backing needs a passphrase, 0 if not, -errno (with err)
+ * if it is not a readable store. */
+int store_needs_passphrase(const char *backing, char *err, size_t errlen);
+
+/* Unlock and open a store.  Returns 0 and *out, or STORE_EWRONGPASS,
+ * STORE_ENOTSTORE, STORE_EDAMAGED, -errno, always with a message in err. */
+int store_open(const char *backing, const char *pass, size_t passlen,
+	       struct store **out, char *err, size_t errlen);
+
+/* Re-wrap the master key under a new passphrase (new salt); nothing else
+ * changes.  Returns 0 or the errors of store_open, with a message in err. */
+int store_change_passphrase(const char *backing, const char *oldp, size_t oldlen,
+			    const char *newp, size_t newlen, char *err, size_t errlen);
+
+/* Close every remaining open file, wipe keys, free.  NULL is a no-op. */
+void store_close(struct store *s);
+
+/* Map a path inside the mount ("/a/b", "/") to a path relative to rootfd
+ * ("a/b", ".").  Returns 0, or -ENAMETOOLONG when out is too small. */
+int store_path(const struct store *s, const char *path, char *out, size_t len);
+
+#endif

@@ -1,0 +1,18 @@
+/* passphrase.h - obtaining the passphrase: --passfile, --extpass or the
+ * terminal.  Never from an argument or the environment.  The buffer returned
+ * is sodium_malloc'ed (locked); free it with passphrase_free, which wipes. */
+#ifndef RAGSTORE_PASSPHRASE_H
+#define RAGSTORE_PASSPHRASE_H
+
+#include <stddef.h>
+
+#define PASSPHRASE_MAX 1024
+
+/* Read from file (first line), command (first line of its output), or the
+ * terminal (twice when confirm is set).  Returns a NUL-terminated buffer
+ * with *len set, or NULL after printing one line on stderr saying why. */
+char *passphrase_get(const char *passfile, const char *extpass, const char *prompt,
+		     int confirm, size_t *len);
+void passphrase_free(char *p);
+
+#endif

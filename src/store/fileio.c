@@ -1,0 +1,520 @@
+/* fileio.c - the block data path: read, write, truncate, fallocate and
+ * SEEK_DATA/SEEK_HOLE on an open file.  Every operation touches only the
+ * blocks in its range, plus the header when size or holes change. */
+#include "ofile_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blockfmt.h"
+#include "log.h"
+#include "util.h"
+
+/* Per-thread work buffers, sized for the largest block seen so far: a record,
+ * a plain block and a decryption scratch area. */
+struct iobufs {
+	size_t cap;
+	uint8_t *rec, *plain, *scratch;
+};
+
+static pthread_key_t bufs_key;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+
+static void bufs_free(void *p)
+{
+	struct iobufs *b = p;
+
+	free(b->rec);
+	free(b->plain);
+	free(b->scratch);
+	free(b);
+}
+
+static void bufs_key_init(void)
+{
+	pthread_key_create(&bufs_key, bufs_free);
+}
+
+static struct iobufs *bufs_get(uint32_t bs)
+{
+	size_t need = blk_slot_size(bs);
+	struct iobufs *b;
+
+	pthread_once(&bufs_once, bufs_key_init);
+	b = pthread_getspecific(bufs_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return NULL;
+		pthread_setspecific(bufs_key, b);
+	}
+	if (b->cap < need) {
+		free(b->rec);
+		free(b->plain);
+		free(b->scratch);
+		b->rec = malloc(need);
+		b->plain = malloc(need);
+		b->scratch = malloc(need);
+		b->cap = (b->rec && b->plain && b->scratch) ? need : 0;
+		if (!b->cap)
+			return NULL;
+	}
+	return b;
+}
+
+static int is_zero(const uint8_t *p, size_t len)
+{
+	if (len < 16) {
+		for (size_t i = 0; i < len; i++)
+			if (p[i])
+				return 0;
+		return 1;
+	}
+	for (int i = 0; i < 16; i++)
+		if (p[i])
+			return 0;
+	return memcmp(p, p + 16, len - 16) == 0;
+}
+
+/* Prefixes of both slots of block b; ok[i] tells which hold a record. */
+static int slots_peek(struct ofile *f, uint64_t b, struct blk_prefix p[2], int ok[2])
+{
+	uint32_t bs = f->hdr.block_size;
+
+	for (int i = 0; i < 2; i++) {
+		uint8_t pre[BLK_PREFIX_LEN];
+		ssize_t n = util_pread_full(f->fd, pre, sizeof(pre),
+					    blk_slot_offset(bs, b, i));
+
+		if (n < 0)
+			return (int)n;
+		if (n < BLK_PREFIX_LEN)
+			memset(pre + n, 0, sizeof(pre) - (size_t)n);
+		ok[i] = blk_peek(pre, bs, &p[i]) == 0;
+	}
+	return 0;
+}
+
+/* Load block b into out.  Returns the number of bytes the record holds (the
+ * rest of the block reads as zeros), 0 for a hole, or -EIO when no slot holds
+ * a record that opens: tampered, moved, truncated or punched out. */
+static ssize_t block_load(struct store *s, struct ofile *f, const struct file_header *h,
+			  uint64_t b, uint8_t *out, struct iobufs *io)
+{
+	uint32_t bs = h->block_size;
+	struct blk_prefix p[2];
+	int ok[2], r, order[2];
+
+	if (fh_is_hole(h, b))
+		return 0;
+	r = slots_peek(f, b, p, ok);
+	if (r < 0)
+		return r;
+	/* Newest first; the older record only serves when the newer one is
+	 * torn (a crash during its write). */
+	order[0] = ok[1] && (!ok[0] || p[1].gen > p[0].gen);
+	order[1] = !order[0];
+	for (int k = 0; k < 2; k++) {
+		int i = order[k];
+		size_t len;
+		ssize_t n;
+
+		if (!ok[i])
+			continue;
+		len = BLK_PREFIX_LEN + p[i].stored_len;
+		n = util_pread_full(f->fd, io->rec, len, blk_slot_offset(bs, b, i));
+		if (n < 0)
+			return n;
+		n = blk_open(s->key, h->file_id, b, io->rec, (size_t)n, bs, out, io->scratch);
+		if (n >= 0) {
+			if (k == 1)
+				log_msg(LOG_LVL_WARN,
+					"inode %lu block %llu: newest record unreadable, using the previous one",
+					(unsigned long)f->ino, (unsigned long long)b);
+			return n;
+		}
+	}
+	log_msg(LOG_LVL_ERROR, "inode %lu block %llu: integrity check failed (%s)",
+		(unsigned long)f->ino, (unsigned long long)b,
+		ok[0] || ok[1] ? "record does not authenticate" : "record missing");
+	return -EIO;
+}
+
+/* Write plain[0..len) as the new record of block b, into the slot that does
+ * not hold the newest record, with the next generation. */
+static int block_store(struct store *s, struct ofile *f, const struct file_header *h,
+		       uint64_t b, const uint8_t *plain, uint32_t len, struct iobufs *io)
+{
+	uint32_t bs = h->block_size;
+	struct blk_prefix p[2];
+	int ok[2], target;
+	uint64_t g0, g1;
+	ssize_t n;
+	int r = slots_peek(f, b, p, ok);
+
+	if (r < 0)
+		return r;
+	g0 = ok[0] ? p[0].gen : 0;
+	g1 = ok[1] ? p[1].gen : 0;
+	target = g0 > g1;
+	if ((g0 > g1 ? g0 : g1) == UINT64_MAX)
+		return -EIO;
+	n = blk_seal(s->key, h->file_id, b, (g0 > g1 ? g0 : g1) + 1, &h->codec, plain,
+		     len, bs, io->rec);
+	if (n < 0)
+		return (int)n;
+	r = util_pwrite_full(f->fd, io->rec, (size_t)n, blk_slot_offset(bs, b, target));
+	if (r < 0)
+		return r;
+	if (ok[1 - target] || g0 || g1)
+		ofile_gc_add(f, b, b + 1);
+	return 0;
+}
+
+/* Blocks of a hole range that can no longer be listed (the list is full) are
+ * written as explicit zero records instead: correct, just not free. */
+static int materialize(struct store *s, struct ofile *f, const struct file_header *h,
+		       uint64_t start, uint64_t count, struct iobufs *io)
+{
+	uint32_t bs = h->block_size;
+
+	memset(io->plain, 0, bs);
+	for (uint64_t b = start; b < start + count; b++) {
+		uint64_t left = h->size - b * bs;
+		int r = block_store(s, f, h, b, io->plain,
+				    left < bs ? (uint32_t)left : bs, io);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Mark [start, start+count) as holes, or write zeros if the list is full. */
+static int set_holes(struct store *s, struct ofile *f, struct file_header *h,
+		     uint64_t start, uint64_t count, struct iobufs *io)
+{
+	if (count == 0)
+		return 0;
+	if (fh_add_holes(h, start, count) == 0) {
+		ofile_gc_add(f, start, start + count);
+		return 0;
+	}
+	return materialize(s, f, h, start, count, io);
+}
+
+/* Block b is about to hold data: take it out of the hole list.  If the split
+ * would overflow the list, the whole range is written out as zeros first. */
+static int unset_hole(struct store *s, struct ofile *f, struct file_header *h,
+		      uint64_t b, struct iobufs *io)
+{
+	int r;
+
+	if (!fh_is_hole(h, b))
+		return 0;
+	if (fh_remove_holes(h, b, 1) == 0)
+		return 0;
+	for (uint32_t i = 0; i < h->nholes; i++) {
+		struct fh_hole rg = h->holes[i];
+
+		if (rg.start <= b && b < rg.start + rg.count) {
+			r = fh_remove_holes(h, rg.start, rg.count);
+			if (r == 0)
+				r = materialize(s, f, h, rg.start, rg.count, io);
+			return r;
+		}
+	}
+	return -EIO;
+}
+
+ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off)
+{
+	struct iobufs *io;
+	uint32_t bs;
+	uint64_t size, pos = (uint64_t)off, end;
+	size_t done = 0;
+	ssize_t r = 0;
+
+	if (off < 0)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&f->lock);
+	bs = f->hdr.block_size;
+	size = f->hdr.size;
+	io = bufs_get(bs);
+	if (!io) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (pos >= size)
+		goto out;
+	end = size - pos < len ? size : pos + len;
+	while (pos < end) {
+		uint64_t b = pos / bs;
+		uint32_t o = (uint32_t)(pos % bs);
+		size_t n = bs - o < end - pos ? bs - o : (size_t)(end - pos);
+		ssize_t have = block_load(s, f, &f->hdr, b, io->plain, io);
+
+		if (have < 0) {
+			r = have;
+			break;
+		}
+		if ((size_t)have < o + n)
+			memset(io->plain + have, 0, o + n - (size_t)have);
+		memcpy(buf + done, io->plain + o, n);
+		done += n;
+		pos += n;
+	}
+out:
+	pthread_rwlock_unlock(&f->lock);
+	return done > 0 ? (ssize_t)done : r;
+}
+
+/* Write one block's part of a write: read-modify-write when the write covers
+ * only part of the existing data. */
+static int write_block(struct store *s, struct ofile *f, struct file_header *nh,
+		       uint64_t b, uint32_t o, const char *src, size_t n,
+		       uint64_t old_size, struct iobufs *io)
+{
+	uint32_t bs = nh->block_size;
+	uint64_t bstart = b * bs;
+	uint32_t old_len = bstart < old_size ?
+		(old_size - bstart < bs ? (uint32_t)(old_size - bstart) : bs) : 0;
+	uint32_t new_len = o + n > old_len ? o + (uint32_t)n : old_len;
+	ssize_t have = 0;
+
+	if (old_len > 0 && (o > 0 || o + n < old_len)) {
+		have = block_load(s, f, nh, b, io->plain, io);
+		if (have < 0)
+			return (int)have;
+	}
+	if ((uint32_t)have < new_len)
+		memset(io->plain + have, 0, new_len - (size_t)have);
+	memcpy(io->plain + o, src, n);
+	if (is_zero(io->plain, new_len) && fh_add_holes(nh, b, 1) == 0) {
+		ofile_gc_add(f, b, b + 1);
+		return 0;
+	}
+	if (unset_hole(s, f, nh, b, io) < 0)
+		return -EIO;
+	return block_store(s, f, nh, b, io->plain, new_len, io);
+}
+
+ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off)
+{
+	struct file_header *nh = NULL;
+	struct iobufs *io;
+	uint64_t pos = (uint64_t)off, old_size, first, old_nblk;
+	uint32_t bs;
+	size_t done = 0;
+	int r = 0;
+
+	if (off < 0)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	pthread_rwlock_wrlock(&f->lock);
+	bs = f->hdr.block_size;
+	io = bufs_get(bs);
+	nh = malloc(sizeof(*nh));
+	if (!io || !nh) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*nh = f->hdr;
+	old_size = nh->size;
+	old_nblk = ofile_nblocks(old_size, bs);
+	first = pos / bs;
+	/* Blocks skipped over by a write past the end become holes. */
+	if (first > old_nblk) {
+		nh->size = first * bs;
+		r = set_holes(s, f, nh, old_nblk, first - old_nblk, io);
+		nh->size = old_size;
+		if (r < 0)
+			goto out;
+	}
+	while (done < len) {
+		uint64_t b = pos / bs;
+		uint32_t o = (uint32_t)(pos % bs);
+		size_t n = bs - o < len - done ? bs - o : len - done;
+
+		r = write_block(s, f, nh, b, o, buf + done, n, old_size, io);
+		if (r < 0)
+			break;
+		done += n;
+		pos += n;
+	}
+	if (pos > nh->size && done > 0)
+		nh->size = pos;
+	if (nh->size != f->hdr.size || nh->nholes != f->hdr.nholes ||
+	    memcmp(nh->holes, f->hdr.holes, nh->nholes * sizeof(nh->holes[0])) != 0) {
+		int hr = ofile_commit_header(s, f, nh);
+
+		if (hr < 0) {
+			done = 0;
+			r = hr;
+		}
+	}
+out:
+	pthread_rwlock_unlock(&f->lock);
+	free(nh);
+	return done > 0 ? (ssize_t)done : r;
+}
+
+int ofile_truncate(struct store *s, struct ofile *f, uint64_t size)
+{
+	struct file_header *nh = malloc(sizeof(*nh));
+	struct iobufs *io;
+	uint32_t bs;
+	uint64_t old_nblk, new_nblk;
+	int r = 0;
+
+	if (!nh)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&f->lock);
+	*nh = f->hdr;
+	bs = nh->block_size;
+	io = bufs_get(bs);
+	if (!io) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (size == nh->size)
+		goto out;
+	old_nblk = ofile_nblocks(nh->size, bs);
+	new_nblk = ofile_nblocks(size, bs);
+	if (size > nh->size) {
+		uint64_t old = nh->size;
+
+		nh->size = size;
+		r = set_holes(s, f, nh, old_nblk, new_nblk - old_nblk, io);
+		if (r < 0)
+			nh->size = old;
+	} else {
+		/* The new last block must not keep bytes past the new end,
+		 * or they would reappear when the file grows again. */
+		if (size % bs && !fh_is_hole(nh, size / bs)) {
+			ssize_t have = block_load(s, f, nh, size / bs, io->plain, io);
+
+			if (have < 0)
+				r = (int)have;
+			else if ((uint64_t)have > size % bs)
+				r = block_store(s, f, nh, size / bs, io->plain,
+						(uint32_t)(size % bs), io);
+		}
+		if (r == 0) {
+			nh->size = size;
+			ofile_gc_add(f, new_nblk, old_nblk);
+		}
+	}
+	if (r == 0)
+		r = ofile_commit_header(s, f, nh);
+out:
+	pthread_rwlock_unlock(&f->lock);
+	free(nh);
+	return r;
+}
+
+int ofile_fsync(struct store *s, struct ofile *f, int datasync)
+{
+	int r;
+
+	pthread_rwlock_wrlock(&f->lock);
+	r = (datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0 ? -errno : 0;
+	if (r == 0)
+		r = ofile_gc_run(s, f);
+	if (r == 0 && f->err) {
+		r = f->err;
+		f->err = 0;
+	}
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
+/* Zero [off, off+len) inside the file: whole blocks become holes, the
+ * partial blocks at either end are rewritten with zeros. */
+static int punch_range(struct store *s, struct ofile *f, uint64_t off, uint64_t len)
+{
+	uint32_t bs = f->hdr.block_size; /* fixed for the file's life */
+	uint64_t size = ofile_size(f);
+	uint64_t end = off + len > size ? size : off + len;
+	uint64_t first_full = (off + bs - 1) / bs, end_full = end / bs;
+	struct file_header *nh;
+	struct iobufs *io;
+	char *zeros;
+	ssize_t w = 0;
+	int r;
+
+	uint64_t head_end = first_full * bs < end ? first_full * bs : end;
+	uint64_t tail_start = end_full > first_full ? end_full * bs : head_end;
+
+	if (off >= end)
+		return 0;
+	zeros = calloc(1, bs);
+	if (!zeros)
+		return -ENOMEM;
+	/* Each zero write below is shorter than one block. */
+	if (off < head_end)
+		w = ofile_write(s, f, zeros, (size_t)(head_end - off), (off_t)off);
+	if (w >= 0 && tail_start < end)
+		w = ofile_write(s, f, zeros, (size_t)(end - tail_start), (off_t)tail_start);
+	free(zeros);
+	if (w < 0)
+		return (int)w;
+	if (end_full <= first_full)
+		return 0;
+	nh = malloc(sizeof(*nh));
+	if (!nh)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&f->lock);
+	io = bufs_get(bs);
+	*nh = f->hdr;
+	r = io ? set_holes(s, f, nh, first_full, end_full - first_full, io) : -ENOMEM;
+	if (r == 0)
+		r = ofile_commit_header(s, f, nh);
+	pthread_rwlock_unlock(&f->lock);
+	free(nh);
+	return r;
+}
+
+int ofile_fallocate(struct store *s, struct ofile *f, int mode, off_t off, off_t len)
+{
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+		return punch_range(s, f, (uint64_t)off, (uint64_t)len);
+	if (mode == FALLOC_FL_KEEP_SIZE)
+		return 0; /* compressed blocks cannot be reserved ahead */
+	if (mode != 0)
+		return -EOPNOTSUPP;
+	if ((uint64_t)off + (uint64_t)len > ofile_size(f))
+		return ofile_truncate(s, f, (uint64_t)off + (uint64_t)len);
+	return 0;
+}
+
+off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence)
+{
+	uint64_t size, b, pos;
+	uint32_t bs;
+
+	(void)s;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&f->lock);
+	size = f->hdr.size;
+	bs = f->hdr.block_size;
+	if (off < 0 || (uint64_t)off >= size) {
+		pthread_rwlock_unlock(&f->lock);
+		return -ENXIO;
+	}
+	b = fh_next(&f->hdr, (uint64_t)off / bs, whence == SEEK_HOLE);
+	pthread_rwlock_unlock(&f->lock);
+	if (b == UINT64_MAX || b * bs >= size)
+		return whence == SEEK_HOLE ? (off_t)size : -ENXIO;
+	pos = b * bs;
+	return (off_t)(pos > (uint64_t)off ? pos : (uint64_t)off);
+}

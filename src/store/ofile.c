@@ -1,0 +1,514 @@
+/* ofile.c - the open-file table, file creation, header I/O and garbage
+ * collection of superseded block records. */
+#include "ofile_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blockfmt.h"
+#include "log.h"
+#include "util.h"
+
+#define TABLE_BUCKETS 1024
+
+struct ofile_table {
+	pthread_mutex_t mu; /* guards buckets and every ofile's refs/next */
+	struct ofile *buckets[TABLE_BUCKETS];
+};
+
+struct ofile_table *ofile_table_new(void)
+{
+	struct ofile_table *t = calloc(1, sizeof(*t));
+
+	if (t)
+		pthread_mutex_init(&t->mu, NULL);
+	return t;
+}
+
+static struct ofile **table_slot(struct ofile_table *t, dev_t dev, ino_t ino)
+{
+	struct ofile **p = &t->buckets[(ino ^ dev) % TABLE_BUCKETS];
+
+	while (*p && ((*p)->ino != ino || (*p)->dev != dev))
+		p = &(*p)->next;
+	return p;
+}
+
+static void ofile_free(struct ofile *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	pthread_rwlock_destroy(&f->lock);
+	free(f);
+}
+
+void ofile_table_free(struct store *s, struct ofile_table *t)
+{
+	for (int i = 0; i < TABLE_BUCKETS; i++) {
+		while (t->buckets[i]) {
+			struct ofile *f = t->buckets[i];
+
+			t->buckets[i] = f->next;
+			pthread_rwlock_wrlock(&f->lock);
+			ofile_gc_run(s, f);
+			pthread_rwlock_unlock(&f->lock);
+			ofile_free(f);
+		}
+	}
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+/* Read both header slots and keep the newest that verifies.  A newer slot
+ * that fails is what a torn header write leaves behind. */
+static int header_load(struct store *s, int fd, struct file_header *h, int *slot)
+{
+	uint8_t buf[FH_AREA];
+	struct file_header *cand = malloc(2 * sizeof(*cand));
+	ssize_t n = util_pread_full(fd, buf, sizeof(buf), 0);
+	int ok[2], best = -1;
+
+	if (!cand)
+		return -ENOMEM;
+	if (n < 0) {
+		free(cand);
+		return (int)n;
+	}
+	if (n < FH_AREA)
+		memset(buf + n, 0, FH_AREA - (size_t)n);
+	for (int i = 0; i < 2; i++) {
+		ok[i] = fh_open(s->key, buf + fh_slot_offset(i), &cand[i]) == 0;
+		if (ok[i] && (best < 0 || cand[i].gen > cand[best].gen))
+			best = i;
+	}
+	if (best >= 0) {
+		*h = cand[best];
+		*slot = best;
+	}
+	free(cand);
+	return best >= 0 ? 0 : -EIO;
+}
+
+int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh)
+{
+	uint8_t buf[FH_SLOT_SIZE];
+	int slot = 1 - f->hdr_slot;
+	int r;
+
+	fh_clip_holes(nh, ofile_nblocks(nh->size, nh->block_size));
+	nh->gen = f->hdr.gen + 1;
+	r = fh_seal(s->key, nh, buf);
+	if (r == 0)
+		r = util_pwrite_full(f->fd, buf, sizeof(buf), fh_slot_offset(slot));
+	if (r < 0) {
+		log_msg(LOG_LVL_ERROR, "inode %lu: header write failed: %s",
+			(unsigned long)f->ino, strerror(-r));
+		return r;
+	}
+	f->hdr = *nh;
+	f->hdr_slot = slot;
+	__atomic_store_n(&f->size, nh->size, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static struct ofile *ofile_new(int fd, const struct stat *st)
+{
+	struct ofile *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->fd = fd;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->refs = 1;
+	pthread_rwlock_init(&f->lock, NULL);
+	return f;
+}
+
+/* Insert f, or take a reference on the entry another thread inserted for the
+ * same inode first (then f is freed). */
+static struct ofile *table_insert(struct store *s, struct ofile *f)
+{
+	struct ofile **p;
+	struct ofile *have;
+
+	pthread_mutex_lock(&s->files->mu);
+	p = table_slot(s->files, f->dev, f->ino);
+	have = *p;
+	if (have) {
+		have->refs++;
+	} else {
+		*p = f;
+	}
+	pthread_mutex_unlock(&s->files->mu);
+	if (have) {
+		ofile_free(f);
+		return have;
+	}
+	return f;
+}
+
+static struct ofile *table_get(struct store *s, const struct stat *st)
+{
+	struct ofile *f;
+
+	pthread_mutex_lock(&s->files->mu);
+	f = *table_slot(s->files, st->st_dev, st->st_ino);
+	if (f)
+		f->refs++;
+	pthread_mutex_unlock(&s->files->mu);
+	return f;
+}
+
+static int open_backing(int dirfd, const char *rel, int flags)
+{
+	int fd = openat(dirfd, rel, O_RDWR | O_NOFOLLOW | O_CLOEXEC | flags);
+
+	/* A daemon run by an ordinary user cannot open a read-only file
+	 * for writing; reading is still possible. */
+	if (fd < 0 && (errno == EACCES || errno == EROFS))
+		fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags);
+	return fd < 0 ? -errno : fd;
+}
+
+int ofile_open(struct store *s, const char *rel, struct ofile **out)
+{
+	struct stat st;
+	struct ofile *f;
+	int fd = open_backing(s->rootfd, rel, 0);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EIO;
+		close(fd);
+		return r;
+	}
+	f = table_get(s, &st);
+	if (f) {
+		close(fd);
+		*out = f;
+		return 0;
+	}
+	f = ofile_new(fd, &st);
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	r = header_load(s, fd, &f->hdr, &f->hdr_slot);
+	if (r < 0) {
+		log_msg(LOG_LVL_ERROR, "%s: file header missing or damaged", rel);
+		ofile_free(f);
+		return r;
+	}
+	f->size = f->hdr.size;
+	*out = table_insert(s, f);
+	return 0;
+}
+
+/* Write a fresh header into slot 0 and reserve slot 1 with zeros, so later
+ * header writes overwrite allocated space and cannot fail for lack of it. */
+static int header_init(struct store *s, int fd, const struct codec_spec *codec)
+{
+	struct file_header *h = calloc(1, sizeof(*h));
+	uint8_t buf[FH_AREA];
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	h->gen = 1;
+	crypto_random(h->file_id, FH_ID_LEN);
+	h->block_size = s->desc.block_size;
+	h->codec = *codec;
+	memset(buf, 0, sizeof(buf));
+	r = fh_seal(s->key, h, buf);
+	free(h);
+	if (r == 0)
+		r = util_pwrite_full(fd, buf, sizeof(buf), 0);
+	return r;
+}
+
+/* Create via an unnamed O_TMPFILE that is linked in only once its header is
+ * written, so a crash never leaves a named file without a header. */
+static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t mode,
+			  uid_t uid, gid_t gid, const struct codec_spec *codec)
+{
+	char proc[64];
+	const char *slash = strrchr(name, '/');
+	char dir[4096];
+	int fd, r;
+
+	if (slash) {
+		if ((size_t)(slash - name) >= sizeof(dir))
+			return -ENAMETOOLONG;
+		memcpy(dir, name, (size_t)(slash - name));
+		dir[slash - name] = '\0';
+		if (!dir[0])
+			strcpy(dir, "/");
+	} else {
+		strcpy(dir, ".");
+	}
+	fd = openat(dirfd, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	r = header_init(s, fd, codec);
+	if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
+		r = -errno;
+	/* fchown clears setuid/setgid bits; put the requested mode back. */
+	if (r == 0 && fchmod(fd, mode) < 0)
+		r = -errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (r == 0 && linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Fallback where O_TMPFILE is not supported by the backing filesystem. */
+static int create_direct(struct store *s, int dirfd, const char *name, mode_t mode,
+			 uid_t uid, gid_t gid, const struct codec_spec *codec)
+{
+	int fd = openat(dirfd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+			mode);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = header_init(s, fd, codec);
+	if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
+		r = -errno;
+	if (r == 0 && fchmod(fd, mode) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		unlinkat(dirfd, name, 0);
+		return r;
+	}
+	return fd;
+}
+
+int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
+		 uid_t uid, gid_t gid, const struct codec_spec *codec,
+		 int exclusive, struct ofile **out)
+{
+	struct stat st;
+	struct ofile *f;
+	int fd = create_tmpfile(s, dirfd, name, mode, uid, gid, codec);
+
+	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
+		fd = create_direct(s, dirfd, name, mode, uid, gid, codec);
+	if (fd == -EEXIST && !exclusive)
+		return ofile_open(s, name, out);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	f = ofile_new(fd, &st);
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (header_load(s, fd, &f->hdr, &f->hdr_slot) < 0) {
+		ofile_free(f);
+		return -EIO;
+	}
+	f->size = 0;
+	*out = table_insert(s, f);
+	return 0;
+}
+
+int ofile_release(struct store *s, struct ofile *f)
+{
+	int err;
+
+	pthread_mutex_lock(&s->files->mu);
+	if (f->refs > 1) {
+		f->refs--;
+		pthread_mutex_unlock(&s->files->mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&s->files->mu);
+
+	/* Last user: collect garbage while still holding the reference, so an
+	 * open that arrives meanwhile shares this entry instead of racing it. */
+	pthread_rwlock_wrlock(&f->lock);
+	err = ofile_gc_run(s, f);
+	if (f->err)
+		err = f->err;
+	f->err = 0;
+	pthread_rwlock_unlock(&f->lock);
+
+	pthread_mutex_lock(&s->files->mu);
+	if (--f->refs == 0) {
+		*table_slot(s->files, f->dev, f->ino) = f->next;
+		pthread_mutex_unlock(&s->files->mu);
+		ofile_free(f);
+	} else {
+		pthread_mutex_unlock(&s->files->mu);
+	}
+	return err;
+}
+
+uint64_t ofile_stat_size(struct store *s, const char *rel, const struct stat *st)
+{
+	uint8_t buf[FH_AREA];
+	uint64_t gen[2], size[2], result = 0;
+	struct ofile *f;
+	ssize_t n;
+	int fd, best = -1;
+
+	pthread_mutex_lock(&s->files->mu);
+	f = *table_slot(s->files, st->st_dev, st->st_ino);
+	if (f)
+		result = __atomic_load_n(&f->size, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->files->mu);
+	if (f)
+		return result;
+	fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = util_pread_full(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (n < (ssize_t)FH_SLOT_SIZE)
+		return 0;
+	if (n < FH_AREA)
+		memset(buf + n, 0, FH_AREA - (size_t)n);
+	for (int i = 0; i < 2; i++)
+		if (fh_peek(buf + fh_slot_offset(i), &gen[i], &size[i]) == 0 &&
+		    (best < 0 || gen[i] > gen[best]))
+			best = i;
+	return best < 0 ? 0 : size[best];
+}
+
+void ofile_gc_add(struct ofile *f, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return;
+	if (f->ngc > 0 && f->gc[f->ngc - 1].end >= start &&
+	    f->gc[f->ngc - 1].start <= end) {
+		struct gc_range *g = &f->gc[f->ngc - 1];
+
+		if (start < g->start)
+			g->start = start;
+		if (end > g->end)
+			g->end = end;
+		return;
+	}
+	if (f->ngc == OFILE_GC_MAX) {
+		f->gc_overflow = 1;
+		for (unsigned i = 0; i < f->ngc; i++)
+			if (f->gc[i].end > f->gc_all_end)
+				f->gc_all_end = f->gc[i].end;
+		if (end > f->gc_all_end)
+			f->gc_all_end = end;
+		return;
+	}
+	f->gc[f->ngc].start = start;
+	f->gc[f->ngc].end = end;
+	f->ngc++;
+}
+
+static int punch(int fd, off_t off, off_t len)
+{
+	if (len <= 0)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0)
+		return errno == EOPNOTSUPP ? 0 : -errno;
+	return 0;
+}
+
+/* Keep only the newest record of one block inside the file and release the
+ * rest of its two slots. */
+static int gc_block(struct ofile *f, uint64_t b)
+{
+	uint32_t bs = f->hdr.block_size;
+	size_t slot = blk_slot_size(bs);
+	uint8_t pre[2][BLK_PREFIX_LEN];
+	struct blk_prefix p[2];
+	int ok[2], keep;
+	off_t used;
+
+	if (fh_is_hole(&f->hdr, b))
+		return punch(f->fd, blk_slot_offset(bs, b, 0), 2 * (off_t)slot);
+	for (int i = 0; i < 2; i++) {
+		ssize_t n = util_pread_full(f->fd, pre[i], BLK_PREFIX_LEN,
+					    blk_slot_offset(bs, b, i));
+
+		if (n < 0)
+			return (int)n;
+		if (n < BLK_PREFIX_LEN)
+			memset(pre[i] + n, 0, BLK_PREFIX_LEN - (size_t)n);
+		ok[i] = blk_peek(pre[i], bs, &p[i]) == 0;
+	}
+	if (!ok[0] && !ok[1])
+		return 0; /* nothing we wrote; leave it for fsck to see */
+	keep = !ok[0] || (ok[1] && p[1].gen > p[0].gen);
+	used = ((off_t)BLK_PREFIX_LEN + p[keep].stored_len + 4095) & ~(off_t)4095;
+	if (punch(f->fd, blk_slot_offset(bs, b, 1 - keep), (off_t)slot) < 0)
+		return -errno;
+	return punch(f->fd, blk_slot_offset(bs, b, keep) + used, (off_t)slot - used);
+}
+
+int ofile_gc_run(struct store *s, struct ofile *f)
+{
+	uint32_t bs = f->hdr.block_size;
+	uint64_t nblk = ofile_nblocks(f->hdr.size, bs);
+	off_t keep_len = blk_slot_offset(bs, nblk, 0);
+	struct timespec times[2];
+	struct stat st;
+	int r = 0;
+
+	(void)s;
+	if (f->ngc == 0 && !f->gc_overflow)
+		return 0;
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	/* The superseded records are the only copy of the old data until the
+	 * new records and header are on disk. */
+	if (fdatasync(f->fd) < 0)
+		return -errno;
+	if (f->gc_overflow) {
+		f->gc[0].start = 0;
+		f->gc[0].end = f->gc_all_end;
+		f->ngc = 1;
+	}
+	for (unsigned i = 0; i < f->ngc && r == 0; i++)
+		for (uint64_t b = f->gc[i].start; b < f->gc[i].end && b < nblk && r == 0; b++)
+			r = gc_block(f, b);
+	if (r == 0 && st.st_size > keep_len && ftruncate(f->fd, keep_len) < 0)
+		r = -errno;
+	/* Collecting garbage is not a modification the user made. */
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	futimens(f->fd, times);
+	f->ngc = 0;
+	f->gc_overflow = 0;
+	f->gc_all_end = 0;
+	if (r < 0)
+		log_msg(LOG_LVL_WARN, "inode %lu: releasing old records failed: %s",
+			(unsigned long)f->ino, strerror(-r));
+	return r;
+}
+
+uint64_t ofile_size(struct ofile *f)
+{
+	return __atomic_load_n(&f->size, __ATOMIC_RELAXED);
+}
+
+int ofile_fd(struct ofile *f)
+{
+	return f->fd;
+}

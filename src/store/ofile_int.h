@@ -1,0 +1,58 @@
+/* ofile_int.h - the insides of struct ofile, shared by ofile.c (lifecycle,
+ * header, garbage collection) and fileio.c (the block data path).  Not for
+ * use outside src/store. */
+#ifndef RAGSTORE_OFILE_INT_H
+#define RAGSTORE_OFILE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fileheader.h"
+#include "ofile.h"
+
+#define OFILE_GC_MAX 64
+
+struct gc_range {
+	uint64_t start, end; /* block indexes [start, end) */
+};
+
+struct ofile {
+	/* Identity and lifetime: guarded by the table mutex. */
+	dev_t dev;
+	ino_t ino;
+	unsigned refs;          /* opens, plus a releaser collecting garbage */
+	struct ofile *next;     /* hash chain */
+
+	int fd;                 /* backing file, O_RDWR (O_RDONLY if refused) */
+	pthread_rwlock_t lock;  /* content lock: everything below */
+	struct file_header hdr; /* current, authenticated header */
+	int hdr_slot;           /* slot holding hdr on disk */
+	uint64_t size;          /* hdr.size, readable without the lock
+				   (atomic loads) for stat */
+	int err;                /* first failed write, reported at fsync/release */
+	/* Blocks whose records may have a superseded twin, or which lie past
+	 * the end after a truncate; collected after fdatasync. */
+	struct gc_range gc[OFILE_GC_MAX];
+	unsigned ngc;
+	int gc_overflow;        /* too many ranges: scan [0, gc_all_end) */
+	uint64_t gc_all_end;
+};
+
+/* Write nh as the new header (gen+1, into the other slot) and make it
+ * current.  Caller holds the content lock exclusive.  Returns 0 or -errno. */
+int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh);
+
+/* Remember block range [start, end) for garbage collection. */
+void ofile_gc_add(struct ofile *f, uint64_t start, uint64_t end);
+
+/* fdatasync, then punch superseded records and cut blocks past the end.
+ * Caller holds the content lock exclusive.  Returns 0 or -errno. */
+int ofile_gc_run(struct store *s, struct ofile *f);
+
+static inline uint64_t ofile_nblocks(uint64_t size, uint32_t bs)
+{
+	return size / bs + (size % bs != 0);
+}
+
+#endif

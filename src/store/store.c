@@ -1,0 +1,350 @@
+/* store.c - create and unlock a store: descriptor, key derivation, MAC. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "crypto.h"
+#include "ofile.h"
+#include "util.h"
+
+/* Argon2id cost: 64 MiB and 3 passes, about the memory gocryptfs's scrypt
+ * default asks for; recorded per store, so it can change for new stores. */
+#define STORE_KDF_OPS 3ULL
+#define STORE_KDF_MEM (64ULL << 20)
+
+/* Subkey ids under the 8-byte context "ragstore". */
+#define SUBKEY_DESC_MAC 1
+#define SUBKEY_CONTENT 2
+#define SUBKEY_CTX "ragstore"
+
+static int dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int empty = 1;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+/* The descriptor MAC: keyed with a master-key subkey for encrypted stores;
+ * for --no-encryption stores (no key exists) it is a plain checksum, which
+ * detects damage but not a deliberate edit (docs/SECURITY.md). */
+static int desc_compute_mac(const struct store_desc *d, const uint8_t *master,
+			    uint8_t *out)
+{
+	char text[1024];
+	uint8_t key[CRYPTO_KEY_LEN];
+	int len = desc_canonical(d, text, sizeof(text));
+
+	if (len < 0)
+		return len;
+	if (master)
+		crypto_subkey(master, SUBKEY_DESC_MAC, SUBKEY_CTX, key);
+	else
+		memset(key, 0, sizeof(key));
+	crypto_mac(key, (const uint8_t *)text, (size_t)len, out);
+	crypto_wipe(key, sizeof(key));
+	return 0;
+}
+
+static void random_uuid(char *out)
+{
+	uint8_t b[16];
+	char hex[33];
+
+	crypto_random(b, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80;
+	util_hex_encode(b, sizeof(b), hex);
+	snprintf(out, DESC_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
+		 hex + 12, hex + 16, hex + 20);
+}
+
+int store_create(const char *backing, const struct store_init_opts *o,
+		 const char *pass, size_t passlen, char *err, size_t errlen)
+{
+	struct store_desc d;
+	uint8_t *master = NULL, *kek = NULL;
+	char root[4096];
+	int r, made_root = 0;
+
+	memset(&d, 0, sizeof(d));
+	if (mkdir(backing, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", backing, strerror(errno));
+		return r;
+	}
+	r = dir_is_empty(backing);
+	if (r <= 0) {
+		snprintf(err, errlen, "%s: %s", backing,
+			 r == 0 ? "directory is not empty (a store needs an empty directory)"
+				: strerror(-r));
+		return r == 0 ? -ENOTEMPTY : r;
+	}
+	d.version = DESC_VERSION;
+	random_uuid(d.uuid);
+	d.cipher = o->cipher;
+	d.plaintext_names = o->plaintext_names;
+	d.block_size = o->block_size ? o->block_size : STORE_DEFAULT_BLOCK_SIZE;
+	d.codec = o->codec;
+	if (d.cipher != CIPHER_NONE) {
+		master = sodium_malloc(CRYPTO_KEY_LEN);
+		kek = sodium_malloc(CRYPTO_KEY_LEN);
+		if (!master || !kek) {
+			r = -ENOMEM;
+			snprintf(err, errlen, "out of memory for key material");
+			goto out_keys;
+		}
+		d.kdf_ops = o->kdf_ops ? o->kdf_ops : STORE_KDF_OPS;
+		d.kdf_mem = o->kdf_mem ? o->kdf_mem : STORE_KDF_MEM;
+		crypto_random(d.salt, sizeof(d.salt));
+		r = crypto_kdf_passphrase(pass, passlen, d.salt, d.kdf_ops, d.kdf_mem, kek);
+		if (r < 0) {
+			snprintf(err, errlen, "key derivation failed (not enough memory?)");
+			goto out_keys;
+		}
+		crypto_random(master, CRYPTO_KEY_LEN);
+		crypto_wrap(kek, master, (const uint8_t *)d.uuid, DESC_UUID_LEN, d.wrapped);
+	}
+	r = desc_compute_mac(&d, master, d.mac);
+	if (r < 0) {
+		snprintf(err, errlen, "internal error: descriptor too long");
+		goto out_keys;
+	}
+	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root)) {
+		r = -ENAMETOOLONG;
+		snprintf(err, errlen, "%s: path too long", backing);
+		goto out_keys;
+	}
+	if (mkdir(root, 0755) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", root, strerror(errno));
+		goto out_keys;
+	}
+	made_root = 1;
+	/* The descriptor comes last: until it exists, this is no store. */
+	r = desc_write(backing, &d, 1);
+	if (r < 0)
+		snprintf(err, errlen, "cannot write %s/%s: %s", backing, DESC_FILE,
+			 strerror(-r));
+out_keys:
+	if (r < 0 && made_root)
+		rmdir(root);
+	sodium_free(master);
+	sodium_free(kek);
+	crypto_wipe(&d, sizeof(d));
+	return r;
+}
+
+static int store_read_desc(const char *backing, struct store_desc *d, char *err,
+			   size_t errlen)
+{
+	int r = desc_read(backing, d, err, errlen);
+
+	if (r == -ENOENT)
+		snprintf(err, errlen,
+			 "%s is not a ragstore backing directory (no %s; run 'ragstore init' first)",
+			 backing, DESC_FILE);
+	else if (r == -EINVAL)
+		r = STORE_EDAMAGED; /* err already says FILE:LINE: why */
+	else if (r < 0)
+		snprintf(err, errlen, "cannot read %s/%s: %s", backing, DESC_FILE,
+			 strerror(-r));
+	return r;
+}
+
+int store_needs_passphrase(const char *backing, char *err, size_t errlen)
+{
+	struct store_desc d;
+	int r = store_read_desc(backing, &d, err, errlen);
+
+	if (r < 0)
+		return r;
+	return d.cipher != CIPHER_NONE;
+}
+
+/* Unwrap the master key and check the descriptor MAC; on success the content
+ * key is in *key.  master is caller-provided locked memory. */
+static int store_unlock(struct store_desc *d, const char *pass, size_t passlen,
+			uint8_t *master, struct crypto_key **key, char *err,
+			size_t errlen)
+{
+	uint8_t *kek = NULL, *sub = NULL;
+	uint8_t mac[32];
+	int r;
+
+	if (d->cipher != CIPHER_NONE) {
+		kek = sodium_malloc(CRYPTO_KEY_LEN);
+		if (!kek) {
+			snprintf(err, errlen, "out of memory for key material");
+			return -ENOMEM;
+		}
+		r = crypto_kdf_passphrase(pass, passlen, d->salt, d->kdf_ops,
+					  d->kdf_mem, kek);
+		if (r == 0)
+			r = crypto_unwrap(kek, d->wrapped, (const uint8_t *)d->uuid,
+					  DESC_UUID_LEN, master);
+		sodium_free(kek);
+		if (r < 0) {
+			snprintf(err, errlen, r == -ENOMEM ?
+				 "key derivation failed (not enough memory)" :
+				 "wrong passphrase (or the key in the descriptor was altered)");
+			return r == -ENOMEM ? r : STORE_EWRONGPASS;
+		}
+	}
+	r = desc_compute_mac(d, d->cipher != CIPHER_NONE ? master : NULL, mac);
+	if (r < 0 || sodium_memcmp(mac, d->mac, sizeof(mac)) != 0) {
+		snprintf(err, errlen,
+			 "%s has been altered (settings do not match their MAC); refusing to mount",
+			 DESC_FILE);
+		return STORE_EDAMAGED;
+	}
+	sub = sodium_malloc(CRYPTO_KEY_LEN);
+	if (!sub) {
+		snprintf(err, errlen, "out of memory for key material");
+		return -ENOMEM;
+	}
+	if (d->cipher != CIPHER_NONE)
+		crypto_subkey(master, SUBKEY_CONTENT, SUBKEY_CTX, sub);
+	*key = crypto_key_new(d->cipher, d->cipher != CIPHER_NONE ? sub : NULL);
+	sodium_free(sub);
+	if (!*key) {
+		snprintf(err, errlen, "cannot set up cipher %s", crypto_cipher_name(d->cipher));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int store_open(const char *backing, const char *pass, size_t passlen,
+	       struct store **out, char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	uint8_t *master = sodium_malloc(CRYPTO_KEY_LEN);
+	char root[4096];
+	int r;
+
+	if (!s || !master) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	s->rootfd = -1;
+	r = store_read_desc(backing, &s->desc, err, errlen);
+	if (r < 0)
+		goto fail;
+	r = store_unlock(&s->desc, pass, passlen, master, &s->key, err, errlen);
+	if (r < 0)
+		goto fail;
+	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root)) {
+		r = -ENAMETOOLONG;
+		snprintf(err, errlen, "%s: path too long", backing);
+		goto fail;
+	}
+	s->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0) {
+		r = errno == ENOENT ? STORE_EDAMAGED : -errno;
+		snprintf(err, errlen, "cannot open %s: %s (damaged store?)", root,
+			 strerror(errno));
+		goto fail;
+	}
+	s->backing = strdup(backing);
+	s->files = ofile_table_new();
+	if (!s->backing || !s->files) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	sodium_free(master);
+	*out = s;
+	return 0;
+fail:
+	sodium_free(master);
+	store_close(s);
+	return r;
+}
+
+int store_change_passphrase(const char *backing, const char *oldp, size_t oldlen,
+			    const char *newp, size_t newlen, char *err, size_t errlen)
+{
+	struct store_desc d;
+	struct crypto_key *key = NULL;
+	uint8_t *master = sodium_malloc(CRYPTO_KEY_LEN);
+	uint8_t *kek = sodium_malloc(CRYPTO_KEY_LEN);
+	int r;
+
+	if (!master || !kek) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory for key material");
+		goto out;
+	}
+	r = store_read_desc(backing, &d, err, errlen);
+	if (r == 0 && d.cipher == CIPHER_NONE) {
+		r = -EINVAL;
+		snprintf(err, errlen, "%s is not encrypted; it has no passphrase", backing);
+	}
+	if (r == 0)
+		r = store_unlock(&d, oldp, oldlen, master, &key, err, errlen);
+	if (r < 0)
+		goto out;
+	crypto_random(d.salt, sizeof(d.salt));
+	r = crypto_kdf_passphrase(newp, newlen, d.salt, d.kdf_ops, d.kdf_mem, kek);
+	if (r == 0) {
+		crypto_wrap(kek, master, (const uint8_t *)d.uuid, DESC_UUID_LEN, d.wrapped);
+		r = desc_compute_mac(&d, master, d.mac);
+	}
+	if (r == 0)
+		r = desc_write(backing, &d, 0);
+	if (r < 0)
+		snprintf(err, errlen, "cannot write the new descriptor: %s", strerror(-r));
+out:
+	crypto_key_free(key);
+	sodium_free(master);
+	sodium_free(kek);
+	crypto_wipe(&d, sizeof(d));
+	return r;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->files)
+		ofile_table_free(s, s->files);
+	if (s->rootfd >= 0)
+		close(s->rootfd);
+	crypto_key_free(s->key);
+	free(s->backing);
+	crypto_wipe(&s->desc, sizeof(s->desc));
+	free(s);
+}
+
+int store_path(const struct store *s, const char *path, char *out, size_t len)
+{
+	(void)s;
+	while (*path == '/')
+		path++;
+	if (!*path)
+		path = ".";
+	if (strlen(path) >= len)
+		return -ENAMETOOLONG;
+	strcpy(out, path);
+	return 0;
+}
