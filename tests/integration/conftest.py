@@ -5,7 +5,9 @@ store_factory  make more stores: store_factory(block_size=4096, encryption=False
 ragstore_bin   path of the binary (built once with make if missing)
 """
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -110,11 +112,15 @@ class Store:
 
 
 @pytest.fixture
-def store_factory(ragstore_bin, tmp_path):
+def store_factory(ragstore_bin):
+    """Stores live under a world-traversable /tmp/ragstore-it-* directory (not
+    pytest's 0700 tmp_path) so tests can access the mount as another uid."""
     made = []
+    top = Path(tempfile.mkdtemp(prefix="ragstore-it-", dir="/tmp"))
+    os.chmod(top, 0o755)
 
     def make(name=None, mount=True, **kw):
-        base = tmp_path / (name or "store%d" % len(made))
+        base = top / (name or "store%d" % len(made))
         s = Store(ragstore_bin, base, **kw)
         made.append(s)
         if mount:
@@ -124,6 +130,8 @@ def store_factory(ragstore_bin, tmp_path):
     yield make
     for s in reversed(made):
         s.teardown()
+    if not any(rsutil.is_mounted(s.mnt) for s in made):
+        shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture

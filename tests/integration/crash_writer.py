@@ -6,7 +6,8 @@ MODE: blocks  (one pwrite per block, in place)
       whole   (one pwrite of the whole file, in place)
       trunc   (open O_TRUNC, then write block by block)
 After every third version the file is fsync'd and "FILE VERSION" is appended
-to LOG (only after fsync returned)."""
+to LOG (only after fsync returned).  "S FILE" is logged once the first
+version is written."""
 import os
 import sys
 
@@ -33,6 +34,8 @@ def main():
                 else:
                     for b in range(nb):
                         os.pwrite(fd, block_bytes(f, b, v, bs), b * bs)
+                if v == 1:
+                    logf.write("S %d\n" % f)
                 if v % 3 == 0:
                     os.fsync(fd)
                     logf.write("%d %d\n" % (f, v))

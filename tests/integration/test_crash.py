@@ -38,6 +38,17 @@ def test_crash_consistency(store, delay):
                 [sys.executable, os.path.join(HERE, "crash_writer.py"), str(p),
                  str(f), str(NB), str(B), MODES[f], str(log)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        # wait until every writer is really writing
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            started = [l for l in log.read_text().split("\n") if l.startswith("S ")]
+            if len(started) == len(files):
+                break
+            for p in procs:
+                assert p.poll() is None, "writer died early: %s" % p.stderr.read()[-2000:]
+            time.sleep(0.01)
+        else:
+            raise AssertionError("writers did not start writing within 30 s")
         t0 = time.time()
         # a file written and fsync'd (and its directory) before the kill
         durable = s.path("durable.bin")
@@ -77,7 +88,7 @@ def test_crash_consistency(store, delay):
 
     durable_v = {}
     for line in log.read_text().split("\n"):
-        if line.strip():
+        if line.strip() and not line.startswith("S "):
             f, v = map(int, line.split())
             durable_v[f] = max(durable_v.get(f, 0), v)
     problems = []
