@@ -62,3 +62,6 @@ bench: deps
 
 clean:
 	rm -f ragstore libragstore.a $(LIB_OBJ) $(FS_OBJ) $(UNIT_BIN)
+
+tests/tools/%: tests/tools/%.c libragstore.a
+	$(CC) $(CFLAGS) -o $@ $< libragstore.a $(LDLIBS)

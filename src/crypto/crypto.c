@@ -187,6 +187,14 @@ int crypto_open(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
 	if (inlen < CRYPTO_TAG_LEN)
 		return -EBADMSG;
 	len = inlen - CRYPTO_TAG_LEN;
+	/* Nonce bytes a cipher does not use must be zero, as seal leaves
+	 * them, so that no stored byte goes unchecked. */
+	if (k->cipher == CIPHER_NONE && !sodium_is_zero(nonce, CRYPTO_NONCE_LEN))
+		return -EBADMSG;
+	if (k->cipher == CIPHER_AESGCM &&
+	    !sodium_is_zero(nonce + crypto_aead_aes256gcm_NPUBBYTES,
+			    CRYPTO_NONCE_LEN - crypto_aead_aes256gcm_NPUBBYTES))
+		return -EBADMSG;
 	switch (k->cipher) {
 	case CIPHER_NONE:
 		/* Verify before copying, so out never holds unverified data. */
