@@ -1,9 +1,8 @@
-"""Golden store: a store made by an earlier build must still mount and read.
+"""Golden stores: stores written by earlier builds must still mount and read.
 
-Expects tests/golden/store (a backing directory), tests/golden/passphrase and
-tests/golden/manifest.  Skipped until the core engineer adds them; the
-manifest format is assumed to be lines of "SHA256  SIZE  PATH" or
-"sha256sum"-style "SHA256  PATH" (paths relative to the mount root)."""
+Every tests/golden/v*/ holds a backing directory (store/), made by that format
+version with tests/golden/passphrase, and a manifest of what it contains
+(see tests/golden/README.md)."""
 import os
 import shutil
 
@@ -13,45 +12,47 @@ import rsutil
 from rsutil import REPO, run
 
 GOLDEN = REPO / "tests" / "golden"
+VERSIONS = sorted(p for p in GOLDEN.glob("v*") if (p / "store").is_dir())
 
 
-def _parse_manifest(text):
-    out = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[1].isdigit():
-            out[parts[2]] = (parts[0], int(parts[1]))
-        elif len(parts) >= 2:
-            out[line.split(None, 1)[1].lstrip("*")] = (parts[0], None)
-    return out
+def _check_manifest(mnt, manifest):
+    seen = set()
+    for line in manifest.read_text().splitlines():
+        kind, rel, *rest = line.split(" ")
+        p = mnt / rel
+        seen.add(os.path.normpath(rel))
+        if kind == "d":
+            assert p.is_dir() and not p.is_symlink(), rel
+        elif kind == "l":
+            assert os.readlink(p) == rest[0], rel
+        else:
+            assert p.is_file() and not p.is_symlink(), rel
+            assert p.stat().st_size == int(rest[0]), rel
+            assert rsutil.file_digest(p) == rest[1], rel
+    found = set()
+    for root, dirs, files in os.walk(mnt):
+        for n in dirs + files:
+            found.add(os.path.normpath(os.path.relpath(os.path.join(root, n), mnt)))
+    assert found == seen
 
 
-def test_golden_store(ragstore_bin, tmp_path):
-    store = GOLDEN / "store"
-    manifest = GOLDEN / "manifest"
-    passphrase = GOLDEN / "passphrase"
-    if not (store.is_dir() and manifest.is_file()):
-        pytest.skip("tests/golden/store and tests/golden/manifest not present yet")
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda p: p.name)
+def test_golden_store_reads(ragstore_bin, tmp_path, version):
     backing = tmp_path / "backing"
-    shutil.copytree(store, backing, symlinks=True)
+    shutil.copytree(version / "store", backing, symlinks=True)
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    args = [ragstore_bin, "mount"]
-    if passphrase.exists():
-        args += ["--passfile", passphrase]
-    r = run(args + [backing, mnt])
+    bad = tmp_path / "bad"
+    bad.write_text("not the golden passphrase\n")
+    r = run([ragstore_bin, "mount", "--passfile", bad, backing, mnt])
+    assert r.returncode == 3, r.stderr
+    r = run([ragstore_bin, "mount", "--passfile", GOLDEN / "passphrase", backing, mnt])
     assert r.returncode == 0, r.stderr
     try:
-        expect = _parse_manifest(manifest.read_text())
-        assert expect, "empty or unparsable manifest"
-        for rel, (digest, size) in expect.items():
-            p = mnt / rel
-            assert p.exists(), "missing %s" % rel
-            if size is not None:
-                assert p.stat().st_size == size, rel
-            assert rsutil.file_digest(p) == digest, rel
+        _check_manifest(mnt, version / "manifest")
     finally:
         rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+
+
+def test_golden_store_exists():
+    assert VERSIONS, "no golden store under tests/golden/"
