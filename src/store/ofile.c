@@ -377,7 +377,11 @@ uint64_t ofile_stat_size(struct store *s, const char *rel, const struct stat *st
 	pthread_mutex_unlock(&s->files->mu);
 	if (f)
 		return result;
-	fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* stat must not change the access time; O_NOATIME needs ownership
+	 * or CAP_FOWNER, so fall back without it. */
+	fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	n = util_pread_full(fd, buf, sizeof(buf), 0);
