@@ -318,3 +318,28 @@ def test_access_and_permissions(store):
     r = run(["setpriv", "--reuid=1234", "--regid=1234", "--clear-groups",
              "cat", p])
     assert r.returncode == 0 and r.stdout == "s", r.stderr
+
+
+def test_utime_right_after_close_sticks(store):
+    """What cp -p, rsync and tar do: write, close, set times at once.  The
+    times must not be overwritten by work the filesystem does after close
+    (FUSE release is asynchronous)."""
+    T = 1_500_000_000_123_456_789
+    n = 60
+    for i in range(n):
+        p = store.path("u%02d" % i)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        chunk = pattern_bytes(32768, i)
+        for k in range(4):          # 32 KiB writes: each 64 KiB block written twice
+            os.write(fd, chunk)
+        os.close(fd)
+        os.utime(p, ns=(T + i, T + i))
+    import time
+    time.sleep(1)
+    bad = [(i, os.stat(store.path("u%02d" % i)).st_mtime_ns) for i in range(n)
+           if os.stat(store.path("u%02d" % i)).st_mtime_ns != T + i]
+    assert not bad, "%d of %d files lost the mtime set right after close: %s" % (
+        len(bad), n, bad[:5])
+    store.remount()
+    bad = [i for i in range(n) if os.stat(store.path("u%02d" % i)).st_mtime_ns != T + i]
+    assert not bad, "after remount %d files lost their mtime" % len(bad)
