@@ -276,3 +276,45 @@ def test_no_encryption_init_needs_no_passphrase(ragstore_bin, tmp_path):
         write_file(mnt / "f", b"plain store")
     finally:
         rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+
+
+def test_unprivileged_user_mount(ragstore_bin):
+    """A non-root user can init and mount (via fusermount3) and unmount."""
+    import stat as _stat
+    import tempfile
+    st = os.stat("/dev/fuse")
+    if st.st_mode & 0o006 != 0o006:
+        pytest.skip("/dev/fuse is not accessible to other users here (mode %o)"
+                    % _stat.S_IMODE(st.st_mode))
+    top = tempfile.mkdtemp(prefix="ragstore-user-", dir="/tmp")
+    os.chmod(top, 0o755)
+    uid = 1234
+    for d in ("backing", "mnt"):
+        os.mkdir(os.path.join(top, d))
+        os.chown(os.path.join(top, d), uid, uid)
+    pfile = os.path.join(top, "pass")
+    with open(pfile, "w") as f:
+        f.write(PASSPHRASE + "\n")
+    os.chown(pfile, uid, uid)
+    mnt = os.path.join(top, "mnt")
+    asuser = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"]
+    env = dict(os.environ, HOME=top)
+    try:
+        r = run(asuser + [ragstore_bin, "init", "--passfile", pfile,
+                          os.path.join(top, "backing")], env=env)
+        assert r.returncode == 0, r.stderr
+        r = run(asuser + [ragstore_bin, "mount", "--passfile", pfile,
+                          os.path.join(top, "backing"), mnt], env=env)
+        assert r.returncode == 0, "user mount failed: %s" % r.stderr
+        assert rsutil.is_mounted(mnt)
+        r = run(asuser + ["sh", "-c", "echo user data > %s/f && cat %s/f" % (mnt, mnt)])
+        assert r.returncode == 0 and r.stdout == "user data\n", r.stderr
+    finally:
+        if rsutil.is_mounted(mnt):
+            pids = rsutil.daemon_pids(mnt)
+            r = run(asuser + ["fusermount3", "-u", mnt])
+            problems = rsutil.unmount(mnt, pids)
+            assert r.returncode == 0, "user could not unmount: %s" % r.stderr
+            assert not problems, problems
+    import shutil
+    shutil.rmtree(top, ignore_errors=True)

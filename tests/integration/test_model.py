@@ -137,7 +137,7 @@ def first_diff(got, exp, base):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("block_size,default_ops", [(None, 2500), (4096, 4000)],
+@pytest.mark.parametrize("block_size,default_ops", [(None, 6000), (4096, 8000)],
                          ids=["default-block", "block-4096"])
 def test_model(store_factory, block_size, default_ops):
     seed = int(os.environ.get("RAGSTORE_MODEL_SEED", "20240607"))

@@ -512,3 +512,88 @@ def test_everything_survives_remount(store, tmp_path):
     assert not d, "\n".join(d)
     store.remount()
     assert_same_tree(src, store.mnt)
+
+
+def test_large_offsets(store):
+    p = store.path("big-offset")
+    off = 5 * 1024 * MiB + 12345          # beyond 4 GiB: 64-bit offsets
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, b"far away", off)
+        assert os.fstat(fd).st_size == off + 8
+        assert os.pread(fd, 8, off) == b"far away"
+    finally:
+        os.close(fd)
+    store.remount()
+    assert os.stat(p).st_size == off + 8
+    assert rsutil.pread_fresh(p, 10, off - 2) == b"\0\0far away"
+    assert os.stat(p).st_blocks * 512 < MiB
+
+
+def test_many_holes(store):
+    """More separate holes than a file header can list in one go: data and
+    holes must still read back right, also after a remount."""
+    p = store.path("holey")
+    nblocks = 700
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        for b in range(0, nblocks, 2):      # every other block: 350 holes
+            os.pwrite(fd, b"D%05d" % b, b * B + 100)
+    finally:
+        os.close(fd)
+
+    def check():
+        data = read_file(p)
+        assert len(data) == (nblocks - 2) * B + 100 + 6
+        for b in range(nblocks):
+            blk = data[b * B:(b + 1) * B]
+            if b % 2 == 0:
+                exp = bytes(100) + b"D%05d" % b
+                assert blk[:106] == exp and not any(blk[106:]), "block %d" % b
+            else:
+                assert not any(blk), "hole block %d not zeros" % b
+
+    check()
+    store.remount()
+    check()
+    # punch more: shrink and regrow
+    os.truncate(p, 3 * B)
+    os.truncate(p, nblocks * B)
+    store.remount()
+    data = read_file(p)
+    assert data[100:106] == b"D00000" and data[2 * B + 100:2 * B + 106] == b"D00002"
+    assert not any(data[3 * B:])
+
+
+def test_rename_over_open_file(store):
+    a, b = store.path("a"), store.path("b")
+    write_file(a, b"new content")
+    old = pattern_bytes(2 * B, "old")
+    write_file(b, old)
+    fd = os.open(b, os.O_RDONLY)
+    try:
+        os.rename(a, b)
+        assert read_file(b) == b"new content"
+        assert os.pread(fd, 2 * B, 0) == old   # old inode still readable
+    finally:
+        os.close(fd)
+    store.remount()
+    assert read_file(b) == b"new content"
+    assert os.listdir(store.mnt) == ["b"]
+
+
+def test_create_mode_000_then_write(store):
+    # open(O_CREAT, 0) returns a writable fd; the daemon must cope
+    p = store.path("m0")
+    fd = os.open(p, os.O_CREAT | os.O_RDWR, 0)
+    try:
+        os.write(fd, pattern_bytes(B + 10, "m0"))
+        os.pwrite(fd, b"patch", 5)
+        assert os.pread(fd, 5, 5) == b"patch"
+    finally:
+        os.close(fd)
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0
+    os.chmod(p, 0o600)
+    d = bytearray(pattern_bytes(B + 10, "m0"))
+    d[5:10] = b"patch"
+    assert read_file(p) == bytes(d)
