@@ -59,6 +59,12 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync);
 int ofile_fallocate(struct store *s, struct ofile *f, int mode, off_t off, off_t len);
 /* SEEK_DATA / SEEK_HOLE (and SEEK_SET/CUR/END pass through as -EINVAL). */
 off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence);
+/* utimensat of rel, serialised with the garbage collection of the open file
+ * (which restores the times its punching changed), so that neither undoes
+ * the other.  Returns 0 or -errno. */
+int ofile_utimens(struct store *s, const char *rel, const struct timespec tv[2]);
+/* The same through an open file. */
+int ofile_futimens(struct ofile *f, const struct timespec tv[2]);
 uint64_t ofile_size(struct ofile *f);
 int ofile_fd(struct ofile *f);
 

@@ -251,9 +251,9 @@ static int fs_utimens(const char *path, const struct timespec tv[2],
 	struct ofile *f = fs_file(fi);
 
 	if (f)
-		return err(futimens(ofile_fd(f), tv));
+		return ofile_futimens(f, tv);
 	REL(path, rel);
-	return err(utimensat(fs_store()->rootfd, rel, tv, AT_SYMLINK_NOFOLLOW));
+	return ofile_utimens(fs_store(), rel, tv);
 }
 
 static int fs_open(const char *path, struct fuse_file_info *fi)

@@ -195,14 +195,19 @@ static int materialize(struct store *s, struct ofile *f, const struct file_heade
 	return 0;
 }
 
-/* Mark [start, start+count) as holes, or write zeros if the list is full. */
+/* Mark [start, start+count) as holes, or write zeros if the list is full.
+ * Blocks that held records (inside the size before this operation) have
+ * them released by the next garbage collection; blocks past the old end
+ * have none (a truncate already queued any stale ones). */
 static int set_holes(struct store *s, struct ofile *f, struct file_header *h,
 		     uint64_t start, uint64_t count, struct iobufs *io)
 {
+	uint64_t had = ofile_nblocks(f->hdr.size, h->block_size);
+
 	if (count == 0)
 		return 0;
 	if (fh_add_holes(h, start, count) == 0) {
-		ofile_gc_add(f, start, start + count);
+		ofile_gc_add(f, start, start + count < had ? start + count : had);
 		return 0;
 	}
 	return materialize(s, f, h, start, count, io);
@@ -296,7 +301,8 @@ static int write_block(struct store *s, struct ofile *f, struct file_header *nh,
 		memset(io->plain + have, 0, new_len - (size_t)have);
 	memcpy(io->plain + o, src, n);
 	if (is_zero(io->plain, new_len) && fh_add_holes(nh, b, 1) == 0) {
-		ofile_gc_add(f, b, b + 1);
+		if (old_len > 0)
+			ofile_gc_add(f, b, b + 1);
 		return 0;
 	}
 	if (unset_hole(s, f, nh, b, io) < 0)

@@ -507,6 +507,36 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 	return r;
 }
 
+int ofile_futimens(struct ofile *f, const struct timespec tv[2])
+{
+	int r;
+
+	pthread_rwlock_wrlock(&f->lock);
+	r = futimens(f->fd, tv) < 0 ? -errno : 0;
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
+int ofile_utimens(struct store *s, const char *rel, const struct timespec tv[2])
+{
+	struct stat st;
+	struct ofile *f = NULL;
+	int r;
+
+	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode))
+		f = table_get(s, &st);
+	if (f)
+		pthread_rwlock_wrlock(&f->lock);
+	r = utimensat(s->rootfd, rel, tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (f) {
+		pthread_rwlock_unlock(&f->lock);
+		ofile_release(s, f);
+	}
+	return r;
+}
+
 uint64_t ofile_size(struct ofile *f)
 {
 	return __atomic_load_n(&f->size, __ATOMIC_RELAXED);

@@ -5,6 +5,7 @@ import mmap
 import os
 import stat
 import threading
+import time
 
 import pytest
 
@@ -597,3 +598,47 @@ def test_create_mode_000_then_write(store):
     d = bytearray(pattern_bytes(B + 10, "m0"))
     d[5:10] = b"patch"
     assert read_file(p) == bytes(d)
+
+
+def _daemon_io(pid):
+    out = {}
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            k, v = line.split(":")
+            out[k.strip()] = int(v)
+    return out
+
+
+def test_random_io_costs_o_block(store):
+    """A 1-byte write or a small read in the middle of a 64 MiB file moves
+    O(block) bytes through the daemon, not O(file)."""
+    p = store.path("big")
+    size = 64 * MiB
+    with open(p, "wb") as f:
+        for k in range(size // MiB):
+            f.write(pattern_bytes(MiB, k))
+    store.remount()
+    assert len(store.pids) == 1
+    pid = store.pids[0]
+    before = _daemon_io(pid)
+    fd = os.open(p, os.O_RDWR)
+    try:
+        os.pwrite(fd, b"!", 30 * MiB + 7)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    time.sleep(0.3)   # release is asynchronous
+    after = _daemon_io(pid)
+    wr = after["wchar"] - before["wchar"]
+    rd = after["rchar"] - before["rchar"]
+    print("1-byte write: daemon wrote %d, read %d bytes" % (wr, rd))
+    assert wr < 1 * MiB, "1-byte write made the daemon write %d bytes" % wr
+    assert rd < 2 * MiB, "1-byte write made the daemon read %d bytes" % rd
+    before = after
+    assert rsutil.pread_fresh(p, 10, 50 * MiB + 3) == \
+        pattern_bytes(MiB, 50)[3:13]
+    time.sleep(0.3)
+    after = _daemon_io(pid)
+    rd = after["rchar"] - before["rchar"]
+    print("10-byte read: daemon read %d bytes" % rd)
+    assert rd < 8 * MiB, "10-byte read made the daemon read %d bytes" % rd
