@@ -65,3 +65,20 @@ clean:
 
 tests/tools/%: tests/tools/%.c libragstore.a
 	$(CC) $(CFLAGS) -o $@ $< libragstore.a $(LDLIBS)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= /sbin
+MANDIR  ?= $(PREFIX)/share/man
+
+.PHONY: install uninstall
+install: ragstore
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 ragstore $(DESTDIR)$(PREFIX)/bin/ragstore
+	install -m 0755 mount-helpers/ragstore-backup $(DESTDIR)$(PREFIX)/bin/ragstore-backup
+	install -m 0755 mount-helpers/mount.fuse.ragstore $(DESTDIR)$(SBINDIR)/mount.fuse.ragstore
+	install -m 0644 docs/ragstore.1 $(DESTDIR)$(MANDIR)/man1/ragstore.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/ragstore $(DESTDIR)$(PREFIX)/bin/ragstore-backup \
+	      $(DESTDIR)$(SBINDIR)/mount.fuse.ragstore $(DESTDIR)$(MANDIR)/man1/ragstore.1

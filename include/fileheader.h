@@ -18,10 +18,13 @@
 #include "codec.h"
 #include "crypto.h"
 
-#define FH_SLOT_SIZE 4096
+/* Both header slots share the first 4 KiB of the backing file: always
+ * allocated together, so rewriting a header never needs new space, and a
+ * small file costs one 4 KiB header block plus its data. */
+#define FH_SLOT_SIZE 2048
 #define FH_AREA (2 * FH_SLOT_SIZE) /* first block slot starts here */
 #define FH_ID_LEN 16
-#define FH_MAX_HOLES 240
+#define FH_MAX_HOLES 120
 #define FH_VERSION 1
 
 struct fh_hole {

@@ -269,12 +269,23 @@ static int fuse_setup(struct store *s, const char *backing, const char *mnt,
 		      struct mount_opts *m, struct fuse **out)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	char opts[8192];
+	char opts[8192], *abs = realpath(backing, NULL);
 	struct fuse *f;
+	int n;
 
 	/* Permissions are the kernel's to check, as on ext4. */
-	if (snprintf(opts, sizeof(opts), "default_permissions,fsname=%s,subtype=ragstore%s%s",
-		     backing, m->fuse_opts[0] ? "," : "", m->fuse_opts) >= (int)sizeof(opts)) {
+	/* The source column of /proc/mounts: the absolute backing path, with
+	 * commas escaped as FUSE option syntax requires. */
+	n = snprintf(opts, sizeof(opts), "default_permissions,subtype=ragstore%s%s,fsname=",
+		     m->fuse_opts[0] ? "," : "", m->fuse_opts);
+	for (const char *p = abs ? abs : backing; *p && n < (int)sizeof(opts) - 3; p++) {
+		if (*p == ',' || *p == '\\')
+			opts[n++] = '\\';
+		opts[n++] = *p;
+	}
+	opts[n] = '\0';
+	free(abs);
+	if (n >= (int)sizeof(opts) - 3) {
 		fprintf(stderr, "ragstore: mount options too long\n");
 		return EXIT_USAGE;
 	}

@@ -212,8 +212,8 @@ int ofile_open(struct store *s, const char *rel, struct ofile **out)
 	return 0;
 }
 
-/* Write a fresh header into slot 0 and reserve slot 1 with zeros, so later
- * header writes overwrite allocated space and cannot fail for lack of it. */
+/* Write a fresh header into slot 0 and zeros into slot 1, which shares its
+ * 4 KiB block, so later header writes never need new space. */
 static int header_init(struct store *s, int fd, const struct codec_spec *codec)
 {
 	struct file_header *h = calloc(1, sizeof(*h));

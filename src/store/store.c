@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,7 +103,10 @@ int store_create(const char *backing, const struct store_init_opts *o,
 	d.version = DESC_VERSION;
 	random_uuid(d.uuid);
 	d.cipher = o->cipher;
-	d.plaintext_names = o->plaintext_names;
+	/* Format version 1 stores names in clear whatever was asked; the
+	 * descriptor says so truthfully.  Name encryption comes with the next
+	 * format version. */
+	d.plaintext_names = 1;
 	d.block_size = o->block_size ? o->block_size : STORE_DEFAULT_BLOCK_SIZE;
 	d.codec = o->codec;
 	if (d.cipher != CIPHER_NONE) {
@@ -263,6 +267,14 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 		r = errno == ENOENT ? STORE_EDAMAGED : -errno;
 		snprintf(err, errlen, "cannot open %s: %s (damaged store?)", root,
 			 strerror(errno));
+		goto fail;
+	}
+	/* One daemon per store: two would keep separate open-file tables and
+	 * garbage-collect each other's records. */
+	if (flock(s->rootfd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		snprintf(err, errlen, "%s is already mounted by another ragstore process",
+			 backing);
 		goto fail;
 	}
 	s->backing = strdup(backing);

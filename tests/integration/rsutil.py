@@ -18,7 +18,7 @@ BINARY = REPO / "ragstore"
 PASSPHRASE = "correct horse battery staple"
 
 DEFAULT_BLOCK = 65536
-HEADER_AREA = 8192        # two header slots of 4096 bytes
+HEADER_AREA = 4096        # two header slots of 2048 bytes
 PREFIX_LEN = 48           # block record prefix
 TAG_LEN = 16
 

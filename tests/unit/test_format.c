@@ -132,8 +132,8 @@ static void test_slots(void)
 {
 	CHECK_EQ(blk_slot_size(65536), 69632);
 	CHECK_EQ(blk_slot_size(4096), 8192);
-	CHECK_EQ(blk_slot_offset(65536, 0, 0), 8192);
-	CHECK_EQ(blk_slot_offset(65536, 1, 1), 8192 + 3 * 69632);
+	CHECK_EQ(blk_slot_offset(65536, 0, 0), 4096);
+	CHECK_EQ(blk_slot_offset(65536, 1, 1), 4096 + 3 * 69632);
 	CHECK(blk_size_valid(4096) && blk_size_valid(1 << 20));
 	CHECK(!blk_size_valid(1000) && !blk_size_valid(2048) && !blk_size_valid(3 << 12));
 }
