@@ -47,7 +47,7 @@ else
 	TREE_DIRS=${BENCH_TREE_DIRS:-/usr/include /usr/share/man /usr/lib/python3 /usr/lib/python3.11 /usr/share/perl}
 fi
 TARGETS=${BENCH_TARGETS:-plain gocryptfs ragstore}
-STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-900}   # per timed step, seconds
+STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-300}   # per timed step, seconds (a hung step becomes TIMEOUT)
 PASSPHRASE="ragstore-bench-passphrase"
 
 log()  { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -80,7 +80,7 @@ daemon_pids() {
 		p=${p#/proc/}
 		[ "$p" = $$ ] && continue
 		[ "$p" = "${BASHPID:-$$}" ] && continue
-		tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qxF -- "$mnt" && echo "$p"
+		tr '\0' '\n' 2>/dev/null < "/proc/$p/cmdline" | grep -qxF -- "$mnt" && echo "$p"
 	done
 	return 0
 }
@@ -164,6 +164,10 @@ timed() {
 	rc=$?
 	t1=$(now)
 	ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+	case $rc in 124|137)
+		note "step timed out after ${STEP_TIMEOUT} s (raise BENCH_STEP_TIMEOUT): ${1//$WORK/\$WORK}"
+		ELAPSED=TIMEOUT ;;
+	esac
 	return $rc
 }
 
@@ -380,10 +384,11 @@ run_target() {
 	log "$t: seq write incompressible ${R[$t:w_inc]} MB/s"
 	t_umount "$t"
 	read -r sb2 sk2 < <(t_du "$t")
-	setr "$t" st_comp "$(( (sb1 - sb0) ))"
-	setr "$t" st_inc "$(( (sb2 - sb1) ))"
-	setr "$t" alloc_kib "$(( sk2 - sk0 ))"
-	log "$t: stored bytes: compressible $((sb1 - sb0)), incompressible $((sb2 - sb1)), allocated $(( sk2 - sk0 )) KiB (logical $((2 * SIZE_BYTES)))"
+	setr "$t" st_comp $((sb1 - sb0))
+	setr "$t" st_inc $((sb2 - sb1))
+	setr "$t" al_comp $(((sk1 - sk0) * 1024))
+	setr "$t" al_inc $(((sk2 - sk1) * 1024))
+	log "$t: stored bytes (du -sb / du -sk): compressible $((sb1 - sb0)) / $(((sk1 - sk0) * 1024)), incompressible $((sb2 - sb1)) / $(((sk2 - sk1) * 1024)) (logical $SIZE_BYTES each)"
 
 	# Sequential reads, cold (caches dropped, FUSE daemon restarted).
 	drop_caches
@@ -408,20 +413,22 @@ run_target() {
 		setr "$t" untar "$ELAPSED"
 	else
 		setr "$t" untar "$ELAPSED"
-		note "$t: tar xf reported errors (time kept): $(head -2 "$WORK/untar-$t.err" | tr '\n' ' ')"
+		[ "$ELAPSED" = TIMEOUT ] || note "$t: tar xf reported errors (time kept): $(head -2 "$WORK/untar-$t.err" | tr '\n' ' ')"
 	fi
 	log "$t: untar ${R[$t:untar]} s"
 	t_cold "$t" || return 1
 	if timed "ls -lR '$root/tree' > '$WORK/ls-$t.out' 2>'$WORK/ls-$t.err'"; then
 		setr "$t" ls "$ELAPSED"
 	else
-		setr "$t" ls "$ELAPSED"; note "$t: ls -lR reported errors: $(head -2 "$WORK/ls-$t.err" | tr '\n' ' ')"
+		setr "$t" ls "$ELAPSED"; [ "$ELAPSED" = TIMEOUT ] || note "$t: ls -lR reported errors: $(head -2 "$WORK/ls-$t.err" | tr '\n' ' ')"
 	fi
 	local nfiles; nfiles=$(grep -c '^-' "$WORK/ls-$t.out")
 	[ "$nfiles" = "$TREE_FILES" ] || note "$t: ls -lR saw $nfiles regular files, tarball has $TREE_FILES"
 	log "$t: ls -lR ${R[$t:ls]} s ($nfiles files)"
 	if timed "rm -rf '$root/tree' && sync"; then setr "$t" rm "$ELAPSED"
-	else setr "$t" rm FAIL; note "$t: rm -rf failed"; fi
+	else
+		[ "$ELAPSED" = TIMEOUT ] && setr "$t" rm TIMEOUT || { setr "$t" rm FAIL; note "$t: rm -rf failed"; }
+	fi
 	log "$t: rm -rf ${R[$t:rm]} s"
 
 	# 4 KiB random I/O on a ${RAND_MB} MiB file written beforehand (incompressible).
@@ -469,17 +476,17 @@ METRICS=(
 	"rm|rm -rf tree + sync|s|lower"
 	"randread|4K rand read, ${RAND_MB} MiB file, qd1|IOPS|higher"
 	"randwrite|4K rand write, ${RAND_MB} MiB file, qd1|IOPS|higher"
-	"st_comp|stored bytes, compressible (du -sb)|MiB|lower"
-	"st_inc|stored bytes, incompressible (du -sb)|MiB|lower"
-	"alloc_kib|allocated, both files (du -sk)|MiB|lower"
+	"st_comp|stored, compressible: apparent (du -sb)|MiB|lower"
+	"al_comp|stored, compressible: allocated (du -sk)|MiB|lower"
+	"st_inc|stored, incompressible: apparent (du -sb)|MiB|lower"
+	"al_inc|stored, incompressible: allocated (du -sk)|MiB|lower"
 )
 val() {  # display value for target/metric
 	local v=${R["$1:$2"]:-}
 	[ -z "$v" ] && { echo "-"; return; }
-	case $v in FAIL|n/a) echo "$v"; return ;; esac
+	case $v in FAIL|n/a|TIMEOUT) echo "$v"; return ;; esac
 	case $2 in
-	st_comp|st_inc) awk -v b="$v" 'BEGIN{printf "%.1f", b/1048576}' ;;
-	alloc_kib) awk -v k="$v" 'BEGIN{printf "%.1f", k/1024}' ;;
+	st_*|al_*) awk -v b="$v" 'BEGIN{printf "%.1f", b/1048576}' ;;
 	randread|randwrite) awk -v x="$v" 'BEGIN{printf "%.0f", x}' ;;
 	untar|ls|rm) awk -v x="$v" 'BEGIN{printf "%.2f", x}' ;;
 	*) echo "$v" ;;
@@ -487,7 +494,7 @@ val() {  # display value for target/metric
 }
 ratio() {  # R[a]/R[b]
 	local a=${R["$1:$3"]:-} b=${R["$2:$3"]:-}
-	case "$a$b" in *FAIL*|*n/a*) echo "-"; return ;; esac
+	case "$a$b" in *FAIL*|*n/a*|*TIMEOUT*) echo "-"; return ;; esac
 	[ -z "$a" ] || [ -z "$b" ] && { echo "-"; return; }
 	awk -v a="$a" -v b="$b" 'BEGIN{ if (b+0 == 0) print "-"; else printf "%.2fx", a/b }'
 }
@@ -510,8 +517,14 @@ for m in "${METRICS[@]}"; do
 	ROWS+=("$row")
 done
 # Compression ratio rows (stored / logical).
-for k in st_comp st_inc; do
-	row="  stored/logical ($([ $k = st_comp ] && echo compressible || echo incompressible))|ratio|lower"
+for k in al_comp al_inc; do
+	case $k in
+	al_comp) row="stored/logical, compressible, allocated" ;;
+	al_inc)  row="stored/logical, incompressible, allocated" ;;
+	st_comp) row="stored/logical, compressible, apparent" ;;
+	st_inc)  row="stored/logical, incompressible, apparent" ;;
+	esac
+	row+="|ratio|lower"
 	for t in plain gocryptfs ragstore; do
 		has "$t" || continue
 		v=${R["$t:$k"]:-}
@@ -525,7 +538,7 @@ HOST_INFO="$(uname -sr), $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | c
 GOCRYPTFS_VER=$(has gocryptfs && gocryptfs -version 2>/dev/null | head -1 | cut -d";" -f1 | sed "s/^gocryptfs //" || echo "-")
 RAGSTORE_VER="-"
 if has ragstore; then
-	RAGSTORE_VER="$("$RAGSTORE" --version 2>/dev/null | head -1) (git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+	RAGSTORE_VER="$("$RAGSTORE" --version 2>/dev/null | head -1 | sed 's/^ragstore //') (git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
 fi
 FIO_TXT=$([ $HAVE_FIO = 1 ] && fio --version || echo "randio.py")
 
