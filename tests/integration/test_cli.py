@@ -318,3 +318,19 @@ def test_unprivileged_user_mount(ragstore_bin):
             assert not problems, problems
     import shutil
     shutil.rmtree(top, ignore_errors=True)
+
+
+def test_same_store_mounted_twice_refused(store, tmp_path):
+    other = tmp_path / "mnt2"
+    other.mkdir()
+    r = run(store.mount_args()[:-1] + [other])
+    try:
+        assert r.returncode != 0, "a second daemon was started on the same store"
+        assert one_line(r.stderr), r.stderr
+        assert not rsutil.is_mounted(other)
+    finally:
+        if rsutil.is_mounted(other):
+            rsutil.unmount(other, rsutil.daemon_pids(other))
+    write_file(store.path("f"), b"first mount still fine")
+    store.remount()
+    assert store.path("f").read_bytes() == b"first mount still fine"
