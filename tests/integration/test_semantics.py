@@ -642,3 +642,80 @@ def test_random_io_costs_o_block(store):
     rd = after["rchar"] - before["rchar"]
     print("10-byte read: daemon read %d bytes" % rd)
     assert rd < 8 * MiB, "10-byte read made the daemon read %d bytes" % rd
+
+
+def test_odd_and_long_names(store):
+    names = ["n" * 255, "with\nnewline", "back\\slash", "tab\there", "-dash",
+             "\u65e5\u672c\u8a9e", "x" * 200 + "\u00e9" * 27, ".hidden", "..dots"]
+    for n in names:
+        write_file(store.path(n), n.encode())
+    with pytest.raises(OSError) as ei:
+        write_file(store.path("n" * 256), b"too long")
+    assert ei.value.errno == errno.ENAMETOOLONG
+    deep = store.mnt
+    for i in range(30):
+        deep = deep / ("level%02d-%s" % (i, "d" * 60))
+    os.makedirs(deep)
+    write_file(deep / "leaf", b"deep leaf")
+    store.remount()
+    assert sorted(os.listdir(store.mnt)) == sorted(names + ["level00-" + "d" * 60])
+    for n in names:
+        assert read_file(store.path(n)) == n.encode()
+    assert read_file(deep / "leaf") == b"deep leaf"
+
+
+def test_rename_while_open_for_write(store):
+    p, q = store.path("orig"), store.path("sub/renamed")
+    os.mkdir(store.path("sub"))
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, pattern_bytes(B + 3, "r1"))
+        os.rename(p, q)
+        os.write(fd, b"after rename")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    assert read_file(q) == pattern_bytes(B + 3, "r1") + b"after rename"
+    store.remount()
+    assert read_file(q) == pattern_bytes(B + 3, "r1") + b"after rename"
+    assert not os.path.exists(p)
+
+
+def test_unlink_and_recreate_same_name_while_open(store):
+    p = store.path("same")
+    write_file(p, b"old old old")
+    fd = os.open(p, os.O_RDWR)
+    try:
+        os.unlink(p)
+        write_file(p, b"NEW")
+        os.pwrite(fd, b"XXX", 0)          # goes to the unlinked inode
+        assert os.pread(fd, 11, 0) == b"XXX old old"
+    finally:
+        os.close(fd)
+    assert read_file(p) == b"NEW"
+    store.remount()
+    assert read_file(p) == b"NEW"
+
+
+def test_many_open_files(store):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    n = 1500
+    if hard != resource.RLIM_INFINITY and hard < n + 100:
+        pytest.skip("hard RLIMIT_NOFILE %d too low" % hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 100), hard))
+    fds = []
+    try:
+        for i in range(n):
+            fd = os.open(store.path("o%04d" % i), os.O_RDWR | os.O_CREAT, 0o644)
+            fds.append(fd)
+            os.write(fd, b"%d" % i)
+        for i, fd in enumerate(fds):
+            assert os.pread(fd, 10, 0) == b"%d" % i
+    finally:
+        for fd in fds:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(os.listdir(store.mnt)) == n
+    store.remount()
+    assert read_file(store.path("o1499")) == b"1499"
