@@ -26,8 +26,9 @@ def test_layout_assumptions(store):
     """The slot layout the corruption tests rely on (header magic RSFH at 0,
     block 0 record magic RSB1 at 8192, block i in slot 0 after one write)."""
     write_file(store.path("f"), pattern_bytes(4 * B, "lay"))
+    bp = store.backing_path("f")
     store.unmount()
-    with open(store.backing_path("f"), "rb") as f:
+    with open(bp, "rb") as f:
         raw = f.read()
     assert raw[:4] == b"RSFH"
     for i in range(4):
@@ -58,11 +59,12 @@ def test_no_plaintext_in_backing_incompressible(store):
     for k in range(0, len(rnd) - 100, 100003):
         rnd[k:k + len(MARK)] = MARK
     write_file(store.path("rnd.bin"), rnd)
+    bp = store.backing_path("rnd.bin")
     store.unmount()
     hits = _grep_backing(store.backing, MARK.strip().decode())
     assert not hits, "plaintext found in %s" % hits
     # and no 32-byte run of the random data itself shows up raw
-    raw = read_file(store.backing_path("rnd.bin"))
+    raw = read_file(bp)
     for k in (0, B + 5, 7 * B + 1000):
         assert rnd[k + 200:k + 232] not in raw
     store.mount()
@@ -117,8 +119,9 @@ def _check_block1_bad(store, data):
 def test_flipped_byte_is_eio(store_factory, encryption):
     s = store_factory(encryption=encryption)
     data = _four_block_file(s)
+    bp = s.backing_path("f")
     s.unmount()
-    rsutil.flip_byte(s.backing_path("f"), rsutil.payload_offset(1, 0, B) + 5)
+    rsutil.flip_byte(bp, rsutil.payload_offset(1, 0, B) + 5)
     s.mount()
     _check_block1_bad(s, data)
 
@@ -126,8 +129,9 @@ def test_flipped_byte_is_eio(store_factory, encryption):
 def test_flipped_prefix_byte_is_eio(store):
     """A changed prefix field (generation) is detected too."""
     data = _four_block_file(store)
+    bp = store.backing_path("f")
     store.unmount()
-    rsutil.flip_byte(store.backing_path("f"), rsutil.slot_offset(1, 0, B) + 8)
+    rsutil.flip_byte(bp, rsutil.slot_offset(1, 0, B) + 8)
     store.mount()
     p = store.path("f")
     _check_good_blocks(p, data, [0, 2, 3])
@@ -155,8 +159,8 @@ def test_flipped_byte_detected_after_drop_caches(store):
 
 def test_swapped_blocks_are_eio(store):
     data = _four_block_file(store)
-    store.unmount()
     bp = store.backing_path("f")
+    store.unmount()
     o0, o1 = rsutil.slot_offset(0, 0, B), rsutil.slot_offset(1, 0, B)
     with open(bp, "r+b") as f:
         f.seek(o0)
@@ -178,12 +182,13 @@ def test_swapped_blocks_are_eio(store):
 def test_block_moved_between_files_is_eio(store):
     _four_block_file(store, "a", "aa")
     data_b = _four_block_file(store, "b", "bb")
+    bpa, bpb = store.backing_path("a"), store.backing_path("b")
     store.unmount()
     off = rsutil.slot_offset(1, 0, B)
-    with open(store.backing_path("a"), "rb") as f:
+    with open(bpa, "rb") as f:
         f.seek(off)
         rec = f.read(S)
-    with open(store.backing_path("b"), "r+b") as f:
+    with open(bpb, "r+b") as f:
         f.seek(off)
         f.write(rec)
     store.mount()
@@ -194,8 +199,8 @@ def test_block_moved_between_files_is_eio(store):
 
 def test_truncated_backing_file_is_eio(store):
     data = _four_block_file(store)
-    store.unmount()
     bp = store.backing_path("f")
+    store.unmount()
     os.truncate(bp, rsutil.slot_offset(3, 0, B))   # cut off the last block
     store.mount()
     p = store.path("f")
@@ -215,8 +220,8 @@ def test_truncated_backing_file_is_eio(store):
 @pytest.mark.parametrize("how", ["zeros", "punch-hole"])
 def test_zeroed_block_is_eio(store, how):
     data = _four_block_file(store)
-    store.unmount()
     bp = store.backing_path("f")
+    store.unmount()
     off = rsutil.slot_offset(1, 0, B)
     if how == "zeros":
         with open(bp, "r+b") as f:
