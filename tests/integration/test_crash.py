@@ -15,6 +15,34 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 B = rsutil.DEFAULT_BLOCK
 NB = 8
 MODES = ["blocks", "blocks", "whole", "whole", "trunc", "trunc"]
+META = 6   # file index of the namespace-churn writer (directory meta6/)
+
+
+def check_meta(top):
+    """Everything in the churned directory is readable and consistent."""
+    problems = []
+    def onerror(e):
+        problems.append("listing %s: %s" % (e.filename, e))
+
+    for dirpath, dirnames, filenames in os.walk(top, onerror=onerror):
+        for n in filenames:
+            p = os.path.join(dirpath, n)
+            if os.path.islink(p):
+                if os.readlink(p) != "g":
+                    problems.append("%s: symlink target %r" % (p, os.readlink(p)))
+                continue
+            try:
+                data = rsutil.read_file(p)
+            except OSError as e:
+                problems.append("%s: %s" % (p, e))
+                continue
+            if len(data) == 0:
+                continue    # created, write not yet done
+            v = identify(data, META, 0, B)
+            if isinstance(v, str):
+                problems.append("%s: %d bytes, not one version: %s"
+                                % (p, len(data), v[:300]))
+    return problems
 
 
 @pytest.mark.slow
@@ -38,11 +66,15 @@ def test_crash_consistency(store, delay):
                 [sys.executable, os.path.join(HERE, "crash_writer.py"), str(p),
                  str(f), str(NB), str(B), MODES[f], str(log)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        procs.append(subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "crash_writer.py"),
+             str(s.path("meta%d" % META)), str(META), "1", str(B), "meta", str(log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         # wait until every writer is really writing
         deadline = time.time() + 30
         while time.time() < deadline:
             started = [l for l in log.read_text().split("\n") if l.startswith("S ")]
-            if len(started) == len(files):
+            if len(started) == len(procs):
                 break
             for p in procs:
                 assert p.poll() is None, "writer died early: %s" % p.stderr.read()[-2000:]
@@ -121,6 +153,11 @@ def test_crash_consistency(store, delay):
                                "equal prefix" if ddata.startswith(got) else "differs"))
     except OSError as e:
         problems.append("durable.bin unreadable: %s" % e)
+    try:
+        problems += check_meta(str(s.path("meta%d" % META)))
+    except OSError as e:
+        problems.append("meta%d: walk failed: %s" % (META, e))
+    print("meta entries:", sorted(os.listdir(s.path("meta%d" % META)))[-5:])
     print("versions per file:", versions, "fsync'd:", durable_v)
     assert not problems, "after SIGKILL at %.1fs:\n  %s" % (delay, "\n  ".join(problems))
     assert sum(durable_v.values()) > 0 or delay < 1, \
