@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CRYPTO_KEY_LEN 32
 #define CRYPTO_NONCE_LEN 24 /* room kept on disk; AES-GCM uses the first 12 */
@@ -74,6 +75,23 @@ int crypto_unwrap(const uint8_t *kek, const uint8_t *wrapped, const uint8_t *ad,
 
 /* Keyed BLAKE2b-256 MAC of msg into out[32]. */
 void crypto_mac(const uint8_t *key, const uint8_t *msg, size_t len, uint8_t *out);
+
+/* XOR buf with the XChaCha20 keystream for key and a 24-byte nonce (the
+ * cipher half of the deterministic name encryption in names.c). */
+void crypto_xstream_xor(const uint8_t *key, const uint8_t *nonce, uint8_t *buf,
+		       size_t len);
+
+/* URL-safe base64 without padding.  b64_encode writes a NUL-terminated text
+ * of crypto_b64_len(len) chars; b64_decode returns the decoded length or
+ * -EINVAL (bad character, trailing garbage, or more than cap bytes). */
+size_t crypto_b64_len(size_t len);
+void crypto_b64_encode(const uint8_t *in, size_t len, char *out);
+ssize_t crypto_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
+
+/* Unkeyed BLAKE2b-256 of msg into out[32]. */
+void crypto_digest(uint8_t *out, const uint8_t *msg, size_t len);
+/* Constant-time comparison of 16 bytes: 0 when equal, -1 otherwise. */
+int crypto_verify16(const uint8_t *a, const uint8_t *b);
 
 /* Random bytes. */
 void crypto_random(void *buf, size_t len);

@@ -30,6 +30,8 @@ struct store_init_opts {
 #define STORE_DEFAULT_LEVEL 1
 
 struct ofile_table;
+struct pathmap_cache;
+struct name_keys;
 
 struct store {
 	char *backing;             /* path as given, owned */
@@ -37,7 +39,13 @@ struct store {
 	struct store_desc desc;
 	struct crypto_key *key;    /* content key (blocks, headers) */
 	struct ofile_table *files; /* open files, see ofile.h */
+	struct name_keys *names;   /* locked memory; NULL: plaintext names */
+	struct pathmap_cache *dirivs; /* directory values, see pathmap.h */
 };
+
+/* The cache behind pathmap.c (created and freed with the store). */
+struct pathmap_cache *pathmap_cache_new(void);
+void pathmap_cache_free(struct pathmap_cache *c);
 
 /* Error results of store_create/store_open besides plain -errno. */
 #define STORE_EWRONGPASS (-EACCES) /* passphrase does not unwrap the key */

@@ -271,3 +271,42 @@ void crypto_wipe(void *buf, size_t len)
 {
 	sodium_memzero(buf, len);
 }
+
+void crypto_xstream_xor(const uint8_t *key, const uint8_t *nonce, uint8_t *buf,
+		       size_t len)
+{
+	crypto_stream_xchacha20_xor(buf, buf, len, nonce, key);
+}
+
+size_t crypto_b64_len(size_t len)
+{
+	return sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
+}
+
+void crypto_b64_encode(const uint8_t *in, size_t len, char *out)
+{
+	sodium_bin2base64(out, crypto_b64_len(len) + 1, in, len,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+ssize_t crypto_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+	size_t n;
+	const char *end;
+
+	if (sodium_base642bin(out, cap, in, len, NULL, &n, &end,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    end != in + len)
+		return -EINVAL;
+	return (ssize_t)n;
+}
+
+void crypto_digest(uint8_t *out, const uint8_t *msg, size_t len)
+{
+	crypto_generichash(out, 32, msg, len, NULL, 0);
+}
+
+int crypto_verify16(const uint8_t *a, const uint8_t *b)
+{
+	return crypto_verify_16(a, b);
+}

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,7 +15,9 @@
 #include <sodium.h>
 
 #include "crypto.h"
+#include "names.h"
 #include "ofile.h"
+#include "pathmap.h"
 #include "util.h"
 
 /* Argon2id cost: 64 MiB and 3 passes, about the memory gocryptfs's scrypt
@@ -25,6 +28,8 @@
 /* Subkey ids under the 8-byte context "ragstore". */
 #define SUBKEY_DESC_MAC 1
 #define SUBKEY_CONTENT 2
+#define SUBKEY_NAME_ENC 3
+#define SUBKEY_NAME_MAC 4
 #define SUBKEY_CTX "ragstore"
 
 static int dir_is_empty(const char *path)
@@ -79,6 +84,41 @@ static void random_uuid(char *out)
 		 hex + 12, hex + 16, hex + 20);
 }
 
+static struct name_keys *name_keys_new(const uint8_t *master)
+{
+	struct name_keys *k = sodium_malloc(sizeof(*k));
+
+	if (k) {
+		crypto_subkey(master, SUBKEY_NAME_ENC, SUBKEY_CTX, k->enc);
+		crypto_subkey(master, SUBKEY_NAME_MAC, SUBKEY_CTX, k->mac);
+	}
+	return k;
+}
+
+/* The value file of the root directory of a new store. */
+static int root_diriv(const char *root, const uint8_t *master)
+{
+	struct name_keys *k = name_keys_new(master);
+	uint8_t file[NAME_DIRIV_SIZE];
+	char p[PATH_MAX];
+	int fd, r;
+
+	if (!k)
+		return -ENOMEM;
+	name_diriv_new(k, file);
+	sodium_free(k);
+	if (snprintf(p, sizeof(p), "%s/%s", root, NAME_DIRIV_FILE) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (fd < 0)
+		return -errno;
+	r = util_pwrite_full(fd, file, sizeof(file), 0);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int store_create(const char *backing, const struct store_init_opts *o,
 		 const char *pass, size_t passlen, char *err, size_t errlen)
 {
@@ -103,10 +143,8 @@ int store_create(const char *backing, const struct store_init_opts *o,
 	d.version = DESC_VERSION;
 	random_uuid(d.uuid);
 	d.cipher = o->cipher;
-	/* Format version 1 stores names in clear whatever was asked; the
-	 * descriptor says so truthfully.  Name encryption comes with the next
-	 * format version. */
-	d.plaintext_names = 1;
+	/* Without a key there is nothing to encrypt names with. */
+	d.plaintext_names = o->plaintext_names || o->cipher == CIPHER_NONE;
 	d.block_size = o->block_size ? o->block_size : STORE_DEFAULT_BLOCK_SIZE;
 	d.codec = o->codec;
 	if (d.cipher != CIPHER_NONE) {
@@ -144,14 +182,27 @@ int store_create(const char *backing, const struct store_init_opts *o,
 		goto out_keys;
 	}
 	made_root = 1;
+	if (!d.plaintext_names) {
+		r = root_diriv(root, master);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write %s/%s: %s", root, NAME_DIRIV_FILE,
+				 strerror(-r));
+			goto out_keys;
+		}
+	}
 	/* The descriptor comes last: until it exists, this is no store. */
 	r = desc_write(backing, &d, 1);
 	if (r < 0)
 		snprintf(err, errlen, "cannot write %s/%s: %s", backing, DESC_FILE,
 			 strerror(-r));
 out_keys:
-	if (r < 0 && made_root)
+	if (r < 0 && made_root) {
+		char iv[PATH_MAX];
+
+		if (snprintf(iv, sizeof(iv), "%s/%s", root, NAME_DIRIV_FILE) < (int)sizeof(iv))
+			unlink(iv);
 		rmdir(root);
+	}
 	sodium_free(master);
 	sodium_free(kek);
 	crypto_wipe(&d, sizeof(d));
@@ -257,6 +308,14 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 	r = store_unlock(&s->desc, pass, passlen, master, &s->key, err, errlen);
 	if (r < 0)
 		goto fail;
+	if (!s->desc.plaintext_names && s->desc.cipher != CIPHER_NONE) {
+		s->names = name_keys_new(master);
+		if (!s->names) {
+			r = -ENOMEM;
+			snprintf(err, errlen, "out of memory for key material");
+			goto fail;
+		}
+	}
 	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root)) {
 		r = -ENAMETOOLONG;
 		snprintf(err, errlen, "%s: path too long", backing);
@@ -279,7 +338,8 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 	}
 	s->backing = strdup(backing);
 	s->files = ofile_table_new();
-	if (!s->backing || !s->files) {
+	s->dirivs = pathmap_cache_new();
+	if (!s->backing || !s->files || !s->dirivs) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -343,6 +403,8 @@ void store_close(struct store *s)
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	crypto_key_free(s->key);
+	sodium_free(s->names);
+	pathmap_cache_free(s->dirivs);
 	free(s->backing);
 	crypto_wipe(&s->desc, sizeof(s->desc));
 	free(s);

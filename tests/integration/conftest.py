@@ -100,7 +100,7 @@ class Store:
         return self.mnt / rel
 
     def backing_path(self, rel):
-        return rsutil.backing_path(self.backing, rel)
+        return rsutil.backing_path(self.backing, rel, self.mnt)
 
     def teardown(self):
         # Never raise from here: always leave the system unmounted.

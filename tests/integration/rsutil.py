@@ -26,10 +26,30 @@ TAG_LEN = 16
 # --------------------------------------------------------------------------
 # layout
 
-def backing_path(backing, relpath):
-    """Backing file of the user path relpath (relative to the mount root)."""
+def plaintext_names(backing):
+    """True when the store keeps names in clear (ragstore.conf says so)."""
+    conf = (Path(backing) / "ragstore.conf").read_text()
+    return "plaintext_names = yes" in conf
+
+
+def backing_path(backing, relpath, mnt=None):
+    """Backing file of the user path relpath (relative to the mount root).
+
+    With plaintext names that is the same relative path under root/.  With
+    encrypted names the entry is found through the mount: the filesystem
+    reports the backing inode number, so the backing entry with the same
+    inode is the one (the path must exist on the mounted store)."""
     relpath = str(relpath).lstrip("/")
-    return Path(backing) / "root" / relpath
+    if plaintext_names(backing):
+        return Path(backing) / "root" / relpath
+    assert mnt is not None, "encrypted names: backing_path needs the mount"
+    ino = os.lstat(Path(mnt) / relpath).st_ino
+    for root, dirs, files in os.walk(Path(backing) / "root"):
+        for n in dirs + files:
+            p = Path(root) / n
+            if os.lstat(p).st_ino == ino:
+                return p
+    raise AssertionError("no backing entry with inode %d for %s" % (ino, relpath))
 
 
 def slot_size(block_size=DEFAULT_BLOCK):

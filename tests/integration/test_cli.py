@@ -245,9 +245,10 @@ def test_init_options(ragstore_bin, tmp_path, pf):
     run([ragstore_bin, "mount", "--passfile", pf, b, mnt], check=True)
     try:
         write_file(mnt / "f", rsutil.pattern_bytes(8192, "b"))
+        bp = rsutil.backing_path(b, "f", mnt)
     finally:
         rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
-    raw = rsutil.backing_path(b, "f").read_bytes()
+    raw = bp.read_bytes()
     assert raw[rsutil.slot_offset(1, 0, 4096):][:4] == b"RSB1"
     for bad in ("1000", "3000", "2097152", "abc"):
         d = tmp_path / ("bad" + bad)
