@@ -31,7 +31,15 @@ def ragstore_bin():
                         pytrace=False)
     if not os.path.exists("/dev/fuse"):
         pytest.fail("/dev/fuse missing", pytrace=False)
-    return str(binary)
+    # Run a private copy, so that a rebuild in the working tree during the
+    # run cannot pull the binary away (the name stays "ragstore": daemon
+    # lookup goes by it).
+    private = Path(tempfile.mkdtemp(prefix="ragstore-it-bin-", dir="/tmp"))
+    os.chmod(private, 0o755)
+    copy = private / "ragstore"
+    shutil.copy2(binary, copy)
+    yield str(copy)
+    shutil.rmtree(private, ignore_errors=True)
 
 
 class Store:
