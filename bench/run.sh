@@ -215,6 +215,13 @@ for t in $TARGETS; do
 	esac
 done
 [ ${#ACTIVE[@]} -gt 0 ] || die "no target to run"
+# Run a private copy of the binary, so a rebuild (make clean) in the repo
+# during the run cannot pull it from under us.
+if [ -x "$RAGSTORE" ] && cp "$RAGSTORE" "$WORK/ragstore" 2>/dev/null; then
+	RAGSTORE_SRC=$RAGSTORE; RAGSTORE=$WORK/ragstore
+else
+	RAGSTORE_SRC=$RAGSTORE
+fi
 
 # ----------------------------------------------------------------- targets --
 # Each target has a root (where the benchmark's files go) and, for FUSE
@@ -542,7 +549,7 @@ HOST_INFO="$(uname -sr), $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | c
 GOCRYPTFS_VER=$(has gocryptfs && gocryptfs -version 2>/dev/null | head -1 | cut -d";" -f1 | sed "s/^gocryptfs //" || echo "-")
 RAGSTORE_VER="-"
 if has ragstore; then
-	RAGSTORE_VER="$("$RAGSTORE" --version 2>/dev/null | head -1 | sed 's/^ragstore //') (git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+	RAGSTORE_VER="$("$RAGSTORE" --version 2>/dev/null | head -1 | sed 's/^ragstore //') (from $RAGSTORE_SRC, repo at git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
 fi
 FIO_TXT=$([ $HAVE_FIO = 1 ] && fio --version || echo "randio.py")
 
