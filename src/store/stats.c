@@ -1,0 +1,731 @@
+/* stats.c - counters, latency histograms, the error ring and the store
+ * totals behind /.ragstore, and their persistence in BACKING/ragstore.stats.
+ *
+ * Hot-path counters (operations, latencies, bytes, cache lookups) are
+ * relaxed atomics: every FUSE request updates them, and a mutex there would
+ * serialise the worker threads for nothing.  Everything that must change
+ * together (the totals, the error ring, scrub and rebuild state) is guarded
+ * by st->mu, which is a leaf lock: nothing else is taken while holding it. */
+#include "stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "log.h"
+
+#define STATS_FILE "ragstore.stats"
+#define STATS_TMP "ragstore.stats.tmp"
+#define STATS_FORMAT_VERSION 1
+
+/* Log-linear histogram of nanoseconds: values 0..3 get a bucket each, then
+ * every power of two [2^e, 2^(e+1)) is split into 4 equal buckets.  252
+ * buckets cover the whole uint64_t range in fixed memory. */
+#define HIST_SUB 4
+#define HIST_BUCKETS (HIST_SUB + 62 * HIST_SUB)
+
+struct stats_err {
+	time_t when;
+	int integrity;
+	int64_t block;
+	char *path;       /* owned; NULL when unknown */
+	char cause[96];
+};
+
+struct stats {
+	/* Atomics, no lock. */
+	uint64_t ops[STATS_OP_COUNT];
+	uint64_t op_errors[STATS_OP_COUNT];
+	uint64_t lat_sum[STATS_OP_COUNT];
+	uint64_t hist[STATS_OP_COUNT][HIST_BUCKETS];
+	uint64_t bytes_read, bytes_written;
+	uint64_t cache_hits, cache_misses;
+	uint64_t integrity_errors, io_errors;
+	struct timespec started; /* CLOCK_MONOTONIC, set once at creation */
+
+	pthread_mutex_t mu; /* guards everything below; a leaf lock */
+	struct stats_totals totals;
+	uint64_t delta_gen;
+	int rebuilding, untrusted, rebuilt;
+	int load;           /* enum stats_load_result */
+	time_t rebuilt_at;
+	struct stats_scrub scrub;
+	struct stats_err ring[STATS_ERRORS_MAX];
+	unsigned ring_next; /* slot of the next error */
+	unsigned ring_used; /* <= STATS_ERRORS_MAX */
+};
+
+static const char *const op_names[STATS_OP_COUNT] = {
+	[STATS_OP_GETATTR] = "getattr", [STATS_OP_READDIR] = "readdir",
+	[STATS_OP_OPEN] = "open",       [STATS_OP_CREATE] = "create",
+	[STATS_OP_READ] = "read",       [STATS_OP_WRITE] = "write",
+	[STATS_OP_FSYNC] = "fsync",     [STATS_OP_TRUNCATE] = "truncate",
+	[STATS_OP_UNLINK] = "unlink",   [STATS_OP_RENAME] = "rename",
+	[STATS_OP_MKDIR] = "mkdir",     [STATS_OP_RMDIR] = "rmdir",
+	[STATS_OP_LINK] = "link",       [STATS_OP_SYMLINK] = "symlink",
+	[STATS_OP_XATTR] = "xattr",     [STATS_OP_OTHER] = "other",
+};
+
+const char *stats_op_name(enum stats_op op)
+{
+	return (unsigned)op < STATS_OP_COUNT ? op_names[op] : "other";
+}
+
+static void add(uint64_t *p, uint64_t n)
+{
+	__atomic_fetch_add(p, n, __ATOMIC_RELAXED);
+}
+
+static uint64_t load(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+struct stats *stats_new(void)
+{
+	struct stats *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	if (pthread_mutex_init(&st->mu, NULL) != 0) {
+		free(st);
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &st->started);
+	return st;
+}
+
+void stats_free(struct stats *st)
+{
+	if (!st)
+		return;
+	for (unsigned i = 0; i < STATS_ERRORS_MAX; i++)
+		free(st->ring[i].path);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+static unsigned hist_bucket(uint64_t v)
+{
+	unsigned e;
+
+	if (v < HIST_SUB)
+		return (unsigned)v;
+	e = 63u - (unsigned)__builtin_clzll(v); /* 2..63 */
+	return HIST_SUB + (e - 2) * HIST_SUB + (unsigned)((v >> (e - 2)) & (HIST_SUB - 1));
+}
+
+/* A representative value of bucket i: the middle of its range. */
+static uint64_t hist_value(unsigned i)
+{
+	unsigned e, sub;
+	uint64_t lo, width;
+
+	if (i < HIST_SUB)
+		return i;
+	e = (i - HIST_SUB) / HIST_SUB + 2;
+	sub = (i - HIST_SUB) % HIST_SUB;
+	lo = (uint64_t)(HIST_SUB + sub) << (e - 2);
+	width = (uint64_t)1 << (e - 2);
+	return lo + width / 2;
+}
+
+void stats_op(struct stats *st, enum stats_op op, uint64_t nanos, int result)
+{
+	if (!st)
+		return;
+	if ((unsigned)op >= STATS_OP_COUNT)
+		op = STATS_OP_OTHER;
+	add(&st->ops[op], 1);
+	if (result < 0)
+		add(&st->op_errors[op], 1);
+	add(&st->lat_sum[op], nanos);
+	add(&st->hist[op][hist_bucket(nanos)], 1);
+}
+
+void stats_bytes_read(struct stats *st, uint64_t n)
+{
+	if (st)
+		add(&st->bytes_read, n);
+}
+
+void stats_bytes_written(struct stats *st, uint64_t n)
+{
+	if (st)
+		add(&st->bytes_written, n);
+}
+
+void stats_cache(struct stats *st, int hit)
+{
+	if (st)
+		add(hit ? &st->cache_hits : &st->cache_misses, 1);
+}
+
+void stats_error(struct stats *st, int integrity, const char *path, int64_t block,
+		 const char *cause)
+{
+	struct stats_err *e;
+	char *p = path ? strdup(path) : NULL;
+
+	if (!st) {
+		free(p);
+		return;
+	}
+	add(integrity ? &st->integrity_errors : &st->io_errors, 1);
+	pthread_mutex_lock(&st->mu);
+	e = &st->ring[st->ring_next];
+	free(e->path);
+	e->path = p; /* NULL on allocation failure: reported as unknown */
+	e->when = time(NULL);
+	e->integrity = integrity;
+	e->block = block;
+	snprintf(e->cause, sizeof(e->cause), "%s", cause ? cause : "unknown");
+	st->ring_next = (st->ring_next + 1) % STATS_ERRORS_MAX;
+	if (st->ring_used < STATS_ERRORS_MAX)
+		st->ring_used++;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void stats_file_delta(struct stats *st, uint8_t algo, int64_t files,
+		      int64_t logical, int64_t stored)
+{
+	struct stats_algo *a;
+
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->totals.files += files;
+	st->totals.logical += logical;
+	st->totals.stored += stored;
+	/* An unknown id cannot come from a header that parsed; count it as
+	 * none rather than drop it, so the per-algorithm figures still add up
+	 * to the totals. */
+	a = &st->totals.algo[algo < STATS_ALGO_COUNT ? algo : CODEC_NONE];
+	a->files += files;
+	a->logical += logical;
+	a->stored += stored;
+	st->delta_gen++;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void stats_dir_delta(struct stats *st, int64_t dirs)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->totals.dirs += dirs;
+	st->delta_gen++;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- persistence ----------------------------------------------------- */
+
+/* The file is a small ini-style text ("key = value" lines) so that a person
+ * can read it; see docs/STATS.md.  Anything unexpected in it makes the
+ * totals untrusted, which costs a walk, never wrong figures. */
+static int stats_render_file(const struct stats_totals *t, const struct stats_scrub *sc,
+			     int clean, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int r;
+
+#define PUT(...)                                                              \
+	do {                                                                  \
+		r = snprintf(buf + n, cap - n, __VA_ARGS__);                  \
+		if (r < 0 || (size_t)r >= cap - n)                            \
+			return -ENOSPC;                                       \
+		n += (size_t)r;                                               \
+	} while (0)
+
+	PUT("# ragstore store totals; written by the daemon, see docs/STATS.md\n");
+	PUT("version = %d\n", STATS_FORMAT_VERSION);
+	PUT("state = %s\n", clean ? "clean" : "in-use");
+	PUT("files = %" PRId64 "\n", t->files);
+	PUT("directories = %" PRId64 "\n", t->dirs);
+	PUT("logical_bytes = %" PRId64 "\n", t->logical);
+	PUT("stored_bytes = %" PRId64 "\n", t->stored);
+	for (int i = 0; i < STATS_ALGO_COUNT; i++) {
+		const char *nm = codec_name((uint8_t)i);
+
+		PUT("%s.files = %" PRId64 "\n", nm, t->algo[i].files);
+		PUT("%s.logical_bytes = %" PRId64 "\n", nm, t->algo[i].logical);
+		PUT("%s.stored_bytes = %" PRId64 "\n", nm, t->algo[i].stored);
+	}
+	PUT("scrub.last_started = %lld\n", (long long)sc->last_started);
+	PUT("scrub.last_finished = %lld\n", (long long)sc->last_finished);
+	PUT("scrub.files_checked = %" PRIu64 "\n", sc->files_checked);
+	PUT("scrub.files_bad = %" PRIu64 "\n", sc->files_bad);
+	PUT("scrub.blocks_checked = %" PRIu64 "\n", sc->blocks_checked);
+	PUT("scrub.blocks_bad = %" PRIu64 "\n", sc->blocks_bad);
+#undef PUT
+	return (int)n;
+}
+
+static int stats_write_file(const char *backing, const char *text, size_t len)
+{
+	char tmp[4096], dst[4096];
+	int fd, dfd, r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s/%s", backing, STATS_TMP) >= (int)sizeof(tmp) ||
+	    snprintf(dst, sizeof(dst), "%s/%s", backing, STATS_FILE) >= (int)sizeof(dst))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len && r == 0;) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			r = -errno;
+		else
+			off += (size_t)w;
+	}
+	/* The rename must not become durable before the contents do. */
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, dst) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	dfd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+static int stats_store(struct stats *st, const char *backing, int clean)
+{
+	struct stats_totals t;
+	struct stats_scrub sc;
+	char buf[2048];
+	int n;
+
+	pthread_mutex_lock(&st->mu);
+	t = st->totals;
+	sc = st->scrub;
+	/* Totals that are being rebuilt or could not be rebuilt are never
+	 * written as clean: the next mount must walk again. */
+	if (st->untrusted)
+		clean = 0;
+	pthread_mutex_unlock(&st->mu);
+	n = stats_render_file(&t, &sc, clean, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	return stats_write_file(backing, buf, (size_t)n);
+}
+
+/* Parse one "key = value" line into the totals.  Returns 0, or -EINVAL for
+ * a line we do not understand. */
+static int stats_parse_line(char *line, struct stats_totals *t, struct stats_scrub *sc,
+			    int *clean, int *version)
+{
+	char *eq = strchr(line, '='), *key = line, *val, *end;
+	long long v;
+
+	if (!eq)
+		return -EINVAL;
+	*eq = '\0';
+	val = eq + 1;
+	while (*key == ' ')
+		key++;
+	for (end = eq; end > key && end[-1] == ' ';)
+		*--end = '\0';
+	while (*val == ' ')
+		val++;
+	if (!strcmp(key, "state")) {
+		*clean = !strcmp(val, "clean");
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(val, &end, 10);
+	if (errno || end == val || *end || v < 0)
+		return -EINVAL;
+	if (!strcmp(key, "version"))
+		*version = (int)v;
+	else if (!strcmp(key, "files"))
+		t->files = v;
+	else if (!strcmp(key, "directories"))
+		t->dirs = v;
+	else if (!strcmp(key, "logical_bytes"))
+		t->logical = v;
+	else if (!strcmp(key, "stored_bytes"))
+		t->stored = v;
+	else if (!strcmp(key, "scrub.last_started"))
+		sc->last_started = (time_t)v;
+	else if (!strcmp(key, "scrub.last_finished"))
+		sc->last_finished = (time_t)v;
+	else if (!strcmp(key, "scrub.files_checked"))
+		sc->files_checked = (uint64_t)v;
+	else if (!strcmp(key, "scrub.files_bad"))
+		sc->files_bad = (uint64_t)v;
+	else if (!strcmp(key, "scrub.blocks_checked"))
+		sc->blocks_checked = (uint64_t)v;
+	else if (!strcmp(key, "scrub.blocks_bad"))
+		sc->blocks_bad = (uint64_t)v;
+	else {
+		for (int i = 0; i < STATS_ALGO_COUNT; i++) {
+			const char *nm = codec_name((uint8_t)i);
+			size_t l = strlen(nm);
+
+			if (strncmp(key, nm, l) || key[l] != '.')
+				continue;
+			if (!strcmp(key + l + 1, "files"))
+				t->algo[i].files = v;
+			else if (!strcmp(key + l + 1, "logical_bytes"))
+				t->algo[i].logical = v;
+			else if (!strcmp(key + l + 1, "stored_bytes"))
+				t->algo[i].stored = v;
+			else
+				return -EINVAL;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int stats_load(struct stats *st, const char *backing)
+{
+	struct stats_totals t;
+	struct stats_scrub sc;
+	char path[4096], buf[4096], *line, *save;
+	int fd, clean = 0, version = 0, bad = 0, r;
+	ssize_t n;
+
+	memset(&t, 0, sizeof(t));
+	memset(&sc, 0, sizeof(sc));
+	if (snprintf(path, sizeof(path), "%s/%s", backing, STATS_FILE) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT) {
+		r = -errno;
+		pthread_mutex_lock(&st->mu);
+		st->untrusted = 1;
+		st->load = STATS_LOAD_BAD;
+		pthread_mutex_unlock(&st->mu);
+		return r;
+	}
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		/* Ours is far below 4 KiB; a full buffer means it is not ours. */
+		if (n < 0 || n == (ssize_t)sizeof(buf) - 1) {
+			bad = 1;
+			n = 0;
+		}
+		buf[n] = '\0';
+		for (line = strtok_r(buf, "\n", &save); line && !bad;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (line[0] == '#' || line[0] == '\0')
+				continue;
+			if (stats_parse_line(line, &t, &sc, &clean, &version) < 0)
+				bad = 1;
+		}
+		if (version != STATS_FORMAT_VERSION)
+			bad = 1;
+	}
+	if (fd < 0 || bad)
+		clean = 0;
+
+	pthread_mutex_lock(&st->mu);
+	/* The scrub history is worth keeping even when the totals are not. */
+	if (!bad) {
+		st->scrub.last_started = sc.last_started;
+		st->scrub.last_finished = sc.last_finished;
+		if (sc.last_finished) {
+			st->scrub.state = STATS_SCRUB_DONE;
+			st->scrub.files_checked = sc.files_checked;
+			st->scrub.files_bad = sc.files_bad;
+			st->scrub.blocks_checked = sc.blocks_checked;
+			st->scrub.blocks_bad = sc.blocks_bad;
+		}
+	}
+	st->load = clean ? STATS_LOAD_CLEAN : fd < 0 ? STATS_LOAD_MISSING
+			: bad ? STATS_LOAD_BAD : STATS_LOAD_UNCLEAN;
+	if (clean) {
+		/* Requests served before the load have already reported their
+		 * deltas against zero: add the saved totals under them. */
+		st->totals.files += t.files;
+		st->totals.dirs += t.dirs;
+		st->totals.logical += t.logical;
+		st->totals.stored += t.stored;
+		for (int i = 0; i < STATS_ALGO_COUNT; i++) {
+			st->totals.algo[i].files += t.algo[i].files;
+			st->totals.algo[i].logical += t.algo[i].logical;
+			st->totals.algo[i].stored += t.algo[i].stored;
+		}
+		st->untrusted = 0;
+	} else {
+		st->untrusted = 1;
+	}
+	pthread_mutex_unlock(&st->mu);
+
+	if (!clean && fd >= 0)
+		log_msg(LOG_LVL_WARN, "%s: store totals were not saved by a clean unmount%s; "
+			"rebuilding them", path, bad ? " (file unreadable)" : "");
+	/* From now on a crash must leave the file untrusted. */
+	r = stats_store(st, backing, 0);
+	if (r < 0) {
+		/* A file still saying "clean" would be trusted after a crash
+		 * although the totals moved on; removing it needs no space. */
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_msg(LOG_LVL_ERROR, "%s: cannot mark the totals in use: %s",
+				path, strerror(errno));
+		return r;
+	}
+	return clean;
+}
+
+int stats_save(struct stats *st, const char *backing)
+{
+	return st ? stats_store(st, backing, 1) : 0;
+}
+
+/* ---- rebuild ---------------------------------------------------------- */
+
+void stats_rebuild_begin(struct stats *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->rebuilding = 1;
+	st->untrusted = 1;
+	pthread_mutex_unlock(&st->mu);
+}
+
+uint64_t stats_delta_gen(struct stats *st)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&st->mu);
+	g = st->delta_gen;
+	pthread_mutex_unlock(&st->mu);
+	return g;
+}
+
+static struct stats_totals stats_totals_of(struct stats *st)
+{
+	struct stats_totals t;
+
+	pthread_mutex_lock(&st->mu);
+	t = st->totals;
+	pthread_mutex_unlock(&st->mu);
+	return t;
+}
+
+static void stats_set_locked(struct stats *st, const struct stats_totals *t)
+{
+	st->totals = *t;
+	st->rebuilding = 0;
+	st->untrusted = 0;
+	st->rebuilt = 1;
+	st->rebuilt_at = time(NULL);
+}
+
+void stats_set_totals(struct stats *st, const struct stats *walked)
+{
+	struct stats_totals t = stats_totals_of((struct stats *)walked);
+
+	pthread_mutex_lock(&st->mu);
+	stats_set_locked(st, &t);
+	pthread_mutex_unlock(&st->mu);
+}
+
+int stats_set_totals_if(struct stats *st, const struct stats *walked, uint64_t gen)
+{
+	struct stats_totals t = stats_totals_of((struct stats *)walked);
+	int r = 0;
+
+	pthread_mutex_lock(&st->mu);
+	if (st->delta_gen != gen)
+		r = -EAGAIN;
+	else
+		stats_set_locked(st, &t);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+void stats_rebuild_abandon(struct stats *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->rebuilding = 0;
+	st->untrusted = 1;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- scrub ----------------------------------------------------------- */
+
+int stats_scrub_begin(struct stats *st)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&st->mu);
+	if (st->scrub.state == STATS_SCRUB_RUNNING) {
+		r = -EBUSY;
+	} else {
+		st->scrub.state = STATS_SCRUB_RUNNING;
+		st->scrub.aborted = 0;
+		st->scrub.files_checked = 0;
+		st->scrub.files_bad = 0;
+		st->scrub.blocks_checked = 0;
+		st->scrub.blocks_bad = 0;
+		st->scrub.last_started = time(NULL);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+void stats_scrub_file(struct stats *st, uint64_t blocks, uint64_t bad_blocks,
+		      int bad_header)
+{
+	pthread_mutex_lock(&st->mu);
+	st->scrub.files_checked++;
+	st->scrub.blocks_checked += blocks;
+	st->scrub.blocks_bad += bad_blocks;
+	if (bad_blocks || bad_header)
+		st->scrub.files_bad++;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void stats_scrub_end(struct stats *st, int aborted)
+{
+	pthread_mutex_lock(&st->mu);
+	st->scrub.state = aborted ? STATS_SCRUB_IDLE : STATS_SCRUB_DONE;
+	st->scrub.aborted = aborted;
+	if (!aborted)
+		st->scrub.last_finished = time(NULL);
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- read side --------------------------------------------------------- */
+
+static uint64_t hist_percentile(const uint64_t *h, uint64_t count, unsigned permille)
+{
+	/* Rank of the percentile, rounded up, at least 1. */
+	uint64_t rank = (count * permille + 999) / 1000, seen = 0;
+
+	if (count == 0)
+		return 0;
+	if (rank == 0)
+		rank = 1;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += h[i];
+		if (seen >= rank)
+			return hist_value(i);
+	}
+	return hist_value(HIST_BUCKETS - 1);
+}
+
+void stats_snapshot(struct stats *st, struct stats_snapshot *out)
+{
+	struct timespec now;
+	uint64_t h[HIST_BUCKETS];
+
+	memset(out, 0, sizeof(*out));
+	for (int op = 0; op < STATS_OP_COUNT; op++) {
+		uint64_t count = 0;
+
+		for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+			h[i] = load(&st->hist[op][i]);
+			count += h[i];
+		}
+		out->ops[op] = load(&st->ops[op]);
+		out->op_errors[op] = load(&st->op_errors[op]);
+		out->lat_sum_ns[op] = load(&st->lat_sum[op]);
+		out->lat_count[op] = count;
+		out->lat_p50_ns[op] = hist_percentile(h, count, 500);
+		out->lat_p99_ns[op] = hist_percentile(h, count, 990);
+	}
+	out->bytes_read = load(&st->bytes_read);
+	out->bytes_written = load(&st->bytes_written);
+	out->cache_hits = load(&st->cache_hits);
+	out->cache_misses = load(&st->cache_misses);
+	out->integrity_errors = load(&st->integrity_errors);
+	out->io_errors = load(&st->io_errors);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	out->uptime_seconds = (double)(now.tv_sec - st->started.tv_sec) +
+			      (double)(now.tv_nsec - st->started.tv_nsec) / 1e9;
+	out->now = time(NULL);
+
+	pthread_mutex_lock(&st->mu);
+	out->totals = st->totals;
+	out->totals_rebuilding = st->rebuilding;
+	out->totals_untrusted = st->untrusted;
+	out->totals_rebuilt = st->rebuilt;
+	out->totals_rebuilt_at = st->rebuilt_at;
+	out->totals_load = st->load;
+	out->scrub = st->scrub;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Append path with \, TAB and newline escaped, so each error stays one
+ * line of tab-separated fields whatever the file is called. */
+static size_t put_escaped(char *o, const char *p)
+{
+	size_t n = 0;
+
+	for (; *p; p++) {
+		if (*p == '\\' || *p == '\t' || *p == '\n') {
+			o[n++] = '\\';
+			o[n++] = *p == '\\' ? '\\' : *p == '\t' ? 't' : 'n';
+		} else {
+			o[n++] = *p;
+		}
+	}
+	return n;
+}
+
+char *stats_errors_text(struct stats *st, size_t *len)
+{
+	size_t cap = 1, n = 0;
+	char *buf;
+	unsigned first;
+
+	pthread_mutex_lock(&st->mu);
+	first = (st->ring_next + STATS_ERRORS_MAX - st->ring_used) % STATS_ERRORS_MAX;
+	for (unsigned k = 0; k < st->ring_used; k++) {
+		const struct stats_err *e = &st->ring[(first + k) % STATS_ERRORS_MAX];
+
+		/* Fixed fields fit in 160 bytes; the path at most doubles. */
+		cap += 160 + sizeof(e->cause) + (e->path ? 2 * strlen(e->path) : 1);
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		pthread_mutex_unlock(&st->mu);
+		return NULL;
+	}
+	for (unsigned k = 0; k < st->ring_used; k++) {
+		const struct stats_err *e = &st->ring[(first + k) % STATS_ERRORS_MAX];
+		struct tm tm;
+		char block[24];
+
+		gmtime_r(&e->when, &tm);
+		n += strftime(buf + n, cap - n, "%Y-%m-%dT%H:%M:%SZ\t", &tm);
+		n += (size_t)snprintf(buf + n, cap - n, "%s\t", e->integrity ? "integrity" : "io");
+		if (e->path)
+			n += put_escaped(buf + n, e->path);
+		else
+			buf[n++] = '-';
+		if (e->block >= 0)
+			snprintf(block, sizeof(block), "%" PRId64, e->block);
+		else
+			strcpy(block, "-");
+		n += (size_t)snprintf(buf + n, cap - n, "\t%s\t%s\n", block, e->cause);
+	}
+	pthread_mutex_unlock(&st->mu);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
