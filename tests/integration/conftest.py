@@ -138,7 +138,9 @@ def store_factory(ragstore_bin):
     yield make
     for s in reversed(made):
         s.teardown()
-    if not any(rsutil.is_mounted(s.mnt) for s in made):
+    # RAGSTORE_IT_KEEP=1 keeps the backing directories for a post-mortem.
+    if not os.environ.get("RAGSTORE_IT_KEEP") and \
+            not any(rsutil.is_mounted(s.mnt) for s in made):
         shutil.rmtree(top, ignore_errors=True)
 
 
