@@ -37,6 +37,11 @@ def meta(top, f, bs, logf):
             for n in ("l", "g"):
                 os.unlink(os.path.join(old, n))
             os.rmdir(old)
+        # plain mkdir/rmdir churn: rmdir must be atomic across a crash
+        for k in range(20):
+            e = os.path.join(top, "empty%06d-%02d" % (v, k))
+            os.mkdir(e)
+            os.rmdir(e)
         if v == 1:
             logf.write("S %d\n" % f)
 
