@@ -26,6 +26,10 @@
 #define FH_ID_LEN 16
 #define FH_MAX_HOLES 120
 #define FH_VERSION 1
+/* The compression was set by the user (user.ragstore.compression), not
+ * taken from the store default; the attribute is then listed. */
+#define FH_FLAG_CODEC_SET 0x0001
+#define FH_FLAGS_KNOWN FH_FLAG_CODEC_SET
 
 struct fh_hole {
 	uint64_t start; /* first block index */
@@ -37,6 +41,7 @@ struct file_header {
 	uint8_t file_id[FH_ID_LEN];   /* random, fixed for the file's life */
 	uint32_t block_size;          /* fixed at creation */
 	struct codec_spec codec;      /* compression of future writes */
+	uint16_t flags;               /* FH_FLAG_* */
 	uint64_t size;                /* logical size in bytes */
 	uint32_t nholes;              /* sorted, disjoint, non-adjacent */
 	struct fh_hole holes[FH_MAX_HOLES];
@@ -53,6 +58,10 @@ int fh_open(const struct crypto_key *k, const uint8_t *buf, struct file_header *
 /* Read generation and size without verifying (for stat).  Returns 0, or
  * -ENOENT / -EBADMSG as fh_open for the structural checks. */
 int fh_peek(const uint8_t *buf, uint64_t *gen, uint64_t *size);
+
+/* Compression algorithm of the newer of the two header slots in buf
+ * (FH_AREA bytes), unverified, for statistics; CODEC_NONE if neither parses. */
+uint8_t fh_peek_algo(const uint8_t *buf);
 
 /* Byte offset of header slot 0 or 1. */
 static inline long fh_slot_offset(int slot) { return (long)slot * FH_SLOT_SIZE; }

@@ -65,6 +65,40 @@ off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence);
 int ofile_utimens(struct store *s, const char *rel, const struct timespec tv[2]);
 /* The same through an open file. */
 int ofile_futimens(struct ofile *f, const struct timespec tv[2]);
+/* Read and authenticate every block of f (taking the content lock one
+ * block at a time); bad(arg, index) is called for each block that fails.
+ * Returns the number of bad blocks, or -errno. */
+int ofile_verify(struct store *s, struct ofile *f,
+		 void (*bad)(void *arg, uint64_t block), void *arg);
+/* The path in the mount that f was last opened by, for error reports
+ * (may be stale after a rename; NULL if never set). */
+void ofile_set_path(struct ofile *f, const char *path);
+const char *ofile_path(const struct ofile *f);
+
+/* Removing the last name of a regular file takes it out of the store
+ * totals: ofile_removal_begin notes what it contributes (before unlink or a
+ * rename over it), ofile_removal_done subtracts it once the removal
+ * succeeded.  Other objects and files with more links are left alone. */
+struct ofile_removal {
+	int valid;
+	dev_t dev;
+	ino_t ino;
+	uint8_t algo;
+	uint64_t size, stored;
+};
+int ofile_removal_begin(struct store *s, const char *rel, struct ofile_removal *rm);
+void ofile_removal_done(struct store *s, const struct ofile_removal *rm);
+
+/* Compression of f's future writes (rewrites its header).  user_set marks
+ * it as set by the user; 0 reverts to the store default it is given. */
+int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *spec,
+		    int user_set);
+/* The compression of f and whether the user set it. */
+void ofile_codec(struct ofile *f, struct codec_spec *spec, int *user_set);
+/* Block size of f (fixed at creation). */
+uint32_t ofile_block_size(struct ofile *f);
+/* The file id (FH_ID_LEN bytes) from the authenticated header. */
+void ofile_file_id(struct ofile *f, uint8_t *out);
 uint64_t ofile_size(struct ofile *f);
 int ofile_fd(struct ofile *f);
 

@@ -32,6 +32,7 @@ struct store_init_opts {
 struct ofile_table;
 struct pathmap_cache;
 struct name_keys;
+struct stats;
 
 struct store {
 	char *backing;             /* path as given, owned */
@@ -41,6 +42,7 @@ struct store {
 	struct ofile_table *files; /* open files, see ofile.h */
 	struct name_keys *names;   /* locked memory; NULL: plaintext names */
 	struct pathmap_cache *dirivs; /* directory values, see pathmap.h */
+	struct stats *stats;       /* counters and totals, see stats.h */
 };
 
 /* The cache behind pathmap.c (created and freed with the store). */

@@ -15,6 +15,7 @@
 #include "cli/passphrase.h"
 #include "crypto.h"
 #include "fs/fs.h"
+#include "fs/vdir.h"
 #include "log.h"
 #include "store.h"
 
@@ -368,7 +369,8 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 			r = EXIT_ERR;
 		close(status_fd);
 	}
-	r = serve(f);
+	r = vdir_start(s) == 0 ? serve(f) : EXIT_ERR;
+	vdir_stop(s);
 	fuse_unmount(f);
 	fuse_destroy(f);
 	store_close(s);

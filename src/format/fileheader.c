@@ -38,6 +38,8 @@ int fh_seal(const struct crypto_key *k, const struct file_header *h, uint8_t *bu
 	util_put_le32(buf + 32, h->block_size);
 	buf[36] = h->codec.algo;
 	buf[37] = h->codec.level;
+	buf[38] = (uint8_t)h->flags;
+	buf[39] = (uint8_t)(h->flags >> 8);
 	util_put_le64(buf + 40, h->size);
 	util_put_le32(buf + 48, h->nholes);
 	for (uint32_t i = 0; i < h->nholes; i++) {
@@ -68,6 +70,9 @@ static int fh_check(const uint8_t *buf, uint32_t *nholes)
 		return -EBADMSG;
 	if (!blk_size_valid(util_get_le32(buf + 32)) || buf[36] > CODEC_ZSTD)
 		return -EBADMSG;
+	/* A flag this version does not know means a newer format. */
+	if ((buf[38] | buf[39] << 8) & ~FH_FLAGS_KNOWN)
+		return -EBADMSG;
 	*nholes = util_get_le32(buf + 48);
 	if (*nholes > FH_MAX_HOLES)
 		return -EBADMSG;
@@ -92,6 +97,7 @@ int fh_open(const struct crypto_key *k, const uint8_t *buf, struct file_header *
 	h->block_size = util_get_le32(buf + 32);
 	h->codec.algo = buf[36];
 	h->codec.level = buf[37];
+	h->flags = (uint16_t)(buf[38] | buf[39] << 8);
 	h->size = util_get_le64(buf + 40);
 	h->nholes = nholes;
 	for (uint32_t i = 0; i < nholes; i++) {
@@ -118,6 +124,18 @@ int fh_peek(const uint8_t *buf, uint64_t *gen, uint64_t *size)
 	*gen = util_get_le64(buf + 8);
 	*size = util_get_le64(buf + 40);
 	return 0;
+}
+
+uint8_t fh_peek_algo(const uint8_t *buf)
+{
+	uint64_t gen[2] = { 0, 0 }, size;
+	int ok[2];
+
+	for (int i = 0; i < 2; i++)
+		ok[i] = fh_peek(buf + fh_slot_offset(i), &gen[i], &size) == 0;
+	if (ok[1] && (!ok[0] || gen[1] > gen[0]))
+		return buf[fh_slot_offset(1) + 36];
+	return ok[0] ? buf[36] : CODEC_NONE;
 }
 
 /* Index of the first hole range whose end lies beyond block. */

@@ -316,7 +316,13 @@ static int walk_dir(struct walk *w, const char *rel, const char *user)
 int scrub_walk_totals(struct store *s, struct stats *walked, const int *stop)
 {
 	struct walk w = { .s = s, .stop = stop, .walked = walked };
-	int r = walk_dir(&w, ".", "/");
+	int r;
+
+	/* Allocation of data still in the page cache is not final (ext4
+	 * delayed allocation adds extent blocks at writeback); write it out
+	 * so st_blocks stops moving before it is summed. */
+	syncfs(s->rootfd);
+	r = walk_dir(&w, ".", "/");
 
 	free(w.seen.slot);
 	return r;

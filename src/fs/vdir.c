@@ -847,6 +847,17 @@ int vdir_getattr(const char *path, struct stat *st)
 	return 0;
 }
 
+int vdir_fgetattr(struct fuse_file_info *fi, struct stat *st)
+{
+	struct vhandle *h = vdir_handle(fi);
+	char path[64];
+
+	if (!h) /* the directory itself: its handle carries only the tag */
+		return vdir_getattr("/" VDIR_NAME, st);
+	snprintf(path, sizeof(path), "/" VDIR_NAME "/%s", vfiles[h->kind].name);
+	return vdir_getattr(path, st);
+}
+
 int vdir_readdir(const char *path, void *buf, fuse_fill_dir_t filler)
 {
 	int k = vdir_lookup(path);

@@ -13,6 +13,7 @@
 
 #include "blockfmt.h"
 #include "log.h"
+#include "stats.h"
 #include "util.h"
 
 /* Per-thread work buffers, sized for the largest block seen so far: a record,
@@ -128,8 +129,10 @@ static ssize_t block_load(struct store *s, struct ofile *f, const struct file_he
 			continue;
 		len = BLK_PREFIX_LEN + p[i].stored_len;
 		n = util_pread_full(f->fd, io->rec, len, blk_slot_offset(bs, b, i));
-		if (n < 0)
+		if (n < 0) {
+			stats_error(s->stats, 0, f->path, (int64_t)b, strerror((int)-n));
 			return n;
+		}
 		n = blk_open(s->key, h->file_id, b, io->rec, (size_t)n, bs, out, io->scratch);
 		if (n >= 0) {
 			if (k == 1)
@@ -139,9 +142,15 @@ static ssize_t block_load(struct store *s, struct ofile *f, const struct file_he
 			return n;
 		}
 	}
-	log_msg(LOG_LVL_ERROR, "inode %lu block %llu: integrity check failed (%s)",
-		(unsigned long)f->ino, (unsigned long long)b,
-		ok[0] || ok[1] ? "record does not authenticate" : "record missing");
+	{
+		const char *cause = ok[0] || ok[1] ? "record does not authenticate"
+						   : "record missing";
+
+		log_msg(LOG_LVL_ERROR, "%s (inode %lu) block %llu: integrity check failed (%s)",
+			f->path ? f->path : "?", (unsigned long)f->ino,
+			(unsigned long long)b, cause);
+		stats_error(s->stats, 1, f->path, (int64_t)b, cause);
+	}
 	return -EIO;
 }
 
@@ -169,8 +178,10 @@ static int block_store(struct store *s, struct ofile *f, const struct file_heade
 	if (n < 0)
 		return (int)n;
 	r = util_pwrite_full(f->fd, io->rec, (size_t)n, blk_slot_offset(bs, b, target));
-	if (r < 0)
+	if (r < 0) {
+		stats_error(s->stats, 0, f->path, (int64_t)b, strerror(-r));
 		return r;
+	}
 	if (ok[1 - target] || g0 || g1)
 		ofile_gc_add(f, b, b + 1);
 	return 0;
@@ -366,6 +377,7 @@ ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t le
 		}
 	}
 out:
+	ofile_account(s, f);
 	pthread_rwlock_unlock(&f->lock);
 	free(nh);
 	return done > 0 ? (ssize_t)done : r;
@@ -420,6 +432,7 @@ int ofile_truncate(struct store *s, struct ofile *f, uint64_t size)
 	if (r == 0)
 		r = ofile_commit_header(s, f, nh);
 out:
+	ofile_account(s, f);
 	pthread_rwlock_unlock(&f->lock);
 	free(nh);
 	return r;
@@ -482,6 +495,7 @@ static int punch_range(struct store *s, struct ofile *f, uint64_t off, uint64_t 
 	r = io ? set_holes(s, f, nh, first_full, end_full - first_full, io) : -ENOMEM;
 	if (r == 0)
 		r = ofile_commit_header(s, f, nh);
+	ofile_account(s, f);
 	pthread_rwlock_unlock(&f->lock);
 	free(nh);
 	return r;
@@ -523,4 +537,34 @@ off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence)
 		return whence == SEEK_HOLE ? (off_t)size : -ENXIO;
 	pos = b * bs;
 	return (off_t)(pos > (uint64_t)off ? pos : (uint64_t)off);
+}
+
+int ofile_verify(struct store *s, struct ofile *f,
+		 void (*bad)(void *arg, uint64_t block), void *arg)
+{
+	int nbad = 0;
+
+	/* The lock is taken per block, so a scrub never holds up writers for
+	 * longer than one block. */
+	for (uint64_t b = 0;; b++) {
+		struct iobufs *io;
+		ssize_t r;
+
+		pthread_rwlock_rdlock(&f->lock);
+		if (b >= ofile_nblocks(f->hdr.size, f->hdr.block_size)) {
+			pthread_rwlock_unlock(&f->lock);
+			break;
+		}
+		io = bufs_get(f->hdr.block_size);
+		r = io ? block_load(s, f, &f->hdr, b, io->plain, io) : -ENOMEM;
+		pthread_rwlock_unlock(&f->lock);
+		if (r == -ENOMEM)
+			return -ENOMEM;
+		if (r < 0) {
+			nbad++;
+			if (bad)
+				bad(arg, b);
+		}
+	}
+	return nbad;
 }

@@ -12,6 +12,7 @@
 
 #include "blockfmt.h"
 #include "log.h"
+#include "stats.h"
 #include "util.h"
 
 #define TABLE_BUCKETS 1024
@@ -41,6 +42,7 @@ static struct ofile **table_slot(struct ofile_table *t, dev_t dev, ino_t ino)
 
 static void ofile_free(struct ofile *f)
 {
+	free(f->path);
 	if (f->fd >= 0)
 		close(f->fd);
 	pthread_rwlock_destroy(&f->lock);
@@ -110,6 +112,16 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 			(unsigned long)f->ino, strerror(-r));
 		return r;
 	}
+	if (f->counted && nh->codec.algo != f->hdr.codec.algo) {
+		/* Totals are grouped by each file's compression setting. */
+		stats_file_delta(s->stats, f->hdr.codec.algo, -1, -(int64_t)f->hdr.size,
+				 -(int64_t)f->stored);
+		stats_file_delta(s->stats, nh->codec.algo, 1, (int64_t)nh->size,
+				 (int64_t)f->stored);
+	} else if (f->counted) {
+		stats_file_delta(s->stats, nh->codec.algo, 0,
+				 (int64_t)nh->size - (int64_t)f->hdr.size, 0);
+	}
 	f->hdr = *nh;
 	f->hdr_slot = slot;
 	__atomic_store_n(&f->size, nh->size, __ATOMIC_RELAXED);
@@ -126,6 +138,8 @@ static struct ofile *ofile_new(int fd, const struct stat *st)
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;
 	f->refs = 1;
+	f->counted = 1;
+	f->stored = (uint64_t)st->st_blocks * 512;
 	pthread_rwlock_init(&f->lock, NULL);
 	return f;
 }
@@ -326,6 +340,8 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 		return -EIO;
 	}
 	f->size = 0;
+	f->stored = (uint64_t)st.st_blocks * 512;
+	stats_file_delta(s->stats, codec->algo, 1, 0, (int64_t)f->stored);
 	*out = table_insert(s, f);
 	return 0;
 }
@@ -475,7 +491,6 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 	struct stat st;
 	int r = 0;
 
-	(void)s;
 	if (f->ngc == 0 && !f->gc_overflow)
 		return 0;
 	if (fstat(f->fd, &st) < 0)
@@ -494,6 +509,7 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 			r = gc_block(f, b);
 	if (r == 0 && st.st_size > keep_len && ftruncate(f->fd, keep_len) < 0)
 		r = -errno;
+	ofile_account(s, f);
 	/* Collecting garbage is not a modification the user made. */
 	times[0] = st.st_atim;
 	times[1] = st.st_mtim;
@@ -535,6 +551,141 @@ int ofile_utimens(struct store *s, const char *rel, const struct timespec tv[2])
 		ofile_release(s, f);
 	}
 	return r;
+}
+
+void ofile_account(struct store *s, struct ofile *f)
+{
+	struct stat st;
+	uint64_t now;
+
+	if (fstat(f->fd, &st) < 0)
+		return;
+	now = (uint64_t)st.st_blocks * 512;
+	if (f->counted && now != f->stored)
+		stats_file_delta(s->stats, f->hdr.codec.algo, 0, 0,
+				 (int64_t)now - (int64_t)f->stored);
+	f->stored = now;
+}
+
+void ofile_set_path(struct ofile *f, const char *path)
+{
+	char *p = strdup(path);
+
+	if (!p)
+		return;
+	pthread_rwlock_wrlock(&f->lock);
+	free(f->path);
+	f->path = p;
+	pthread_rwlock_unlock(&f->lock);
+}
+
+const char *ofile_path(const struct ofile *f)
+{
+	return f->path;
+}
+
+int ofile_removal_begin(struct store *s, const char *rel, struct ofile_removal *rm)
+{
+	struct stat st;
+	struct ofile *f;
+
+	rm->valid = 0;
+	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		return 0;
+	rm->valid = 1;
+	rm->dev = st.st_dev;
+	rm->ino = st.st_ino;
+	f = table_get(s, &st);
+	if (f) {
+		pthread_rwlock_rdlock(&f->lock);
+		rm->algo = f->hdr.codec.algo;
+		rm->size = f->hdr.size;
+		rm->stored = f->stored;
+		pthread_rwlock_unlock(&f->lock);
+		ofile_release(s, f);
+	} else {
+		uint8_t buf[FH_AREA];
+		int fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+
+		if (fd < 0 && errno == EPERM)
+			fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		memset(buf, 0, sizeof(buf));
+		if (fd >= 0) {
+			util_pread_full(fd, buf, sizeof(buf), 0);
+			close(fd);
+		}
+		rm->algo = fh_peek_algo(buf);
+		rm->size = ofile_stat_size(s, rel, &st);
+		rm->stored = (uint64_t)st.st_blocks * 512;
+	}
+	return 0;
+}
+
+void ofile_removal_done(struct store *s, const struct ofile_removal *rm)
+{
+	struct stat st;
+	struct ofile *f;
+
+	if (!rm->valid)
+		return;
+	memset(&st, 0, sizeof(st));
+	st.st_dev = rm->dev;
+	st.st_ino = rm->ino;
+	f = table_get(s, &st);
+	if (f) {
+		/* Still open: it leaves the totals now, and its further
+		 * changes must not count. */
+		pthread_rwlock_wrlock(&f->lock);
+		if (f->counted)
+			stats_file_delta(s->stats, f->hdr.codec.algo, -1,
+					 -(int64_t)f->hdr.size, -(int64_t)f->stored);
+		f->counted = 0;
+		pthread_rwlock_unlock(&f->lock);
+		ofile_release(s, f);
+		return;
+	}
+	stats_file_delta(s->stats, rm->algo, -1, -(int64_t)rm->size, -(int64_t)rm->stored);
+}
+
+int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *spec,
+		    int user_set)
+{
+	struct file_header *nh = malloc(sizeof(*nh));
+	int r;
+
+	if (!nh)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&f->lock);
+	*nh = f->hdr;
+	nh->codec = *spec;
+	nh->flags = (uint16_t)((nh->flags & ~FH_FLAG_CODEC_SET) |
+			       (user_set ? FH_FLAG_CODEC_SET : 0));
+	r = ofile_commit_header(s, f, nh);
+	pthread_rwlock_unlock(&f->lock);
+	free(nh);
+	return r;
+}
+
+void ofile_codec(struct ofile *f, struct codec_spec *spec, int *user_set)
+{
+	pthread_rwlock_rdlock(&f->lock);
+	*spec = f->hdr.codec;
+	*user_set = (f->hdr.flags & FH_FLAG_CODEC_SET) != 0;
+	pthread_rwlock_unlock(&f->lock);
+}
+
+uint32_t ofile_block_size(struct ofile *f)
+{
+	return f->hdr.block_size; /* never changes after creation */
+}
+
+void ofile_file_id(struct ofile *f, uint8_t *out)
+{
+	pthread_rwlock_rdlock(&f->lock);
+	memcpy(out, f->hdr.file_id, FH_ID_LEN);
+	pthread_rwlock_unlock(&f->lock);
 }
 
 uint64_t ofile_size(struct ofile *f)

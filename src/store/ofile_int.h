@@ -31,6 +31,10 @@ struct ofile {
 	uint64_t size;          /* hdr.size, readable without the lock
 				   (atomic loads) for stat */
 	int err;                /* first failed write, reported at fsync/release */
+	int counted;            /* in the store totals (0 once its last name
+				   was removed while it stayed open) */
+	uint64_t stored;        /* backing allocation last reported to stats */
+	char *path;             /* a path in the mount, for error reports */
 	/* Blocks whose records may have a superseded twin, or which lie past
 	 * the end after a truncate; collected after fdatasync. */
 	struct gc_range gc[OFILE_GC_MAX];
@@ -49,6 +53,10 @@ void ofile_gc_add(struct ofile *f, uint64_t start, uint64_t end);
 /* fdatasync, then punch superseded records and cut blocks past the end.
  * Caller holds the content lock exclusive.  Returns 0 or -errno. */
 int ofile_gc_run(struct store *s, struct ofile *f);
+
+/* Report the change of the backing file's allocation to the totals.
+ * Caller holds the content lock exclusive. */
+void ofile_account(struct store *s, struct ofile *f);
 
 static inline uint64_t ofile_nblocks(uint64_t size, uint32_t bs)
 {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "stats.h"
 #include "util.h"
 
 #define CACHE_SLOTS 4096
@@ -111,12 +112,16 @@ int pathmap_dir_iv(struct store *s, const char *rel, uint8_t *iv)
 	if (s->dirivs->slots[i].ino == st.st_ino && s->dirivs->slots[i].dev == st.st_dev) {
 		memcpy(iv, s->dirivs->slots[i].iv, NAME_IV_LEN);
 		pthread_mutex_unlock(&s->dirivs->mu);
+		stats_cache(s->stats, 1);
 		return 0;
 	}
 	pthread_mutex_unlock(&s->dirivs->mu);
+	stats_cache(s->stats, 0);
 	r = read_iv(s, rel, iv);
-	if (r < 0)
+	if (r < 0) {
+		stats_error(s->stats, 1, NULL, -1, "directory value file missing or damaged");
 		return r;
+	}
 	pthread_mutex_lock(&s->dirivs->mu);
 	s->dirivs->slots[i].dev = st.st_dev;
 	s->dirivs->slots[i].ino = st.st_ino;

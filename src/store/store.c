@@ -18,6 +18,7 @@
 #include "names.h"
 #include "ofile.h"
 #include "pathmap.h"
+#include "stats.h"
 #include "util.h"
 
 /* Argon2id cost: 64 MiB and 3 passes, about the memory gocryptfs's scrypt
@@ -336,10 +337,12 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 			 backing);
 		goto fail;
 	}
-	s->backing = strdup(backing);
+	/* Absolute, since the daemon changes its directory to /. */
+	s->backing = realpath(backing, NULL);
 	s->files = ofile_table_new();
 	s->dirivs = pathmap_cache_new();
-	if (!s->backing || !s->files || !s->dirivs) {
+	s->stats = stats_new();
+	if (!s->backing || !s->files || !s->dirivs || !s->stats) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -405,6 +408,7 @@ void store_close(struct store *s)
 	crypto_key_free(s->key);
 	sodium_free(s->names);
 	pathmap_cache_free(s->dirivs);
+	stats_free(s->stats);
 	free(s->backing);
 	crypto_wipe(&s->desc, sizeof(s->desc));
 	free(s);
