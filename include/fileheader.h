@@ -29,7 +29,9 @@
 /* The compression was set by the user (user.ragstore.compression), not
  * taken from the store default; the attribute is then listed. */
 #define FH_FLAG_CODEC_SET 0x0001
-#define FH_FLAGS_KNOWN FH_FLAG_CODEC_SET
+/* The file has extended attributes (a blob in BACKING/xattrs). */
+#define FH_FLAG_XATTRS 0x0002
+#define FH_FLAGS_KNOWN (FH_FLAG_CODEC_SET | FH_FLAG_XATTRS)
 
 struct fh_hole {
 	uint64_t start; /* first block index */

@@ -95,6 +95,12 @@ int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *s
 		    int user_set);
 /* The compression of f and whether the user set it. */
 void ofile_codec(struct ofile *f, struct codec_spec *spec, int *user_set);
+/* Set or clear a FH_FLAG_* of f's header. */
+int ofile_set_flag(struct store *s, struct ofile *f, uint16_t flag, int on);
+/* Size and header flags of the regular backing file rel from its hint
+ * attribute, without opening it: unauthenticated, for stat and listxattr
+ * fast paths only.  -ENODATA when there is no (valid) hint. */
+int ofile_hint(struct store *s, const char *rel, uint64_t *size, uint16_t *flags);
 /* Block size of f (fixed at creation). */
 uint32_t ofile_block_size(struct ofile *f);
 /* The file id (FH_ID_LEN bytes) from the authenticated header. */

@@ -39,11 +39,14 @@ void pathmap_side_drop(struct store *s, const struct bpath *bp);
 int pathmap_mkdir(struct store *s, const struct bpath *bp, mode_t mode);
 /* rmdir: -ENOTEMPTY unless only our own files remain; removes those. */
 int pathmap_rmdir(struct store *s, const struct bpath *bp);
-/* Before renaming a directory over the directory at bp: make the target
- * removable (-ENOTEMPTY if it holds user entries).  pathmap_replace_undo
- * puts its value file back when the rename then fails. */
-int pathmap_replace_prepare(struct store *s, const struct bpath *bp, int *prepared);
-void pathmap_replace_undo(struct store *s, const struct bpath *bp);
+/* Before renaming a directory over the directory at bp: check that the
+ * target holds no user entries (-ENOTEMPTY) and move it aside to a hidden
+ * name (aside, len bytes).  After the rename, pathmap_replace_finish removes
+ * it; if the rename fails, pathmap_replace_undo puts it back. */
+int pathmap_replace_prepare(struct store *s, const struct bpath *bp, char *aside,
+			    size_t len, int *prepared);
+void pathmap_replace_finish(struct store *s, const char *aside);
+void pathmap_replace_undo(struct store *s, const struct bpath *bp, const char *aside);
 
 /* Directory listing: the value of the backing directory rel (for
  * pathmap_entry_name), -EIO if damaged. */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileheader.h"
 #include "log.h"
 #include "ofile.h"
 #include "pathmap.h"
@@ -309,6 +310,7 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct store *s = fs_store();
 	int fd = s->rootfd, prepared = 0, r;
+	char aside[PATH_MAX];
 	struct ofile_removal rm = { .valid = 0 };
 	uint8_t xid[XATTRS_ID_LEN];
 	int has_x = 0;
@@ -334,19 +336,21 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 	 * file must go first, or the backing rename sees it as not empty. */
 	if (r == 0 && fstatat(fd, bf.rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISDIR(st.st_mode) && !(flags & RENAME_NOREPLACE))
-		r = pathmap_replace_prepare(s, &bt, &prepared);
+		r = pathmap_replace_prepare(s, &bt, aside, sizeof(aside), &prepared);
 	if (r == 0)
 		r = err(renameat2(fd, bf.rel, fd, bt.rel, flags));
 	if (r < 0) {
 		if (prepared)
-			pathmap_replace_undo(s, &bt);
+			pathmap_replace_undo(s, &bt, aside);
 		return fs_created(&bt, r);
 	}
 	ofile_removal_done(s, &rm);
 	if (has_x)
 		xattrs_forget(s, xid);
-	if (prepared)
+	if (prepared) {
+		pathmap_replace_finish(s, aside);
 		stats_dir_delta(s->stats, -1);
+	}
 	if (strcmp(bf.rel, bt.rel))
 		pathmap_side_drop(s, &bf);
 	return 0;
@@ -742,10 +746,16 @@ static int fs_listxattr(const char *path, char *list, size_t size)
 		return (int)n;
 	/* A compression the user set is a real attribute: listed, so that
 	 * rsync -X and cp -a carry it over. */
-	if (fstatat(s->rootfd, bp.rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-	    ofile_open(s, bp.rel, &f) == 0) {
-		ofile_codec(f, &spec, &user);
-		ofile_release(s, f);
+	if (fstatat(s->rootfd, bp.rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		uint64_t hsize;
+		uint16_t hflags;
+
+		if (ofile_hint(s, bp.rel, &hsize, &hflags) == 0) {
+			user = (hflags & FH_FLAG_CODEC_SET) != 0;
+		} else if (ofile_open(s, bp.rel, &f) == 0) {
+			ofile_codec(f, &spec, &user);
+			ofile_release(s, f);
+		}
 	}
 	if (user) {
 		size_t add = sizeof(VATTR_COMPRESSION);

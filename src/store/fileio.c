@@ -444,8 +444,10 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync)
 
 	pthread_rwlock_wrlock(&f->lock);
 	r = (datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0 ? -errno : 0;
-	if (r == 0)
+	if (r == 0) {
+		f->synced_nblk = ofile_nblocks(f->hdr.size, f->hdr.block_size);
 		r = ofile_gc_run(s, f);
+	}
 	if (r == 0 && f->err) {
 		r = f->err;
 		f->err = 0;

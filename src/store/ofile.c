@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "blockfmt.h"
@@ -16,6 +18,56 @@
 #include "util.h"
 
 #define TABLE_BUCKETS 1024
+
+/* A copy of the header's size and flags kept as an attribute of the backing
+ * file, so that stat and listxattr need not read (from disk, for a cold
+ * tree) and authenticate the header.  It is only a hint: opening a file
+ * checks it against the authenticated header and repairs it, and reads past
+ * the size the kernel believes make it ask again (attributes are not
+ * cached), getting the authenticated size. */
+#define HINT_XATTR "user.ragstore.h"
+#define HINT_LEN 10
+
+static void hint_encode(uint64_t size, uint16_t flags, uint8_t *out)
+{
+	util_put_le64(out, size);
+	out[8] = (uint8_t)flags;
+	out[9] = (uint8_t)(flags >> 8);
+}
+
+static void hint_write(struct ofile *f, const struct file_header *h)
+{
+	uint8_t v[HINT_LEN];
+
+	hint_encode(h->size, h->flags, v);
+	fsetxattr(f->fd, HINT_XATTR, v, sizeof(v), 0);
+}
+
+/* Repair a hint that disagrees with the header (a crash between the two
+ * writes, an old store, a copy without xattrs, or tampering). */
+static void hint_check(struct ofile *f)
+{
+	uint8_t have[HINT_LEN], want[HINT_LEN];
+
+	hint_encode(f->hdr.size, f->hdr.flags, want);
+	if (fgetxattr(f->fd, HINT_XATTR, have, sizeof(have)) != HINT_LEN ||
+	    memcmp(have, want, HINT_LEN) != 0)
+		fsetxattr(f->fd, HINT_XATTR, want, sizeof(want), 0);
+}
+
+int ofile_hint(struct store *s, const char *rel, uint64_t *size, uint16_t *flags)
+{
+	char path[PATH_MAX];
+	uint8_t v[HINT_LEN];
+
+	if (snprintf(path, sizeof(path), "%s/" STORE_ROOT "/%s", s->backing, rel) >=
+	    (int)sizeof(path) ||
+	    lgetxattr(path, HINT_XATTR, v, sizeof(v)) != HINT_LEN)
+		return -ENODATA;
+	*size = util_get_le64(v);
+	*flags = (uint16_t)(v[8] | v[9] << 8);
+	return 0;
+}
 
 struct ofile_table {
 	pthread_mutex_t mu; /* guards buckets and every ofile's refs/next */
@@ -122,6 +174,8 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 		stats_file_delta(s->stats, nh->codec.algo, 0,
 				 (int64_t)nh->size - (int64_t)f->hdr.size, 0);
 	}
+	if (nh->size != f->hdr.size || nh->flags != f->hdr.flags)
+		hint_write(f, nh);
 	f->hdr = *nh;
 	f->hdr_slot = slot;
 	__atomic_store_n(&f->size, nh->size, __ATOMIC_RELAXED);
@@ -221,7 +275,9 @@ int ofile_open(struct store *s, const char *rel, struct ofile **out)
 		ofile_free(f);
 		return r;
 	}
+	hint_check(f);
 	f->size = f->hdr.size;
+	f->synced_nblk = ofile_nblocks(f->hdr.size, f->hdr.block_size);
 	*out = table_insert(s, f);
 	return 0;
 }
@@ -339,6 +395,7 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 		ofile_free(f);
 		return -EIO;
 	}
+	hint_write(f, &f->hdr);
 	f->size = 0;
 	f->stored = (uint64_t)st.st_blocks * 512;
 	stats_file_delta(s->stats, codec->algo, 1, 0, (int64_t)f->stored);
@@ -392,6 +449,8 @@ uint64_t ofile_stat_size(struct store *s, const char *rel, const struct stat *st
 		result = __atomic_load_n(&f->size, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->files->mu);
 	if (f)
+		return result;
+	if (ofile_hint(s, rel, &result, &(uint16_t){ 0 }) == 0)
 		return result;
 	/* stat must not change the access time; O_NOATIME needs ownership
 	 * or CAP_FOWNER, so fall back without it. */
@@ -496,9 +555,19 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 	if (fstat(f->fd, &st) < 0)
 		return -errno;
 	/* The superseded records are the only copy of the old data until the
-	 * new records and header are on disk. */
-	if (fdatasync(f->fd) < 0)
-		return -errno;
+	 * new records and header are on disk, unless all of them were written
+	 * after the file was last durable (a file being written in pieces). */
+	{
+		int need_sync = f->gc_overflow;
+
+		for (unsigned i = 0; i < f->ngc && !need_sync; i++)
+			need_sync = f->gc[i].start < f->synced_nblk;
+		if (need_sync) {
+			if (fdatasync(f->fd) < 0)
+				return -errno;
+			f->synced_nblk = nblk;
+		}
+	}
 	if (f->gc_overflow) {
 		f->gc[0].start = 0;
 		f->gc[0].end = f->gc_all_end;
@@ -649,6 +718,40 @@ void ofile_removal_done(struct store *s, const struct ofile_removal *rm)
 	stats_file_delta(s->stats, rm->algo, -1, -(int64_t)rm->size, -(int64_t)rm->stored);
 }
 
+/* A header change that is an attribute change, not a write: like setxattr
+ * on ext4 it must leave the modification time alone. */
+static int commit_keep_times(struct store *s, struct ofile *f, struct file_header *nh)
+{
+	struct timespec times[2];
+	struct stat st;
+	int r, have = fstat(f->fd, &st) == 0;
+
+	r = ofile_commit_header(s, f, nh);
+	if (have) {
+		times[0] = st.st_atim;
+		times[1] = st.st_mtim;
+		futimens(f->fd, times);
+	}
+	return r;
+}
+
+int ofile_set_flag(struct store *s, struct ofile *f, uint16_t flag, int on)
+{
+	struct file_header *nh = malloc(sizeof(*nh));
+	int r = 0;
+
+	if (!nh)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&f->lock);
+	*nh = f->hdr;
+	nh->flags = (uint16_t)(on ? nh->flags | flag : nh->flags & ~flag);
+	if (nh->flags != f->hdr.flags)
+		r = commit_keep_times(s, f, nh);
+	pthread_rwlock_unlock(&f->lock);
+	free(nh);
+	return r;
+}
+
 int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *spec,
 		    int user_set)
 {
@@ -662,7 +765,7 @@ int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *s
 	nh->codec = *spec;
 	nh->flags = (uint16_t)((nh->flags & ~FH_FLAG_CODEC_SET) |
 			       (user_set ? FH_FLAG_CODEC_SET : 0));
-	r = ofile_commit_header(s, f, nh);
+	r = commit_keep_times(s, f, nh);
 	pthread_rwlock_unlock(&f->lock);
 	free(nh);
 	return r;

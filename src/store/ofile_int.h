@@ -41,6 +41,10 @@ struct ofile {
 	unsigned ngc;
 	int gc_overflow;        /* too many ranges: scan [0, gc_all_end) */
 	uint64_t gc_all_end;
+	/* Blocks from here on had no record at the last point where the file
+	 * was durable (open, fsync): superseding their records needs no
+	 * fdatasync first, since no durable content is at stake. */
+	uint64_t synced_nblk;
 };
 
 /* Write nh as the new header (gen+1, into the other slot) and make it

@@ -243,20 +243,19 @@ static int write_iv(struct store *s, const char *rel, const uint8_t *file)
 	return r;
 }
 
+static int tmp_path(const char *parent, char *out, size_t len);
+
 int pathmap_mkdir(struct store *s, const struct bpath *bp, mode_t mode)
 {
-	uint8_t file[NAME_DIRIV_SIZE], rnd[8];
-	char tmpname[32], tmp[PATH_MAX];
+	uint8_t file[NAME_DIRIV_SIZE];
+	char tmp[PATH_MAX];
 	int r;
 
 	if (!s->names)
 		return mkdirat(s->rootfd, bp->rel, mode) < 0 ? -errno : 0;
 	/* Made under a temporary name, given its value file, then renamed:
 	 * a crash never leaves a named directory without one. */
-	crypto_random(rnd, sizeof(rnd));
-	util_hex_encode(rnd, sizeof(rnd), tmpname + 4);
-	memcpy(tmpname, ".tmp", 4);
-	r = join(tmp, sizeof(tmp), bp->parent, tmpname);
+	r = tmp_path(bp->parent, tmp, sizeof(tmp));
 	if (r < 0)
 		return r;
 	if (mkdirat(s->rootfd, tmp, mode | S_IWUSR | S_IXUSR) < 0)
@@ -284,9 +283,9 @@ int pathmap_mkdir(struct store *s, const struct bpath *bp, mode_t mode)
 	return r;
 }
 
-/* Remove our own files from an otherwise empty backing directory.  Returns
- * -ENOTEMPTY (touching nothing) if any user entry remains. */
-static int empty_dir(struct store *s, const char *rel, const struct stat *st)
+/* Scan a backing directory: -ENOTEMPTY if it holds any user entry; with
+ * purge set (and no user entry), remove our own files from it. */
+static int scan_dir(struct store *s, const char *rel, int purge)
 {
 	int fd = openat(s->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *e;
@@ -300,23 +299,41 @@ static int empty_dir(struct store *s, const char *rel, const struct stat *st)
 		close(fd);
 		return -ENOMEM;
 	}
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-		    !name_is_internal(e->d_name))
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!name_is_internal(e->d_name))
 			r = -ENOTEMPTY;
-	if (r == 0) {
-		rewinddir(d);
-		while ((e = readdir(d)) != NULL)
-			if (name_is_internal(e->d_name))
-				unlinkat(dirfd(d), e->d_name, 0);
-		pathmap_forget(s, st->st_dev, st->st_ino);
+		else if (purge)
+			unlinkat(dirfd(d), e->d_name, 0);
 	}
 	closedir(d);
 	return r;
 }
 
+/* A fresh hidden name in directory parent for a directory on its way out
+ * (or in: see pathmap_mkdir). */
+static int tmp_path(const char *parent, char *out, size_t len)
+{
+	uint8_t rnd[8];
+	char name[32];
+
+	crypto_random(rnd, sizeof(rnd));
+	memcpy(name, ".tmp", 4);
+	util_hex_encode(rnd, sizeof(rnd), name + 4);
+	return join(out, len, parent, name);
+}
+
+/* Remove a directory already moved to its hidden name. */
+static void remove_aside(struct store *s, const char *aside)
+{
+	scan_dir(s, aside, 1);
+	unlinkat(s->rootfd, aside, AT_REMOVEDIR);
+}
+
 int pathmap_rmdir(struct store *s, const struct bpath *bp)
 {
+	char aside[PATH_MAX];
 	struct stat st;
 	int r;
 
@@ -326,16 +343,24 @@ int pathmap_rmdir(struct store *s, const struct bpath *bp)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	r = empty_dir(s, bp->rel, &st);
+	r = scan_dir(s, bp->rel, 0);
+	if (r == 0)
+		r = tmp_path(bp->parent, aside, sizeof(aside));
+	/* Moved aside first, under a hidden name: a crash at any point leaves
+	 * either the directory whole, or a hidden leftover, never a named
+	 * directory without its value file. */
+	if (r == 0 && renameat(s->rootfd, bp->rel, s->rootfd, aside) < 0)
+		r = -errno;
 	if (r < 0)
 		return r;
-	if (unlinkat(s->rootfd, bp->rel, AT_REMOVEDIR) < 0)
-		return -errno;
+	pathmap_forget(s, st.st_dev, st.st_ino);
+	remove_aside(s, aside);
 	pathmap_side_drop(s, bp);
 	return 0;
 }
 
-int pathmap_replace_prepare(struct store *s, const struct bpath *bp, int *prepared)
+int pathmap_replace_prepare(struct store *s, const struct bpath *bp, char *aside,
+			    size_t len, int *prepared)
 {
 	struct stat st;
 	int r;
@@ -344,19 +369,27 @@ int pathmap_replace_prepare(struct store *s, const struct bpath *bp, int *prepar
 	if (!s->names || fstatat(s->rootfd, bp->rel, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISDIR(st.st_mode))
 		return 0;
-	r = empty_dir(s, bp->rel, &st);
+	r = scan_dir(s, bp->rel, 0);
+	if (r == 0)
+		r = tmp_path(bp->parent, aside, len);
+	if (r == 0 && renameat(s->rootfd, bp->rel, s->rootfd, aside) < 0)
+		r = -errno;
 	*prepared = r == 0;
 	return r;
 }
 
-void pathmap_replace_undo(struct store *s, const struct bpath *bp)
+void pathmap_replace_finish(struct store *s, const char *aside)
 {
-	uint8_t file[NAME_DIRIV_SIZE];
+	struct stat st;
 
-	/* The emptied directory gets a new value: it has no entries whose
-	 * names would depend on the old one. */
-	name_diriv_new(s->names, file);
-	write_iv(s, bp->rel, file);
+	if (fstatat(s->rootfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		pathmap_forget(s, st.st_dev, st.st_ino);
+	remove_aside(s, aside);
+}
+
+void pathmap_replace_undo(struct store *s, const struct bpath *bp, const char *aside)
+{
+	renameat(s->rootfd, aside, s->rootfd, bp->rel);
 }
 
 int pathmap_entry_name(struct store *s, int dirfd, const uint8_t *iv,

@@ -230,6 +230,29 @@ static int blob_valid(const struct blob *b)
 	return p == b->len;
 }
 
+/* Keep a file's FH_FLAG_XATTRS in step with its blob, so that listxattr of
+ * the (many) files without attributes can answer from the header hint. */
+static void mark_file(struct store *s, const char *rel, const struct blob *b)
+{
+	struct ofile *f;
+	struct stat st;
+
+	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    ofile_open(s, rel, &f) < 0)
+		return;
+	ofile_set_flag(s, f, FH_FLAG_XATTRS, b->len > 8 && util_get_le32(b->data + 4) > 0);
+	ofile_release(s, f);
+}
+
+/* 1 if rel is a regular file whose hint says it has no attributes. */
+static int hint_says_none(struct store *s, const char *rel)
+{
+	uint64_t size;
+	uint16_t flags;
+
+	return ofile_hint(s, rel, &size, &flags) == 0 && !(flags & FH_FLAG_XATTRS);
+}
+
 static int blob_open_obj(struct store *s, const char *rel, int create, uint8_t *id,
 			 struct blob *b)
 {
@@ -314,6 +337,8 @@ int xattrs_set(struct store *s, const char *rel, const char *name,
 	b.data = nd;
 	b.len = need;
 	r = blob_store(s, id, &b);
+	if (r == 0)
+		mark_file(s, rel, &b);
 out:
 	free(b.data);
 out_unlock:
@@ -330,6 +355,8 @@ ssize_t xattrs_get(struct store *s, const char *rel, const char *name, char *val
 	uint32_t vlen;
 	ssize_t r;
 
+	if (hint_says_none(s, rel))
+		return -ENODATA;
 	pthread_mutex_lock(&xattrs_mu);
 	r = blob_open_obj(s, rel, 0, id, &b);
 	if (r < 0)
@@ -357,6 +384,8 @@ ssize_t xattrs_list(struct store *s, const char *rel, char *list, size_t size)
 	size_t p = 8, total = 0;
 	ssize_t r;
 
+	if (hint_says_none(s, rel))
+		return 0;
 	pthread_mutex_lock(&xattrs_mu);
 	r = blob_open_obj(s, rel, 0, id, &b);
 	if (r == -ENOTSUP)
@@ -406,6 +435,8 @@ int xattrs_remove(struct store *s, const char *rel, const char *name)
 		b.len -= voff + vlen - (size_t)at;
 		util_put_le32(b.data + 4, util_get_le32(b.data + 4) - 1);
 		r = blob_store(s, id, &b);
+		if (r == 0)
+			mark_file(s, rel, &b);
 	}
 	free(b.data);
 out_unlock:
