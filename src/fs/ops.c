@@ -434,6 +434,24 @@ static int fs_utimens(const char *path, const struct timespec tv[2],
 	return ofile_utimens(fs_store(), bp.rel, tv);
 }
 
+/* The end of open and create: O_TRUNC, and the handle. */
+static int fs_opened(struct store *s, struct ofile *f, const char *path,
+		     struct fuse_file_info *fi)
+{
+	int r;
+
+	ofile_set_path(f, path);
+	if (fi->flags & O_TRUNC) {
+		r = ofile_truncate(s, f, 0);
+		if (r < 0) {
+			ofile_release(s, f);
+			return r;
+		}
+	}
+	fi->fh = (uintptr_t)f;
+	return 0;
+}
+
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct store *s = fs_store();
@@ -446,16 +464,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	r = ofile_open(s, bp.rel, &f);
 	if (r < 0)
 		return r;
-	ofile_set_path(f, path);
-	if (fi->flags & O_TRUNC) {
-		r = ofile_truncate(s, f, 0);
-		if (r < 0) {
-			ofile_release(s, f);
-			return r;
-		}
-	}
-	fi->fh = (uintptr_t)f;
-	return 0;
+	return fs_opened(s, f, path, fi);
 }
 
 static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -469,16 +478,7 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	r = fs_new_file(&bp, mode, (fi->flags & O_EXCL) != 0, &f);
 	if (r < 0)
 		return r;
-	ofile_set_path(f, path);
-	if (fi->flags & O_TRUNC) {
-		r = ofile_truncate(s, f, 0);
-		if (r < 0) {
-			ofile_release(s, f);
-			return r;
-		}
-	}
-	fi->fh = (uintptr_t)f;
-	return 0;
+	return fs_opened(s, f, path, fi);
 }
 
 static int fs_read(const char *path, char *buf, size_t size, off_t off,

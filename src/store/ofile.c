@@ -304,6 +304,20 @@ static int header_init(struct store *s, int fd, const struct codec_spec *codec)
 	return r;
 }
 
+/* Header, owner and mode of a file being created. */
+static int new_file_setup(struct store *s, int fd, mode_t mode, uid_t uid, gid_t gid,
+			  const struct codec_spec *codec)
+{
+	int r = header_init(s, fd, codec);
+
+	if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
+		r = -errno;
+	/* fchown clears setuid/setgid bits; put the requested mode back. */
+	if (r == 0 && fchmod(fd, mode) < 0)
+		r = -errno;
+	return r;
+}
+
 /* Create via an unnamed O_TMPFILE that is linked in only once its header is
  * written, so a crash never leaves a named file without a header. */
 static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t mode,
@@ -327,12 +341,7 @@ static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t m
 	fd = openat(dirfd, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	r = header_init(s, fd, codec);
-	if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
-		r = -errno;
-	/* fchown clears setuid/setgid bits; put the requested mode back. */
-	if (r == 0 && fchmod(fd, mode) < 0)
-		r = -errno;
+	r = new_file_setup(s, fd, mode, uid, gid, codec);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (r == 0 && linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
 		r = -errno;
@@ -353,11 +362,7 @@ static int create_direct(struct store *s, int dirfd, const char *name, mode_t mo
 
 	if (fd < 0)
 		return -errno;
-	r = header_init(s, fd, codec);
-	if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
-		r = -errno;
-	if (r == 0 && fchmod(fd, mode) < 0)
-		r = -errno;
+	r = new_file_setup(s, fd, mode, uid, gid, codec);
 	if (r < 0) {
 		close(fd);
 		unlinkat(dirfd, name, 0);
