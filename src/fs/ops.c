@@ -853,6 +853,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		if (r < 0) {
 			log_msg(LOG_LVL_ERROR, "%s: backing entry %s: name does not authenticate; skipped",
 				path ? path : "?", e->d_name);
+			stats_error(s->stats, 1, path, -1, "name does not authenticate");
 			continue;
 		}
 		memset(&st, 0, sizeof(st));

@@ -158,6 +158,11 @@ def test_tampered_name_is_skipped_not_garbage(store):
     assert sorted(os.listdir(d)) == ["keep1", "keep2"]
     assert not os.path.exists(d / "victim")
     assert read_file(d / "keep1") == b"keep1"
+    # reported, not silently hidden
+    import json
+    stats = json.loads((store.mnt / ".ragstore" / "stats").read_text())
+    assert stats["integrity_errors"] >= 1
+    assert "name does not authenticate" in (store.mnt / ".ragstore" / "errors").read_text()
 
 
 def test_damaged_directory_value_gives_eio(store):
