@@ -99,16 +99,16 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * .fuse_hidden files appear in the backing tree. */
 	cfg->hard_remove = 1;
 	cfg->nullpath_ok = 1;
-	/* The high-level API gives each name of a hard-linked file its own
-	 * kernel inode, so cached attributes of one name would go stale when
-	 * the file changes through another (nlink after link(), size after a
-	 * write).  Attributes are therefore never cached; names are, for a
-	 * second.  Without auto_inval_data a read does not re-fetch attributes
-	 * unless it goes past the cached size; open() still drops cached data
-	 * (no keep_cache), which gives close-to-open consistency. */
-	cfg->attr_timeout = 0;
+	/* Attributes and names are cached for a second.  Not caching
+	 * attributes at all makes every permission check on every path
+	 * component a round trip to this daemon (5x slower untar and ls -lR,
+	 * measured).  The price: the high-level API gives each name of a
+	 * hard-linked file its own kernel inode, so the link count or size seen
+	 * through another name of the file can lag for up to that second
+	 * (docs/FORMAT.md).  open() drops cached data (no keep_cache), which
+	 * gives close-to-open consistency. */
+	cfg->attr_timeout = 1;
 	cfg->entry_timeout = 1;
-	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_write = 1024 * 1024;
 	conn->max_readahead = 1024 * 1024;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)

@@ -287,7 +287,10 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 	}
 out:
 	pthread_rwlock_unlock(&f->lock);
-	return done > 0 ? (ssize_t)done : r;
+	/* No short read on error: FUSE takes a short read for the end of the
+	 * file and would shrink its cached size.  The kernel retries the pages
+	 * it needs one by one, so only the damaged block's range fails. */
+	return r < 0 ? r : (ssize_t)done;
 }
 
 /* Write one block's part of a write: read-modify-write when the write covers

@@ -43,16 +43,26 @@ static void hint_write(struct ofile *f, const struct file_header *h)
 	fsetxattr(f->fd, HINT_XATTR, v, sizeof(v), 0);
 }
 
-/* Repair a hint that disagrees with the header (a crash between the two
- * writes, an old store, a copy without xattrs, or tampering). */
-static void hint_check(struct ofile *f)
+/* Check the hint against the authenticated header at open.  The hint is
+ * written before the header when a file grows and after it when it shrinks,
+ * so a crash leaves it too large at worst.  A hint smaller than the real
+ * size would make the kernel stop reading early (it trusts the size it was
+ * given at lookup), so that can only be tampering: -EIO.  Anything else
+ * (missing after a copy without xattrs, too large after a crash) is
+ * repaired. */
+static int hint_check(struct ofile *f)
 {
 	uint8_t have[HINT_LEN], want[HINT_LEN];
 
 	hint_encode(f->hdr.size, f->hdr.flags, want);
-	if (fgetxattr(f->fd, HINT_XATTR, have, sizeof(have)) != HINT_LEN ||
-	    memcmp(have, want, HINT_LEN) != 0)
-		fsetxattr(f->fd, HINT_XATTR, want, sizeof(want), 0);
+	if (fgetxattr(f->fd, HINT_XATTR, have, sizeof(have)) == HINT_LEN) {
+		if (util_get_le64(have) < f->hdr.size)
+			return -EIO;
+		if (memcmp(have, want, HINT_LEN) == 0)
+			return 0;
+	}
+	fsetxattr(f->fd, HINT_XATTR, want, sizeof(want), 0);
+	return 0;
 }
 
 int ofile_hint(struct store *s, const char *rel, uint64_t *size, uint16_t *flags)
@@ -157,6 +167,9 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 	fh_clip_holes(nh, ofile_nblocks(nh->size, nh->block_size));
 	nh->gen = f->hdr.gen + 1;
 	r = fh_seal(s->key, nh, buf);
+	/* The hint never falls below the size in the header (hint_check). */
+	if (r == 0 && nh->size > f->hdr.size)
+		hint_write(f, nh);
 	if (r == 0)
 		r = util_pwrite_full(f->fd, buf, sizeof(buf), fh_slot_offset(slot));
 	if (r < 0) {
@@ -174,7 +187,7 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 		stats_file_delta(s->stats, nh->codec.algo, 0,
 				 (int64_t)nh->size - (int64_t)f->hdr.size, 0);
 	}
-	if (nh->size != f->hdr.size || nh->flags != f->hdr.flags)
+	if (nh->size < f->hdr.size || nh->flags != f->hdr.flags)
 		hint_write(f, nh);
 	f->hdr = *nh;
 	f->hdr_slot = slot;
@@ -275,7 +288,12 @@ int ofile_open(struct store *s, const char *rel, struct ofile **out)
 		ofile_free(f);
 		return r;
 	}
-	hint_check(f);
+	if (hint_check(f) < 0) {
+		log_msg(LOG_LVL_ERROR, "%s: size hint below the authenticated size (tampered)", rel);
+		stats_error(s->stats, 1, NULL, -1, "size hint below the authenticated size");
+		ofile_free(f);
+		return -EIO;
+	}
 	f->size = f->hdr.size;
 	f->synced_nblk = ofile_nblocks(f->hdr.size, f->hdr.block_size);
 	*out = table_insert(s, f);

@@ -339,3 +339,26 @@ def test_descriptor_holds_no_passphrase(store):
     text = (store.backing / "ragstore.conf").read_bytes()
     assert rsutil.PASSPHRASE.encode() not in text
     assert b"correct horse" not in text
+
+
+def test_shrunk_size_hint_is_eio(store):
+    """The size hint on the backing file (what stat shows before an open) may
+    never be smaller than the authenticated size: the kernel would stop
+    reading early and the file would look cut short."""
+    data = pattern_bytes(3 * B, "hint")
+    write_file(store.path("f"), data)
+    bp = store.backing_path("f")
+    store.unmount()
+    v = os.getxattr(bp, "user.ragstore.h")
+    assert int.from_bytes(v[:8], "little") == len(data)
+    os.setxattr(bp, "user.ragstore.h", (100).to_bytes(8, "little") + v[8:])
+    store.mount()
+    with pytest.raises(OSError) as ei:
+        read_file(store.path("f"))
+    assert ei.value.errno == errno.EIO
+    # an enlarged hint (as a crash can leave) is repaired at open
+    store.unmount()
+    os.setxattr(bp, "user.ragstore.h", (10 * B).to_bytes(8, "little") + v[8:])
+    store.mount()
+    assert read_file(store.path("f")) == data
+    assert os.getxattr(bp, "user.ragstore.h") == v
