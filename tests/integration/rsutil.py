@@ -355,10 +355,21 @@ def diff_snapshots(a, b, limit=30):
     return out
 
 
+def _only_link_counts(d):
+    return all(": nlink: " in x or x.startswith("hard link groups") for x in d)
+
+
 def assert_same_tree(a_root, b_root, **kw):
     sa = snapshot(a_root, **kw)
     sb = snapshot(b_root, **kw)
     d = diff_snapshots(sa, sb)
+    if d and _only_link_counts(d):
+        # Attributes are cached for a second and every name of a hard link
+        # is its own kernel inode (docs/FORMAT.md, "Attribute caching"):
+        # link counts seen through older names catch up within it.
+        time.sleep(1.2)
+        sb = snapshot(b_root, **kw)
+        d = diff_snapshots(sa, sb)
     assert not d, "trees %s and %s differ:\n  %s" % (a_root, b_root, "\n  ".join(d))
     return sa
 

@@ -506,11 +506,6 @@ def test_concurrent_files(store):
 def test_everything_survives_remount(store, tmp_path):
     src = make_sample_tree(tmp_path / "src")
     run(["cp", "-a", src + "/.", store.mnt], check=True)
-    # Attributes are cached for one second, and with libfuse's path-based
-    # API every name of a hard-linked file is its own kernel inode: the
-    # link count seen through an older name catches up within that second
-    # (docs/FORMAT.md, "Attribute caching").
-    time.sleep(1.2)
     before = assert_same_tree(src, store.mnt)
     store.remount()
     after = rsutil.snapshot(store.mnt)
