@@ -269,6 +269,14 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 	if (pos >= size)
 		goto out;
 	end = size - pos < len ? size : pos + len;
+	/* The slots of consecutive blocks are interleaved with the spare
+	 * slots, which the kernel's readahead does not take for sequential
+	 * access: ask for the whole span of this request at once. */
+	if (end - pos > bs)
+		posix_fadvise(f->fd, blk_slot_offset(bs, pos / bs, 0),
+			      blk_slot_offset(bs, (end - 1) / bs + 1, 0) -
+				      blk_slot_offset(bs, pos / bs, 0),
+			      POSIX_FADV_WILLNEED);
 	while (pos < end) {
 		uint64_t b = pos / bs;
 		uint32_t o = (uint32_t)(pos % bs);
