@@ -141,14 +141,17 @@ for s in "$marker" "$known"; do
 done
 [ "$found" -eq 0 ] || die "plaintext found in the backing directory"
 echo "no plaintext found"
-echo "(file contents are encrypted; file NAMES are still plaintext in this version: ls $backing/root)"
+echo "(contents, file names and symlink targets are encrypted: ls $backing/root)"
+echo
+echo "== What the filesystem reports about itself ($mnt/.ragstore/stats, first lines)"
+head -n 8 "$mnt/.ragstore/stats"
 
 say "The demo store stays mounted"
 cat <<EOF
   mountpoint:   $mnt
   backing dir:  $backing   (ciphertext; safe to copy offsite)
   passphrase:   $pass
-  try:          cat $mnt/secret.txt; ls -l $backing/root
+  try:          cat $mnt/secret.txt; ls -l $backing/root; cat $mnt/.ragstore/health
   unmount:      fusermount3 -u $mnt
   mount again:  $RAGSTORE mount --passfile $pass $backing $mnt
   start over:   make demo   (or: sh tests/demo.sh)
