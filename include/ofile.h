@@ -70,10 +70,9 @@ int ofile_futimens(struct ofile *f, const struct timespec tv[2]);
  * Returns the number of bad blocks, or -errno. */
 int ofile_verify(struct store *s, struct ofile *f,
 		 void (*bad)(void *arg, uint64_t block), void *arg);
-/* The path in the mount that f was last opened by, for error reports
- * (may be stale after a rename; NULL if never set). */
+/* Remember the path in the mount that f was last opened by, for error
+ * reports (may be stale after a rename). */
 void ofile_set_path(struct ofile *f, const char *path);
-const char *ofile_path(const struct ofile *f);
 
 /* Removing the last name of a regular file takes it out of the store
  * totals: ofile_removal_begin notes what it contributes (before unlink or a

@@ -741,22 +741,25 @@ static int fs_listxattr(const char *path, char *list, size_t size)
 	if (vdir_match(path))
 		return 0;
 	BPATH(path, bp);
-	n = xattrs_list(s, bp.rel, list, size);
-	if (n < 0)
-		return (int)n;
 	/* A compression the user set is a real attribute: listed, so that
-	 * rsync -X and cp -a carry it over. */
+	 * rsync -X and cp -a carry it over.  The header hint answers both
+	 * questions for the common file without attributes (every ls -l). */
 	if (fstatat(s->rootfd, bp.rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 		uint64_t hsize;
 		uint16_t hflags;
 
 		if (ofile_hint(s, bp.rel, &hsize, &hflags) == 0) {
+			if (!(hflags & (FH_FLAG_XATTRS | FH_FLAG_CODEC_SET)))
+				return 0;
 			user = (hflags & FH_FLAG_CODEC_SET) != 0;
 		} else if (ofile_open(s, bp.rel, &f) == 0) {
 			ofile_codec(f, &spec, &user);
 			ofile_release(s, f);
 		}
 	}
+	n = xattrs_list(s, bp.rel, list, size);
+	if (n < 0)
+		return (int)n;
 	if (user) {
 		size_t add = sizeof(VATTR_COMPRESSION);
 

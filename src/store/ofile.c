@@ -671,11 +671,6 @@ void ofile_set_path(struct ofile *f, const char *path)
 	pthread_rwlock_unlock(&f->lock);
 }
 
-const char *ofile_path(const struct ofile *f)
-{
-	return f->path;
-}
-
 int ofile_removal_begin(struct store *s, const char *rel, struct ofile_removal *rm)
 {
 	struct stat st;
