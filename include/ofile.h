@@ -34,21 +34,27 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 		 uid_t uid, gid_t gid, const struct codec_spec *codec,
 		 int exclusive, struct ofile **out);
 
-/* Open the existing regular file at rel (relative to s->rootfd).
- * Verifies its header.  Returns 0 and *out (a reference), -EIO for a damaged
- * header, or -errno. */
-int ofile_open(struct store *s, const char *rel, struct ofile **out);
+/* Open the existing regular file at rel, relative to directory dirfd (a
+ * single backing name, or a relative path).  Verifies its header.  Returns
+ * 0 and *out (a reference), -EIO for a damaged header, or -errno. */
+int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out);
+/* A reference to the open entry of backing inode dev:ino: 0 and *out, or
+ * -ENOENT when it is not open. */
+int ofile_find(struct store *s, dev_t dev, ino_t ino, struct ofile **out);
 
 /* Drop a reference; the last one collects superseded records (after
  * fdatasync) and closes the backing fd.  Returns the first write error
  * recorded for the file, or 0. */
 int ofile_release(struct store *s, struct ofile *f);
 
+/* In the functions below that take dirfd and rel, rel is relative to the
+ * backing directory open as dirfd. */
+
 /* Logical size of a regular backing file, for stat: from the open-file table
  * when the inode is open, else from the header without decryption.  A
  * damaged header yields size 0 (the error shows at open).  st must come from
  * lstat of the backing file. */
-uint64_t ofile_stat_size(struct store *s, const char *rel, const struct stat *st);
+uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const struct stat *st);
 
 ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off);
 ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off);
@@ -62,7 +68,7 @@ off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence);
 /* utimensat of rel, serialised with the garbage collection of the open file
  * (which restores the times its punching changed), so that neither undoes
  * the other.  Returns 0 or -errno. */
-int ofile_utimens(struct store *s, const char *rel, const struct timespec tv[2]);
+int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct timespec tv[2]);
 /* The same through an open file. */
 int ofile_futimens(struct ofile *f, const struct timespec tv[2]);
 /* Read and authenticate every block of f (taking the content lock one
@@ -85,7 +91,8 @@ struct ofile_removal {
 	uint8_t algo;
 	uint64_t size, stored;
 };
-int ofile_removal_begin(struct store *s, const char *rel, struct ofile_removal *rm);
+int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
+			struct ofile_removal *rm);
 void ofile_removal_done(struct store *s, const struct ofile_removal *rm);
 
 /* Compression of f's future writes (rewrites its header).  user_set marks
@@ -99,7 +106,11 @@ int ofile_set_flag(struct store *s, struct ofile *f, uint16_t flag, int on);
 /* Size and header flags of the regular backing file rel from its hint
  * attribute, without opening it: unauthenticated, for stat and listxattr
  * fast paths only.  -ENODATA when there is no (valid) hint. */
-int ofile_hint(struct store *s, const char *rel, uint64_t *size, uint16_t *flags);
+int ofile_hint(struct store *s, int dirfd, const char *rel, uint64_t *size,
+	       uint16_t *flags);
+/* 1 (once) if opening f found its size hint wrong and repaired it: what
+ * stat reported before the open was not the authenticated size. */
+int ofile_hint_fixed(struct ofile *f);
 /* Block size of f (fixed at creation). */
 uint32_t ofile_block_size(struct ofile *f);
 /* The file id (FH_ID_LEN bytes) from the authenticated header. */

@@ -33,6 +33,7 @@ struct ofile_table;
 struct pathmap_cache;
 struct name_keys;
 struct stats;
+struct inode_table;
 
 struct store {
 	char *backing;             /* path as given, owned */
@@ -43,6 +44,7 @@ struct store {
 	struct name_keys *names;   /* locked memory; NULL: plaintext names */
 	struct pathmap_cache *dirivs; /* directory values, see pathmap.h */
 	struct stats *stats;       /* counters and totals, see stats.h */
+	struct inode_table *inodes; /* objects the kernel knows, see inode.h */
 };
 
 /* The cache behind pathmap.c (created and freed with the store). */
@@ -75,9 +77,5 @@ int store_change_passphrase(const char *backing, const char *oldp, size_t oldlen
 
 /* Close every remaining open file, wipe keys, free.  NULL is a no-op. */
 void store_close(struct store *s);
-
-/* Map a path inside the mount ("/a/b", "/") to a path relative to rootfd
- * ("a/b", ".").  Returns 0, or -ENAMETOOLONG when out is too small. */
-int store_path(const struct store *s, const char *path, char *out, size_t len);
 
 #endif

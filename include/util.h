@@ -16,6 +16,12 @@ ssize_t util_pread_full(int fd, void *buf, size_t len, off_t off);
 /* Write all len bytes at off.  Returns 0 or -errno (ENOSPC, EIO, ...). */
 int util_pwrite_full(int fd, const void *buf, size_t len, off_t off);
 
+/* Open rel (relative to dirfd) read-only without following a final
+ * symlink and, where allowed, without touching its access time (O_NOATIME
+ * needs ownership or CAP_FOWNER; refused, it opens without).  Returns the
+ * descriptor or -errno. */
+int util_open_noatime(int dirfd, const char *rel);
+
 /* Lower-case hex of len bytes into out, which must hold 2*len+1 bytes. */
 void util_hex_encode(const uint8_t *in, size_t len, char *out);
 

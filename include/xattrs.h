@@ -11,7 +11,8 @@
  *
  * Functions return 0 or a length, or -errno as getxattr(2) and friends do:
  * -ENODATA, -EEXIST, -ERANGE, -E2BIG, -ENOTSUP (not a file or directory),
- * -EIO (a blob that does not authenticate). */
+ * -EIO (a blob that does not authenticate).  The object is rel, relative to
+ * the backing directory open as dirfd ("." for that directory itself). */
 #ifndef RAGSTORE_XATTRS_H
 #define RAGSTORE_XATTRS_H
 
@@ -22,18 +23,18 @@
 
 #define XATTRS_DIR "xattrs"
 
-int xattrs_set(struct store *s, const char *rel, const char *name,
+int xattrs_set(struct store *s, int dirfd, const char *rel, const char *name,
 	       const char *value, size_t size, int flags);
-ssize_t xattrs_get(struct store *s, const char *rel, const char *name,
+ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name,
 		   char *value, size_t size);
 /* Names, NUL-separated, as listxattr(2). */
-ssize_t xattrs_list(struct store *s, const char *rel, char *list, size_t size);
-int xattrs_remove(struct store *s, const char *rel, const char *name);
+ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, size_t size);
+int xattrs_remove(struct store *s, int dirfd, const char *rel, const char *name);
 
 /* Removing an object: note its id first (0, or -errno if it has none),
  * then, once the removal succeeded, drop its attributes. */
 #define XATTRS_ID_LEN 17
-int xattrs_object_id(struct store *s, const char *rel, uint8_t *id);
+int xattrs_object_id(struct store *s, int dirfd, const char *rel, uint8_t *id);
 void xattrs_forget(struct store *s, const uint8_t *id);
 
 #endif

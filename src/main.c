@@ -267,11 +267,11 @@ static int check_mountpoint(const char *mnt)
 
 /* Build the FUSE handle and mount it.  Returns 0 or an exit code. */
 static int fuse_setup(struct store *s, const char *backing, const char *mnt,
-		      struct mount_opts *m, struct fuse **out)
+		      struct mount_opts *m, struct fuse_session **out)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	char opts[8192], *abs = realpath(backing, NULL);
-	struct fuse *f;
+	struct fuse_session *se;
 	int n;
 
 	/* Permissions are the kernel's to check, as on ext4. */
@@ -295,35 +295,36 @@ static int fuse_setup(struct store *s, const char *backing, const char *mnt,
 		fprintf(stderr, "ragstore: out of memory\n");
 		return EXIT_ERR;
 	}
-	f = fuse_new(&args, &fs_ops, sizeof(fs_ops), s);
+	se = fuse_session_new(&args, &fs_ll_ops, sizeof(fs_ll_ops), s);
 	fuse_opt_free_args(&args);
-	if (!f) {
+	if (!se) {
 		fprintf(stderr, "ragstore: invalid mount options: %s\n", m->fuse_opts);
 		return EXIT_USAGE;
 	}
-	if (fuse_mount(f, mnt) != 0) {
+	if (fuse_session_mount(se, mnt) != 0) {
 		fprintf(stderr, "ragstore: cannot mount on %s (see the message above)\n", mnt);
-		fuse_destroy(f);
+		fuse_session_destroy(se);
 		return EXIT_MOUNTPT;
 	}
-	*out = f;
+	fs_set_session(se);
+	*out = se;
 	return EXIT_OK;
 }
 
-static int serve(struct fuse *f)
+static int serve(struct fuse_session *se)
 {
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	int r;
 
-	if (fuse_set_signal_handlers(fuse_get_session(f)) != 0) {
+	if (fuse_set_signal_handlers(se) != 0) {
 		fuse_loop_cfg_destroy(cfg);
 		return EXIT_ERR;
 	}
 	fuse_loop_cfg_set_max_threads(cfg, 16);
 	fuse_loop_cfg_set_idle_threads(cfg, 8);
-	r = fuse_loop_mt(f, cfg);
+	r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
-	fuse_remove_signal_handlers(fuse_get_session(f));
+	fuse_remove_signal_handlers(se);
 	return r == 0 ? EXIT_OK : EXIT_ERR;
 }
 
@@ -333,7 +334,7 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 		     int status_fd)
 {
 	struct store *s = NULL;
-	struct fuse *f = NULL;
+	struct fuse_session *f = NULL;
 	unsigned char code;
 	int r = open_store(backing, m->passfile, m->extpass, &s);
 
@@ -371,8 +372,9 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 	}
 	r = vdir_start(s) == 0 ? serve(f) : EXIT_ERR;
 	vdir_stop(s);
-	fuse_unmount(f);
-	fuse_destroy(f);
+	fs_set_session(NULL);
+	fuse_session_unmount(f);
+	fuse_session_destroy(f);
 	store_close(s);
 	return r;
 }

@@ -1,13 +1,17 @@
-/* fs.h - the FUSE face of a store. */
+/* fs.h - the FUSE face of a store (the low-level API). */
 #ifndef RAGSTORE_FS_H
 #define RAGSTORE_FS_H
 
 #define FUSE_USE_VERSION 314
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 
 #include "store.h"
 
-/* The operations table; private_data of the fuse handle is a struct store. */
-extern const struct fuse_operations fs_ops;
+/* The operations; the session's user data is the struct store. */
+extern const struct fuse_lowlevel_ops fs_ll_ops;
+
+/* The session, for the notifications the operations send the kernel; set
+ * before the session loop starts. */
+void fs_set_session(struct fuse_session *se);
 
 #endif

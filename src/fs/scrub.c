@@ -115,10 +115,10 @@ static int stopping(const struct walk *w)
 	return __atomic_load_n(w->stop, __ATOMIC_RELAXED);
 }
 
-/* The entries of backing directory rel as the user sees them.  The listing
- * is read whole and the directory closed before descending, so a deep tree
- * does not hold one descriptor per level. */
-static int list_dir(struct walk *w, const char *rel, const char *user,
+/* The entries of the backing directory open as dfd, as the user sees
+ * them.  The listing is read whole and its stream closed before descending,
+ * so a deep tree holds only one O_PATH descriptor per level. */
+static int list_dir(struct walk *w, int dfd, const char *user,
 		    struct dent **out, size_t *count)
 {
 	struct store *s = w->s;
@@ -131,11 +131,11 @@ static int list_dir(struct walk *w, const char *rel, const char *user,
 
 	memset(iv, 0, sizeof(iv));
 	if (s->names) {
-		r = pathmap_dir_iv(s, rel, iv);
+		r = pathmap_dir_iv(s, dfd, ".", iv);
 		if (r < 0)
 			return r;
 	}
-	fd = openat(s->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	dir = fdopendir(fd);
@@ -189,22 +189,9 @@ static int list_dir(struct walk *w, const char *rel, const char *user,
 	return 0;
 }
 
-static int join_path(char *out, size_t cap, const char *dir, const char *name, int user)
-{
-	int n;
-
-	if (user)
-		n = snprintf(out, cap, "%s/%s", strcmp(dir, "/") ? dir : "", name);
-	else if (!strcmp(dir, "."))
-		n = snprintf(out, cap, "%s", name);
-	else
-		n = snprintf(out, cap, "%s/%s", dir, name);
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
 /* A regular file for the totals: its logical size as stat on the mount
  * shows it, its compression setting from the header, its allocation. */
-static int totals_file(struct walk *w, const char *rel, const struct stat *st)
+static int totals_file(struct walk *w, int dfd, const char *rel, const struct stat *st)
 {
 	struct store *s = w->s;
 	uint8_t buf[FH_AREA];
@@ -212,30 +199,28 @@ static int totals_file(struct walk *w, const char *rel, const struct stat *st)
 	int fd;
 
 	memset(buf, 0, sizeof(buf));
-	fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = util_open_noatime(dfd, rel);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno; /* removed meanwhile */
+		return fd == -ENOENT ? 0 : fd; /* removed meanwhile */
 	n = util_pread_full(fd, buf, sizeof(buf), 0);
 	close(fd);
 	if (n < 0)
 		return (int)n;
 	stats_file_delta(w->walked, fh_peek_algo(buf), 1,
-			 (int64_t)ofile_stat_size(s, rel, st), (int64_t)st->st_blocks * 512);
+			 (int64_t)ofile_stat_size(s, dfd, rel, st), (int64_t)st->st_blocks * 512);
 	return 0;
 }
 
 /* A regular file for the scrub: every block authenticated.  Damaged blocks
  * are recorded in the error ring by the block reader itself, under the path
  * set here. */
-static void scrub_file(struct walk *w, const char *rel, const char *user)
+static void scrub_file(struct walk *w, int dfd, const char *rel, const char *user)
 {
 	struct store *s = w->s;
 	uint32_t bs = s->desc.block_size ? s->desc.block_size : 1;
 	struct ofile *f;
 	uint64_t blocks;
-	int r = ofile_open(s, rel, &f);
+	int r = ofile_open(s, dfd, rel, &f);
 
 	if (r == -ENOENT)
 		return; /* removed meanwhile */
@@ -259,13 +244,23 @@ static void scrub_file(struct walk *w, const char *rel, const char *user)
 	stats_scrub_file(s->stats, blocks, (uint64_t)r, 0);
 }
 
-static int walk_dir(struct walk *w, const char *rel, const char *user)
+/* The user's path of a child, for messages only: cut short rather than
+ * fail when it grows past PATH_MAX. */
+static void user_path(char *out, size_t cap, const char *dir, const char *name)
+{
+	snprintf(out, cap, "%s/%s", strcmp(dir, "/") ? dir : "", name);
+}
+
+/* Walk the backing directory bname of pdir ("." for pdir itself). */
+static int walk_dir(struct walk *w, int pdir, const char *bname, const char *user)
 {
 	struct store *s = w->s;
 	struct dent *d = NULL;
 	size_t n = 0;
-	char *crel = malloc(PATH_MAX), *cuser = malloc(PATH_MAX);
-	int r = crel && cuser ? list_dir(w, rel, user, &d, &n) : -ENOMEM;
+	char *cuser = malloc(PATH_MAX);
+	int dfd = openat(pdir, bname, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = dfd < 0 ? (errno == ENOENT ? 0 : -errno) : !cuser ? -ENOMEM
+		: list_dir(w, dfd, user, &d, &n);
 
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct stat st;
@@ -274,12 +269,8 @@ static int walk_dir(struct walk *w, const char *rel, const char *user)
 			r = -ECANCELED;
 			break;
 		}
-		if (join_path(crel, PATH_MAX, rel, d[i].bname, 0) < 0 ||
-		    join_path(cuser, PATH_MAX, user, d[i].uname, 1) < 0) {
-			r = -ENAMETOOLONG;
-			break;
-		}
-		if (fstatat(s->rootfd, crel, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		user_path(cuser, PATH_MAX, user, d[i].uname);
+		if (fstatat(dfd, d[i].bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT)
 				r = -errno;
 			continue;
@@ -287,7 +278,7 @@ static int walk_dir(struct walk *w, const char *rel, const char *user)
 		if (S_ISDIR(st.st_mode)) {
 			if (w->walked)
 				stats_dir_delta(w->walked, 1);
-			r = walk_dir(w, crel, cuser);
+			r = walk_dir(w, dfd, d[i].bname, cuser);
 		} else if (S_ISREG(st.st_mode)) {
 			int seen = st.st_nlink > 1 ? inoset_add(&w->seen, st.st_dev, st.st_ino) : 0;
 
@@ -296,9 +287,9 @@ static int walk_dir(struct walk *w, const char *rel, const char *user)
 			else if (seen)
 				continue;
 			else if (w->walked)
-				r = totals_file(w, crel, &st);
+				r = totals_file(w, dfd, d[i].bname, &st);
 			else
-				scrub_file(w, crel, cuser);
+				scrub_file(w, dfd, d[i].bname, cuser);
 		}
 		/* A scrub reports what it cannot read and goes on; a totals
 		 * walk that misses something would give wrong figures. */
@@ -308,8 +299,9 @@ static int walk_dir(struct walk *w, const char *rel, const char *user)
 		}
 	}
 	dents_free(d, n);
-	free(crel);
 	free(cuser);
+	if (dfd >= 0)
+		close(dfd);
 	return r;
 }
 
@@ -322,7 +314,7 @@ int scrub_walk_totals(struct store *s, struct stats *walked, const int *stop)
 	 * delayed allocation adds extent blocks at writeback); write it out
 	 * so st_blocks stops moving before it is summed. */
 	syncfs(s->rootfd);
-	r = walk_dir(&w, ".", "/");
+	r = walk_dir(&w, s->rootfd, ".", "/");
 
 	free(w.seen.slot);
 	return r;
@@ -338,7 +330,7 @@ static void *scrub_main(void *arg)
 	int r;
 
 	log_msg(LOG_LVL_INFO, "scrub started");
-	r = walk_dir(&w, ".", "/");
+	r = walk_dir(&w, s->rootfd, ".", "/");
 	free(w.seen.slot);
 	if (r < 0 && r != -ECANCELED) {
 		/* The root itself could not be listed. */

@@ -35,7 +35,9 @@
 #define COMPRESS_MIN_LOGICAL (16ll << 20)
 
 enum vfile { VF_STATS, VF_HEALTH, VF_METRICS, VF_CONFIG, VF_ERRORS, VF_CONTROL,
-	     VF_COUNT, VF_DIR = -1 };
+	     VF_COUNT };
+
+_Static_assert(VF_COUNT == VDIR_COUNT, "vdir.h counts the files");
 
 static const struct {
 	const char *name;
@@ -46,46 +48,25 @@ static const struct {
 	[VF_ERRORS] = { "errors", 0444 },   [VF_CONTROL] = { "control", 0200 },
 };
 
-/* Inode numbers far above anything a backing filesystem hands out, so
- * tools that compare st_ino never mistake ours for a user file. */
-#define VDIR_INO_BASE ((ino_t)0x7fffffffffff0000ull)
 
-/* An open virtual file; malloc'd, so bit 0 of its address is free for
- * VDIR_FH_TAG. */
-struct vhandle {
+/* An open virtual file. */
+struct vdir_handle {
 	enum vfile kind;
 	char *buf;   /* the snapshot (NULL for control) */
 	size_t len;
 };
 
-static struct store *vdir_store(void)
+int vdir_lookup(const char *name)
 {
-	return fuse_get_context()->private_data;
-}
-
-static struct vhandle *vdir_handle(const struct fuse_file_info *fi)
-{
-	return (struct vhandle *)(uintptr_t)(fi->fh & ~VDIR_FH_TAG);
-}
-
-int vdir_match(const char *path)
-{
-	size_t n = sizeof("/" VDIR_NAME) - 1;
-
-	return path && !strncmp(path, "/" VDIR_NAME, n) && (path[n] == '\0' || path[n] == '/');
-}
-
-/* VF_DIR, a file, or -ENOENT. */
-static int vdir_lookup(const char *path)
-{
-	const char *p = path + sizeof("/" VDIR_NAME) - 1;
-
-	if (*p == '\0')
-		return VF_DIR;
 	for (int i = 0; i < VF_COUNT; i++)
-		if (!strcmp(p + 1, vfiles[i].name))
+		if (!strcmp(name, vfiles[i].name))
 			return i;
 	return -ENOENT;
+}
+
+const char *vdir_entry_name(int kind)
+{
+	return kind >= 0 && kind < VF_COUNT ? vfiles[kind].name : NULL;
 }
 
 /* ---- output buffer ---------------------------------------------------- */
@@ -818,28 +799,27 @@ static int vdir_render(struct store *s, enum vfile kind, char **buf, size_t *len
 
 /* ---- operations ------------------------------------------------------- */
 
-int vdir_getattr(const char *path, struct stat *st)
+int vdir_getattr(struct store *s, int k, struct stat *st)
 {
 	struct stat root;
-	int k = vdir_lookup(path);
 
-	if (k == -ENOENT)
+	if (k != VDIR_DIR && (k < 0 || k >= VF_COUNT))
 		return -ENOENT;
 	memset(st, 0, sizeof(*st));
 	/* Owned like the root of the mount, so that with default_permissions
 	 * its owner (and root) may write control and nobody else may. */
-	if (fstat(vdir_store()->rootfd, &root) == 0) {
+	if (fstat(s->rootfd, &root) == 0) {
 		st->st_uid = root.st_uid;
 		st->st_gid = root.st_gid;
 	}
 	st->st_ino = VDIR_INO_BASE + (ino_t)(k + 1);
 	st->st_atime = st->st_mtime = st->st_ctime = time(NULL);
 	st->st_blksize = 4096;
-	if (k == VF_DIR) {
+	if (k == VDIR_DIR) {
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
 	} else {
-		/* Size 0: contents are rendered at open; direct_io makes the
+		/* Size 0: contents are rendered at open; direct I/O makes the
 		 * kernel read past it. */
 		st->st_mode = S_IFREG | vfiles[k].mode;
 		st->st_nlink = 1;
@@ -847,71 +827,35 @@ int vdir_getattr(const char *path, struct stat *st)
 	return 0;
 }
 
-int vdir_fgetattr(struct fuse_file_info *fi, struct stat *st)
+int vdir_open(struct store *s, int k, int flags, struct vdir_handle **out)
 {
-	struct vhandle *h = vdir_handle(fi);
-	char path[64];
+	struct vdir_handle *h;
+	int acc = flags & O_ACCMODE, r;
 
-	if (!h) /* the directory itself: its handle carries only the tag */
-		return vdir_getattr("/" VDIR_NAME, st);
-	snprintf(path, sizeof(path), "/" VDIR_NAME "/%s", vfiles[h->kind].name);
-	return vdir_getattr(path, st);
-}
-
-int vdir_readdir(const char *path, void *buf, fuse_fill_dir_t filler)
-{
-	int k = vdir_lookup(path);
-
-	if (k == -ENOENT)
-		return -ENOENT;
-	if (k != VF_DIR)
-		return -ENOTDIR;
-	if (filler(buf, ".", NULL, 0, 0) || filler(buf, "..", NULL, 0, 0))
-		return 0;
-	for (int i = 0; i < VF_COUNT; i++) {
-		struct stat st;
-
-		memset(&st, 0, sizeof(st));
-		st.st_ino = VDIR_INO_BASE + (ino_t)(i + 1);
-		st.st_mode = S_IFREG | vfiles[i].mode;
-		if (filler(buf, vfiles[i].name, &st, 0, 0))
-			break;
-	}
-	return 0;
-}
-
-int vdir_open(const char *path, struct fuse_file_info *fi)
-{
-	struct vhandle *h;
-	int acc = fi->flags & O_ACCMODE, k = vdir_lookup(path), r;
-
-	if (k == -ENOENT)
-		return -ENOENT;
-	if (k == VF_DIR)
+	if (k == VDIR_DIR)
 		return -EISDIR;
+	if (k < 0 || k >= VF_COUNT)
+		return -ENOENT;
 	/* Checked here too because root passes default_permissions. */
-	if (k == VF_CONTROL ? acc != O_WRONLY : (acc != O_RDONLY || (fi->flags & O_TRUNC)))
+	if (k == VF_CONTROL ? acc != O_WRONLY : (acc != O_RDONLY || (flags & O_TRUNC)))
 		return -EACCES;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->kind = (enum vfile)k;
 	if (k != VF_CONTROL) {
-		r = vdir_render(vdir_store(), h->kind, &h->buf, &h->len);
+		r = vdir_render(s, h->kind, &h->buf, &h->len);
 		if (r < 0) {
 			free(h);
 			return r;
 		}
 	}
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
-	fi->fh = (uint64_t)(uintptr_t)h | VDIR_FH_TAG;
+	*out = h;
 	return 0;
 }
 
-int vdir_read(struct fuse_file_info *fi, char *buf, size_t size, off_t off)
+int vdir_read(struct vdir_handle *h, char *buf, size_t size, off_t off)
 {
-	struct vhandle *h = vdir_handle(fi);
 	size_t n;
 
 	if (h->kind == VF_CONTROL)
@@ -932,14 +876,12 @@ int vdir_read(struct fuse_file_info *fi, char *buf, size_t size, off_t off)
 /* One write call carries one command, optionally followed by a newline
  * (what echo and printf produce).  A command split over several write
  * calls is not reassembled: each piece is judged on its own. */
-int vdir_write(struct fuse_file_info *fi, const char *buf, size_t size, off_t off)
+int vdir_write(struct store *s, struct vdir_handle *h, const char *buf, size_t size)
 {
-	struct vhandle *h = vdir_handle(fi);
 	char cmd[64];
 	size_t n = size;
 	int r;
 
-	(void)off;
 	if (h->kind != VF_CONTROL)
 		return -EBADF;
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
@@ -951,7 +893,7 @@ int vdir_write(struct fuse_file_info *fi, const char *buf, size_t size, off_t of
 	memcpy(cmd, buf, n);
 	cmd[n] = '\0';
 	if (!strcmp(cmd, "scrub")) {
-		r = scrub_start(vdir_store());
+		r = scrub_start(s);
 		if (r == -EBUSY)
 			log_msg(LOG_LVL_INFO, "/%s/control: a scrub is already running", VDIR_NAME);
 		else if (r < 0)
@@ -969,27 +911,21 @@ int vdir_write(struct fuse_file_info *fi, const char *buf, size_t size, off_t of
 	return -EINVAL;
 }
 
-int vdir_truncate(const char *path)
+int vdir_truncate(int k)
 {
-	int k = vdir_lookup(path);
-
-	if (k == -ENOENT)
-		return -ENOENT;
-	if (k == VF_DIR)
+	if (k == VDIR_DIR)
 		return -EISDIR;
+	if (k < 0 || k >= VF_COUNT)
+		return -ENOENT;
 	return k == VF_CONTROL ? 0 : -EACCES;
 }
 
-int vdir_release(struct fuse_file_info *fi)
+void vdir_release(struct vdir_handle *h)
 {
-	struct vhandle *h = vdir_handle(fi);
-
-	if (h) {
-		free(h->buf);
-		free(h);
-	}
-	fi->fh = 0;
-	return 0;
+	if (!h)
+		return;
+	free(h->buf);
+	free(h);
 }
 
 int vdir_start(struct store *s)

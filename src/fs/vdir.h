@@ -1,38 +1,41 @@
 /* vdir.h - the hidden /.ragstore directory: stats, health, metrics, config,
  * errors (read-only snapshots taken at open) and control (write-only).
- * Not listed in the root directory, reachable by path. */
+ * Not listed in the root directory, reachable by name.  Knows nothing of
+ * FUSE: the FUSE layer gives these objects reserved inode numbers.
+ *
+ * A virtual object is named by its kind: VDIR_DIR for the directory, or
+ * 0 .. VDIR_COUNT-1 for its files. */
 #ifndef RAGSTORE_VDIR_H
 #define RAGSTORE_VDIR_H
 
-#include "fs.h"
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "store.h"
 
 #define VDIR_NAME ".ragstore"
+#define VDIR_DIR (-1)
+#define VDIR_COUNT 6
 
-/* Handles of virtual files are tagged in fi->fh with this bit, so the
- * operations that get no path (read, write, release) can tell them from
- * regular open files. */
-#define VDIR_FH_TAG ((uint64_t)1)
+/* Inode numbers far above anything a backing filesystem hands out, so
+ * tools that compare st_ino never mistake ours for a user file. */
+#define VDIR_INO_BASE ((ino_t)0x7fffffffffff0000ull)
 
-static inline int vdir_is_handle(const struct fuse_file_info *fi)
-{
-	return fi && (fi->fh & VDIR_FH_TAG);
-}
+struct vdir_handle;
 
-/* 1 if path is /.ragstore or lies below it. */
-int vdir_match(const char *path);
+/* The kind of the file called name in /.ragstore, or -ENOENT. */
+int vdir_lookup(const char *name);
+/* The name of a file kind (NULL for others), for listings. */
+const char *vdir_entry_name(int kind);
 
-/* The operations on it (path-based ones are only called when vdir_match).
- * Creating, removing, renaming or changing anything there fails with EPERM
- * in ops.c before these are reached. */
-int vdir_getattr(const char *path, struct stat *st);
-/* The same for an open handle (fstat, where no path is given). */
-int vdir_fgetattr(struct fuse_file_info *fi, struct stat *st);
-int vdir_readdir(const char *path, void *buf, fuse_fill_dir_t filler);
-int vdir_open(const char *path, struct fuse_file_info *fi);
-int vdir_read(struct fuse_file_info *fi, char *buf, size_t size, off_t off);
-int vdir_write(struct fuse_file_info *fi, const char *buf, size_t size, off_t off);
-int vdir_truncate(const char *path); /* allowed on control only (O_TRUNC) */
-int vdir_release(struct fuse_file_info *fi);
+int vdir_getattr(struct store *s, int kind, struct stat *st);
+/* Open (rendering the snapshot now); -EISDIR, -EACCES, -ENOENT. */
+int vdir_open(struct store *s, int kind, int flags, struct vdir_handle **h);
+int vdir_read(struct vdir_handle *h, char *buf, size_t size, off_t off);
+int vdir_write(struct store *s, struct vdir_handle *h, const char *buf, size_t size);
+/* Truncation is allowed on control only (O_TRUNC from a shell redirect). */
+int vdir_truncate(int kind);
+void vdir_release(struct vdir_handle *h);
 
 /* Called once the filesystem is mounted (load persisted totals, start a
  * rebuild of untrusted ones in the background) and at unmount (stop

@@ -62,15 +62,24 @@ static int hint_check(struct ofile *f)
 			return 0;
 	}
 	fsetxattr(f->fd, HINT_XATTR, want, sizeof(want), 0);
+	f->hint_fixed = 1;
 	return 0;
 }
 
-int ofile_hint(struct store *s, const char *rel, uint64_t *size, uint16_t *flags)
+int ofile_hint_fixed(struct ofile *f)
+{
+	return __atomic_exchange_n(&f->hint_fixed, 0, __ATOMIC_RELAXED);
+}
+
+int ofile_hint(struct store *s, int dirfd, const char *name, uint64_t *size,
+	       uint16_t *flags)
 {
 	char path[PATH_MAX];
 	uint8_t v[HINT_LEN];
 
-	if (snprintf(path, sizeof(path), "%s/" STORE_ROOT "/%s", s->backing, rel) >=
+	/* Through the directory descriptor: no whole backing path. */
+	(void)s;
+	if (snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name) >=
 	    (int)sizeof(path) ||
 	    lgetxattr(path, HINT_XATTR, v, sizeof(v)) != HINT_LEN)
 		return -ENODATA;
@@ -257,11 +266,21 @@ static int open_backing(int dirfd, const char *rel, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-int ofile_open(struct store *s, const char *rel, struct ofile **out)
+int ofile_find(struct store *s, dev_t dev, ino_t ino, struct ofile **out)
+{
+	struct stat st;
+
+	st.st_dev = dev;
+	st.st_ino = ino;
+	*out = table_get(s, &st);
+	return *out ? 0 : -ENOENT;
+}
+
+int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 {
 	struct stat st;
 	struct ofile *f;
-	int fd = open_backing(s->rootfd, rel, 0);
+	int fd = open_backing(dirfd, rel, 0);
 	int r;
 
 	if (fd < 0)
@@ -400,7 +419,7 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
 		fd = create_direct(s, dirfd, name, mode, uid, gid, codec);
 	if (fd == -EEXIST && !exclusive)
-		return ofile_open(s, name, out);
+		return ofile_open(s, dirfd, name, out);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0) {
@@ -458,7 +477,7 @@ int ofile_release(struct store *s, struct ofile *f)
 	return err;
 }
 
-uint64_t ofile_stat_size(struct store *s, const char *rel, const struct stat *st)
+uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const struct stat *st)
 {
 	uint8_t buf[FH_AREA];
 	uint64_t gen[2], size[2], result = 0;
@@ -473,13 +492,9 @@ uint64_t ofile_stat_size(struct store *s, const char *rel, const struct stat *st
 	pthread_mutex_unlock(&s->files->mu);
 	if (f)
 		return result;
-	if (ofile_hint(s, rel, &result, &(uint16_t){ 0 }) == 0)
+	if (ofile_hint(s, dirfd, rel, &result, &(uint16_t){ 0 }) == 0)
 		return result;
-	/* stat must not change the access time; O_NOATIME needs ownership
-	 * or CAP_FOWNER, so fall back without it. */
-	fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = util_open_noatime(dirfd, rel);
 	if (fd < 0)
 		return 0;
 	n = util_pread_full(fd, buf, sizeof(buf), 0);
@@ -625,19 +640,19 @@ int ofile_futimens(struct ofile *f, const struct timespec tv[2])
 	return r;
 }
 
-int ofile_utimens(struct store *s, const char *rel, const struct timespec tv[2])
+int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct timespec tv[2])
 {
 	struct stat st;
 	struct ofile *f = NULL;
 	int r;
 
-	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (S_ISREG(st.st_mode))
 		f = table_get(s, &st);
 	if (f)
 		pthread_rwlock_wrlock(&f->lock);
-	r = utimensat(s->rootfd, rel, tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	r = utimensat(dirfd, rel, tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	if (f) {
 		pthread_rwlock_unlock(&f->lock);
 		ofile_release(s, f);
@@ -671,13 +686,14 @@ void ofile_set_path(struct ofile *f, const char *path)
 	pthread_rwlock_unlock(&f->lock);
 }
 
-int ofile_removal_begin(struct store *s, const char *rel, struct ofile_removal *rm)
+int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
+			struct ofile_removal *rm)
 {
 	struct stat st;
 	struct ofile *f;
 
 	rm->valid = 0;
-	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
 		return 0;
@@ -694,17 +710,15 @@ int ofile_removal_begin(struct store *s, const char *rel, struct ofile_removal *
 		ofile_release(s, f);
 	} else {
 		uint8_t buf[FH_AREA];
-		int fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+		int fd = util_open_noatime(dirfd, rel);
 
-		if (fd < 0 && errno == EPERM)
-			fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		memset(buf, 0, sizeof(buf));
 		if (fd >= 0) {
 			util_pread_full(fd, buf, sizeof(buf), 0);
 			close(fd);
 		}
 		rm->algo = fh_peek_algo(buf);
-		rm->size = ofile_stat_size(s, rel, &st);
+		rm->size = ofile_stat_size(s, dirfd, rel, &st);
 		rm->stored = (uint64_t)st.st_blocks * 512;
 	}
 	return 0;

@@ -35,6 +35,7 @@ struct ofile {
 				   was removed while it stayed open) */
 	uint64_t stored;        /* backing allocation last reported to stats */
 	char *path;             /* a path in the mount, for error reports */
+	int hint_fixed;         /* the size hint was wrong at open (atomic) */
 	/* Blocks whose records may have a superseded twin, or which lie past
 	 * the end after a truncate; collected after fdatasync. */
 	struct gc_range gc[OFILE_GC_MAX];

@@ -65,48 +65,44 @@ void pathmap_forget(struct store *s, dev_t dev, ino_t ino)
 	pthread_mutex_unlock(&s->dirivs->mu);
 }
 
-static int join(char *out, size_t cap, const char *dir, const char *name)
-{
-	int n = strcmp(dir, ".") ? snprintf(out, cap, "%s/%s", dir, name)
-				 : snprintf(out, cap, "%s", name);
-
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
-static int read_iv(struct store *s, const char *rel, uint8_t *iv)
+static int read_iv(struct store *s, int dirfd, const char *name, uint8_t *iv)
 {
 	char p[PATH_MAX];
 	uint8_t buf[NAME_DIRIV_SIZE + 1];
 	ssize_t n;
-	int fd, r = join(p, sizeof(p), rel, NAME_DIRIV_FILE);
+	int fd;
 
-	if (r < 0)
-		return r;
-	fd = openat(s->rootfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (snprintf(p, sizeof(p), "%s/" NAME_DIRIV_FILE, name) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		log_msg(LOG_LVL_ERROR, "backing directory %s: value file missing (%s)", rel,
+		log_msg(LOG_LVL_ERROR, "backing directory %s: value file missing (%s)", name,
 			strerror(errno));
 		return -EIO;
 	}
 	n = util_pread_full(fd, buf, sizeof(buf), 0);
 	close(fd);
 	if (n < 0 || name_diriv_open(s->names, buf, (size_t)n, iv) < 0) {
-		log_msg(LOG_LVL_ERROR, "backing directory %s: value file damaged", rel);
+		log_msg(LOG_LVL_ERROR, "backing directory %s: value file damaged", name);
 		return -EIO;
 	}
 	return 0;
 }
 
-int pathmap_dir_iv(struct store *s, const char *rel, uint8_t *iv)
+int pathmap_dir_iv(struct store *s, int dirfd, const char *name, uint8_t *iv)
 {
 	struct stat st;
 	size_t i;
 	int r;
 
-	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
+	if (!s->names) {
+		memset(iv, 0, NAME_IV_LEN);
+		return 0;
+	}
 	i = cache_index(st.st_dev, st.st_ino);
 	pthread_mutex_lock(&s->dirivs->mu);
 	if (s->dirivs->slots[i].ino == st.st_ino && s->dirivs->slots[i].dev == st.st_dev) {
@@ -117,7 +113,7 @@ int pathmap_dir_iv(struct store *s, const char *rel, uint8_t *iv)
 	}
 	pthread_mutex_unlock(&s->dirivs->mu);
 	stats_cache(s->stats, 0);
-	r = read_iv(s, rel, iv);
+	r = read_iv(s, dirfd, name, iv);
 	if (r < 0) {
 		stats_error(s->stats, 1, NULL, -1, "directory value file missing or damaged");
 		return r;
@@ -130,110 +126,67 @@ int pathmap_dir_iv(struct store *s, const char *rel, uint8_t *iv)
 	return 0;
 }
 
-/* Split off the last component of a plaintext path. */
-static int resolve_plain(const char *path, struct bpath *bp)
+int pathmap_encode(struct store *s, const uint8_t *iv, const char *name, struct bname *bn)
 {
-	const char *p = path, *slash;
+	size_t len = strlen(name);
+	int n;
 
-	while (*p == '/')
-		p++;
-	if (strlen(p) >= sizeof(bp->rel))
+	bn->is_long = 0;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	if (len > NAME_PLAIN_MAX)
 		return -ENAMETOOLONG;
-	strcpy(bp->rel, *p ? p : ".");
-	slash = strrchr(bp->rel, '/');
-	if (slash) {
-		memcpy(bp->parent, bp->rel, (size_t)(slash - bp->rel));
-		bp->parent[slash - bp->rel] = '\0';
-		strcpy(bp->leaf, slash + 1);
-	} else {
-		strcpy(bp->parent, ".");
-		if (strlen(bp->rel) >= sizeof(bp->leaf))
-			return -ENAMETOOLONG;
-		strcpy(bp->leaf, bp->rel);
+	if (!s->names) {
+		memcpy(bn->leaf, name, len + 1);
+		memcpy(bn->enc, name, len + 1);
+		return 0;
 	}
+	n = name_encrypt(s->names, iv, name, len, bn->enc);
+	if (n < 0)
+		return n;
+	bn->is_long = n > NAME_BACKING_MAX;
+	if (bn->is_long)
+		name_long(bn->enc, (size_t)n, bn->leaf, bn->side);
+	else
+		memcpy(bn->leaf, bn->enc, (size_t)n + 1);
 	return 0;
 }
 
-int pathmap_resolve(struct store *s, const char *path, struct bpath *bp)
+int pathmap_side_write(struct store *s, int dirfd, const struct bname *bn)
 {
-	const char *p = path;
-	uint8_t iv[NAME_IV_LEN];
-
-	bp->is_long = 0;
-	if (!s->names)
-		return resolve_plain(path, bp);
-	strcpy(bp->rel, ".");
-	strcpy(bp->parent, ".");
-	strcpy(bp->leaf, ".");
-	while (*p) {
-		const char *end;
-		size_t len;
-		int n, r;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		end = strchr(p, '/');
-		len = end ? (size_t)(end - p) : strlen(p);
-		r = pathmap_dir_iv(s, bp->rel, iv);
-		if (r < 0)
-			return r;
-		n = name_encrypt(s->names, iv, p, len, bp->enc);
-		if (n < 0)
-			return n;
-		bp->is_long = n > NAME_BACKING_MAX;
-		if (bp->is_long)
-			name_long(bp->enc, (size_t)n, bp->leaf, bp->side);
-		else
-			memcpy(bp->leaf, bp->enc, (size_t)n + 1);
-		strcpy(bp->parent, bp->rel);
-		r = join(bp->rel, sizeof(bp->rel), bp->parent, bp->leaf);
-		if (r < 0)
-			return r;
-		p += len;
-	}
-	return 0;
-}
-
-int pathmap_side_write(struct store *s, const struct bpath *bp)
-{
-	char p[PATH_MAX];
 	int fd, r;
 
-	if (!bp->is_long)
+	(void)s;
+	if (!bn->is_long)
 		return 0;
-	r = join(p, sizeof(p), bp->parent, bp->side);
-	if (r < 0)
-		return r;
-	fd = openat(s->rootfd, p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dirfd, bn->side, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	r = util_pwrite_full(fd, bp->enc, strlen(bp->enc), 0);
+	r = util_pwrite_full(fd, bn->enc, strlen(bn->enc), 0);
 	close(fd);
 	return r;
 }
 
-void pathmap_side_drop(struct store *s, const struct bpath *bp)
+void pathmap_side_drop(struct store *s, int dirfd, const struct bname *bn)
 {
-	char p[PATH_MAX];
 	struct stat st;
 
-	if (!bp->is_long || join(p, sizeof(p), bp->parent, bp->side) < 0)
+	(void)s;
+	if (!bn->is_long)
 		return;
-	if (fstatat(s->rootfd, bp->rel, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		unlinkat(s->rootfd, p, 0);
+	if (fstatat(dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		unlinkat(dirfd, bn->side, 0);
 }
 
-/* A fresh value file for the backing directory rel. */
-static int write_iv(struct store *s, const char *rel, const uint8_t *file)
+/* A fresh value file for the backing directory name in dirfd. */
+static int write_iv(int dirfd, const char *name, const uint8_t *file)
 {
 	char p[PATH_MAX];
-	int fd, r = join(p, sizeof(p), rel, NAME_DIRIV_FILE);
+	int fd, r;
 
-	if (r < 0)
-		return r;
-	fd = openat(s->rootfd, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (snprintf(p, sizeof(p), "%s/" NAME_DIRIV_FILE, name) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
 	if (fd < 0)
 		return -errno;
 	r = util_pwrite_full(fd, file, NAME_DIRIV_SIZE, 0);
@@ -243,51 +196,59 @@ static int write_iv(struct store *s, const char *rel, const uint8_t *file)
 	return r;
 }
 
-static int tmp_path(const char *parent, char *out, size_t len);
+/* A fresh hidden name for a directory on its way out (or in: see
+ * pathmap_mkdir); out holds at least 32 bytes. */
+static void tmp_name(char *out)
+{
+	uint8_t rnd[8];
 
-int pathmap_mkdir(struct store *s, const struct bpath *bp, mode_t mode)
+	crypto_random(rnd, sizeof(rnd));
+	memcpy(out, ".tmp", 4);
+	util_hex_encode(rnd, sizeof(rnd), out + 4);
+}
+
+int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mode)
 {
 	uint8_t file[NAME_DIRIV_SIZE];
-	char tmp[PATH_MAX];
+	char tmp[32];
 	int r;
 
 	if (!s->names)
-		return mkdirat(s->rootfd, bp->rel, mode) < 0 ? -errno : 0;
+		return mkdirat(dirfd, bn->leaf, mode) < 0 ? -errno : 0;
 	/* Made under a temporary name, given its value file, then renamed:
 	 * a crash never leaves a named directory without one. */
-	r = tmp_path(bp->parent, tmp, sizeof(tmp));
-	if (r < 0)
-		return r;
-	if (mkdirat(s->rootfd, tmp, mode | S_IWUSR | S_IXUSR) < 0)
+	tmp_name(tmp);
+	if (mkdirat(dirfd, tmp, mode | S_IWUSR | S_IXUSR) < 0)
 		return -errno;
 	name_diriv_new(s->names, file);
-	r = write_iv(s, tmp, file);
+	r = write_iv(dirfd, tmp, file);
 	/* The final mode, keeping the setgid bit inherited from a setgid
 	 * parent as mkdir(2) does. */
 	if (r == 0) {
 		struct stat st;
 
-		if (fstatat(s->rootfd, tmp, &st, 0) < 0 ||
-		    fchmodat(s->rootfd, tmp, (mode & 07777) | (st.st_mode & S_ISGID), 0) < 0)
+		if (fstatat(dirfd, tmp, &st, 0) < 0 ||
+		    fchmodat(dirfd, tmp, (mode & 07777) | (st.st_mode & S_ISGID), 0) < 0)
 			r = -errno;
 	}
-	if (r == 0 && renameat2(s->rootfd, tmp, s->rootfd, bp->rel, RENAME_NOREPLACE) < 0)
+	if (r == 0 && renameat2(dirfd, tmp, dirfd, bn->leaf, RENAME_NOREPLACE) < 0)
 		r = -errno;
 	if (r < 0) {
-		char p[PATH_MAX];
+		char p[64];
 
-		if (join(p, sizeof(p), tmp, NAME_DIRIV_FILE) == 0)
-			unlinkat(s->rootfd, p, 0);
-		unlinkat(s->rootfd, tmp, AT_REMOVEDIR);
+		snprintf(p, sizeof(p), "%s/" NAME_DIRIV_FILE, tmp);
+		unlinkat(dirfd, p, 0);
+		unlinkat(dirfd, tmp, AT_REMOVEDIR);
 	}
 	return r;
 }
 
-/* Scan a backing directory: -ENOTEMPTY if it holds any user entry; with
- * purge set (and no user entry), remove our own files from it. */
-static int scan_dir(struct store *s, const char *rel, int purge)
+/* Scan the backing directory name in dirfd: -ENOTEMPTY if it holds any
+ * user entry; with purge set (and no user entry), remove our own files
+ * from it. */
+static int scan_dir(int pdir, const char *name, int purge)
 {
-	int fd = openat(s->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(pdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *e;
 	DIR *d;
 	int r = 0;
@@ -311,85 +272,74 @@ static int scan_dir(struct store *s, const char *rel, int purge)
 	return r;
 }
 
-/* A fresh hidden name in directory parent for a directory on its way out
- * (or in: see pathmap_mkdir). */
-static int tmp_path(const char *parent, char *out, size_t len)
-{
-	uint8_t rnd[8];
-	char name[32];
-
-	crypto_random(rnd, sizeof(rnd));
-	memcpy(name, ".tmp", 4);
-	util_hex_encode(rnd, sizeof(rnd), name + 4);
-	return join(out, len, parent, name);
-}
-
 /* Remove a directory already moved to its hidden name. */
-static void remove_aside(struct store *s, const char *aside)
+static void remove_aside(int dirfd, const char *aside)
 {
-	scan_dir(s, aside, 1);
-	unlinkat(s->rootfd, aside, AT_REMOVEDIR);
+	scan_dir(dirfd, aside, 1);
+	unlinkat(dirfd, aside, AT_REMOVEDIR);
 }
 
-int pathmap_rmdir(struct store *s, const struct bpath *bp)
+int pathmap_rmdir(struct store *s, int dirfd, const struct bname *bn)
 {
-	char aside[PATH_MAX];
+	char aside[32];
 	struct stat st;
 	int r;
 
 	if (!s->names)
-		return unlinkat(s->rootfd, bp->rel, AT_REMOVEDIR) < 0 ? -errno : 0;
-	if (fstatat(s->rootfd, bp->rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return unlinkat(dirfd, bn->leaf, AT_REMOVEDIR) < 0 ? -errno : 0;
+	if (fstatat(dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	r = scan_dir(s, bp->rel, 0);
-	if (r == 0)
-		r = tmp_path(bp->parent, aside, sizeof(aside));
+	r = scan_dir(dirfd, bn->leaf, 0);
+	tmp_name(aside);
 	/* Moved aside first, under a hidden name: a crash at any point leaves
 	 * either the directory whole, or a hidden leftover, never a named
 	 * directory without its value file. */
-	if (r == 0 && renameat(s->rootfd, bp->rel, s->rootfd, aside) < 0)
+	if (r == 0 && renameat(dirfd, bn->leaf, dirfd, aside) < 0)
 		r = -errno;
 	if (r < 0)
 		return r;
 	pathmap_forget(s, st.st_dev, st.st_ino);
-	remove_aside(s, aside);
-	pathmap_side_drop(s, bp);
+	remove_aside(dirfd, aside);
+	pathmap_side_drop(s, dirfd, bn);
 	return 0;
 }
 
-int pathmap_replace_prepare(struct store *s, const struct bpath *bp, char *aside,
-			    size_t len, int *prepared)
+int pathmap_replace_prepare(struct store *s, int dirfd, const struct bname *bn,
+			    char *aside, size_t len, int *prepared)
 {
 	struct stat st;
 	int r;
 
 	*prepared = 0;
-	if (!s->names || fstatat(s->rootfd, bp->rel, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (!s->names || fstatat(dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISDIR(st.st_mode))
 		return 0;
-	r = scan_dir(s, bp->rel, 0);
-	if (r == 0)
-		r = tmp_path(bp->parent, aside, len);
-	if (r == 0 && renameat(s->rootfd, bp->rel, s->rootfd, aside) < 0)
+	if (len < 32)
+		return -ENAMETOOLONG;
+	r = scan_dir(dirfd, bn->leaf, 0);
+	tmp_name(aside);
+	if (r == 0 && renameat(dirfd, bn->leaf, dirfd, aside) < 0)
 		r = -errno;
 	*prepared = r == 0;
 	return r;
 }
 
-void pathmap_replace_finish(struct store *s, const char *aside)
+void pathmap_replace_finish(struct store *s, int dirfd, const char *aside)
 {
 	struct stat st;
 
-	if (fstatat(s->rootfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		pathmap_forget(s, st.st_dev, st.st_ino);
-	remove_aside(s, aside);
+	remove_aside(dirfd, aside);
 }
 
-void pathmap_replace_undo(struct store *s, const struct bpath *bp, const char *aside)
+void pathmap_replace_undo(struct store *s, int dirfd, const struct bname *bn,
+			  const char *aside)
 {
-	renameat(s->rootfd, aside, s->rootfd, bp->rel);
+	(void)s;
+	renameat(dirfd, aside, dirfd, bn->leaf);
 }
 
 int pathmap_entry_name(struct store *s, int dirfd, const uint8_t *iv,

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "crypto.h"
+#include "inode.h"
 #include "names.h"
 #include "ofile.h"
 #include "pathmap.h"
@@ -289,6 +291,25 @@ static int store_unlock(struct store_desc *d, const char *pass, size_t passlen,
 	return 0;
 }
 
+/* How many directory descriptors the inode table may keep open: a quarter
+ * of the descriptor limit (raised to its hard maximum first), leaving the
+ * rest for open files and the kernel's requests. */
+static unsigned dirfd_budget(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 256;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	n = rl.rlim_cur / 4;
+	return n < 64 ? 64 : n > INODE_DIRFD_MAX ? INODE_DIRFD_MAX : (unsigned)n;
+}
+
 int store_open(const char *backing, const char *pass, size_t passlen,
 	       struct store **out, char *err, size_t errlen)
 {
@@ -342,7 +363,8 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 	s->files = ofile_table_new();
 	s->dirivs = pathmap_cache_new();
 	s->stats = stats_new();
-	if (!s->backing || !s->files || !s->dirivs || !s->stats) {
+	s->inodes = inode_table_new(s->rootfd, dirfd_budget());
+	if (!s->backing || !s->files || !s->dirivs || !s->stats || !s->inodes) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -403,6 +425,7 @@ void store_close(struct store *s)
 		return;
 	if (s->files)
 		ofile_table_free(s, s->files);
+	inode_table_free(s->inodes);
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	crypto_key_free(s->key);
@@ -412,17 +435,4 @@ void store_close(struct store *s)
 	free(s->backing);
 	crypto_wipe(&s->desc, sizeof(s->desc));
 	free(s);
-}
-
-int store_path(const struct store *s, const char *path, char *out, size_t len)
-{
-	(void)s;
-	while (*path == '/')
-		path++;
-	if (!*path)
-		path = ".";
-	if (strlen(path) >= len)
-		return -ENAMETOOLONG;
-	strcpy(out, path);
-	return 0;
 }

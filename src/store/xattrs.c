@@ -36,16 +36,16 @@ struct blob {
 
 /* The id of the object at rel; create asks for one to be made if the
  * object has none yet (directories of plaintext-name stores). */
-static int object_id(struct store *s, const char *rel, int create, uint8_t *id)
+static int object_id(struct store *s, int dirfd, const char *rel, int create, uint8_t *id)
 {
 	struct stat st;
 	struct ofile *f;
 	int r;
 
-	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (S_ISREG(st.st_mode)) {
-		r = ofile_open(s, rel, &f);
+		r = ofile_open(s, dirfd, rel, &f);
 		if (r < 0)
 			return r;
 		id[0] = 'f';
@@ -57,10 +57,10 @@ static int object_id(struct store *s, const char *rel, int create, uint8_t *id)
 		return -ENOTSUP;
 	id[0] = 'd';
 	if (s->names)
-		return pathmap_dir_iv(s, rel, id + 1);
+		return pathmap_dir_iv(s, dirfd, rel, id + 1);
 	{
 		char proc[64];
-		int fd = openat(s->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int fd = openat(dirfd, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		ssize_t n;
 
 		if (fd < 0)
@@ -232,34 +232,34 @@ static int blob_valid(const struct blob *b)
 
 /* Keep a file's FH_FLAG_XATTRS in step with its blob, so that listxattr of
  * the (many) files without attributes can answer from the header hint. */
-static void mark_file(struct store *s, const char *rel, const struct blob *b)
+static void mark_file(struct store *s, int dirfd, const char *rel, const struct blob *b)
 {
 	struct ofile *f;
 	struct stat st;
 
-	if (fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-	    ofile_open(s, rel, &f) < 0)
+	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    ofile_open(s, dirfd, rel, &f) < 0)
 		return;
 	ofile_set_flag(s, f, FH_FLAG_XATTRS, b->len > 8 && util_get_le32(b->data + 4) > 0);
 	ofile_release(s, f);
 }
 
 /* 1 if rel is a regular file whose hint says it has no attributes. */
-static int hint_says_none(struct store *s, const char *rel)
+static int hint_says_none(struct store *s, int dirfd, const char *rel)
 {
 	uint64_t size;
 	uint16_t flags;
 
-	return ofile_hint(s, rel, &size, &flags) == 0 && !(flags & FH_FLAG_XATTRS);
+	return ofile_hint(s, dirfd, rel, &size, &flags) == 0 && !(flags & FH_FLAG_XATTRS);
 }
 
-static int blob_open_obj(struct store *s, const char *rel, int create, uint8_t *id,
+static int blob_open_obj(struct store *s, int dirfd, const char *rel, int create, uint8_t *id,
 			 struct blob *b)
 {
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	r = object_id(s, rel, create, id);
+	r = object_id(s, dirfd, rel, create, id);
 	if (r == -ENODATA && !create)
 		return 0; /* a directory that never had attributes */
 	if (r < 0)
@@ -272,7 +272,7 @@ static int blob_open_obj(struct store *s, const char *rel, int create, uint8_t *
 	return r;
 }
 
-int xattrs_set(struct store *s, const char *rel, const char *name,
+int xattrs_set(struct store *s, int dirfd, const char *rel, const char *name,
 	       const char *value, size_t size, int flags)
 {
 	uint8_t id[ID_LEN];
@@ -288,7 +288,7 @@ int xattrs_set(struct store *s, const char *rel, const char *name,
 	if (size > VALUE_MAX)
 		return -E2BIG;
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, rel, 1, id, &b);
+	r = blob_open_obj(s, dirfd, rel, 1, id, &b);
 	if (r < 0)
 		goto out_unlock;
 	at = blob_find(&b, name, &vlen, &voff);
@@ -338,7 +338,7 @@ int xattrs_set(struct store *s, const char *rel, const char *name,
 	b.len = need;
 	r = blob_store(s, id, &b);
 	if (r == 0)
-		mark_file(s, rel, &b);
+		mark_file(s, dirfd, rel, &b);
 out:
 	free(b.data);
 out_unlock:
@@ -346,7 +346,7 @@ out_unlock:
 	return r;
 }
 
-ssize_t xattrs_get(struct store *s, const char *rel, const char *name, char *value,
+ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name, char *value,
 		   size_t size)
 {
 	uint8_t id[ID_LEN];
@@ -355,10 +355,10 @@ ssize_t xattrs_get(struct store *s, const char *rel, const char *name, char *val
 	uint32_t vlen;
 	ssize_t r;
 
-	if (hint_says_none(s, rel))
+	if (hint_says_none(s, dirfd, rel))
 		return -ENODATA;
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, rel, 0, id, &b);
+	r = blob_open_obj(s, dirfd, rel, 0, id, &b);
 	if (r < 0)
 		goto out_unlock;
 	if (blob_find(&b, name, &vlen, &voff) < 0)
@@ -377,17 +377,17 @@ out_unlock:
 	return r;
 }
 
-ssize_t xattrs_list(struct store *s, const char *rel, char *list, size_t size)
+ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, size_t size)
 {
 	uint8_t id[ID_LEN];
 	struct blob b;
 	size_t p = 8, total = 0;
 	ssize_t r;
 
-	if (hint_says_none(s, rel))
+	if (hint_says_none(s, dirfd, rel))
 		return 0;
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, rel, 0, id, &b);
+	r = blob_open_obj(s, dirfd, rel, 0, id, &b);
 	if (r == -ENOTSUP)
 		r = 0; /* symlinks and special files have no attributes */
 	if (r < 0)
@@ -414,7 +414,7 @@ out_unlock:
 	return r;
 }
 
-int xattrs_remove(struct store *s, const char *rel, const char *name)
+int xattrs_remove(struct store *s, int dirfd, const char *rel, const char *name)
 {
 	uint8_t id[ID_LEN];
 	struct blob b;
@@ -424,7 +424,7 @@ int xattrs_remove(struct store *s, const char *rel, const char *name)
 	int r;
 
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, rel, 0, id, &b);
+	r = blob_open_obj(s, dirfd, rel, 0, id, &b);
 	if (r < 0)
 		goto out_unlock;
 	at = blob_find(&b, name, &vlen, &voff);
@@ -436,7 +436,7 @@ int xattrs_remove(struct store *s, const char *rel, const char *name)
 		util_put_le32(b.data + 4, util_get_le32(b.data + 4) - 1);
 		r = blob_store(s, id, &b);
 		if (r == 0)
-			mark_file(s, rel, &b);
+			mark_file(s, dirfd, rel, &b);
 	}
 	free(b.data);
 out_unlock:
@@ -444,9 +444,9 @@ out_unlock:
 	return r;
 }
 
-int xattrs_object_id(struct store *s, const char *rel, uint8_t *id)
+int xattrs_object_id(struct store *s, int dirfd, const char *rel, uint8_t *id)
 {
-	return object_id(s, rel, 0, id);
+	return object_id(s, dirfd, rel, 0, id);
 }
 
 void xattrs_forget(struct store *s, const uint8_t *id)

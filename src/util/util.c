@@ -2,7 +2,17 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+int util_open_noatime(int dirfd, const char *rel)
+{
+	int fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
 
 ssize_t util_pread_full(int fd, void *buf, size_t len, off_t off)
 {

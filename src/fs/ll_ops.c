@@ -1,0 +1,811 @@
+/* ll_ops.c - the FUSE low-level operations: translate each request into a
+ * call of the store's namespace (ns.h), attribute (attrs.h) or data
+ * (ofile.h) functions, and the result into one reply.
+ *
+ * Node ids: FUSE_ROOT_ID is the store's root inode; FS_VNODE_DIR and the
+ * ids after it are /.ragstore and its files; every other id is the address
+ * of a struct inode, which stays valid until the kernel forgets it.
+ *
+ * Caching (every timeout is safe because this daemon is the only writer of
+ * the backing tree while mounted: the store lock refuses a second mount):
+ * names and attributes of real objects are cached by the kernel for
+ * FS_TIMEOUT seconds.  Every change made through the mount updates or
+ * invalidates the kernel's copy itself (replies carry new attributes; the
+ * kernel drops what a write, unlink, link or rename changes), and the one
+ * change ragstore makes behind the kernel's back, the release of superseded
+ * records at the last close (which lowers st_blocks), is announced with
+ * fuse_lowlevel_notify_inval_inode.  File contents stay cached across opens
+ * (keep_cache) for the same reason.  /.ragstore is never cached. */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attrs.h"
+#include "inode.h"
+#include "ns.h"
+#include "ofile.h"
+#include "stats.h"
+#include "vdir.h"
+
+#define FS_TIMEOUT 3600.0
+#define FS_VNODE_DIR 2 /* then FS_VNODE_DIR + 1 + kind for each file */
+#define FS_VNODE_END (FS_VNODE_DIR + 1 + VDIR_COUNT)
+
+static struct fuse_session *fs_session;
+
+static struct store *store_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static int is_vnode(fuse_ino_t ino)
+{
+	return ino >= FS_VNODE_DIR && ino < FS_VNODE_END;
+}
+
+/* The virtual kind of a node id (VDIR_DIR or a file kind). */
+static int vkind(fuse_ino_t ino)
+{
+	return ino == FS_VNODE_DIR ? VDIR_DIR : (int)(ino - FS_VNODE_DIR - 1);
+}
+
+static struct inode *inode_of(struct store *s, fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? inode_root(s) : (struct inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t node_of(struct store *s, struct inode *in)
+{
+	return in == inode_root(s) ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)in;
+}
+
+static struct ofile *file_of(const struct fuse_file_info *fi)
+{
+	return fi ? (struct ofile *)(uintptr_t)fi->fh : NULL;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+/* Count and time an operation; r is its result (0, a length, or -errno). */
+static void op_done(struct store *s, enum stats_op op, uint64_t t0, int r)
+{
+	stats_op(s->stats, op, now_ns() - t0, r < 0 ? r : 0);
+}
+
+/* The one place where -errno becomes an error reply. */
+static void reply_err(fuse_req_t req, int r)
+{
+	fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+static void fill_entry(struct store *s, struct fuse_entry_param *e, struct inode *in,
+		       const struct stat *st)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = node_of(s, in);
+	e->attr = *st;
+	e->attr_timeout = FS_TIMEOUT;
+	e->entry_timeout = FS_TIMEOUT;
+}
+
+/* Reply with a new entry (lookup, mknod, mkdir, symlink, link). */
+static void reply_entry(fuse_req_t req, struct store *s, struct inode *in,
+			const struct stat *st, int r)
+{
+	struct fuse_entry_param e;
+
+	if (r < 0) {
+		reply_err(req, r);
+		return;
+	}
+	fill_entry(s, &e, in, st);
+	if (fuse_reply_entry(req, &e) != 0)
+		inode_forget(s, in, 1); /* the kernel never got it */
+}
+
+static void reply_vnode(fuse_req_t req, struct store *s, fuse_ino_t ino)
+{
+	struct fuse_entry_param e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	r = vdir_getattr(s, vkind(ino), &e.attr);
+	if (r < 0) {
+		reply_err(req, r);
+		return;
+	}
+	e.ino = ino;
+	fuse_reply_entry(req, &e);
+}
+
+static void fs_init(void *data, struct fuse_conn_info *conn)
+{
+	(void)data;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	conn->max_write = 1024 * 1024;
+	conn->max_readahead = 1024 * 1024;
+	conn->time_gran = 1;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	struct inode *in = NULL;
+	struct stat st;
+	int r;
+
+	if (parent == FUSE_ROOT_ID && !strcmp(name, VDIR_NAME)) {
+		reply_vnode(req, s, FS_VNODE_DIR);
+		return;
+	}
+	if (parent == FS_VNODE_DIR) {
+		r = vdir_lookup(name);
+		if (r < 0)
+			reply_err(req, r);
+		else
+			reply_vnode(req, s, FS_VNODE_DIR + 1 + (fuse_ino_t)r);
+		return;
+	}
+	r = ns_lookup(s, inode_of(s, parent), name, &in, &st);
+	/* A missing name is an answer, not a failure of the filesystem. */
+	op_done(s, STATS_OP_GETATTR, t0, r == -ENOENT ? 0 : r);
+	if (r == -ENOENT) {
+		/* Cache the negative entry: only we create names. */
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = FS_TIMEOUT;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry(req, s, in, &st, r);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct store *s = store_of(req);
+
+	if (ino != FUSE_ROOT_ID && !is_vnode(ino))
+		inode_forget(s, inode_of(s, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *list)
+{
+	struct store *s = store_of(req);
+
+	for (size_t i = 0; i < count; i++)
+		if (list[i].ino != FUSE_ROOT_ID && !is_vnode(list[i].ino))
+			inode_forget(s, inode_of(s, list[i].ino), list[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	struct stat st;
+	int r;
+
+	(void)fi;
+	if (is_vnode(ino)) {
+		r = vdir_getattr(s, vkind(ino), &st);
+		if (r < 0)
+			reply_err(req, r);
+		else
+			fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	r = ns_getattr(s, inode_of(s, ino), &st);
+	op_done(s, STATS_OP_GETATTR, t0, r);
+	if (r < 0)
+		reply_err(req, r);
+	else
+		fuse_reply_attr(req, &st, FS_TIMEOUT);
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	struct stat st;
+	int what = 0, r;
+
+	if (is_vnode(ino)) {
+		/* Only the O_TRUNC of a shell redirect into control. */
+		r = to_set == FUSE_SET_ATTR_SIZE ? vdir_truncate(vkind(ino)) : -EPERM;
+		if (r == 0)
+			r = vdir_getattr(s, vkind(ino), &st);
+		if (r < 0)
+			reply_err(req, r);
+		else
+			fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE)
+		what |= NS_SET_MODE;
+	if (to_set & FUSE_SET_ATTR_UID)
+		what |= NS_SET_UID;
+	if (to_set & FUSE_SET_ATTR_GID)
+		what |= NS_SET_GID;
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		what |= NS_SET_SIZE;
+	if (to_set & FUSE_SET_ATTR_ATIME)
+		what |= (to_set & FUSE_SET_ATTR_ATIME_NOW) ? NS_SET_ATIME_NOW : NS_SET_ATIME;
+	if (to_set & FUSE_SET_ATTR_MTIME)
+		what |= (to_set & FUSE_SET_ATTR_MTIME_NOW) ? NS_SET_MTIME_NOW : NS_SET_MTIME;
+	r = ns_setattr(s, inode_of(s, ino), file_of(fi), attr, what, &st);
+	op_done(s, (what & NS_SET_SIZE) ? STATS_OP_TRUNCATE : STATS_OP_OTHER, t0, r);
+	if (r < 0)
+		reply_err(req, r);
+	else
+		fuse_reply_attr(req, &st, FS_TIMEOUT);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	char *buf = malloc(PATH_MAX + 1);
+	int r = buf ? ns_readlink(s, inode_of(s, ino), buf, PATH_MAX + 1) : -ENOMEM;
+
+	op_done(s, STATS_OP_OTHER, t0, r);
+	if (r < 0) {
+		reply_err(req, r);
+	} else {
+		buf[r] = '\0';
+		fuse_reply_readlink(req, buf);
+	}
+	free(buf);
+}
+
+/* Nothing can be made in, or moved into or out of, /.ragstore, and its
+ * name at the root is taken. */
+static int reserved(fuse_ino_t parent, const char *name)
+{
+	return is_vnode(parent) || (parent == FUSE_ROOT_ID && !strcmp(name, VDIR_NAME));
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct store *s = store_of(req);
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	uint64_t t0 = now_ns();
+	struct inode *in = NULL;
+	struct stat st;
+	int r = reserved(parent, name) ? -EPERM
+		: ns_mknod(s, inode_of(s, parent), name, mode, rdev, c->uid, c->gid, &in, &st);
+
+	op_done(s, STATS_OP_CREATE, t0, r);
+	reply_entry(req, s, in, &st, r);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct store *s = store_of(req);
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	uint64_t t0 = now_ns();
+	struct inode *in = NULL;
+	struct stat st;
+	int r = reserved(parent, name) ? -EPERM
+		: ns_mkdir(s, inode_of(s, parent), name, mode, c->uid, c->gid, &in, &st);
+
+	op_done(s, STATS_OP_MKDIR, t0, r);
+	reply_entry(req, s, in, &st, r);
+}
+
+static void fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
+		       const char *name)
+{
+	struct store *s = store_of(req);
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	uint64_t t0 = now_ns();
+	struct inode *in = NULL;
+	struct stat st;
+	int r = reserved(parent, name) ? -EPERM
+		: ns_symlink(s, inode_of(s, parent), name, target, c->uid, c->gid, &in, &st);
+
+	op_done(s, STATS_OP_SYMLINK, t0, r);
+	reply_entry(req, s, in, &st, r);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	struct stat st;
+	int r = is_vnode(ino) || reserved(newparent, newname) ? -EPERM
+		: ns_link(s, inode_of(s, ino), inode_of(s, newparent), newname, &st);
+
+	op_done(s, STATS_OP_LINK, t0, r);
+	reply_entry(req, s, inode_of(s, ino), &st, r);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	int r = reserved(parent, name) ? -EPERM : ns_unlink(s, inode_of(s, parent), name);
+
+	op_done(s, STATS_OP_UNLINK, t0, r);
+	reply_err(req, r);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	int r = reserved(parent, name) ? -EPERM : ns_rmdir(s, inode_of(s, parent), name);
+
+	op_done(s, STATS_OP_RMDIR, t0, r);
+	reply_err(req, r);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	int r = reserved(parent, name) || reserved(newparent, newname) ? -EPERM
+		: ns_rename(s, inode_of(s, parent), name, inode_of(s, newparent), newname, flags);
+
+	op_done(s, STATS_OP_RENAME, t0, r);
+	reply_err(req, r);
+}
+
+/* Data of real files stays cached across opens (see the top of this
+ * file); virtual files are rendered at open and read past their size. */
+static void reply_open(fuse_req_t req, struct fuse_file_info *fi, int r)
+{
+	if (r < 0) {
+		reply_err(req, r);
+		return;
+	}
+	fuse_reply_open(req, fi);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	int r;
+
+	if (is_vnode(ino)) {
+		struct vdir_handle *h = NULL;
+
+		r = vdir_open(s, vkind(ino), fi->flags, &h);
+		fi->fh = (uintptr_t)h;
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+		reply_open(req, fi, r);
+		return;
+	}
+	{
+		struct ofile *f = NULL;
+
+		r = ns_open(s, inode_of(s, ino), fi->flags, &f);
+		op_done(s, STATS_OP_OPEN, t0, r);
+		/* The kernel took its size from a hint that proved wrong (after
+		 * a crash, or a copy without xattrs): make it ask again. */
+		if (r == 0 && ofile_hint_fixed(f) && fs_session)
+			fuse_lowlevel_notify_inval_inode(fs_session, ino, -1, 0);
+		fi->fh = (uintptr_t)f;
+		fi->keep_cache = 1;
+		if (r == 0 && fuse_reply_open(req, fi) != 0)
+			ofile_release(s, f); /* interrupted: no release will come */
+		else if (r < 0)
+			reply_err(req, r);
+	}
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	uint64_t t0 = now_ns();
+	struct fuse_entry_param e;
+	struct inode *in = NULL;
+	struct ofile *f = NULL;
+	struct stat st;
+	int r = reserved(parent, name) ? -EPERM
+		: ns_create(s, inode_of(s, parent), name, mode, fi->flags, c->uid, c->gid, &in,
+			    &st, &f);
+
+	op_done(s, STATS_OP_CREATE, t0, r);
+	if (r < 0) {
+		reply_err(req, r);
+		return;
+	}
+	fill_entry(s, &e, in, &st);
+	fi->fh = (uintptr_t)f;
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		ofile_release(s, f);
+		inode_forget(s, in, 1);
+	}
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	if (is_vnode(ino)) {
+		n = vdir_read((struct vdir_handle *)(uintptr_t)fi->fh, buf, size, off);
+	} else {
+		n = ofile_read(s, file_of(fi), buf, size, off);
+		op_done(s, STATS_OP_READ, t0, (int)(n < 0 ? n : 0));
+		if (n > 0)
+			stats_bytes_read(s->stats, (uint64_t)n);
+	}
+	if (n < 0)
+		reply_err(req, (int)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	ssize_t n;
+
+	if (is_vnode(ino)) {
+		n = vdir_write(s, (struct vdir_handle *)(uintptr_t)fi->fh, buf, size);
+	} else {
+		n = ofile_write(s, file_of(fi), buf, size, off);
+		op_done(s, STATS_OP_WRITE, t0, (int)(n < 0 ? n : 0));
+		if (n > 0)
+			stats_bytes_written(s->stats, (uint64_t)n);
+	}
+	if (n < 0)
+		reply_err(req, (int)n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* Writes go through to the backing file as they arrive, so closing
+	 * has nothing left to hand over. */
+	(void)ino;
+	(void)fi;
+	reply_err(req, 0);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	int r;
+
+	if (is_vnode(ino)) {
+		vdir_release((struct vdir_handle *)(uintptr_t)fi->fh);
+		reply_err(req, 0);
+		return;
+	}
+	r = ofile_release(s, file_of(fi));
+	reply_err(req, r);
+	/* The last release may have freed superseded records: st_blocks
+	 * went down behind the kernel's back. */
+	if (fs_session)
+		fuse_lowlevel_notify_inval_inode(fs_session, ino, -1, 0);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	int r = is_vnode(ino) ? 0 : ofile_fsync(s, file_of(fi), datasync);
+
+	op_done(s, STATS_OP_FSYNC, t0, r);
+	reply_err(req, r);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	struct ns_dir *d = NULL;
+	int r;
+
+	if (is_vnode(ino)) {
+		fi->fh = 0;
+		reply_open(req, fi, ino == FS_VNODE_DIR ? 0 : -ENOTDIR);
+		return;
+	}
+	r = ns_opendir(s, inode_of(s, ino), &d);
+	op_done(s, STATS_OP_READDIR, t0, r);
+	fi->fh = (uintptr_t)d;
+	if (r == 0 && fuse_reply_open(req, fi) != 0)
+		ns_releasedir(s, d);
+	else if (r < 0)
+		reply_err(req, r);
+}
+
+/* A reply buffer being filled with directory entries. */
+struct dirbuf {
+	fuse_req_t req;
+	struct store *s;
+	char *p;
+	size_t size, len;
+	int plus;
+};
+
+static int dirbuf_fill(void *arg, const char *name, const struct stat *st, struct inode *in,
+		       off_t next)
+{
+	struct dirbuf *b = arg;
+	size_t need;
+
+	if (b->plus) {
+		struct fuse_entry_param e;
+
+		if (in) {
+			fill_entry(b->s, &e, in, st);
+		} else {
+			memset(&e, 0, sizeof(e)); /* "." and "..": no entry */
+			e.attr.st_ino = st->st_ino;
+			e.attr.st_mode = st->st_mode;
+		}
+		need = fuse_add_direntry_plus(b->req, b->p + b->len, b->size - b->len, name, &e,
+					      next);
+	} else {
+		need = fuse_add_direntry(b->req, b->p + b->len, b->size - b->len, name, st, next);
+	}
+	if (need > b->size - b->len)
+		return 1;
+	b->len += need;
+	return 0;
+}
+
+/* The listing of /.ragstore: ".", ".." and the files, by position. */
+static void vdir_list(struct dirbuf *b, off_t off)
+{
+	for (off_t i = off; i < 2 + VDIR_COUNT; i++) {
+		struct stat st;
+
+		memset(&st, 0, sizeof(st));
+		if (i < 2) {
+			st.st_mode = S_IFDIR;
+		} else {
+			vdir_getattr(b->s, (int)(i - 2), &st);
+		}
+		if (dirbuf_fill(b, i == 0 ? "." : i == 1 ? ".." : vdir_entry_name((int)(i - 2)),
+				&st, NULL, i + 1))
+			break;
+	}
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi, int plus)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	struct dirbuf b = { .req = req, .s = s, .size = size, .plus = plus };
+	int r = 0;
+
+	b.p = malloc(size ? size : 1);
+	if (!b.p) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	if (ino == FS_VNODE_DIR)
+		vdir_list(&b, off);
+	else
+		r = ns_readdir(s, (struct ns_dir *)(uintptr_t)fi->fh, off, plus, dirbuf_fill, &b);
+	op_done(s, STATS_OP_READDIR, t0, r);
+	/* Entries already in the buffer were looked up: send them. */
+	if (r < 0 && b.len == 0)
+		reply_err(req, r);
+	else
+		fuse_reply_buf(req, b.p, b.len);
+	free(b.p);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 0);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 1);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (!is_vnode(ino))
+		ns_releasedir(store_of(req), (struct ns_dir *)(uintptr_t)fi->fh);
+	reply_err(req, 0);
+}
+
+static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	int r = is_vnode(ino) ? 0 : ns_fsyncdir(s, (struct ns_dir *)(uintptr_t)fi->fh, datasync);
+
+	op_done(s, STATS_OP_FSYNC, t0, r);
+	reply_err(req, r);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	int r = ns_statfs(store_of(req), &sv);
+
+	(void)ino;
+	if (r < 0)
+		reply_err(req, r);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+/* Extended attributes: a length query (size 0) is answered with
+ * fuse_reply_xattr, a value with fuse_reply_buf. */
+static void reply_xattr(fuse_req_t req, const char *buf, size_t size, int r)
+{
+	if (r < 0)
+		reply_err(req, r);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	char *buf = size ? malloc(size) : NULL;
+	int r;
+
+	if (is_vnode(ino)) {
+		reply_err(req, -ENODATA);
+		free(buf);
+		return;
+	}
+	r = size && !buf ? -ENOMEM : attrs_get(s, inode_of(s, ino), name, buf, size);
+	op_done(s, STATS_OP_XATTR, t0, r == -ENODATA ? 0 : r);
+	reply_xattr(req, buf, size, r);
+	free(buf);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	char *buf = size ? malloc(size) : NULL;
+	int r;
+
+	if (is_vnode(ino)) {
+		reply_xattr(req, buf, size, 0);
+		free(buf);
+		return;
+	}
+	r = size && !buf ? -ENOMEM : attrs_list(s, inode_of(s, ino), buf, size);
+	op_done(s, STATS_OP_XATTR, t0, r);
+	reply_xattr(req, buf, size, r);
+	free(buf);
+}
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	int r = is_vnode(ino) ? -EPERM : attrs_set(s, inode_of(s, ino), name, value, size, flags);
+
+	op_done(s, STATS_OP_XATTR, t0, r);
+	reply_err(req, r);
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	int r = is_vnode(ino) ? -EPERM : attrs_remove(s, inode_of(s, ino), name);
+
+	op_done(s, STATS_OP_XATTR, t0, r);
+	reply_err(req, r);
+}
+
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	struct store *s = store_of(req);
+	uint64_t t0 = now_ns();
+	int r = is_vnode(ino) ? -EPERM : ofile_fallocate(s, file_of(fi), mode, off, len);
+
+	op_done(s, STATS_OP_WRITE, t0, r);
+	reply_err(req, r);
+}
+
+static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t r = is_vnode(ino) ? -EINVAL : ofile_lseek(store_of(req), file_of(fi), off, whence);
+
+	if (r < 0)
+		reply_err(req, (int)r);
+	else
+		fuse_reply_lseek(req, r);
+}
+
+void fs_set_session(struct fuse_session *se)
+{
+	fs_session = se;
+}
+
+const struct fuse_lowlevel_ops fs_ll_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.symlink = fs_symlink,
+	.rename = fs_rename,
+	.link = fs_link,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.fsync = fs_fsync,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
+	.releasedir = fs_releasedir,
+	.fsyncdir = fs_fsyncdir,
+	.statfs = fs_statfs,
+	.setxattr = fs_setxattr,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.removexattr = fs_removexattr,
+	.create = fs_create,
+	.fallocate = fs_fallocate,
+	.lseek = fs_lseek,
+};

@@ -1,0 +1,823 @@
+/* ns.c - namespace operations by inode.  See ns.h. */
+#include "ns.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ofile.h"
+#include "pathmap.h"
+#include "stats.h"
+#include "xattrs.h"
+
+/* A user's name resolved in its backing directory: the directory's
+ * descriptor (held until name_put) and the backing name. */
+struct nsname {
+	struct inode *dir;
+	int dirfd;
+	struct bname bn;
+};
+
+static int name_get(struct store *s, struct inode *dir, const char *name, struct nsname *n)
+{
+	uint8_t iv[NAME_IV_LEN];
+	int r = 0;
+
+	if (!S_ISDIR(inode_type(dir)))
+		return -ENOTDIR;
+	memset(iv, 0, sizeof(iv));
+	if (s->names)
+		r = inode_dir_iv(s, dir, iv);
+	if (r == 0)
+		r = pathmap_encode(s, iv, name, &n->bn);
+	if (r < 0)
+		return r;
+	n->dir = dir;
+	n->dirfd = inode_dirfd(s, dir);
+	return n->dirfd < 0 ? n->dirfd : 0;
+}
+
+static void name_put(struct store *s, struct nsname *n)
+{
+	inode_dirfd_put(s, n->dir);
+}
+
+/* st of backing entry name in dirfd as the user sees it. */
+static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *st)
+{
+	if (S_ISREG(st->st_mode)) {
+		struct ofile *f;
+
+		if (ofile_find(s, st->st_dev, st->st_ino, &f) == 0) {
+			st->st_size = (off_t)ofile_size(f);
+			ofile_release(s, f);
+		} else {
+			st->st_size = (off_t)ofile_stat_size(s, dirfd, name, st);
+		}
+	} else if (S_ISLNK(st->st_mode) && s->names) {
+		char stored[NAME_LINK_ENC_CAP], target[NAME_LINK_MAX + 1];
+		ssize_t n = readlinkat(dirfd, name, stored, sizeof(stored));
+		int len;
+
+		if (n < 0)
+			return -errno;
+		len = pathmap_link_decode(s, stored, (size_t)n, target, sizeof(target));
+		if (len < 0)
+			return len;
+		st->st_size = len;
+	}
+	return 0;
+}
+
+static int stat_at(struct store *s, int dirfd, const char *name, struct stat *st)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return fix_stat(s, dirfd, name, st);
+}
+
+/* The end of every operation that makes a name: stat it and hand out its
+ * inode with a kernel reference. */
+static int hand_out(struct store *s, struct nsname *n, const char *uname, struct inode **out,
+		    struct stat *st)
+{
+	int r = stat_at(s, n->dirfd, n->bn.leaf, st);
+
+	if (r < 0)
+		return r;
+	*out = inode_get(s, n->dir, n->bn.leaf, uname, st, 1);
+	return *out ? 0 : -ENOMEM;
+}
+
+int ns_lookup(struct store *s, struct inode *dir, const char *name, struct inode **out,
+	      struct stat *st)
+{
+	struct nsname n;
+	int r;
+
+	inode_ns_rdlock(s);
+	r = name_get(s, dir, name, &n);
+	if (r == 0) {
+		r = hand_out(s, &n, name, out, st);
+		name_put(s, &n);
+	}
+	inode_ns_unlock(s);
+	return r;
+}
+
+int ns_getattr(struct store *s, struct inode *in, struct stat *st)
+{
+	struct ofile *f;
+	struct iref ref;
+	int r;
+
+	if (S_ISREG(inode_type(in)) && ofile_find(s, inode_dev(in), inode_ino(in), &f) == 0) {
+		/* Open (perhaps with no name left): its descriptor knows. */
+		r = fstat(ofile_fd(f), st) < 0 ? -errno : 0;
+		st->st_size = (off_t)ofile_size(f);
+		ofile_release(s, f);
+		return r;
+	}
+	inode_ns_rdlock(s);
+	r = inode_ref(s, in, &ref);
+	if (r == 0) {
+		r = stat_at(s, ref.dirfd, ref.name, st);
+		inode_ref_put(s, &ref);
+	}
+	inode_ns_unlock(s);
+	if (r == 0 && (st->st_ino != inode_ino(in) || st->st_dev != inode_dev(in)))
+		r = -ESTALE;
+	return r;
+}
+
+static void set_times(const struct stat *attr, int what, struct timespec tv[2])
+{
+	tv[0].tv_nsec = tv[1].tv_nsec = UTIME_OMIT;
+	tv[0].tv_sec = tv[1].tv_sec = 0;
+	if (what & NS_SET_ATIME_NOW)
+		tv[0].tv_nsec = UTIME_NOW;
+	else if (what & NS_SET_ATIME)
+		tv[0] = attr->st_atim;
+	if (what & NS_SET_MTIME_NOW)
+		tv[1].tv_nsec = UTIME_NOW;
+	else if (what & NS_SET_MTIME)
+		tv[1] = attr->st_mtim;
+}
+
+/* setattr through an open file: its descriptor. */
+static int setattr_open(struct store *s, struct ofile *f, const struct stat *attr, int what)
+{
+	struct timespec tv[2];
+	int fd = ofile_fd(f);
+
+	if ((what & (NS_SET_UID | NS_SET_GID)) &&
+	    fchown(fd, (what & NS_SET_UID) ? attr->st_uid : (uid_t)-1,
+		   (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1) < 0)
+		return -errno;
+	if ((what & NS_SET_MODE) && fchmod(fd, attr->st_mode & 07777) < 0)
+		return -errno;
+	if (what & NS_SET_SIZE) {
+		int r;
+
+		if (attr->st_size < 0)
+			return -EINVAL;
+		r = ofile_truncate(s, f, (uint64_t)attr->st_size);
+		if (r < 0)
+			return r;
+	}
+	if (what & (NS_SET_ATIME | NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW)) {
+		set_times(attr, what, tv);
+		return ofile_futimens(f, tv);
+	}
+	return 0;
+}
+
+static int setattr_at(struct store *s, int dirfd, const char *name, const struct stat *attr,
+		      int what)
+{
+	struct timespec tv[2];
+
+	if ((what & (NS_SET_UID | NS_SET_GID)) &&
+	    fchownat(dirfd, name, (what & NS_SET_UID) ? attr->st_uid : (uid_t)-1,
+		     (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if ((what & NS_SET_MODE) && fchmodat(dirfd, name, attr->st_mode & 07777, 0) < 0)
+		return -errno;
+	if (what & NS_SET_SIZE) {
+		struct ofile *f;
+		int r;
+
+		if (attr->st_size < 0)
+			return -EINVAL;
+		r = ofile_open(s, dirfd, name, &f);
+		if (r < 0)
+			return r;
+		r = ofile_truncate(s, f, (uint64_t)attr->st_size);
+		ofile_release(s, f);
+		if (r < 0)
+			return r;
+	}
+	if (what & (NS_SET_ATIME | NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW)) {
+		set_times(attr, what, tv);
+		return ofile_utimens(s, dirfd, name, tv);
+	}
+	return 0;
+}
+
+int ns_setattr(struct store *s, struct inode *in, struct ofile *f, const struct stat *attr,
+	       int what, struct stat *st)
+{
+	struct ofile *open = NULL;
+	struct iref ref;
+	int r;
+
+	if (!f && S_ISREG(inode_type(in)) &&
+	    ofile_find(s, inode_dev(in), inode_ino(in), &open) == 0)
+		f = open;
+	if (f) {
+		r = setattr_open(s, f, attr, what);
+		if (open)
+			ofile_release(s, open);
+	} else {
+		inode_ns_rdlock(s);
+		r = inode_ref(s, in, &ref);
+		if (r == 0) {
+			r = setattr_at(s, ref.dirfd, ref.name, attr, what);
+			inode_ref_put(s, &ref);
+		}
+		inode_ns_unlock(s);
+	}
+	return r < 0 ? r : ns_getattr(s, in, st);
+}
+
+/* Owner of a new object in the directory open as dirfd: the caller, except
+ * that the group comes from a setgid directory (as on ext4).  Only a daemon
+ * running as root can give objects away; a user's daemon owns everything
+ * anyway (-1 leaves the ids alone). */
+static void new_owner(int dirfd, uid_t *uid, gid_t *gid)
+{
+	struct stat st;
+
+	if (geteuid() != 0) {
+		*uid = (uid_t)-1;
+		*gid = (gid_t)-1;
+		return;
+	}
+	if (fstat(dirfd, &st) == 0 && (st.st_mode & S_ISGID))
+		*gid = st.st_gid;
+}
+
+static int chown_new(struct nsname *n, uid_t uid, gid_t gid)
+{
+	new_owner(n->dirfd, &uid, &gid);
+	if (uid == (uid_t)-1 && gid == (gid_t)-1)
+		return 0;
+	return fchownat(n->dirfd, n->bn.leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+/* Making a name: resolve it, write a long name's side file, run make(),
+ * and hand the result out; on failure drop the side file again. */
+typedef int (*make_fn)(struct store *s, struct nsname *n, const void *arg);
+
+static int make_name(struct store *s, struct inode *dir, const char *name, make_fn make,
+		     const void *arg, uid_t uid, gid_t gid, struct inode **out, struct stat *st)
+{
+	struct nsname n;
+	int r;
+
+	inode_ns_rdlock(s);
+	r = name_get(s, dir, name, &n);
+	if (r < 0) {
+		inode_ns_unlock(s);
+		return r;
+	}
+	r = pathmap_side_write(s, n.dirfd, &n.bn);
+	if (r == 0)
+		r = make(s, &n, arg);
+	if (r == 0)
+		r = chown_new(&n, uid, gid);
+	if (r == 0)
+		r = hand_out(s, &n, name, out, st);
+	if (r < 0)
+		pathmap_side_drop(s, n.dirfd, &n.bn);
+	name_put(s, &n);
+	inode_ns_unlock(s);
+	return r;
+}
+
+struct mknod_arg {
+	mode_t mode;
+	dev_t rdev;
+};
+
+static int make_node(struct store *s, struct nsname *n, const void *arg)
+{
+	const struct mknod_arg *a = arg;
+
+	if (S_ISREG(a->mode)) {
+		struct ofile *f;
+		int r = ofile_create(s, n->dirfd, n->bn.leaf, a->mode & 07777, (uid_t)-1,
+				     (gid_t)-1, &s->desc.codec, 1, &f);
+
+		return r < 0 ? r : ofile_release(s, f);
+	}
+	return mknodat(n->dirfd, n->bn.leaf, a->mode, a->rdev) < 0 ? -errno : 0;
+}
+
+int ns_mknod(struct store *s, struct inode *dir, const char *name, mode_t mode, dev_t rdev,
+	     uid_t uid, gid_t gid, struct inode **out, struct stat *st)
+{
+	struct mknod_arg a = { mode, rdev };
+	int r;
+
+	if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) && !S_ISCHR(mode) &&
+	    !S_ISBLK(mode))
+		return -EINVAL;
+	r = make_name(s, dir, name, make_node, &a, uid, gid, out, st);
+	/* fchown of a regular file clears setuid/setgid: put the mode back. */
+	if (r == 0 && S_ISREG(mode) && (mode & 06000) && geteuid() == 0) {
+		struct stat want = { .st_mode = mode };
+
+		r = ns_setattr(s, *out, NULL, &want, NS_SET_MODE, st);
+	}
+	return r;
+}
+
+static int make_dir(struct store *s, struct nsname *n, const void *arg)
+{
+	int r = pathmap_mkdir(s, n->dirfd, &n->bn, *(const mode_t *)arg);
+
+	if (r == 0)
+		stats_dir_delta(s->stats, 1);
+	return r;
+}
+
+int ns_mkdir(struct store *s, struct inode *dir, const char *name, mode_t mode, uid_t uid,
+	     gid_t gid, struct inode **out, struct stat *st)
+{
+	return make_name(s, dir, name, make_dir, &mode, uid, gid, out, st);
+}
+
+static int make_symlink(struct store *s, struct nsname *n, const void *arg)
+{
+	char *stored = malloc(NAME_LINK_ENC_CAP);
+	int r = stored ? pathmap_link_encode(s, arg, stored, NAME_LINK_ENC_CAP) : -ENOMEM;
+
+	if (r >= 0)
+		r = symlinkat(stored, n->dirfd, n->bn.leaf) < 0 ? -errno : 0;
+	free(stored);
+	return r;
+}
+
+int ns_symlink(struct store *s, struct inode *dir, const char *name, const char *target,
+	       uid_t uid, gid_t gid, struct inode **out, struct stat *st)
+{
+	if (strlen(target) > NAME_LINK_MAX && s->names)
+		return -ENAMETOOLONG;
+	return make_name(s, dir, name, make_symlink, target, uid, gid, out, st);
+}
+
+int ns_link(struct store *s, struct inode *in, struct inode *dir, const char *name,
+	    struct stat *st)
+{
+	struct nsname n;
+	struct iref ref;
+	struct inode *got;
+	int r;
+
+	if (S_ISDIR(inode_type(in)))
+		return -EPERM;
+	inode_ns_rdlock(s);
+	r = inode_ref(s, in, &ref);
+	if (r < 0)
+		goto out_unlock;
+	r = name_get(s, dir, name, &n);
+	if (r < 0)
+		goto out_ref;
+	r = pathmap_side_write(s, n.dirfd, &n.bn);
+	if (r == 0 && linkat(ref.dirfd, ref.name, n.dirfd, n.bn.leaf, 0) < 0)
+		r = -errno;
+	if (r == 0) {
+		r = hand_out(s, &n, name, &got, st);
+		if (r == 0 && got != in)
+			r = -ESTALE; /* cannot happen while we are the only writer */
+	}
+	if (r < 0)
+		pathmap_side_drop(s, n.dirfd, &n.bn);
+	name_put(s, &n);
+out_ref:
+	inode_ref_put(s, &ref);
+out_unlock:
+	inode_ns_unlock(s);
+	return r;
+}
+
+int ns_unlink(struct store *s, struct inode *dir, const char *name)
+{
+	struct ofile_removal rm;
+	uint8_t xid[XATTRS_ID_LEN];
+	struct nsname n;
+	struct stat st;
+	int r, has_x;
+
+	inode_ns_wrlock(s);
+	r = name_get(s, dir, name, &n);
+	if (r < 0)
+		goto out_unlock;
+	if (fstatat(n.dirfd, n.bn.leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+		goto out;
+	}
+	/* The last name of a regular file takes it out of the totals and its
+	 * attributes with it (an open descriptor keeps the data until the
+	 * last close). */
+	ofile_removal_begin(s, n.dirfd, n.bn.leaf, &rm);
+	has_x = rm.valid && xattrs_object_id(s, n.dirfd, n.bn.leaf, xid) == 0;
+	if (unlinkat(n.dirfd, n.bn.leaf, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	ofile_removal_done(s, &rm);
+	if (has_x)
+		xattrs_forget(s, xid);
+	pathmap_side_drop(s, n.dirfd, &n.bn);
+	inode_name_gone(s, st.st_dev, st.st_ino, dir, n.bn.leaf);
+out:
+	name_put(s, &n);
+out_unlock:
+	inode_ns_unlock(s);
+	return r;
+}
+
+int ns_rmdir(struct store *s, struct inode *dir, const char *name)
+{
+	uint8_t xid[XATTRS_ID_LEN];
+	struct nsname n;
+	struct stat st;
+	int r, has_x;
+
+	inode_ns_wrlock(s);
+	r = name_get(s, dir, name, &n);
+	if (r < 0)
+		goto out_unlock;
+	if (fstatat(n.dirfd, n.bn.leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		r = -ENOTDIR;
+		goto out;
+	}
+	has_x = xattrs_object_id(s, n.dirfd, n.bn.leaf, xid) == 0;
+	r = pathmap_rmdir(s, n.dirfd, &n.bn);
+	if (r == 0) {
+		stats_dir_delta(s->stats, -1);
+		if (has_x)
+			xattrs_forget(s, xid);
+		inode_name_gone(s, st.st_dev, st.st_ino, dir, n.bn.leaf);
+	}
+out:
+	name_put(s, &n);
+out_unlock:
+	inode_ns_unlock(s);
+	return r;
+}
+
+static int exchange(struct store *s, struct nsname *a, struct nsname *b,
+		    const struct stat *ast, const char *aname, const char *bname)
+{
+	struct stat bst;
+
+	if (fstatat(b->dirfd, b->bn.leaf, &bst, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	/* The entries keep their names (and side files); the objects behind
+	 * them swap. */
+	if (renameat2(a->dirfd, a->bn.leaf, b->dirfd, b->bn.leaf, RENAME_EXCHANGE) < 0)
+		return -errno;
+	inode_name_moved(s, ast->st_dev, ast->st_ino, a->dir, a->bn.leaf, b->dir, b->bn.leaf,
+			 bname);
+	inode_name_moved(s, bst.st_dev, bst.st_ino, b->dir, b->bn.leaf, a->dir, a->bn.leaf,
+			 aname);
+	return 0;
+}
+
+/* What a rename replaces, noted before it and settled after it. */
+struct replaced {
+	int exists;
+	struct stat st;
+	struct ofile_removal rm;
+	int has_x;
+	uint8_t xid[XATTRS_ID_LEN];
+	int prepared;           /* a directory moved aside */
+	char aside[64];
+};
+
+static int replace_begin(struct store *s, struct nsname *t, const struct stat *sst,
+			 unsigned flags, struct replaced *rp)
+{
+	memset(rp, 0, sizeof(*rp));
+	if (fstatat(t->dirfd, t->bn.leaf, &rp->st, AT_SYMLINK_NOFOLLOW) == 0)
+		rp->exists = 1;
+	if (rp->exists) {
+		ofile_removal_begin(s, t->dirfd, t->bn.leaf, &rp->rm);
+		rp->has_x = (rp->rm.valid || S_ISDIR(rp->st.st_mode)) &&
+			    xattrs_object_id(s, t->dirfd, t->bn.leaf, rp->xid) == 0;
+	}
+	/* A directory replacing an empty directory: the target's own value
+	 * file must go first, or the backing rename sees it as not empty. */
+	if (S_ISDIR(sst->st_mode) && !(flags & RENAME_NOREPLACE))
+		return pathmap_replace_prepare(s, t->dirfd, &t->bn, rp->aside, sizeof(rp->aside),
+					       &rp->prepared);
+	return 0;
+}
+
+static void replace_done(struct store *s, struct nsname *t, struct replaced *rp)
+{
+	if (!rp->exists)
+		return;
+	ofile_removal_done(s, &rp->rm);
+	if (rp->has_x)
+		xattrs_forget(s, rp->xid);
+	if (rp->prepared) {
+		pathmap_replace_finish(s, t->dirfd, rp->aside);
+		stats_dir_delta(s->stats, -1);
+	}
+	inode_name_gone(s, rp->st.st_dev, rp->st.st_ino, t->dir, t->bn.leaf);
+}
+
+int ns_rename(struct store *s, struct inode *dir, const char *name, struct inode *ndir,
+	      const char *nname, unsigned flags)
+{
+	struct nsname f, t;
+	struct replaced *rp = NULL;
+	struct stat sst;
+	int r;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	inode_ns_wrlock(s);
+	r = name_get(s, dir, name, &f);
+	if (r < 0)
+		goto out_unlock;
+	r = name_get(s, ndir, nname, &t);
+	if (r < 0)
+		goto out_from;
+	if (fstatat(f.dirfd, f.bn.leaf, &sst, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		r = exchange(s, &f, &t, &sst, name, nname);
+		goto out;
+	}
+	rp = malloc(sizeof(*rp));
+	if (!rp) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = replace_begin(s, &t, &sst, flags, rp);
+	if (r == 0 && rp->exists && rp->st.st_ino == sst.st_ino && rp->st.st_dev == sst.st_dev)
+		goto out; /* two names of one file: rename does nothing */
+	if (r == 0)
+		r = pathmap_side_write(s, t.dirfd, &t.bn);
+	if (r == 0 && renameat2(f.dirfd, f.bn.leaf, t.dirfd, t.bn.leaf, flags) < 0)
+		r = -errno;
+	if (r < 0) {
+		if (rp->prepared)
+			pathmap_replace_undo(s, t.dirfd, &t.bn, rp->aside);
+		if (!rp->exists)
+			pathmap_side_drop(s, t.dirfd, &t.bn);
+		goto out;
+	}
+	replace_done(s, &t, rp);
+	inode_name_moved(s, sst.st_dev, sst.st_ino, dir, f.bn.leaf, ndir, t.bn.leaf, nname);
+	if (dir != ndir || strcmp(f.bn.leaf, t.bn.leaf))
+		pathmap_side_drop(s, f.dirfd, &f.bn);
+out:
+	free(rp);
+	name_put(s, &t);
+out_from:
+	name_put(s, &f);
+out_unlock:
+	inode_ns_unlock(s);
+	return r;
+}
+
+int ns_readlink(struct store *s, struct inode *in, char *buf, size_t size)
+{
+	char *stored = malloc(NAME_LINK_ENC_CAP + 1);
+	struct iref ref;
+	ssize_t n;
+	int r;
+
+	if (!stored)
+		return -ENOMEM;
+	inode_ns_rdlock(s);
+	r = inode_ref(s, in, &ref);
+	if (r == 0) {
+		n = readlinkat(ref.dirfd, ref.name, stored, NAME_LINK_ENC_CAP + 1);
+		r = n < 0 ? -errno : (int)n;
+		inode_ref_put(s, &ref);
+	}
+	inode_ns_unlock(s);
+	if (r >= 0 && (size_t)r > NAME_LINK_ENC_CAP)
+		r = -EIO;
+	if (r >= 0)
+		r = pathmap_link_decode(s, stored, (size_t)r, buf, size);
+	free(stored);
+	return r;
+}
+
+int ns_statfs(struct store *s, struct statvfs *sv)
+{
+	return fstatvfs(s->rootfd, sv) < 0 ? -errno : 0;
+}
+
+/* The end of open and create: O_TRUNC, and a path for error reports. */
+static int opened(struct store *s, struct inode *in, struct ofile *f, int flags)
+{
+	char *path = malloc(PATH_MAX);
+
+	if (path && inode_path(s, in, path, PATH_MAX) == 0)
+		ofile_set_path(f, path);
+	free(path);
+	if (flags & O_TRUNC) {
+		int r = ofile_truncate(s, f, 0);
+
+		if (r < 0) {
+			ofile_release(s, f);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int ns_open(struct store *s, struct inode *in, int flags, struct ofile **f)
+{
+	struct iref ref;
+	int r;
+
+	if (S_ISDIR(inode_type(in)))
+		return -EISDIR;
+	if (!S_ISREG(inode_type(in)))
+		return -EINVAL;
+	if (ofile_find(s, inode_dev(in), inode_ino(in), f) < 0) {
+		inode_ns_rdlock(s);
+		r = inode_ref(s, in, &ref);
+		if (r == 0) {
+			r = ofile_open(s, ref.dirfd, ref.name, f);
+			inode_ref_put(s, &ref);
+		}
+		inode_ns_unlock(s);
+		if (r < 0)
+			return r;
+	}
+	return opened(s, in, *f, flags);
+}
+
+int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode, int flags,
+	      uid_t uid, gid_t gid, struct inode **out, struct stat *st, struct ofile **f)
+{
+	struct nsname n;
+	int r;
+
+	inode_ns_rdlock(s);
+	r = name_get(s, dir, name, &n);
+	if (r < 0) {
+		inode_ns_unlock(s);
+		return r;
+	}
+	new_owner(n.dirfd, &uid, &gid);
+	r = pathmap_side_write(s, n.dirfd, &n.bn);
+	if (r == 0)
+		r = ofile_create(s, n.dirfd, n.bn.leaf, mode & 07777, uid, gid, &s->desc.codec,
+				 (flags & O_EXCL) != 0, f);
+	if (r == 0) {
+		r = hand_out(s, &n, name, out, st);
+		if (r < 0)
+			ofile_release(s, *f);
+	} else {
+		pathmap_side_drop(s, n.dirfd, &n.bn);
+	}
+	name_put(s, &n);
+	inode_ns_unlock(s);
+	if (r == 0) {
+		r = opened(s, *out, *f, flags);
+		if (r < 0)
+			inode_forget(s, *out, 1);
+	}
+	return r;
+}
+
+/* An open directory: the backing stream and the value its names use. */
+struct ns_dir {
+	struct inode *in;
+	DIR *d;
+	uint8_t iv[NAME_IV_LEN];
+};
+
+int ns_opendir(struct store *s, struct inode *in, struct ns_dir **out)
+{
+	struct ns_dir *d = calloc(1, sizeof(*d));
+	int fd = -1, r = 0;
+
+	if (!d)
+		return -ENOMEM;
+	if (s->names)
+		r = inode_dir_iv(s, in, d->iv);
+	if (r == 0) {
+		int dfd = inode_dirfd(s, in);
+
+		if (dfd < 0) {
+			r = dfd;
+		} else {
+			fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0)
+				r = -errno;
+			inode_dirfd_put(s, in);
+		}
+	}
+	if (r == 0) {
+		d->d = fdopendir(fd);
+		if (!d->d) {
+			r = -errno;
+			close(fd);
+		}
+	}
+	if (r < 0) {
+		free(d);
+		return r;
+	}
+	inode_pin(s, in);
+	d->in = in;
+	*out = d;
+	return 0;
+}
+
+/* One entry of a listing with plus: its inode and stat, looked up. */
+static int entry_plus(struct store *s, struct ns_dir *d, const char *bname, const char *name,
+		      struct stat *st, struct inode **in)
+{
+	int r = stat_at(s, dirfd(d->d), bname, st);
+
+	if (r < 0)
+		return r;
+	*in = inode_get(s, d->in, bname, name, st, 1);
+	return *in ? 0 : -ENOMEM;
+}
+
+int ns_readdir(struct store *s, struct ns_dir *d, off_t off, int plus, ns_fill_fn fill,
+	       void *arg)
+{
+	struct dirent *e;
+	int r = 0;
+
+	if (off == 0)
+		rewinddir(d->d);
+	else
+		seekdir(d->d, off);
+	if (plus)
+		inode_ns_rdlock(s);
+	while ((e = readdir(d->d)) != NULL) {
+		char name[NAME_PLAIN_MAX + 1];
+		struct inode *in = NULL;
+		struct stat st;
+		off_t next = telldir(d->d);
+		int k = pathmap_entry_name(s, dirfd(d->d), d->iv, e->d_name, name);
+
+		if (k == 0)
+			continue;
+		if (k < 0) {
+			log_msg(LOG_LVL_ERROR, "backing entry %s: name does not authenticate; skipped",
+				e->d_name);
+			stats_error(s->stats, 1, NULL, -1, "name does not authenticate");
+			continue;
+		}
+		memset(&st, 0, sizeof(st));
+		st.st_ino = e->d_ino;
+		st.st_mode = (mode_t)DTTOIF(e->d_type);
+		if (plus && strcmp(name, ".") && strcmp(name, "..")) {
+			int pr = entry_plus(s, d, e->d_name, name, &st, &in);
+
+			if (pr == -ENOENT)
+				continue; /* removed meanwhile */
+			if (pr < 0) {
+				r = pr;
+				break;
+			}
+		}
+		if (fill(arg, name, &st, in, next)) {
+			if (in)
+				inode_forget(s, in, 1);
+			break;
+		}
+	}
+	if (plus)
+		inode_ns_unlock(s);
+	return r;
+}
+
+int ns_fsyncdir(struct store *s, struct ns_dir *d, int datasync)
+{
+	(void)s;
+	return (datasync ? fdatasync(dirfd(d->d)) : fsync(dirfd(d->d))) < 0 ? -errno : 0;
+}
+
+void ns_releasedir(struct store *s, struct ns_dir *d)
+{
+	if (!d)
+		return;
+	closedir(d->d);
+	inode_put(s, d->in);
+	free(d);
+}
