@@ -16,6 +16,10 @@
 #include "stats.h"
 #include "xattrs.h"
 
+/* Room for a stored symlink target: sealed and encoded, or plain (a
+ * plaintext-name store keeps targets of up to PATH_MAX - 1 bytes). */
+#define LINK_BUF (NAME_LINK_ENC_CAP > PATH_MAX ? NAME_LINK_ENC_CAP : PATH_MAX)
+
 /* A user's name resolved in its backing directory: the directory's
  * descriptor (held until name_put) and the backing name. */
 struct nsname {
@@ -346,8 +350,8 @@ int ns_mkdir(struct store *s, struct inode *dir, const char *name, mode_t mode, 
 
 static int make_symlink(struct store *s, struct nsname *n, const void *arg)
 {
-	char *stored = malloc(NAME_LINK_ENC_CAP);
-	int r = stored ? pathmap_link_encode(s, arg, stored, NAME_LINK_ENC_CAP) : -ENOMEM;
+	char *stored = malloc(LINK_BUF);
+	int r = stored ? pathmap_link_encode(s, arg, stored, LINK_BUF) : -ENOMEM;
 
 	if (r >= 0)
 		r = symlinkat(stored, n->dirfd, n->bn.leaf) < 0 ? -errno : 0;
@@ -595,7 +599,7 @@ out_unlock:
 
 int ns_readlink(struct store *s, struct inode *in, char *buf, size_t size)
 {
-	char *stored = malloc(NAME_LINK_ENC_CAP + 1);
+	char *stored = malloc(LINK_BUF + 1);
 	struct iref ref;
 	ssize_t n;
 	int r;
@@ -605,12 +609,12 @@ int ns_readlink(struct store *s, struct inode *in, char *buf, size_t size)
 	inode_ns_rdlock(s);
 	r = inode_ref(s, in, &ref);
 	if (r == 0) {
-		n = readlinkat(ref.dirfd, ref.name, stored, NAME_LINK_ENC_CAP + 1);
+		n = readlinkat(ref.dirfd, ref.name, stored, LINK_BUF + 1);
 		r = n < 0 ? -errno : (int)n;
 		inode_ref_put(s, &ref);
 	}
 	inode_ns_unlock(s);
-	if (r >= 0 && (size_t)r > NAME_LINK_ENC_CAP)
+	if (r >= 0 && (size_t)r > LINK_BUF)
 		r = -EIO;
 	if (r >= 0)
 		r = pathmap_link_decode(s, stored, (size_t)r, buf, size);
