@@ -1,0 +1,60 @@
+/* backend.c - what every backend shares: freeing, and full-length I/O and
+ * the open without access-time update, written once over the operations.
+ * See backend.h. */
+#include "backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+
+void backend_free(struct backend *be)
+{
+	if (be && be->ops->destroy)
+		be->ops->destroy(be);
+}
+
+ssize_t backend_pread_full(struct backend *be, int fd, void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = backend_pread(be, fd, (char *)buf + done, len - done,
+					  off + (off_t)done);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+int backend_pwrite_full(struct backend *be, int fd, const void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = backend_pwrite(be, fd, (const char *)buf + done, len - done,
+					   off + (off_t)done);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			return -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+int backend_open_noatime(struct backend *be, int dirfd, const char *rel)
+{
+	int fd = backend_openat(be, dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME, 0);
+
+	if (fd == -EPERM)
+		fd = backend_openat(be, dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	return fd;
+}

@@ -1,0 +1,315 @@
+/* backend_posix.c - the backend of a real backing directory: each operation
+ * is the system call of the same name, with -errno for failure.  See
+ * backend.h. */
+#include "backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* The result of a system call in the backend convention. */
+static int ret(int r)
+{
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t sret(ssize_t r)
+{
+	return r < 0 ? -errno : r;
+}
+
+/* The path under /proc/self/fd that reaches name in dirfd (or fd itself
+ * when name is NULL) without an open of its own. */
+static int proc_path(int dirfd, const char *name, char *out, size_t len)
+{
+	int n;
+
+	if (name && (dirfd == AT_FDCWD || name[0] == '/'))
+		n = snprintf(out, len, "%s", name);
+	else if (name)
+		n = snprintf(out, len, "/proc/self/fd/%d/%s", dirfd, name);
+	else
+		n = snprintf(out, len, "/proc/self/fd/%d", dirfd);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int px_openat(struct backend *be, int dirfd, const char *name, int flags,
+			mode_t mode)
+{
+	return ret(openat(dirfd, name, flags, mode));
+}
+
+static int px_close(struct backend *be, int fd)
+{
+	return ret(close(fd));
+}
+
+static int px_linkfd(struct backend *be, int fd, int newdirfd, const char *newname)
+{
+	char proc[64];
+	int r = proc_path(fd, NULL, proc, sizeof(proc));
+
+	return r < 0 ? r : ret(linkat(AT_FDCWD, proc, newdirfd, newname, AT_SYMLINK_FOLLOW));
+}
+
+static int px_fstatat(struct backend *be, int dirfd, const char *name, struct stat *st,
+			 int flags)
+{
+	return ret(fstatat(dirfd, name, st, flags));
+}
+
+static int px_fstat(struct backend *be, int fd, struct stat *st)
+{
+	return ret(fstat(fd, st));
+}
+
+static int px_fstatvfs(struct backend *be, int fd, struct statvfs *sv)
+{
+	return ret(fstatvfs(fd, sv));
+}
+
+static ssize_t px_pread(struct backend *be, int fd, void *buf, size_t len, off_t off)
+{
+	return sret(pread(fd, buf, len, off));
+}
+
+static ssize_t px_pwrite(struct backend *be, int fd, const void *buf, size_t len, off_t off)
+{
+	return sret(pwrite(fd, buf, len, off));
+}
+
+static int px_fsync(struct backend *be, int fd, int datasync)
+{
+	return ret(datasync ? fdatasync(fd) : fsync(fd));
+}
+
+static int px_ftruncate(struct backend *be, int fd, off_t len)
+{
+	return ret(ftruncate(fd, len));
+}
+
+static int px_fallocate(struct backend *be, int fd, int mode, off_t off, off_t len)
+{
+	return ret(fallocate(fd, mode, off, len));
+}
+
+static int px_fadvise(struct backend *be, int fd, off_t off, off_t len, int advice)
+{
+	return -posix_fadvise(fd, off, len, advice); /* returns the error itself */
+}
+
+static int px_flock(struct backend *be, int fd, int op)
+{
+	return ret(flock(fd, op));
+}
+
+static int px_mkdirat(struct backend *be, int dirfd, const char *name, mode_t mode)
+{
+	return ret(mkdirat(dirfd, name, mode));
+}
+
+static int px_mknodat(struct backend *be, int dirfd, const char *name, mode_t mode,
+			 dev_t rdev)
+{
+	return ret(mknodat(dirfd, name, mode, rdev));
+}
+
+static int px_symlinkat(struct backend *be, const char *target, int dirfd,
+			   const char *name)
+{
+	return ret(symlinkat(target, dirfd, name));
+}
+
+static ssize_t px_readlinkat(struct backend *be, int dirfd, const char *name, char *buf,
+				size_t size)
+{
+	return sret(readlinkat(dirfd, name, buf, size));
+}
+
+static int px_linkat(struct backend *be, int olddirfd, const char *oldname, int newdirfd,
+			const char *newname, int flags)
+{
+	return ret(linkat(olddirfd, oldname, newdirfd, newname, flags));
+}
+
+static int px_unlinkat(struct backend *be, int dirfd, const char *name, int flags)
+{
+	return ret(unlinkat(dirfd, name, flags));
+}
+
+static int px_renameat2(struct backend *be, int olddirfd, const char *oldname,
+			   int newdirfd, const char *newname, unsigned flags)
+{
+	return ret(renameat2(olddirfd, oldname, newdirfd, newname, flags));
+}
+
+static int px_fchmodat(struct backend *be, int dirfd, const char *name, mode_t mode,
+			  int flags)
+{
+	return ret(fchmodat(dirfd, name, mode, flags));
+}
+
+static int px_fchmod(struct backend *be, int fd, mode_t mode)
+{
+	return ret(fchmod(fd, mode));
+}
+
+static int px_fchownat(struct backend *be, int dirfd, const char *name, uid_t uid,
+			  gid_t gid, int flags)
+{
+	return ret(fchownat(dirfd, name, uid, gid, flags));
+}
+
+static int px_fchown(struct backend *be, int fd, uid_t uid, gid_t gid)
+{
+	return ret(fchown(fd, uid, gid));
+}
+
+static int px_utimensat(struct backend *be, int dirfd, const char *name,
+			   const struct timespec tv[2], int flags)
+{
+	return ret(utimensat(dirfd, name, tv, flags));
+}
+
+static int px_futimens(struct backend *be, int fd, const struct timespec tv[2])
+{
+	return ret(futimens(fd, tv));
+}
+
+static ssize_t px_fgetxattr(struct backend *be, int fd, const char *xname, void *value,
+			       size_t size)
+{
+	return sret(fgetxattr(fd, xname, value, size));
+}
+
+static int px_fsetxattr(struct backend *be, int fd, const char *xname, const void *value,
+			   size_t size, int flags)
+{
+	return ret(fsetxattr(fd, xname, value, size, flags));
+}
+
+/* Linux has no getxattrat before 6.13, and fgetxattr refuses O_PATH
+ * descriptors (all a directory cache holds): the attribute is reached by
+ * the descriptor's /proc path instead. */
+static ssize_t px_getxattrat(struct backend *be, int dirfd, const char *name,
+				const char *xname, void *value, size_t size)
+{
+	char path[PATH_MAX];
+	int r = proc_path(dirfd, name, path, sizeof(path));
+
+	return r < 0 ? r : sret(lgetxattr(path, xname, value, size));
+}
+
+static int px_setxattrat(struct backend *be, int dirfd, const char *name,
+			    const char *xname, const void *value, size_t size, int flags)
+{
+	char path[PATH_MAX];
+	int r = proc_path(dirfd, name, path, sizeof(path));
+
+	return r < 0 ? r : ret(lsetxattr(path, xname, value, size, flags));
+}
+
+/* A struct backend_dir of this backend is a DIR. */
+static int px_fdopendir(struct backend *be, int fd, struct backend_dir **d)
+{
+	DIR *dir = fdopendir(fd);
+
+	if (!dir)
+		return -errno;
+	*d = (struct backend_dir *)dir;
+	return 0;
+}
+
+static int px_readdir(struct backend *be, struct backend_dir *d, struct dirent **e)
+{
+	errno = 0;
+	*e = readdir((DIR *)d);
+	if (*e)
+		return 1;
+	return errno ? -errno : 0;
+}
+
+static void px_rewinddir(struct backend *be, struct backend_dir *d)
+{
+	rewinddir((DIR *)d);
+}
+
+static void px_seekdir(struct backend *be, struct backend_dir *d, long pos)
+{
+	seekdir((DIR *)d, pos);
+}
+
+static long px_telldir(struct backend *be, struct backend_dir *d)
+{
+	return telldir((DIR *)d);
+}
+
+static int px_dirfd(struct backend *be, struct backend_dir *d)
+{
+	return dirfd((DIR *)d);
+}
+
+static void px_closedir(struct backend *be, struct backend_dir *d)
+{
+	closedir((DIR *)d);
+}
+
+static char *px_realpath(struct backend *be, const char *path)
+{
+	return realpath(path, NULL);
+}
+
+static const struct backend_ops posix_ops = {
+	.name = "posix",
+	.openat = px_openat,
+	.close = px_close,
+	.linkfd = px_linkfd,
+	.fstatat = px_fstatat,
+	.fstat = px_fstat,
+	.fstatvfs = px_fstatvfs,
+	.pread = px_pread,
+	.pwrite = px_pwrite,
+	.fsync = px_fsync,
+	.ftruncate = px_ftruncate,
+	.fallocate = px_fallocate,
+	.fadvise = px_fadvise,
+	.flock = px_flock,
+	.mkdirat = px_mkdirat,
+	.mknodat = px_mknodat,
+	.symlinkat = px_symlinkat,
+	.readlinkat = px_readlinkat,
+	.linkat = px_linkat,
+	.unlinkat = px_unlinkat,
+	.renameat2 = px_renameat2,
+	.fchmodat = px_fchmodat,
+	.fchmod = px_fchmod,
+	.fchownat = px_fchownat,
+	.fchown = px_fchown,
+	.utimensat = px_utimensat,
+	.futimens = px_futimens,
+	.fgetxattr = px_fgetxattr,
+	.fsetxattr = px_fsetxattr,
+	.getxattrat = px_getxattrat,
+	.setxattrat = px_setxattrat,
+	.fdopendir = px_fdopendir,
+	.readdir = px_readdir,
+	.rewinddir = px_rewinddir,
+	.seekdir = px_seekdir,
+	.telldir = px_telldir,
+	.dirfd = px_dirfd,
+	.closedir = px_closedir,
+	.realpath = px_realpath,
+	.destroy = NULL,
+};
+
+static struct backend posix_backend = { &posix_ops };
+
+struct backend *backend_posix(void)
+{
+	return &posix_backend;
+}
