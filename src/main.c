@@ -171,14 +171,17 @@ static int cmd_init(int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* Unlock a store, asking for the passphrase only when it has one. */
-static int open_store(const char *backing, const char *passfile, const char *extpass,
-		      struct store **s)
+/* The passphrase of the store at backing, asked for only when it has one:
+ * *pass is then a passphrase buffer for open_store, else NULL.  Returns
+ * EXIT_OK, or an exit code after one line on stderr. */
+static int read_passphrase(const char *backing, const char *passfile, const char *extpass,
+			   char **pass, size_t *passlen)
 {
-	char err[512], *pass = NULL;
-	size_t passlen = 0;
+	char err[512];
 	int r = store_needs_passphrase(backing, err, sizeof(err));
 
+	*pass = NULL;
+	*passlen = 0;
 	if (r < 0) {
 		fprintf(stderr, "ragstore: %s\n", err);
 		return exit_for(r);
@@ -189,11 +192,20 @@ static int open_store(const char *backing, const char *passfile, const char *ext
 		return EXIT_NOSTORE;
 	}
 	if (r == 1) {
-		pass = passphrase_get(passfile, extpass, "Passphrase: ", 0, &passlen);
-		if (!pass)
+		*pass = passphrase_get(passfile, extpass, "Passphrase: ", 0, passlen);
+		if (!*pass)
 			return EXIT_ERR;
 	}
-	r = store_open(backing, pass, passlen, s, err, sizeof(err));
+	return EXIT_OK;
+}
+
+/* Unlock a store with the passphrase from read_passphrase, which this
+ * wipes and frees whatever the outcome. */
+static int open_store(const char *backing, char *pass, size_t passlen, struct store **s)
+{
+	char err[512];
+	int r = store_open(backing, pass, passlen, s, err, sizeof(err));
+
 	passphrase_free(pass);
 	if (r < 0) {
 		fprintf(stderr, "ragstore: %s\n", err);
@@ -328,15 +340,16 @@ static int serve(struct fuse_session *se)
 	return r == 0 ? EXIT_OK : EXIT_ERR;
 }
 
-/* Unlock, mount and serve.  In the background case this runs in the child,
- * which reports success or the exit code through fd status_fd. */
+/* Unlock (consuming pass, as open_store does), mount and serve.  In the
+ * background case this runs in the child, which reports success or the
+ * exit code through fd status_fd. */
 static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
-		     int status_fd)
+		     char *pass, size_t passlen, int status_fd)
 {
 	struct store *s = NULL;
 	struct fuse_session *f = NULL;
 	unsigned char code;
-	int r = open_store(backing, m->passfile, m->extpass, &s);
+	int r = open_store(backing, pass, passlen, &s);
 
 	if (r == EXIT_OK)
 		r = fuse_setup(s, backing, mnt, m, &f);
@@ -382,6 +395,8 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 static int cmd_mount(int argc, char **argv)
 {
 	struct mount_opts m;
+	char *pass;
+	size_t passlen;
 	int c, pipefd[2];
 	pid_t pid;
 
@@ -407,27 +422,44 @@ static int cmd_mount(int argc, char **argv)
 	c = check_mountpoint(argv[optind + 1]);
 	if (c != EXIT_OK)
 		return c;
+	/* Ask here, while the terminal the command was typed on is ours: the
+	 * daemon below leaves it (setsid) and could not open /dev/tty.  An
+	 * --extpass command runs here too, so it may prompt as well. */
+	c = read_passphrase(argv[optind], m.passfile, m.extpass, &pass, &passlen);
+	if (c != EXIT_OK)
+		return c;
 	if (m.foreground)
-		return mount_run(argv[optind], argv[optind + 1], &m, -1);
+		return mount_run(argv[optind], argv[optind + 1], &m, pass, passlen, -1);
 	if (pipe(pipefd) < 0) {
 		perror("ragstore: pipe");
+		passphrase_free(pass);
 		return EXIT_ERR;
 	}
 	pid = fork();
 	if (pid < 0) {
 		perror("ragstore: fork");
+		passphrase_free(pass);
+		close(pipefd[0]);
+		close(pipefd[1]);
 		return EXIT_ERR;
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
+		/* The passphrase reached this process as a copy of the parent's
+		 * memory, which fork does not keep locked.  Failing to lock is
+		 * no reason to refuse the mount (sodium_malloc does not insist
+		 * either). */
+		passphrase_relock(pass);
 		setsid();
 		/* Keys are created in this process, so their memory locks (not
 		 * inherited across fork) belong to the daemon. */
-		_exit(mount_run(argv[optind], argv[optind + 1], &m, pipefd[1]));
+		_exit(mount_run(argv[optind], argv[optind + 1], &m, pass, passlen, pipefd[1]));
 	} else {
 		unsigned char code;
 		ssize_t n;
 
+		/* Only the daemon needs the passphrase: wipe this copy now. */
+		passphrase_free(pass);
 		close(pipefd[1]);
 		do
 			n = read(pipefd[0], &code, 1);

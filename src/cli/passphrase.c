@@ -79,13 +79,15 @@ static int from_tty(const char *prompt, char *buf)
 				"or run on a terminal\n");
 		return -1;
 	}
-	fputs(prompt, tty);
-	fflush(tty);
+	/* Echo goes off before the prompt shows, so that nothing typed as
+	 * soon as the prompt appears is echoed or flushed away. */
 	tcgetattr(fileno(tty), &old);
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	quiet.c_lflag |= ECHONL;
 	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	fputs(prompt, tty);
+	fflush(tty);
 	n = first_line(tty, buf);
 	tcsetattr(fileno(tty), TCSAFLUSH, &old);
 	fclose(tty);
@@ -126,6 +128,13 @@ char *passphrase_get(const char *passfile, const char *extpass, const char *prom
 	}
 	*len = (size_t)n;
 	return buf;
+}
+
+int passphrase_relock(char *p)
+{
+	if (p && sodium_mlock(p, PASSPHRASE_MAX) != 0)
+		return -errno;
+	return 0;
 }
 
 void passphrase_free(char *p)
