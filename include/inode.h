@@ -34,9 +34,12 @@
 struct inode;
 struct inode_table;
 
-/* The table of s, with the root (BACKING/root, descriptor rootfd, never
- * forgotten).  NULL on allocation failure. */
-struct inode_table *inode_table_new(int rootfd, unsigned max_dirfds);
+struct backend;
+
+/* The table of a store whose root (BACKING/root, never forgotten) is open
+ * as rootfd on backend be; every descriptor of the table is be's.  rootfd
+ * stays the caller's.  NULL on allocation failure. */
+struct inode_table *inode_table_new(struct backend *be, int rootfd, unsigned max_dirfds);
 /* Free every inode (closing descriptors) and the table.  NULL is a no-op. */
 void inode_table_free(struct inode_table *t);
 

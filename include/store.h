@@ -35,9 +35,12 @@ struct name_keys;
 struct stats;
 struct inode_table;
 
+struct backend;
+
 struct store {
-	char *backing;             /* path as given, owned */
-	int rootfd;                /* BACKING/root, O_DIRECTORY */
+	struct backend *be;        /* all I/O of the backing store, see backend.h */
+	char *backing;             /* absolute path of BACKING, owned */
+	int rootfd;                /* BACKING/root, O_DIRECTORY, a descriptor of be */
 	struct store_desc desc;
 	struct crypto_key *key;    /* content key (blocks, headers) */
 	struct ofile_table *files; /* open files, see ofile.h */

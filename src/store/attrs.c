@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "backend.h"
 #include "codec.h"
 #include "crypto.h"
 #include "fileheader.h"
@@ -62,15 +63,16 @@ static int vattr_get(struct store *s, int dirfd, const char *rel, const char *na
 	if (strcmp(key, "logical_size") && strcmp(key, "stored_size") && strcmp(key, "ratio") &&
 	    strcmp(key, "compression") && strcmp(key, "block_size"))
 		return -ENODATA;
-	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return r;
 	if (!S_ISREG(st.st_mode))
 		return -ENODATA;
 	r = ofile_open(s, dirfd, rel, &f);
 	if (r < 0)
 		return r;
 	logical = ofile_size(f);
-	r = fstat(ofile_fd(f), &st) < 0 ? -errno : 0;
+	r = backend_fstat(s->be, ofile_fd(f), &st);
 	stored = (uint64_t)st.st_blocks * 512;
 	ofile_codec(f, &spec, &user);
 	if (!strcmp(key, "logical_size"))
@@ -101,8 +103,9 @@ static int set_compression(struct store *s, int dirfd, const char *rel, const ch
 	struct stat st;
 	int r, user;
 
-	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return r;
 	if (!S_ISREG(st.st_mode))
 		return -EPERM;
 	if (!remove) {
@@ -138,6 +141,7 @@ static int acl_mode(struct store *s, int dirfd, const char *rel, const char *val
 	const uint8_t *v = (const uint8_t *)value;
 	int user = -1, group = -1, mask = -1, other = -1, extended = 0;
 	struct stat st;
+	int r;
 
 	if (size < 4 || (size - 4) % 8 || util_get_le32(v) != 2)
 		return -EINVAL;
@@ -155,12 +159,13 @@ static int acl_mode(struct store *s, int dirfd, const char *rel, const char *val
 	}
 	if (user < 0 || group < 0 || other < 0)
 		return -EINVAL;
-	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (fchmodat(dirfd, rel, (st.st_mode & 07000) | (mode_t)(user << 6) |
-		     (mode_t)((mask >= 0 ? mask : group) << 3) | (mode_t)other, 0) < 0)
-		return -errno;
-	return !extended;
+	r = backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
+	if (r == 0)
+		r = backend_fchmodat(s->be, dirfd, rel,
+				     (st.st_mode & 07000) | (mode_t)(user << 6) |
+					     (mode_t)((mask >= 0 ? mask : group) << 3) |
+					     (mode_t)other, 0);
+	return r < 0 ? r : !extended;
 }
 
 static int set_at(struct store *s, int dirfd, const char *rel, const char *name,
@@ -202,7 +207,8 @@ static int list_at(struct store *s, int dirfd, const char *rel, char *list, size
 	/* A compression the user set is a real attribute: listed, so that
 	 * rsync -X and cp -a carry it over.  The header hint answers both
 	 * questions for the common file without attributes (every ls -l). */
-	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+	if (backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
 		uint64_t hsize;
 		uint16_t hflags;
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "pathmap.h"
 
 #define BUCKETS 65536
@@ -40,6 +41,7 @@ struct inode {
 };
 
 struct inode_table {
+	struct backend *be;     /* where the descriptors are open */
 	pthread_mutex_t mu;     /* guards everything here and in each inode */
 	pthread_rwlock_t ns;    /* the namespace lock (inode.h) */
 	struct inode *root;
@@ -87,7 +89,7 @@ static void evict(struct inode_table *t)
 		struct inode *in = t->lru_tail;
 
 		lru_del(t, in);
-		close(in->fd);
+		backend_close(t->be, in->fd);
 		in->fd = -1;
 		t->nfds--;
 	}
@@ -117,7 +119,7 @@ static void maybe_free(struct inode_table *t, struct inode *in)
 		unhash(t, in);
 		if (in->fd >= 0) {
 			lru_del(t, in);
-			close(in->fd);
+			backend_close(t->be, in->fd);
 			t->nfds--;
 		}
 		for (unsigned i = 0; i < in->nlinks; i++) {
@@ -140,15 +142,16 @@ static void maybe_free(struct inode_table *t, struct inode *in)
 	}
 }
 
-struct inode_table *inode_table_new(int rootfd, unsigned max_dirfds)
+struct inode_table *inode_table_new(struct backend *be, int rootfd, unsigned max_dirfds)
 {
 	struct inode_table *t = calloc(1, sizeof(*t));
 	struct stat st;
 
 	if (!t)
 		return NULL;
+	t->be = be;
 	t->root = calloc(1, sizeof(*t->root));
-	if (!t->root || fstat(rootfd, &st) < 0) {
+	if (!t->root || backend_fstat(be, rootfd, &st) < 0) {
 		free(t->root);
 		free(t);
 		return NULL;
@@ -176,7 +179,7 @@ void inode_table_free(struct inode_table *t)
 			if (in == t->root)
 				continue;
 			if (in->fd >= 0)
-				close(in->fd);
+				backend_close(t->be, in->fd);
 			for (unsigned i = 0; i < in->nlinks; i++) {
 				free(in->links[i].bname);
 				free(in->links[i].uname);
@@ -406,23 +409,25 @@ int inode_dirfd(struct store *s, struct inode *dir)
 	for (size_t i = n; i-- > 0 && r == 0;) {
 		struct inode *c = chain[i];
 		struct stat st;
-		int cfd = openat(fd, names[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int cfd = backend_openat(s->be, fd, names[i],
+					 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 
 		if (cfd < 0)
-			r = -errno;
-		else if (fstat(cfd, &st) < 0 || st.st_ino != c->ino || st.st_dev != c->dev)
+			r = cfd;
+		else if (backend_fstat(s->be, cfd, &st) < 0 || st.st_ino != c->ino ||
+			 st.st_dev != c->dev)
 			r = -ESTALE;
 		pthread_mutex_lock(&t->mu);
 		if (r == 0) {
 			if (c->fd >= 0) {
-				close(cfd); /* another thread was quicker */
+				backend_close(s->be, cfd); /* another thread was quicker */
 			} else {
 				c->fd = cfd;
 				t->nfds++;
 			}
 			fd = fd_take(t, c);
 		} else if (cfd >= 0) {
-			close(cfd);
+			backend_close(s->be, cfd);
 		}
 		fd_release(t, p);
 		p = c;

@@ -1,7 +1,6 @@
 /* ns.c - namespace operations by inode.  See ns.h. */
 #include "ns.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "log.h"
 #include "ofile.h"
 #include "pathmap.h"
@@ -66,11 +66,11 @@ static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *s
 		}
 	} else if (S_ISLNK(st->st_mode) && s->names) {
 		char stored[NAME_LINK_ENC_CAP], target[NAME_LINK_MAX + 1];
-		ssize_t n = readlinkat(dirfd, name, stored, sizeof(stored));
+		ssize_t n = backend_readlinkat(s->be, dirfd, name, stored, sizeof(stored));
 		int len;
 
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		len = pathmap_link_decode(s, stored, (size_t)n, target, sizeof(target));
 		if (len < 0)
 			return len;
@@ -81,9 +81,9 @@ static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *s
 
 static int stat_at(struct store *s, int dirfd, const char *name, struct stat *st)
 {
-	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return fix_stat(s, dirfd, name, st);
+	int r = backend_fstatat(s->be, dirfd, name, st, AT_SYMLINK_NOFOLLOW);
+
+	return r < 0 ? r : fix_stat(s, dirfd, name, st);
 }
 
 /* The end of every operation that makes a name: stat it and hand out its
@@ -123,7 +123,7 @@ int ns_getattr(struct store *s, struct inode *in, struct stat *st)
 
 	if (S_ISREG(inode_type(in)) && ofile_find(s, inode_dev(in), inode_ino(in), &f) == 0) {
 		/* Open (perhaps with no name left): its descriptor knows. */
-		r = fstat(ofile_fd(f), st) < 0 ? -errno : 0;
+		r = backend_fstat(s->be, ofile_fd(f), st);
 		st->st_size = (off_t)ofile_size(f);
 		ofile_release(s, f);
 		return r;
@@ -158,17 +158,16 @@ static void set_times(const struct stat *attr, int what, struct timespec tv[2])
 static int setattr_open(struct store *s, struct ofile *f, const struct stat *attr, int what)
 {
 	struct timespec tv[2];
-	int fd = ofile_fd(f);
+	int fd = ofile_fd(f), r = 0;
 
-	if ((what & (NS_SET_UID | NS_SET_GID)) &&
-	    fchown(fd, (what & NS_SET_UID) ? attr->st_uid : (uid_t)-1,
-		   (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1) < 0)
-		return -errno;
-	if ((what & NS_SET_MODE) && fchmod(fd, attr->st_mode & 07777) < 0)
-		return -errno;
+	if (what & (NS_SET_UID | NS_SET_GID))
+		r = backend_fchown(s->be, fd, (what & NS_SET_UID) ? attr->st_uid : (uid_t)-1,
+				   (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1);
+	if (r == 0 && (what & NS_SET_MODE))
+		r = backend_fchmod(s->be, fd, attr->st_mode & 07777);
+	if (r < 0)
+		return r;
 	if (what & NS_SET_SIZE) {
-		int r;
-
 		if (attr->st_size < 0)
 			return -EINVAL;
 		r = ofile_truncate(s, f, (uint64_t)attr->st_size);
@@ -177,7 +176,7 @@ static int setattr_open(struct store *s, struct ofile *f, const struct stat *att
 	}
 	if (what & (NS_SET_ATIME | NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW)) {
 		set_times(attr, what, tv);
-		return ofile_futimens(f, tv);
+		return ofile_futimens(s, f, tv);
 	}
 	return 0;
 }
@@ -186,16 +185,19 @@ static int setattr_at(struct store *s, int dirfd, const char *name, const struct
 		      int what)
 {
 	struct timespec tv[2];
+	int r = 0;
 
-	if ((what & (NS_SET_UID | NS_SET_GID)) &&
-	    fchownat(dirfd, name, (what & NS_SET_UID) ? attr->st_uid : (uid_t)-1,
-		     (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if ((what & NS_SET_MODE) && fchmodat(dirfd, name, attr->st_mode & 07777, 0) < 0)
-		return -errno;
+	if (what & (NS_SET_UID | NS_SET_GID))
+		r = backend_fchownat(s->be, dirfd, name,
+				     (what & NS_SET_UID) ? attr->st_uid : (uid_t)-1,
+				     (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1,
+				     AT_SYMLINK_NOFOLLOW);
+	if (r == 0 && (what & NS_SET_MODE))
+		r = backend_fchmodat(s->be, dirfd, name, attr->st_mode & 07777, 0);
+	if (r < 0)
+		return r;
 	if (what & NS_SET_SIZE) {
 		struct ofile *f;
-		int r;
 
 		if (attr->st_size < 0)
 			return -EINVAL;
@@ -244,7 +246,7 @@ int ns_setattr(struct store *s, struct inode *in, struct ofile *f, const struct 
  * that the group comes from a setgid directory (as on ext4).  Only a daemon
  * running as root can give objects away; a user's daemon owns everything
  * anyway (-1 leaves the ids alone). */
-static void new_owner(int dirfd, uid_t *uid, gid_t *gid)
+static void new_owner(struct store *s, int dirfd, uid_t *uid, gid_t *gid)
 {
 	struct stat st;
 
@@ -253,16 +255,16 @@ static void new_owner(int dirfd, uid_t *uid, gid_t *gid)
 		*gid = (gid_t)-1;
 		return;
 	}
-	if (fstat(dirfd, &st) == 0 && (st.st_mode & S_ISGID))
+	if (backend_fstat(s->be, dirfd, &st) == 0 && (st.st_mode & S_ISGID))
 		*gid = st.st_gid;
 }
 
-static int chown_new(struct nsname *n, uid_t uid, gid_t gid)
+static int chown_new(struct store *s, struct nsname *n, uid_t uid, gid_t gid)
 {
-	new_owner(n->dirfd, &uid, &gid);
+	new_owner(s, n->dirfd, &uid, &gid);
 	if (uid == (uid_t)-1 && gid == (gid_t)-1)
 		return 0;
-	return fchownat(n->dirfd, n->bn.leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	return backend_fchownat(s->be, n->dirfd, n->bn.leaf, uid, gid, AT_SYMLINK_NOFOLLOW);
 }
 
 /* Making a name: resolve it, write a long name's side file, run make(),
@@ -285,7 +287,7 @@ static int make_name(struct store *s, struct inode *dir, const char *name, make_
 	if (r == 0)
 		r = make(s, &n, arg);
 	if (r == 0)
-		r = chown_new(&n, uid, gid);
+		r = chown_new(s, &n, uid, gid);
 	if (r == 0)
 		r = hand_out(s, &n, name, out, st);
 	if (r < 0)
@@ -311,7 +313,7 @@ static int make_node(struct store *s, struct nsname *n, const void *arg)
 
 		return r < 0 ? r : ofile_release(s, f);
 	}
-	return mknodat(n->dirfd, n->bn.leaf, a->mode, a->rdev) < 0 ? -errno : 0;
+	return backend_mknodat(s->be, n->dirfd, n->bn.leaf, a->mode, a->rdev);
 }
 
 int ns_mknod(struct store *s, struct inode *dir, const char *name, mode_t mode, dev_t rdev,
@@ -354,7 +356,7 @@ static int make_symlink(struct store *s, struct nsname *n, const void *arg)
 	int r = stored ? pathmap_link_encode(s, arg, stored, LINK_BUF) : -ENOMEM;
 
 	if (r >= 0)
-		r = symlinkat(stored, n->dirfd, n->bn.leaf) < 0 ? -errno : 0;
+		r = backend_symlinkat(s->be, stored, n->dirfd, n->bn.leaf);
 	free(stored);
 	return r;
 }
@@ -385,8 +387,8 @@ int ns_link(struct store *s, struct inode *in, struct inode *dir, const char *na
 	if (r < 0)
 		goto out_ref;
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
-	if (r == 0 && linkat(ref.dirfd, ref.name, n.dirfd, n.bn.leaf, 0) < 0)
-		r = -errno;
+	if (r == 0)
+		r = backend_linkat(s->be, ref.dirfd, ref.name, n.dirfd, n.bn.leaf, 0);
 	if (r == 0) {
 		r = hand_out(s, &n, name, &got, st);
 		if (r == 0 && got != in)
@@ -414,10 +416,9 @@ int ns_unlink(struct store *s, struct inode *dir, const char *name)
 	r = name_get(s, dir, name, &n);
 	if (r < 0)
 		goto out_unlock;
-	if (fstatat(n.dirfd, n.bn.leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = -errno;
+	r = backend_fstatat(s->be, n.dirfd, n.bn.leaf, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
 		goto out;
-	}
 	if (S_ISDIR(st.st_mode)) {
 		r = -EISDIR;
 		goto out;
@@ -427,10 +428,9 @@ int ns_unlink(struct store *s, struct inode *dir, const char *name)
 	 * last close). */
 	ofile_removal_begin(s, n.dirfd, n.bn.leaf, &rm);
 	has_x = rm.valid && xattrs_object_id(s, n.dirfd, n.bn.leaf, xid) == 0;
-	if (unlinkat(n.dirfd, n.bn.leaf, 0) < 0) {
-		r = -errno;
+	r = backend_unlinkat(s->be, n.dirfd, n.bn.leaf, 0);
+	if (r < 0)
 		goto out;
-	}
 	ofile_removal_done(s, &rm);
 	if (has_x)
 		xattrs_forget(s, xid);
@@ -454,10 +454,9 @@ int ns_rmdir(struct store *s, struct inode *dir, const char *name)
 	r = name_get(s, dir, name, &n);
 	if (r < 0)
 		goto out_unlock;
-	if (fstatat(n.dirfd, n.bn.leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = -errno;
+	r = backend_fstatat(s->be, n.dirfd, n.bn.leaf, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
 		goto out;
-	}
 	if (!S_ISDIR(st.st_mode)) {
 		r = -ENOTDIR;
 		goto out;
@@ -481,13 +480,15 @@ static int exchange(struct store *s, struct nsname *a, struct nsname *b,
 		    const struct stat *ast, const char *aname, const char *bname)
 {
 	struct stat bst;
+	int r = backend_fstatat(s->be, b->dirfd, b->bn.leaf, &bst, AT_SYMLINK_NOFOLLOW);
 
-	if (fstatat(b->dirfd, b->bn.leaf, &bst, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if (r < 0)
+		return r;
 	/* The entries keep their names (and side files); the objects behind
 	 * them swap. */
-	if (renameat2(a->dirfd, a->bn.leaf, b->dirfd, b->bn.leaf, RENAME_EXCHANGE) < 0)
-		return -errno;
+	r = backend_renameat2(s->be, a->dirfd, a->bn.leaf, b->dirfd, b->bn.leaf, RENAME_EXCHANGE);
+	if (r < 0)
+		return r;
 	inode_name_moved(s, ast->st_dev, ast->st_ino, a->dir, a->bn.leaf, b->dir, b->bn.leaf,
 			 bname);
 	inode_name_moved(s, bst.st_dev, bst.st_ino, b->dir, b->bn.leaf, a->dir, a->bn.leaf,
@@ -510,7 +511,7 @@ static int replace_begin(struct store *s, struct nsname *t, const struct stat *s
 			 unsigned flags, struct replaced *rp)
 {
 	memset(rp, 0, sizeof(*rp));
-	if (fstatat(t->dirfd, t->bn.leaf, &rp->st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (backend_fstatat(s->be, t->dirfd, t->bn.leaf, &rp->st, AT_SYMLINK_NOFOLLOW) == 0)
 		rp->exists = 1;
 	if (rp->exists) {
 		ofile_removal_begin(s, t->dirfd, t->bn.leaf, &rp->rm);
@@ -556,10 +557,9 @@ int ns_rename(struct store *s, struct inode *dir, const char *name, struct inode
 	r = name_get(s, ndir, nname, &t);
 	if (r < 0)
 		goto out_from;
-	if (fstatat(f.dirfd, f.bn.leaf, &sst, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = -errno;
+	r = backend_fstatat(s->be, f.dirfd, f.bn.leaf, &sst, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
 		goto out;
-	}
 	if (flags & RENAME_EXCHANGE) {
 		r = exchange(s, &f, &t, &sst, name, nname);
 		goto out;
@@ -574,8 +574,8 @@ int ns_rename(struct store *s, struct inode *dir, const char *name, struct inode
 		goto out; /* two names of one file: rename does nothing */
 	if (r == 0)
 		r = pathmap_side_write(s, t.dirfd, &t.bn);
-	if (r == 0 && renameat2(f.dirfd, f.bn.leaf, t.dirfd, t.bn.leaf, flags) < 0)
-		r = -errno;
+	if (r == 0)
+		r = backend_renameat2(s->be, f.dirfd, f.bn.leaf, t.dirfd, t.bn.leaf, flags);
 	if (r < 0) {
 		if (rp->prepared)
 			pathmap_replace_undo(s, t.dirfd, &t.bn, rp->aside);
@@ -609,8 +609,8 @@ int ns_readlink(struct store *s, struct inode *in, char *buf, size_t size)
 	inode_ns_rdlock(s);
 	r = inode_ref(s, in, &ref);
 	if (r == 0) {
-		n = readlinkat(ref.dirfd, ref.name, stored, LINK_BUF + 1);
-		r = n < 0 ? -errno : (int)n;
+		n = backend_readlinkat(s->be, ref.dirfd, ref.name, stored, LINK_BUF + 1);
+		r = (int)n;
 		inode_ref_put(s, &ref);
 	}
 	inode_ns_unlock(s);
@@ -624,7 +624,7 @@ int ns_readlink(struct store *s, struct inode *in, char *buf, size_t size)
 
 int ns_statfs(struct store *s, struct statvfs *sv)
 {
-	return fstatvfs(s->rootfd, sv) < 0 ? -errno : 0;
+	return backend_fstatvfs(s->be, s->rootfd, sv);
 }
 
 /* The end of open and create: O_TRUNC, and a path for error reports. */
@@ -681,7 +681,7 @@ int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode,
 		inode_ns_unlock(s);
 		return r;
 	}
-	new_owner(n.dirfd, &uid, &gid);
+	new_owner(s, n.dirfd, &uid, &gid);
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
 	if (r == 0)
 		r = ofile_create(s, n.dirfd, n.bn.leaf, mode & 07777, uid, gid, &s->desc.codec,
@@ -706,7 +706,7 @@ int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode,
 /* An open directory: the backing stream and the value its names use. */
 struct ns_dir {
 	struct inode *in;
-	DIR *d;
+	struct backend_dir *d;
 	uint8_t iv[NAME_IV_LEN];
 };
 
@@ -725,18 +725,16 @@ int ns_opendir(struct store *s, struct inode *in, struct ns_dir **out)
 		if (dfd < 0) {
 			r = dfd;
 		} else {
-			fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			fd = backend_openat(s->be, dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 			if (fd < 0)
-				r = -errno;
+				r = fd;
 			inode_dirfd_put(s, in);
 		}
 	}
 	if (r == 0) {
-		d->d = fdopendir(fd);
-		if (!d->d) {
-			r = -errno;
-			close(fd);
-		}
+		r = backend_fdopendir(s->be, fd, &d->d);
+		if (r < 0)
+			backend_close(s->be, fd);
 	}
 	if (r < 0) {
 		free(d);
@@ -752,7 +750,7 @@ int ns_opendir(struct store *s, struct inode *in, struct ns_dir **out)
 static int entry_plus(struct store *s, struct ns_dir *d, const char *bname, const char *name,
 		      struct stat *st, struct inode **in)
 {
-	int r = stat_at(s, dirfd(d->d), bname, st);
+	int r = stat_at(s, backend_dirfd(s->be, d->d), bname, st);
 
 	if (r < 0)
 		return r;
@@ -767,17 +765,17 @@ int ns_readdir(struct store *s, struct ns_dir *d, off_t off, int plus, ns_fill_f
 	int r = 0;
 
 	if (off == 0)
-		rewinddir(d->d);
+		backend_rewinddir(s->be, d->d);
 	else
-		seekdir(d->d, off);
+		backend_seekdir(s->be, d->d, off);
 	if (plus)
 		inode_ns_rdlock(s);
-	while ((e = readdir(d->d)) != NULL) {
+	while (backend_readdir(s->be, d->d, &e) == 1) {
 		char name[NAME_PLAIN_MAX + 1];
 		struct inode *in = NULL;
 		struct stat st;
-		off_t next = telldir(d->d);
-		int k = pathmap_entry_name(s, dirfd(d->d), d->iv, e->d_name, name);
+		off_t next = backend_telldir(s->be, d->d);
+		int k = pathmap_entry_name(s, backend_dirfd(s->be, d->d), d->iv, e->d_name, name);
 
 		if (k == 0)
 			continue;
@@ -813,15 +811,14 @@ int ns_readdir(struct store *s, struct ns_dir *d, off_t off, int plus, ns_fill_f
 
 int ns_fsyncdir(struct store *s, struct ns_dir *d, int datasync)
 {
-	(void)s;
-	return (datasync ? fdatasync(dirfd(d->d)) : fsync(dirfd(d->d))) < 0 ? -errno : 0;
+	return backend_fsync(s->be, backend_dirfd(s->be, d->d), datasync);
 }
 
 void ns_releasedir(struct store *s, struct ns_dir *d)
 {
 	if (!d)
 		return;
-	closedir(d->d);
+	backend_closedir(s->be, d->d);
 	inode_put(s, d->in);
 	free(d);
 }

@@ -2,7 +2,6 @@
  * symlink targets. */
 #include "pathmap.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "backend.h"
 #include "log.h"
 #include "stats.h"
 #include "util.h"
@@ -74,14 +73,14 @@ static int read_iv(struct store *s, int dirfd, const char *name, uint8_t *iv)
 
 	if (snprintf(p, sizeof(p), "%s/" NAME_DIRIV_FILE, name) >= (int)sizeof(p))
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = backend_openat(s->be, dirfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0) {
 		log_msg(LOG_LVL_ERROR, "backing directory %s: value file missing (%s)", name,
-			strerror(errno));
+			strerror(-fd));
 		return -EIO;
 	}
-	n = util_pread_full(fd, buf, sizeof(buf), 0);
-	close(fd);
+	n = backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
+	backend_close(s->be, fd);
 	if (n < 0 || name_diriv_open(s->names, buf, (size_t)n, iv) < 0) {
 		log_msg(LOG_LVL_ERROR, "backing directory %s: value file damaged", name);
 		return -EIO;
@@ -95,8 +94,9 @@ int pathmap_dir_iv(struct store *s, int dirfd, const char *name, uint8_t *iv)
 	size_t i;
 	int r;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = backend_fstatat(s->be, dirfd, name, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return r;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	if (!s->names) {
@@ -156,14 +156,14 @@ int pathmap_side_write(struct store *s, int dirfd, const struct bname *bn)
 {
 	int fd, r;
 
-	(void)s;
 	if (!bn->is_long)
 		return 0;
-	fd = openat(dirfd, bn->side, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = backend_openat(s->be, dirfd, bn->side,
+			    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
-	r = util_pwrite_full(fd, bn->enc, strlen(bn->enc), 0);
-	close(fd);
+		return fd;
+	r = backend_pwrite_full(s->be, fd, bn->enc, strlen(bn->enc), 0);
+	backend_close(s->be, fd);
 	return r;
 }
 
@@ -171,28 +171,28 @@ void pathmap_side_drop(struct store *s, int dirfd, const struct bname *bn)
 {
 	struct stat st;
 
-	(void)s;
 	if (!bn->is_long)
 		return;
-	if (fstatat(dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		unlinkat(dirfd, bn->side, 0);
+	if (backend_fstatat(s->be, dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW) == -ENOENT)
+		backend_unlinkat(s->be, dirfd, bn->side, 0);
 }
 
 /* A fresh value file for the backing directory name in dirfd. */
-static int write_iv(int dirfd, const char *name, const uint8_t *file)
+static int write_iv(struct backend *be, int dirfd, const char *name, const uint8_t *file)
 {
 	char p[PATH_MAX];
 	int fd, r;
 
 	if (snprintf(p, sizeof(p), "%s/" NAME_DIRIV_FILE, name) >= (int)sizeof(p))
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	fd = backend_openat(be, dirfd, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0400);
 	if (fd < 0)
-		return -errno;
-	r = util_pwrite_full(fd, file, NAME_DIRIV_SIZE, 0);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
+		return fd;
+	r = backend_pwrite_full(be, fd, file, NAME_DIRIV_SIZE, 0);
+	if (r == 0)
+		r = backend_fsync(be, fd, 0);
+	backend_close(be, fd);
 	return r;
 }
 
@@ -214,31 +214,33 @@ int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mod
 	int r;
 
 	if (!s->names)
-		return mkdirat(dirfd, bn->leaf, mode) < 0 ? -errno : 0;
+		return backend_mkdirat(s->be, dirfd, bn->leaf, mode);
 	/* Made under a temporary name, given its value file, then renamed:
 	 * a crash never leaves a named directory without one. */
 	tmp_name(tmp);
-	if (mkdirat(dirfd, tmp, mode | S_IWUSR | S_IXUSR) < 0)
-		return -errno;
+	r = backend_mkdirat(s->be, dirfd, tmp, mode | S_IWUSR | S_IXUSR);
+	if (r < 0)
+		return r;
 	name_diriv_new(s->names, file);
-	r = write_iv(dirfd, tmp, file);
+	r = write_iv(s->be, dirfd, tmp, file);
 	/* The final mode, keeping the setgid bit inherited from a setgid
 	 * parent as mkdir(2) does. */
 	if (r == 0) {
 		struct stat st;
 
-		if (fstatat(dirfd, tmp, &st, 0) < 0 ||
-		    fchmodat(dirfd, tmp, (mode & 07777) | (st.st_mode & S_ISGID), 0) < 0)
-			r = -errno;
+		r = backend_fstatat(s->be, dirfd, tmp, &st, 0);
+		if (r == 0)
+			r = backend_fchmodat(s->be, dirfd, tmp,
+					     (mode & 07777) | (st.st_mode & S_ISGID), 0);
 	}
-	if (r == 0 && renameat2(dirfd, tmp, dirfd, bn->leaf, RENAME_NOREPLACE) < 0)
-		r = -errno;
+	if (r == 0)
+		r = backend_renameat2(s->be, dirfd, tmp, dirfd, bn->leaf, RENAME_NOREPLACE);
 	if (r < 0) {
 		char p[64];
 
 		snprintf(p, sizeof(p), "%s/" NAME_DIRIV_FILE, tmp);
-		unlinkat(dirfd, p, 0);
-		unlinkat(dirfd, tmp, AT_REMOVEDIR);
+		backend_unlinkat(s->be, dirfd, p, 0);
+		backend_unlinkat(s->be, dirfd, tmp, AT_REMOVEDIR);
 	}
 	return r;
 }
@@ -246,37 +248,36 @@ int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mod
 /* Scan the backing directory name in dirfd: -ENOTEMPTY if it holds any
  * user entry; with purge set (and no user entry), remove our own files
  * from it. */
-static int scan_dir(int pdir, const char *name, int purge)
+static int scan_dir(struct backend *be, int pdir, const char *name, int purge)
 {
-	int fd = openat(pdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = backend_openat(be, pdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	struct backend_dir *d;
 	struct dirent *e;
-	DIR *d;
 	int r = 0;
 
 	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
+		return fd;
+	if (backend_fdopendir(be, fd, &d) < 0) {
+		backend_close(be, fd);
 		return -ENOMEM;
 	}
-	while ((e = readdir(d)) != NULL) {
+	while (backend_readdir(be, d, &e) == 1) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		if (!name_is_internal(e->d_name))
 			r = -ENOTEMPTY;
 		else if (purge)
-			unlinkat(dirfd(d), e->d_name, 0);
+			backend_unlinkat(be, backend_dirfd(be, d), e->d_name, 0);
 	}
-	closedir(d);
+	backend_closedir(be, d);
 	return r;
 }
 
 /* Remove a directory already moved to its hidden name. */
-static void remove_aside(int dirfd, const char *aside)
+static void remove_aside(struct backend *be, int dirfd, const char *aside)
 {
-	scan_dir(dirfd, aside, 1);
-	unlinkat(dirfd, aside, AT_REMOVEDIR);
+	scan_dir(be, dirfd, aside, 1);
+	backend_unlinkat(be, dirfd, aside, AT_REMOVEDIR);
 }
 
 int pathmap_rmdir(struct store *s, int dirfd, const struct bname *bn)
@@ -286,22 +287,23 @@ int pathmap_rmdir(struct store *s, int dirfd, const struct bname *bn)
 	int r;
 
 	if (!s->names)
-		return unlinkat(dirfd, bn->leaf, AT_REMOVEDIR) < 0 ? -errno : 0;
-	if (fstatat(dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+		return backend_unlinkat(s->be, dirfd, bn->leaf, AT_REMOVEDIR);
+	r = backend_fstatat(s->be, dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return r;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	r = scan_dir(dirfd, bn->leaf, 0);
+	r = scan_dir(s->be, dirfd, bn->leaf, 0);
 	tmp_name(aside);
 	/* Moved aside first, under a hidden name: a crash at any point leaves
 	 * either the directory whole, or a hidden leftover, never a named
 	 * directory without its value file. */
-	if (r == 0 && renameat(dirfd, bn->leaf, dirfd, aside) < 0)
-		r = -errno;
+	if (r == 0)
+		r = backend_renameat2(s->be, dirfd, bn->leaf, dirfd, aside, 0);
 	if (r < 0)
 		return r;
 	pathmap_forget(s, st.st_dev, st.st_ino);
-	remove_aside(dirfd, aside);
+	remove_aside(s->be, dirfd, aside);
 	pathmap_side_drop(s, dirfd, bn);
 	return 0;
 }
@@ -313,15 +315,15 @@ int pathmap_replace_prepare(struct store *s, int dirfd, const struct bname *bn,
 	int r;
 
 	*prepared = 0;
-	if (!s->names || fstatat(dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (!s->names || backend_fstatat(s->be, dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISDIR(st.st_mode))
 		return 0;
 	if (len < 32)
 		return -ENAMETOOLONG;
-	r = scan_dir(dirfd, bn->leaf, 0);
+	r = scan_dir(s->be, dirfd, bn->leaf, 0);
 	tmp_name(aside);
-	if (r == 0 && renameat(dirfd, bn->leaf, dirfd, aside) < 0)
-		r = -errno;
+	if (r == 0)
+		r = backend_renameat2(s->be, dirfd, bn->leaf, dirfd, aside, 0);
 	*prepared = r == 0;
 	return r;
 }
@@ -330,16 +332,15 @@ void pathmap_replace_finish(struct store *s, int dirfd, const char *aside)
 {
 	struct stat st;
 
-	if (fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (backend_fstatat(s->be, dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		pathmap_forget(s, st.st_dev, st.st_ino);
-	remove_aside(dirfd, aside);
+	remove_aside(s->be, dirfd, aside);
 }
 
 void pathmap_replace_undo(struct store *s, int dirfd, const struct bname *bn,
 			  const char *aside)
 {
-	(void)s;
-	renameat(dirfd, aside, dirfd, bn->leaf);
+	backend_renameat2(s->be, dirfd, aside, dirfd, bn->leaf, 0);
 }
 
 int pathmap_entry_name(struct store *s, int dirfd, const uint8_t *iv,
@@ -366,11 +367,11 @@ int pathmap_entry_name(struct store *s, int dirfd, const uint8_t *iv,
 
 		memcpy(side, bname, sizeof(side));
 		side[1] = 'N';
-		fd = openat(dirfd, side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = backend_openat(s->be, dirfd, side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (fd < 0)
 			return -EBADMSG;
-		n = util_pread_full(fd, enc, sizeof(enc) - 1, 0);
-		close(fd);
+		n = backend_pread_full(s->be, fd, enc, sizeof(enc) - 1, 0);
+		backend_close(s->be, fd);
 		if (n <= 0)
 			return -EBADMSG;
 		enc[n] = '\0';

@@ -1,7 +1,6 @@
 /* store.c - create and unlock a store: descriptor, key derivation, MAC. */
 #include "store.h"
 
-#include <dirent.h>
 #include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +10,10 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
+#include "backend.h"
 #include "crypto.h"
 #include "inode.h"
 #include "names.h"
@@ -35,22 +34,29 @@
 #define SUBKEY_NAME_MAC 4
 #define SUBKEY_CTX "ragstore"
 
-static int dir_is_empty(const char *path)
+/* 1 if directory path holds nothing, 0 if it does, or -errno. */
+static int dir_is_empty(struct backend *be, const char *path)
 {
-	DIR *d = opendir(path);
+	struct backend_dir *d;
 	struct dirent *e;
-	int empty = 1;
+	int fd = backend_openat(be, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int empty = 1, r;
 
-	if (!d)
-		return -errno;
-	while ((e = readdir(d)) != NULL) {
+	if (fd < 0)
+		return fd;
+	r = backend_fdopendir(be, fd, &d);
+	if (r < 0) {
+		backend_close(be, fd);
+		return r;
+	}
+	while ((r = backend_readdir(be, d, &e)) == 1) {
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
 			empty = 0;
 			break;
 		}
 	}
-	closedir(d);
-	return empty;
+	backend_closedir(be, d);
+	return r < 0 ? r : empty;
 }
 
 /* The descriptor MAC: keyed with a master-key subkey for encrypted stores;
@@ -99,7 +105,7 @@ static struct name_keys *name_keys_new(const uint8_t *master)
 }
 
 /* The value file of the root directory of a new store. */
-static int root_diriv(const char *root, const uint8_t *master)
+static int root_diriv(struct backend *be, const char *root, const uint8_t *master)
 {
 	struct name_keys *k = name_keys_new(master);
 	uint8_t file[NAME_DIRIV_SIZE];
@@ -112,31 +118,73 @@ static int root_diriv(const char *root, const uint8_t *master)
 	sodium_free(k);
 	if (snprintf(p, sizeof(p), "%s/%s", root, NAME_DIRIV_FILE) >= (int)sizeof(p))
 		return -ENAMETOOLONG;
-	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	fd = backend_openat(be, AT_FDCWD, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0400);
 	if (fd < 0)
-		return -errno;
-	r = util_pwrite_full(fd, file, sizeof(file), 0);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
+		return fd;
+	r = backend_pwrite_full(be, fd, file, sizeof(file), 0);
+	if (r == 0)
+		r = backend_fsync(be, fd, 0);
+	backend_close(be, fd);
+	return r;
+}
+
+/* Undo layout_create (best effort: this is already a failure path). */
+static void layout_remove(struct backend *be, const char *backing)
+{
+	char root[PATH_MAX], iv[PATH_MAX];
+
+	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root) ||
+	    snprintf(iv, sizeof(iv), "%s/%s", root, NAME_DIRIV_FILE) >= (int)sizeof(iv))
+		return;
+	backend_unlinkat(be, AT_FDCWD, iv, 0);
+	backend_unlinkat(be, AT_FDCWD, root, AT_REMOVEDIR);
+}
+
+/* The tree of a new store in backing: the directory "root" and, with
+ * encrypted names, its value file.  Returns 0, or -errno with a message in
+ * err; on failure nothing is left behind. */
+static int layout_create(struct backend *be, const char *backing, const struct store_desc *d,
+			 const uint8_t *master, char *err, size_t errlen)
+{
+	char root[PATH_MAX], iv[PATH_MAX];
+	int r;
+
+	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root) ||
+	    snprintf(iv, sizeof(iv), "%s/%s", root, NAME_DIRIV_FILE) >= (int)sizeof(iv)) {
+		snprintf(err, errlen, "%s: path too long", backing);
+		return -ENAMETOOLONG;
+	}
+	r = backend_mkdirat(be, AT_FDCWD, root, 0755);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", root, strerror(-r));
+		return r;
+	}
+	if (d->plaintext_names)
+		return 0;
+	r = root_diriv(be, root, master);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", iv, strerror(-r));
+		layout_remove(be, backing);
+	}
 	return r;
 }
 
 int store_create(const char *backing, const struct store_init_opts *o,
 		 const char *pass, size_t passlen, char *err, size_t errlen)
 {
+	struct backend *be = backend_posix();
 	struct store_desc d;
 	uint8_t *master = NULL, *kek = NULL;
-	char root[4096];
 	int r, made_root = 0;
 
 	memset(&d, 0, sizeof(d));
-	if (mkdir(backing, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", backing, strerror(errno));
+	r = backend_mkdirat(be, AT_FDCWD, backing, 0700);
+	if (r < 0 && r != -EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", backing, strerror(-r));
 		return r;
 	}
-	r = dir_is_empty(backing);
+	r = dir_is_empty(be, backing);
 	if (r <= 0) {
 		snprintf(err, errlen, "%s: %s", backing,
 			 r == 0 ? "directory is not empty (a store needs an empty directory)"
@@ -174,38 +222,18 @@ int store_create(const char *backing, const struct store_init_opts *o,
 		snprintf(err, errlen, "internal error: descriptor too long");
 		goto out_keys;
 	}
-	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root)) {
-		r = -ENAMETOOLONG;
-		snprintf(err, errlen, "%s: path too long", backing);
+	r = layout_create(be, backing, &d, master, err, errlen);
+	if (r < 0)
 		goto out_keys;
-	}
-	if (mkdir(root, 0755) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", root, strerror(errno));
-		goto out_keys;
-	}
 	made_root = 1;
-	if (!d.plaintext_names) {
-		r = root_diriv(root, master);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot write %s/%s: %s", root, NAME_DIRIV_FILE,
-				 strerror(-r));
-			goto out_keys;
-		}
-	}
 	/* The descriptor comes last: until it exists, this is no store. */
 	r = desc_write(backing, &d, 1);
 	if (r < 0)
 		snprintf(err, errlen, "cannot write %s/%s: %s", backing, DESC_FILE,
 			 strerror(-r));
 out_keys:
-	if (r < 0 && made_root) {
-		char iv[PATH_MAX];
-
-		if (snprintf(iv, sizeof(iv), "%s/%s", root, NAME_DIRIV_FILE) < (int)sizeof(iv))
-			unlink(iv);
-		rmdir(root);
-	}
+	if (r < 0 && made_root)
+		layout_remove(be, backing);
 	sodium_free(master);
 	sodium_free(kek);
 	crypto_wipe(&d, sizeof(d));
@@ -310,12 +338,52 @@ static unsigned dirfd_budget(void)
 	return n < 64 ? 64 : n > INODE_DIRFD_MAX ? INODE_DIRFD_MAX : (unsigned)n;
 }
 
+/* The part of opening shared by every backend, once the keys are set up:
+ * the root directory, the lock, and the tables.  Returns 0, or -errno with
+ * a message in err. */
+static int store_attach(struct store *s, const char *backing, char *err, size_t errlen)
+{
+	char root[PATH_MAX];
+	int r;
+
+	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root)) {
+		snprintf(err, errlen, "%s: path too long", backing);
+		return -ENAMETOOLONG;
+	}
+	s->rootfd = backend_openat(s->be, AT_FDCWD, root, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (s->rootfd < 0) {
+		r = s->rootfd == -ENOENT ? STORE_EDAMAGED : s->rootfd;
+		snprintf(err, errlen, "cannot open %s: %s (damaged store?)", root,
+			 strerror(-s->rootfd));
+		s->rootfd = -1;
+		return r;
+	}
+	/* One daemon per store: two would keep separate open-file tables and
+	 * garbage-collect each other's records. */
+	r = backend_flock(s->be, s->rootfd, LOCK_EX | LOCK_NB);
+	if (r < 0) {
+		snprintf(err, errlen, "%s is already mounted by another ragstore process",
+			 backing);
+		return r == -EWOULDBLOCK ? -EBUSY : r;
+	}
+	/* Absolute, since the daemon changes its directory to /. */
+	s->backing = backend_realpath(s->be, backing);
+	s->files = ofile_table_new();
+	s->dirivs = pathmap_cache_new();
+	s->stats = stats_new();
+	s->inodes = inode_table_new(s->be, s->rootfd, dirfd_budget());
+	if (!s->backing || !s->files || !s->dirivs || !s->stats || !s->inodes) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int store_open(const char *backing, const char *pass, size_t passlen,
 	       struct store **out, char *err, size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	uint8_t *master = sodium_malloc(CRYPTO_KEY_LEN);
-	char root[4096];
 	int r;
 
 	if (!s || !master) {
@@ -323,6 +391,7 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	s->be = backend_posix();
 	s->rootfd = -1;
 	r = store_read_desc(backing, &s->desc, err, errlen);
 	if (r < 0)
@@ -338,37 +407,9 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 			goto fail;
 		}
 	}
-	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root)) {
-		r = -ENAMETOOLONG;
-		snprintf(err, errlen, "%s: path too long", backing);
+	r = store_attach(s, backing, err, errlen);
+	if (r < 0)
 		goto fail;
-	}
-	s->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->rootfd < 0) {
-		r = errno == ENOENT ? STORE_EDAMAGED : -errno;
-		snprintf(err, errlen, "cannot open %s: %s (damaged store?)", root,
-			 strerror(errno));
-		goto fail;
-	}
-	/* One daemon per store: two would keep separate open-file tables and
-	 * garbage-collect each other's records. */
-	if (flock(s->rootfd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		snprintf(err, errlen, "%s is already mounted by another ragstore process",
-			 backing);
-		goto fail;
-	}
-	/* Absolute, since the daemon changes its directory to /. */
-	s->backing = realpath(backing, NULL);
-	s->files = ofile_table_new();
-	s->dirivs = pathmap_cache_new();
-	s->stats = stats_new();
-	s->inodes = inode_table_new(s->rootfd, dirfd_budget());
-	if (!s->backing || !s->files || !s->dirivs || !s->stats || !s->inodes) {
-		r = -ENOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
 	sodium_free(master);
 	*out = s;
 	return 0;
@@ -426,13 +467,14 @@ void store_close(struct store *s)
 	if (s->files)
 		ofile_table_free(s, s->files);
 	inode_table_free(s->inodes);
-	if (s->rootfd >= 0)
-		close(s->rootfd);
+	if (s->be && s->rootfd >= 0)
+		backend_close(s->be, s->rootfd);
 	crypto_key_free(s->key);
 	sodium_free(s->names);
 	pathmap_cache_free(s->dirivs);
 	stats_free(s->stats);
 	free(s->backing);
 	crypto_wipe(&s->desc, sizeof(s->desc));
+	backend_free(s->be);
 	free(s);
 }

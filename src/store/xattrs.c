@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
-#include <unistd.h>
 
+#include "backend.h"
 #include "fileheader.h"
 #include "log.h"
 #include "names.h"
@@ -40,10 +40,12 @@ static int object_id(struct store *s, int dirfd, const char *rel, int create, ui
 {
 	struct stat st;
 	struct ofile *f;
+	ssize_t n;
 	int r;
 
-	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return r;
 	if (S_ISREG(st.st_mode)) {
 		r = ofile_open(s, dirfd, rel, &f);
 		if (r < 0)
@@ -58,24 +60,14 @@ static int object_id(struct store *s, int dirfd, const char *rel, int create, ui
 	id[0] = 'd';
 	if (s->names)
 		return pathmap_dir_iv(s, dirfd, rel, id + 1);
-	{
-		char proc[64];
-		int fd = openat(dirfd, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		ssize_t n;
-
-		if (fd < 0)
-			return -errno;
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		n = getxattr(proc, DIR_ID_XATTR, id + 1, ID_LEN - 1);
-		r = n == ID_LEN - 1 ? 0 : -ENODATA;
-		if (r < 0 && create) {
-			crypto_random(id + 1, ID_LEN - 1);
-			r = setxattr(proc, DIR_ID_XATTR, id + 1, ID_LEN - 1, XATTR_CREATE) < 0
-				    ? -errno : 0;
-		}
-		close(fd);
-		return r;
+	n = backend_getxattrat(s->be, dirfd, rel, DIR_ID_XATTR, id + 1, ID_LEN - 1);
+	r = n == ID_LEN - 1 ? 0 : -ENODATA;
+	if (r < 0 && create) {
+		crypto_random(id + 1, ID_LEN - 1);
+		r = backend_setxattrat(s->be, dirfd, rel, DIR_ID_XATTR, id + 1, ID_LEN - 1,
+				       XATTR_CREATE);
 	}
+	return r;
 }
 
 static int blob_path(const uint8_t *id, char *out, size_t len)
@@ -106,11 +98,12 @@ static int blob_load(struct store *s, const uint8_t *id, struct blob *b)
 	r = blob_path(id, path, sizeof(path));
 	if (r < 0)
 		return r;
-	fd = openat(s->rootfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = backend_openat(s->be, s->rootfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	r = -EIO;
-	if (fstat(fd, &st) < 0 || st.st_size < CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN + 8 ||
+	if (backend_fstat(s->be, fd, &st) < 0 ||
+	    st.st_size < CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN + 8 ||
 	    st.st_size > BLOB_MAX + CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
 		goto out;
 	raw = malloc((size_t)st.st_size);
@@ -119,7 +112,7 @@ static int blob_load(struct store *s, const uint8_t *id, struct blob *b)
 		r = -ENOMEM;
 		goto out;
 	}
-	n = util_pread_full(fd, raw, (size_t)st.st_size, 0);
+	n = backend_pread_full(s->be, fd, raw, (size_t)st.st_size, 0);
 	if (n != st.st_size)
 		goto out;
 	blob_ad(id, ad);
@@ -130,7 +123,7 @@ static int blob_load(struct store *s, const uint8_t *id, struct blob *b)
 	b->len = b->cap = (size_t)n - CRYPTO_NONCE_LEN - CRYPTO_TAG_LEN;
 	r = 0;
 out:
-	close(fd);
+	backend_close(s->be, fd);
 	free(raw);
 	if (r < 0) {
 		free(b->data);
@@ -153,10 +146,13 @@ static int blob_store(struct store *s, const uint8_t *id, const struct blob *b)
 
 	if (r < 0)
 		return r;
-	if (b->len <= 8 && (b->len < 8 || util_get_le32(b->data + 4) == 0))
-		return unlinkat(s->rootfd, path, 0) < 0 && errno != ENOENT ? -errno : 0;
-	if (mkdirat(s->rootfd, "../" XATTRS_DIR, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if (b->len <= 8 && (b->len < 8 || util_get_le32(b->data + 4) == 0)) {
+		r = backend_unlinkat(s->be, s->rootfd, path, 0);
+		return r == -ENOENT ? 0 : r;
+	}
+	r = backend_mkdirat(s->be, s->rootfd, "../" XATTRS_DIR, 0700);
+	if (r < 0 && r != -EEXIST)
+		return r;
 	raw = malloc(len);
 	if (!raw)
 		return -ENOMEM;
@@ -167,20 +163,21 @@ static int blob_store(struct store *s, const uint8_t *id, const struct blob *b)
 		return -EIO;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = openat(s->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = backend_openat(s->be, s->rootfd, tmp,
+			    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		free(raw);
-		return -errno;
+		return fd;
 	}
-	r = util_pwrite_full(fd, raw, len, 0);
-	if (r == 0 && fdatasync(fd) < 0)
-		r = -errno;
-	close(fd);
+	r = backend_pwrite_full(s->be, fd, raw, len, 0);
+	if (r == 0)
+		r = backend_fsync(s->be, fd, 1);
+	backend_close(s->be, fd);
 	free(raw);
-	if (r == 0 && renameat(s->rootfd, tmp, s->rootfd, path) < 0)
-		r = -errno;
+	if (r == 0)
+		r = backend_renameat2(s->be, s->rootfd, tmp, s->rootfd, path, 0);
 	if (r < 0)
-		unlinkat(s->rootfd, tmp, 0);
+		backend_unlinkat(s->be, s->rootfd, tmp, 0);
 	return r;
 }
 
@@ -237,8 +234,8 @@ static void mark_file(struct store *s, int dirfd, const char *rel, const struct 
 	struct ofile *f;
 	struct stat st;
 
-	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-	    ofile_open(s, dirfd, rel, &f) < 0)
+	if (backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || ofile_open(s, dirfd, rel, &f) < 0)
 		return;
 	ofile_set_flag(s, f, FH_FLAG_XATTRS, b->len > 8 && util_get_le32(b->data + 4) > 0);
 	ofile_release(s, f);
@@ -454,5 +451,5 @@ void xattrs_forget(struct store *s, const uint8_t *id)
 	char path[128];
 
 	if (blob_path(id, path, sizeof(path)) == 0)
-		unlinkat(s->rootfd, path, 0);
+		backend_unlinkat(s->be, s->rootfd, path, 0);
 }
