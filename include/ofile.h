@@ -6,7 +6,9 @@
  * it exclusive.  Lock order: table mutex, then an ofile's content lock (the
  * table mutex is never taken while a content lock is held).
  *
- * Writes go straight to the backing file (no write-behind): the block record
+ * Writes go to the backing file as they arrive, except small writes at the
+ * end of the file, which gather in memory in the file's last block until
+ * the file is closed (flush), fsynced or written elsewhere: the block record
  * first, the header (size, holes) after it, so a crash at any moment leaves
  * each block with its old or its new record.  A superseded record is only
  * punched out after fdatasync, at fsync or at the last release. */
@@ -59,6 +61,10 @@ uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const stru
 ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off);
 ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off);
 int ofile_truncate(struct store *s, struct ofile *f, uint64_t size);
+/* Hand everything written so far to the backing file (close calls it):
+ * the write-behind block of small sequential writes, see ofile_int.h.
+ * Returns 0 or the first write error recorded for the file. */
+int ofile_flush(struct store *s, struct ofile *f);
 int ofile_fsync(struct store *s, struct ofile *f, int datasync);
 /* fallocate: mode 0 (extend), FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE |
  * FALLOC_FL_KEEP_SIZE; anything else -EOPNOTSUPP. */
@@ -70,7 +76,7 @@ off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence);
  * the other.  Returns 0 or -errno. */
 int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct timespec tv[2]);
 /* The same through an open file. */
-int ofile_futimens(struct ofile *f, const struct timespec tv[2]);
+int ofile_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]);
 /* Read and authenticate every block of f (taking the content lock one
  * block at a time); bad(arg, index) is called for each block that fails.
  * Returns the number of bad blocks, or -errno. */

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blockfmt.h"
@@ -260,7 +261,7 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 		return -EINVAL;
 	pthread_rwlock_rdlock(&f->lock);
 	bs = f->hdr.block_size;
-	size = f->hdr.size;
+	size = f->size;
 	io = bufs_get(bs);
 	if (!io) {
 		r = -ENOMEM;
@@ -281,8 +282,14 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 		uint64_t b = pos / bs;
 		uint32_t o = (uint32_t)(pos % bs);
 		size_t n = bs - o < end - pos ? bs - o : (size_t)(end - pos);
-		ssize_t have = block_load(s, f, &f->hdr, b, io->plain, io);
+		ssize_t have;
 
+		if (f->wb_dirty && b == f->wb_block) {
+			have = f->wb_len;
+			memcpy(io->plain, f->wb, f->wb_len);
+		} else {
+			have = block_load(s, f, &f->hdr, b, io->plain, io);
+		}
 		if (have < 0) {
 			r = have;
 			break;
@@ -332,6 +339,107 @@ static int write_block(struct store *s, struct ofile *f, struct file_header *nh,
 	return block_store(s, f, nh, b, io->plain, new_len, io);
 }
 
+/* A write that lies within one block, leaves it partial and ends at or
+ * past the end of the file, into a block that has no gap before it: it
+ * goes to the write-behind buffer.  Returns 1 if taken, 0 if the direct
+ * path must serve, or -errno. */
+static int wb_write(struct store *s, struct ofile *f, const char *buf, size_t len,
+		    uint64_t pos, struct iobufs *io)
+{
+	uint32_t bs = f->hdr.block_size, o = (uint32_t)(pos % bs);
+	uint64_t b = pos / bs, committed = ofile_nblocks(f->hdr.size, bs);
+
+	if (o + len >= bs || pos + len < f->size || b > committed ||
+	    (f->wb_dirty && b != f->wb_block))
+		return 0;
+	if (!f->wb) {
+		f->wb = malloc(bs);
+		if (!f->wb)
+			return 0;
+	}
+	if (!f->wb_dirty) {
+		/* Start from the block's committed content. */
+		uint64_t bstart = b * bs;
+		uint32_t old_len = bstart < f->hdr.size ?
+			(f->hdr.size - bstart < bs ? (uint32_t)(f->hdr.size - bstart) : bs) : 0;
+		ssize_t have = 0;
+
+		if (old_len > 0) {
+			have = block_load(s, f, &f->hdr, b, io->plain, io);
+			if (have < 0)
+				return (int)have;
+			memcpy(f->wb, io->plain, (size_t)have);
+		}
+		if ((uint32_t)have < old_len)
+			memset(f->wb + have, 0, old_len - (size_t)have);
+		f->wb_block = b;
+		f->wb_len = old_len;
+		f->wb_dirty = 1;
+	}
+	if (o > f->wb_len)
+		memset(f->wb + f->wb_len, 0, o - f->wb_len);
+	memcpy(f->wb + o, buf, len);
+	if (o + len > f->wb_len)
+		f->wb_len = o + (uint32_t)len;
+	__atomic_store_n(&f->size, f->wb_block * bs + f->wb_len, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_REALTIME, &f->wb_mtime);
+	return 1;
+}
+
+int ofile_wb_flush(struct store *s, struct ofile *f)
+{
+	struct file_header *nh;
+	struct iobufs *io;
+	uint32_t bs = f->hdr.block_size;
+	int r;
+
+	if (!f->wb_dirty)
+		return 0;
+	io = bufs_get(bs);
+	nh = malloc(sizeof(*nh));
+	if (!io || !nh) {
+		free(nh);
+		return -ENOMEM;
+	}
+	*nh = f->hdr;
+	r = write_block(s, f, nh, f->wb_block, 0, (const char *)f->wb, f->wb_len, f->hdr.size,
+			io);
+	if (r == 0) {
+		if (f->wb_block * bs + f->wb_len > nh->size)
+			nh->size = f->wb_block * bs + f->wb_len;
+		r = ofile_commit_header(s, f, nh);
+	}
+	free(nh);
+	if (r < 0) {
+		log_msg(LOG_LVL_ERROR, "%s (inode %lu): writing buffered data failed: %s",
+			f->path ? f->path : "?", (unsigned long)f->ino, strerror(-r));
+		return r;
+	}
+	f->wb_dirty = 0;
+	ofile_account(s, f);
+	/* The data was written when it was buffered, not now. */
+	{
+		struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, f->wb_mtime };
+
+		futimens(f->fd, tv);
+	}
+	return 0;
+}
+
+int ofile_flush(struct store *s, struct ofile *f)
+{
+	int r;
+
+	pthread_rwlock_wrlock(&f->lock);
+	r = ofile_wb_flush(s, f);
+	if (r == 0 && f->err) {
+		r = f->err;
+		f->err = 0;
+	}
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
 ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off)
 {
 	struct file_header *nh = NULL;
@@ -348,9 +456,20 @@ ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t le
 	pthread_rwlock_wrlock(&f->lock);
 	bs = f->hdr.block_size;
 	io = bufs_get(bs);
-	nh = malloc(sizeof(*nh));
-	if (!io || !nh) {
+	if (!io) {
 		r = -ENOMEM;
+		goto out;
+	}
+	r = wb_write(s, f, buf, len, pos, io);
+	if (r != 0) {
+		pthread_rwlock_unlock(&f->lock);
+		return r < 0 ? r : (ssize_t)len;
+	}
+	/* The direct path starts from a current header. */
+	r = ofile_wb_flush(s, f);
+	nh = r == 0 ? malloc(sizeof(*nh)) : NULL;
+	if (!nh) {
+		r = r < 0 ? r : -ENOMEM;
 		goto out;
 	}
 	*nh = f->hdr;
@@ -405,6 +524,9 @@ int ofile_truncate(struct store *s, struct ofile *f, uint64_t size)
 	if (!nh)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&f->lock);
+	r = ofile_wb_flush(s, f);
+	if (r < 0)
+		goto out;
 	*nh = f->hdr;
 	bs = nh->block_size;
 	io = bufs_get(bs);
@@ -454,7 +576,9 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync)
 	int r;
 
 	pthread_rwlock_wrlock(&f->lock);
-	r = (datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0 ? -errno : 0;
+	r = ofile_wb_flush(s, f);
+	if (r == 0)
+		r = (datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0 ? -errno : 0;
 	if (r == 0) {
 		f->synced_nblk = ofile_nblocks(f->hdr.size, f->hdr.block_size);
 		r = ofile_gc_run(s, f);
@@ -504,8 +628,10 @@ static int punch_range(struct store *s, struct ofile *f, uint64_t off, uint64_t 
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&f->lock);
 	io = bufs_get(bs);
+	r = ofile_wb_flush(s, f);
 	*nh = f->hdr;
-	r = io ? set_holes(s, f, nh, first_full, end_full - first_full, io) : -ENOMEM;
+	if (r == 0)
+		r = io ? set_holes(s, f, nh, first_full, end_full - first_full, io) : -ENOMEM;
 	if (r == 0)
 		r = ofile_commit_header(s, f, nh);
 	ofile_account(s, f);
@@ -534,10 +660,13 @@ off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence)
 	uint64_t size, b, pos;
 	uint32_t bs;
 
-	(void)s;
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&f->lock);
+	pthread_rwlock_wrlock(&f->lock);
+	if (ofile_wb_flush(s, f) < 0) {
+		pthread_rwlock_unlock(&f->lock);
+		return -EIO;
+	}
 	size = f->hdr.size;
 	bs = f->hdr.block_size;
 	if (off < 0 || (uint64_t)off >= size) {
@@ -557,6 +686,9 @@ int ofile_verify(struct store *s, struct ofile *f,
 {
 	int nbad = 0;
 
+	pthread_rwlock_wrlock(&f->lock);
+	ofile_wb_flush(s, f);
+	pthread_rwlock_unlock(&f->lock);
 	/* The lock is taken per block, so a scrub never holds up writers for
 	 * longer than one block. */
 	for (uint64_t b = 0;; b++) {

@@ -176,7 +176,7 @@ static int setattr_open(struct store *s, struct ofile *f, const struct stat *att
 	}
 	if (what & (NS_SET_ATIME | NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW)) {
 		set_times(attr, what, tv);
-		return ofile_futimens(f, tv);
+		return ofile_futimens(s, f, tv);
 	}
 	return 0;
 }

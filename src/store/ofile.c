@@ -113,6 +113,7 @@ static struct ofile **table_slot(struct ofile_table *t, dev_t dev, ino_t ino)
 
 static void ofile_free(struct ofile *f)
 {
+	free(f->wb);
 	free(f->path);
 	if (f->fd >= 0)
 		close(f->fd);
@@ -582,12 +583,16 @@ static int gc_block(struct ofile *f, uint64_t b)
 int ofile_gc_run(struct store *s, struct ofile *f)
 {
 	uint32_t bs = f->hdr.block_size;
-	uint64_t nblk = ofile_nblocks(f->hdr.size, bs);
-	off_t keep_len = blk_slot_offset(bs, nblk, 0);
+	uint64_t nblk;
+	off_t keep_len;
 	struct timespec times[2];
 	struct stat st;
-	int r = 0;
+	int r = ofile_wb_flush(s, f);
 
+	if (r < 0)
+		return r;
+	nblk = ofile_nblocks(f->hdr.size, bs);
+	keep_len = blk_slot_offset(bs, nblk, 0);
 	if (f->ngc == 0 && !f->gc_overflow)
 		return 0;
 	if (fstat(f->fd, &st) < 0)
@@ -630,12 +635,16 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 	return r;
 }
 
-int ofile_futimens(struct ofile *f, const struct timespec tv[2])
+int ofile_futimens(struct store *s, struct ofile *f, const struct timespec tv[2])
 {
 	int r;
 
 	pthread_rwlock_wrlock(&f->lock);
-	r = futimens(f->fd, tv) < 0 ? -errno : 0;
+	/* Buffered data goes out first, or writing it would move the time
+	 * set here. */
+	r = ofile_wb_flush(s, f);
+	if (r == 0)
+		r = futimens(f->fd, tv) < 0 ? -errno : 0;
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }
@@ -652,7 +661,9 @@ int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct time
 		f = table_get(s, &st);
 	if (f)
 		pthread_rwlock_wrlock(&f->lock);
-	r = utimensat(dirfd, rel, tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	r = f ? ofile_wb_flush(s, f) : 0;
+	if (r == 0)
+		r = utimensat(dirfd, rel, tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	if (f) {
 		pthread_rwlock_unlock(&f->lock);
 		ofile_release(s, f);
@@ -775,9 +786,10 @@ int ofile_set_flag(struct store *s, struct ofile *f, uint16_t flag, int on)
 	if (!nh)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&f->lock);
+	r = ofile_wb_flush(s, f);
 	*nh = f->hdr;
 	nh->flags = (uint16_t)(on ? nh->flags | flag : nh->flags & ~flag);
-	if (nh->flags != f->hdr.flags)
+	if (r == 0 && nh->flags != f->hdr.flags)
 		r = commit_keep_times(s, f, nh);
 	pthread_rwlock_unlock(&f->lock);
 	free(nh);
@@ -793,11 +805,13 @@ int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *s
 	if (!nh)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&f->lock);
+	r = ofile_wb_flush(s, f);
 	*nh = f->hdr;
 	nh->codec = *spec;
 	nh->flags = (uint16_t)((nh->flags & ~FH_FLAG_CODEC_SET) |
 			       (user_set ? FH_FLAG_CODEC_SET : 0));
-	r = commit_keep_times(s, f, nh);
+	if (r == 0)
+		r = commit_keep_times(s, f, nh);
 	pthread_rwlock_unlock(&f->lock);
 	free(nh);
 	return r;

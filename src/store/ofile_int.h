@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include "fileheader.h"
@@ -46,7 +47,26 @@ struct ofile {
 	 * was durable (open, fsync): superseding their records needs no
 	 * fdatasync first, since no durable content is at stake. */
 	uint64_t synced_nblk;
+	/* Write-behind of the file's last block: sequential small writes (an
+	 * untar, a log) gather here instead of each rewriting the block.
+	 * While wb_dirty, the header on disk describes the file without
+	 * this block's new content (a consistent older state), size is the
+	 * size including it, and wb holds wb_len bytes of block wb_block,
+	 * which is the last block.  Written out by ofile_wb_flush at flush
+	 * (close), fsync, release, and before anything else that needs the
+	 * header current.  Guarded by the content lock. */
+	uint8_t *wb;
+	uint64_t wb_block;
+	uint32_t wb_len;
+	int wb_dirty;
+	struct timespec wb_mtime; /* time of the last buffered write: the
+				     file's mtime once the block is out */
 };
+
+/* Write the write-behind block out (record, then header).  Caller holds
+ * the content lock exclusive.  Returns 0 or -errno (the block stays
+ * dirty, so a later flush can retry). */
+int ofile_wb_flush(struct store *s, struct ofile *f);
 
 /* Write nh as the new header (gen+1, into the other slot) and make it
  * current.  Caller holds the content lock exclusive.  Returns 0 or -errno. */
