@@ -1,25 +1,89 @@
 #!/usr/bin/env bash
-# ragstore benchmark: plain directory (baseline) vs gocryptfs vs ragstore.
+# ragstore benchmark: plain directory (baseline) vs gocryptfs and securefs
+# (the encrypted peers) vs ragstore.
 #
 #   make bench                      (runs: sh bench/run.sh)
-#   bash bench/run.sh
-#   BENCH_QUICK=1 bash bench/run.sh (smoke run: 64 MB files, small tree, short fio)
+#   bash bench/run.sh               (full run: ~25-40 min on a 2-CPU VM)
+#   BENCH_QUICK=1 bash bench/run.sh (smoke run: small data, a few minutes)
 #
-# Environment knobs:
-#   BENCH_SIZE_MB      size of each sequential file (default 1024; 64 with BENCH_QUICK=1)
-#   BENCH_RAND_MB      size of the random-I/O file (default 256; 64 with BENCH_QUICK=1)
-#   BENCH_FIO_SECONDS  duration of each random-I/O run (default 15; 3 with BENCH_QUICK=1)
-#   BENCH_DIR          parent of the work dir (default /var/tmp); must be on disk, not tmpfs
-#   BENCH_QUICK=1      fast smoke run
-#   BENCH_TARGETS      subset/order of "plain gocryptfs ragstore" (default all three)
-#   BENCH_TREE_DIRS    directories to tar for the untar/ls/rm tests (default: see below)
-#   RAGSTORE           ragstore binary (default: <repo>/ragstore)
-#   BENCH_RAGSTORE_INIT_OPTS / BENCH_RAGSTORE_MOUNT_OPTS   extra options for ragstore
-#   BENCH_KEEP=1       keep the work dir (data, backing dirs) for inspection
+# Every figure is a rate (MB/s, entries/s, files/s, IOPS: higher is better)
+# except the stored sizes (MiB: lower is better).  Each step is run
+# BENCH_ROUNDS times per target, targets interleaved (round 1 runs every
+# target in BENCH_TARGETS order, round 2 in reverse order, round 3 in order
+# again, ...; every target starts each round on a freshly created, empty
+# filesystem), and the table shows the median of the rounds.  The column
+# "rag/peer" is ragstore ÷ the best encrypted peer, i.e. ragstore divided by
+# max(gocryptfs, securefs) for rates (>1: ragstore is faster) and by
+# min(gocryptfs, securefs) for stored sizes (<1: ragstore stores less);
+# "peer" names which peer that was.  "rag/plain" is ragstore ÷ plain.
 #
-# Output: a table on stdout, and the same as markdown in bench/last-run.md
-# (generated output, not committed).  No timing assertions: this is a report.
-# Must run as root for drop_caches (it still runs otherwise, with warm caches).
+# Steps, per target and round (cold = FUSE daemon restarted, then
+# `sync; echo 3 > /proc/sys/vm/drop_caches`):
+#   seq write        dd 1 MiB blocks + fsync: compressible (log lines) and
+#                    incompressible (urandom) file of BENCH_SIZE_MB each
+#   stored size      du -sb / du -sk of the backing dir after each write
+#   seq read (cold)  dd both files back
+#   untar            tar xf of the linux-6.1 source tree (+ sync): MB/s of
+#                    the .tar size and entries/s.  The .tar.xz is
+#                    decompressed once, before any timing, into the work dir.
+#   ls -lR (cold)    of that tree, entries/s
+#   du -s (cold)     of that tree, entries/s
+#   cat (cold)       find tree -type f -print0 | xargs -0 cat >/dev/null, MB/s
+#                    of file data
+#   rm -rf           of that tree (+ sync), entries/s
+#   small files      bench/smallfiles.py creates BENCH_SMALL_FILES files of
+#                    1-4 KiB (os.open/write/close, 1000 per dir) (+ sync)
+#   cp -a            of BENCH_CP_DIRS (sources read once, untimed, so they
+#                    come from the page cache) (+ sync), MB/s of du -sb
+#   4K random I/O    fio psync qd1 O_DIRECT (buffered after a cache drop if
+#                    O_DIRECT is refused) randread and randwrite
+#
+# Environment knobs (defaults; BENCH_QUICK=1 values in brackets):
+#   BENCH_QUICK=1        fast smoke run with the bracketed defaults below
+#   BENCH_ROUNDS         rounds per target; the table shows medians (2 [2])
+#   BENCH_TARGETS        subset/order of "plain gocryptfs securefs ragstore"
+#                        (default all four)
+#   BENCH_STEP_TIMEOUT   seconds per timed step; a step that takes longer is
+#                        killed and shows TIMEOUT (900 [300])
+#   BENCH_SIZE_MB        size of each sequential file, MiB (1024 [64])
+#   BENCH_RAND_MB        size of the random-I/O file, MiB (256 [64])
+#   BENCH_FIO_SECONDS    duration of each random-I/O run (15 [3])
+#   BENCH_LINUX_TAR      source of the tree (/usr/src/linux-source-6.1.tar.xz,
+#                        from Debian's linux-source-6.1; .tar, .tar.xz or
+#                        .tar.gz)
+#   BENCH_LINUX_ENTRIES  use only the first N tar entries; 0 = the whole tree,
+#                        ~80,000 entries / 1.3 GB (0 [5000])
+#   BENCH_SMALL_FILES    number of small files (10000 [1000])
+#   BENCH_CP_DIRS        directories copied by the cp -a step.  Default
+#                        (~1.1 GB, ~55,000 files on the Debian 12 C machine):
+#                        /usr/include /usr/lib/python3 /usr/lib/python3.11
+#                        /usr/lib/gcc /usr/share/fpcsrc /usr/share/doc
+#                        /usr/share/locale /usr/share/man /usr/share/perl
+#                        [~50 MB: /usr/share/perl /usr/include/linux
+#                        /usr/share/man/man3 /usr/lib/node_modules]
+#                        missing ones are skipped; the report gives the size
+#                        and file count measured with du/find on this machine
+#   BENCH_DIR            parent of the work dir (/var/tmp); must be on disk
+#   BENCH_NO_INSTALL=1   do not apt-get install missing tools
+#   RAGSTORE             ragstore binary (<repo>/ragstore); a private copy
+#                        is run, so a rebuild during the run does no harm
+#   BENCH_RAGSTORE_INIT_OPTS / BENCH_RAGSTORE_MOUNT_OPTS   extra ragstore options
+#   BENCH_SECUREFS_CREATE_OPTS  extra `securefs create` options (after --format 4)
+#   BENCH_SECUREFS_MOUNT_OPTS   extra `securefs mount` options
+#   BENCH_KEEP=1         keep the work dir (data, backing dirs) for inspection
+#   BENCH_OUT_MD         markdown output (bench/last-run.md)
+#
+# Tools: when run as root on Debian, missing fio, gocryptfs, securefs,
+# linux-source-6.1, xz-utils, fuse3 and python3 are installed with apt-get.
+# The peers: gocryptfs (-scryptn 16, default options) and securefs
+# (`securefs create --format 4`, i.e. the "lite" format, default options,
+# running in the foreground as a background job of this script).
+# Passphrases come from a file in the work dir (securefs reads it on stdin).
+#
+# Output: a table on stdout, and the same as markdown (plus every round's
+# values) in bench/last-run.md (generated output, not committed).  No timing
+# assertions: this is a report.  Must run as root for drop_caches (it still
+# runs otherwise, with warm caches, and says so).
 
 # `make bench` runs us with sh: re-exec in bash (this line is POSIX).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -34,30 +98,37 @@ RAGSTORE=${RAGSTORE:-$REPO/ragstore}
 OUT_MD=${BENCH_OUT_MD:-$BENCH_SRC_DIR/last-run.md}
 
 QUICK=${BENCH_QUICK:-0}
-TREE_NOTE=""
+LX_SRC=${BENCH_LINUX_TAR:-/usr/src/linux-source-6.1.tar.xz}
 if [ "$QUICK" = 1 ]; then
 	SIZE_MB=${BENCH_SIZE_MB:-64}
 	RAND_MB=${BENCH_RAND_MB:-64}
 	FIO_SECONDS=${BENCH_FIO_SECONDS:-3}
-	TREE_DIRS=${BENCH_TREE_DIRS:-/usr/share/perl /usr/include/linux}
+	LX_WANT=${BENCH_LINUX_ENTRIES:-5000}
+	NSMALL=${BENCH_SMALL_FILES:-1000}
+	CP_DIRS=${BENCH_CP_DIRS:-/usr/share/perl /usr/include/linux /usr/share/man/man3 /usr/lib/node_modules}
+	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-300}
 else
 	SIZE_MB=${BENCH_SIZE_MB:-1024}
 	RAND_MB=${BENCH_RAND_MB:-256}
 	FIO_SECONDS=${BENCH_FIO_SECONDS:-15}
-	# ~230 MB, ~21,000 entries: headers, Python and Perl sources, man pages.
-	# (All of /usr/share/man would add 18,000 tiny man1 files and push the run
-	# past 11 minutes on a 2-CPU VM, so sections 2,3,5,7,8 only.)
-	TREE_DIRS=${BENCH_TREE_DIRS:-/usr/include /usr/lib/python3 /usr/lib/python3.11 /usr/share/perl /usr/share/man/man2 /usr/share/man/man3 /usr/share/man/man5 /usr/share/man/man7 /usr/share/man/man8}
-	[ -z "${BENCH_TREE_DIRS:-}" ] && TREE_NOTE=" (default tree trimmed — man1 left out — to keep the full run near 9 min)"
+	LX_WANT=${BENCH_LINUX_ENTRIES:-0}
+	NSMALL=${BENCH_SMALL_FILES:-10000}
+	CP_DIRS=${BENCH_CP_DIRS:-/usr/include /usr/lib/python3 /usr/lib/python3.11 /usr/lib/gcc /usr/share/fpcsrc /usr/share/doc /usr/share/locale /usr/share/man /usr/share/perl}
+	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-900}
 fi
-TARGETS=${BENCH_TARGETS:-plain gocryptfs ragstore}
-STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-300}   # per timed step, seconds (a hung step becomes TIMEOUT)
+ROUNDS=${BENCH_ROUNDS:-2}
+TARGETS=${BENCH_TARGETS:-plain gocryptfs securefs ragstore}
 PASSPHRASE="ragstore-bench-passphrase"
 
 log()  { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 note() { NOTES+=("$*"); log "NOTE: $*"; }
 die()  { log "FATAL: $*"; exit 1; }
 NOTES=()
+
+case $ROUNDS in ''|*[!0-9]*|0) die "BENCH_ROUNDS must be a positive integer, not '$ROUNDS'" ;; esac
+for v in SIZE_MB RAND_MB FIO_SECONDS LX_WANT NSMALL STEP_TIMEOUT; do
+	case ${!v} in ''|*[!0-9]*) die "$v must be a non-negative integer, not '${!v}'" ;; esac
+done
 
 # ---------------------------------------------------------------- work dir --
 PARENT=${BENCH_DIR:-/var/tmp}
@@ -75,6 +146,7 @@ chmod 600 "$WORK/passfile"
 
 # ------------------------------------------------------------ mount tracking --
 MOUNTED=()     # mountpoints we mounted and have not yet unmounted
+STARTED=()     # PIDs of FUSE daemons we started as our own background jobs
 
 # PIDs of processes (other than us) that have MNT as one exact argv element:
 # the FUSE daemons we started for that mountpoint (paths are unique to $WORK).
@@ -93,7 +165,7 @@ daemon_pids() {
 # in the backing directory before we measure it).  Kills, by PID, only a daemon
 # serving this mountpoint, and only if it does not exit within 120 s.
 fuse_umount() {
-	local mnt=$1 pids i ok=0
+	local mnt=$1 pids i ok=0 p m
 	pids=$(daemon_pids "$mnt")
 	if mountpoint -q "$mnt"; then
 		for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -128,12 +200,18 @@ fuse_umount() {
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM HUP
-	local m
+	local m p
 	for m in "${MOUNTED[@]}"; do log "cleanup: unmounting $m"; fuse_umount "$m"; done
 	# Belt and braces: anything still mounted below $WORK.
 	while read -r _ m _; do
 		case $m in "$WORK"/*) log "cleanup: unmounting stray $m"; fuse_umount "$m" ;; esac
 	done < /proc/mounts
+	# Our own background daemons that are somehow still alive (by PID only).
+	for p in "${STARTED[@]}"; do
+		if [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
+			log "cleanup: daemon $p still running: SIGTERM"; kill -TERM "$p" 2>/dev/null
+		fi
+	done
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		log "BENCH_KEEP=1: work dir kept at $WORK"
 	elif grep -q " $WORK/" /proc/mounts; then
@@ -152,14 +230,14 @@ DROP_OK=1
 drop_caches() {
 	sync
 	if ! { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null; then
-		if [ $DROP_OK = 1 ]; then note "cannot drop caches (not root?): reads may be served from page cache"; fi
+		if [ $DROP_OK = 1 ]; then note "cannot drop caches (not root?): cold steps may be served from page cache"; fi
 		DROP_OK=0
 	fi
 }
 warm() { cat "$@" > /dev/null; }
 
-# timed CMD...: run CMD (a shell command string) under a timeout; sets ELAPSED
-# (seconds) and returns CMD's status.
+# timed CMD: run CMD (a shell command string) under the step timeout; sets
+# ELAPSED (seconds, or TIMEOUT) and returns CMD's status.
 ELAPSED=
 timed() {
 	local t0 t1 rc
@@ -169,45 +247,87 @@ timed() {
 	t1=$(now)
 	ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
 	case $rc in 124|137)
-		note "step timed out after ${STEP_TIMEOUT} s (raise BENCH_STEP_TIMEOUT): ${1//$WORK/\$WORK}"
+		note "$CUR_T round $ROUND: step timed out after ${STEP_TIMEOUT} s (raise BENCH_STEP_TIMEOUT): ${1//$WORK/\$WORK}"
 		ELAPSED=TIMEOUT ;;
 	esac
 	return $rc
 }
 
-# Results: R[target:metric] = value (numbers, or FAIL / n/a).
+# Results: R[target:metric:round] = number, or TIMEOUT / FAIL / NA.
 declare -A R
-setr() { R["$1:$2"]=$3; }
-mbps() { awk -v b="$1" -v s="$2" 'BEGIN{ if (s > 0) printf "%.1f", b/1e6/s; else print "n/a" }'; }
+ROUND=0
+CUR_T=-
+setr() { R["$1:$2:$ROUND"]=$3; }
+getr() { echo "${R["$1:$2:$ROUND"]:-}"; }
+# rate AMOUNT DIVISOR SECONDS -> AMOUNT/DIVISOR per second
+rate() { awk -v a="$1" -v d="$2" -v s="$3" 'BEGIN{ if (s > 0) printf "%.3f", a/d/s; else print "NA" }'; }
+
+# step TARGET KEY AMOUNT DIVISOR ON_ERROR CMD: time CMD and store the rate
+# AMOUNT/DIVISOR/s under KEY.  If CMD fails (but did not time out), ON_ERROR
+# says what is stored: "keep" (the rate; a note says CMD reported errors) or
+# "fail" (FAIL).  Returns 0 if a rate was stored.
+step() {
+	local t=$1 k=$2 amt=$3 div=$4 onerr=$5 cmd=$6 rc
+	timed "$cmd"; rc=$?
+	if [ "$ELAPSED" = TIMEOUT ]; then setr "$t" "$k" TIMEOUT; return 1; fi
+	if [ $rc = 0 ]; then setr "$t" "$k" "$(rate "$amt" "$div" "$ELAPSED")"; return 0; fi
+	local err=""; [ -s "$WORK/step.err" ] && err=": $(head -c 300 "$WORK/step.err" | head -2 | tr '\n' ' ')"
+	if [ "$onerr" = keep ]; then
+		note "$t round $ROUND: $k: command exited $rc (figure kept)$err"
+		setr "$t" "$k" "$(rate "$amt" "$div" "$ELAPSED")"; return 0
+	fi
+	note "$t round $ROUND: $k: command failed (exit $rc)$err"
+	setr "$t" "$k" FAIL; return 1
+}
 
 # ------------------------------------------------------------------- tools --
-apt_install() {
+HAVE_ROOT=0; [ "$(id -u)" = 0 ] && HAVE_ROOT=1
+apt_install() {   # apt_install PKG...: all at once, else one by one
+	[ "${BENCH_NO_INSTALL:-0}" = 1 ] && return 1
 	command -v apt-get >/dev/null 2>&1 || return 1
-	[ "$(id -u)" = 0 ] || return 1
-	log "installing $*"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" > "$WORK/apt.log" 2>&1 && return 0
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq >> "$WORK/apt.log" 2>&1
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >> "$WORK/apt.log" 2>&1
+	[ $HAVE_ROOT = 1 ] || return 1
+	local -a o=(-y -qq -o DPkg::Lock::Timeout=600)
+	log "installing $* (apt-get; log in the work dir)"
+	DEBIAN_FRONTEND=noninteractive apt-get install "${o[@]}" "$@" >> "$WORK/apt.log" 2>&1 && return 0
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq -o DPkg::Lock::Timeout=600 >> "$WORK/apt.log" 2>&1
+	DEBIAN_FRONTEND=noninteractive apt-get install "${o[@]}" "$@" >> "$WORK/apt.log" 2>&1 && return 0
+	local p rc=0
+	for p in "$@"; do
+		DEBIAN_FRONTEND=noninteractive apt-get install "${o[@]}" "$p" >> "$WORK/apt.log" 2>&1 || { log "apt-get install $p failed"; rc=1; }
+	done
+	return $rc
 }
-command -v fio >/dev/null 2>&1 || apt_install fio || true
-case " $TARGETS " in *" gocryptfs "*)
-	command -v gocryptfs >/dev/null 2>&1 || apt_install gocryptfs || true ;;
-esac
+wants() { case " $TARGETS " in *" $1 "*) return 0 ;; esac; return 1; }
+NEED=()
+command -v fio >/dev/null 2>&1 || NEED+=(fio)
+command -v xz >/dev/null 2>&1 || NEED+=(xz-utils)
+command -v python3 >/dev/null 2>&1 || [ -x /usr/bin/python3 ] || NEED+=(python3)
+if wants gocryptfs || wants securefs || wants ragstore; then
+	command -v fusermount3 >/dev/null 2>&1 || NEED+=(fuse3)
+fi
+wants gocryptfs && { command -v gocryptfs >/dev/null 2>&1 || NEED+=(gocryptfs); }
+wants securefs && { command -v securefs >/dev/null 2>&1 || NEED+=(securefs); }
+if [ -z "${BENCH_LINUX_TAR:-}" ] && [ ! -e "$LX_SRC" ]; then NEED+=(linux-source-6.1); fi
+if [ ${#NEED[@]} -gt 0 ]; then
+	apt_install "${NEED[@]}" || log "could not install all of: ${NEED[*]} (see notes)"
+fi
 HAVE_FIO=0; command -v fio >/dev/null 2>&1 && HAVE_FIO=1
-PYTHON=$(command -v python3 || true)
+# Debian's python3 rather than a pyenv shim (whose start-up costs ~0.1 s).
+if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=$(command -v python3 || true); fi
 if [ $HAVE_FIO = 0 ]; then
 	if [ -n "$PYTHON" ]; then note "fio unavailable: random I/O measured with bench/randio.py (python, qd1)"
-	else note "neither fio nor python3 available: random I/O not measured"; fi
+	else note "neither fio nor python3 available: random I/O not measured (NA)"; fi
 fi
+[ -n "$PYTHON" ] || note "python3 unavailable: small-file step not measured (NA)"
 
 # Which targets can run?
 ACTIVE=()
 for t in $TARGETS; do
 	case $t in
 	plain) ACTIVE+=(plain) ;;
-	gocryptfs)
-		if command -v gocryptfs >/dev/null 2>&1; then ACTIVE+=(gocryptfs)
-		else note "gocryptfs not installed (apt-get failed?): skipped"; fi ;;
+	gocryptfs|securefs)
+		if command -v "$t" >/dev/null 2>&1; then ACTIVE+=("$t")
+		else note "$t not installed (apt-get failed?): skipped"; fi ;;
 	ragstore)
 		if [ -x "$RAGSTORE" ]; then ACTIVE+=(ragstore)
 		else note "ragstore binary $RAGSTORE not built (run make): skipped"; fi ;;
@@ -217,6 +337,11 @@ done
 [ ${#ACTIVE[@]} -gt 0 ] || die "no target to run"
 # Run a private copy of the binary, so a rebuild (make clean) in the repo
 # during the run cannot pull it from under us.
+# The repo state is read now, as the binary is copied (others may commit or
+# edit during the run); the binary may of course be older than the tree.
+RAGSTORE_GIT="repo at git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+[ -n "$(git -C "$REPO" status --porcelain -- src include Makefile 2>/dev/null)" ] && RAGSTORE_GIT+=" + uncommitted changes to src/include/Makefile"
+RAGSTORE_GIT+=" when the run started; binary built $(date -u -r "$RAGSTORE" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')"
 if [ -x "$RAGSTORE" ] && cp "$RAGSTORE" "$WORK/ragstore" 2>/dev/null; then
 	RAGSTORE_SRC=$RAGSTORE; RAGSTORE=$WORK/ragstore
 else
@@ -235,11 +360,16 @@ t_init() {
 	plain) mkdir -p "$b" ;;
 	gocryptfs)
 		mkdir -p "$b" "$(t_root "$t")"
-		gocryptfs -q -init -passfile "$WORK/passfile" -scryptn 16 "$b" > "$WORK/$t.log" 2>&1 ;;
+		gocryptfs -q -init -passfile "$WORK/passfile" -scryptn 16 "$b" >> "$WORK/$t.log" 2>&1 ;;
+	securefs)
+		mkdir -p "$b" "$(t_root "$t")"
+		# The passphrase is read from stdin (not on the command line).
+		# shellcheck disable=SC2086
+		timeout 120 securefs create --format 4 ${BENCH_SECUREFS_CREATE_OPTS:-} "$b" < "$WORK/passfile" >> "$WORK/$t.log" 2>&1 ;;
 	ragstore)
 		mkdir -p "$b" "$(t_root "$t")"
 		# shellcheck disable=SC2086
-		if ! timeout 120 "$RAGSTORE" init ${BENCH_RAGSTORE_INIT_OPTS:-} --passfile "$WORK/passfile" "$b" > "$WORK/$t.log" 2>&1; then
+		if ! timeout 120 "$RAGSTORE" init ${BENCH_RAGSTORE_INIT_OPTS:-} --passfile "$WORK/passfile" "$b" >> "$WORK/$t.log" 2>&1; then
 			# In case init wants to create the directory itself.
 			rmdir "$b" 2>/dev/null
 			# shellcheck disable=SC2086
@@ -249,11 +379,26 @@ t_init() {
 }
 
 t_mount() {
-	local t=$1 b m rc
+	local t=$1 b m rc=0 pid i
 	b=$(t_backing "$t"); m=$(t_root "$t")
 	case $t in
 	plain) return 0 ;;
 	gocryptfs) timeout 60 gocryptfs -q -nosyslog -passfile "$WORK/passfile" "$b" "$m" >> "$WORK/$t.log" 2>&1; rc=$? ;;
+	securefs)
+		# Foreground daemon as our background job; it exits when unmounted.
+		# shellcheck disable=SC2086
+		securefs mount ${BENCH_SECUREFS_MOUNT_OPTS:-} "$b" "$m" < "$WORK/passfile" >> "$WORK/$t.log" 2>&1 &
+		pid=$!
+		STARTED+=("$pid")
+		for i in $(seq 1 600); do
+			mountpoint -q "$m" && break
+			kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; break; }
+			sleep 0.1
+		done
+		if ! mountpoint -q "$m" && kill -0 "$pid" 2>/dev/null; then
+			log "securefs (pid $pid) did not mount within 60 s: SIGTERM"
+			kill -TERM "$pid" 2>/dev/null; rc=124
+		fi ;;
 	ragstore)
 		# shellcheck disable=SC2086
 		timeout 60 "$RAGSTORE" mount ${BENCH_RAGSTORE_MOUNT_OPTS:-} --passfile "$WORK/passfile" "$b" "$m" >> "$WORK/$t.log" 2>&1; rc=$? ;;
@@ -286,9 +431,9 @@ t_du() {
 SIZE_BYTES=$((SIZE_MB * 1048576))
 COMP=$DATA/compressible.log
 INCOMP=$DATA/incompressible.bin
-TARBALL=$DATA/tree.tar
+LXTAR=$DATA/linux.tar
 
-log "work dir $WORK ($fstype); targets: ${ACTIVE[*]}"
+log "work dir $WORK ($fstype); targets: ${ACTIVE[*]}; $ROUNDS round(s)"
 log "preparing ${SIZE_MB} MiB compressible (log lines) and incompressible (urandom) files"
 # 8 MiB of varied, log-like lines (timestamps, levels, ids, paths, IPs), then
 # repeated to size: every 1 MiB block looks like a real log, so per-block
@@ -322,25 +467,84 @@ truncate -s "$SIZE_BYTES" "$COMP"
 rm -f "$DATA/chunk.log"
 dd if=/dev/urandom of="$INCOMP" bs=1M count="$SIZE_MB" status=none || die "urandom data failed"
 
-log "building tarball from: $TREE_DIRS"
-rels=()
-for d in $TREE_DIRS; do [ -d "$d" ] && rels+=("${d#/}"); done
-[ ${#rels[@]} -gt 0 ] || die "none of BENCH_TREE_DIRS exists"
-tar cf "$TARBALL" -C / --warning=no-file-changed "${rels[@]}" 2>"$WORK/tar-create.log"
-[ -s "$TARBALL" ] || die "tarball creation failed: $(head -3 "$WORK/tar-create.log")"
-TREE_ENTRIES=$(tar tf "$TARBALL" | wc -l)
-TREE_FILES=$(tar tvf "$TARBALL" | grep -c '^-')
-TREE_BYTES=$(tar tvf "$TARBALL" | awk '$1 ~ /^-/ {s += $3} END {print s+0}')
-TAR_BYTES=$(stat -c %s "$TARBALL")
-log "tree: $TREE_ENTRIES entries, $TREE_FILES regular files, $((TREE_BYTES / 1048576)) MiB of file data"
+# The linux tree, as a plain .tar (decompressed once, here, untimed).
+HAVE_LX=0
+lx_cat() {
+	case $LX_SRC in
+	*.xz|*.txz) xz -dc "$LX_SRC" ;;
+	*.gz|*.tgz) gzip -dc "$LX_SRC" ;;
+	*) cat "$LX_SRC" ;;
+	esac
+}
+if [ ! -r "$LX_SRC" ]; then
+	note "tree source $LX_SRC missing (apt-get install linux-source-6.1 failed?): tree steps NA"
+else
+	if [ "$LX_WANT" -gt 0 ]; then
+		log "cutting the first $LX_WANT entries of $LX_SRC into a .tar"
+		# "block N:" of entry LX_WANT+1 = where the slice ends (512-byte blocks).
+		blk=$(lx_cat 2>/dev/null | tar -tR -f - 2>/dev/null | sed -n "$((LX_WANT + 1)){s/^block \([0-9]*\):.*/\1/p;q;}")
+		if [ -n "$blk" ]; then
+			lx_cat 2>/dev/null | head -c $((blk * 512)) > "$LXTAR"
+			dd if=/dev/zero bs=512 count=2 status=none >> "$LXTAR"   # end-of-archive
+		else
+			lx_cat > "$LXTAR"   # fewer entries than that: all of it
+		fi
+	else
+		log "decompressing $LX_SRC into the work dir (untimed)"
+		lx_cat > "$LXTAR" || rm -f "$LXTAR"
+	fi
+	if [ -s "$LXTAR" ] && tar tvf "$LXTAR" > "$WORK/linux.list" 2>"$WORK/linux.list.err"; then
+		HAVE_LX=1
+		LX_ENTRIES=$(wc -l < "$WORK/linux.list")
+		LX_FILES=$(grep -c '^-' "$WORK/linux.list")
+		LX_BYTES=$(awk '$1 ~ /^-/ {s += $3} END {printf "%.0f", s}' "$WORK/linux.list")
+		LX_TAR_BYTES=$(stat -c %s "$LXTAR")
+		LX_TOP=$(head -1 "$WORK/linux.list" | awk '{print $NF}' | cut -d/ -f1)
+		# ls -lR (no -a) neither shows nor descends into dot entries.
+		tar tf "$LXTAR" | sed 's|/$||' > "$WORK/linux.names"
+		LX_LS_ENTRIES=$(grep -vc '\(^\|/\)\.' "$WORK/linux.names")
+		LX_LS_FILES=$(paste -d' ' <(awk '{print substr($1,1,1)}' "$WORK/linux.list") "$WORK/linux.names" | grep '^- ' | cut -c3- | grep -vc '\(^\|/\)\.')
+		log "tree: $LX_ENTRIES entries, $LX_FILES regular files, $((LX_BYTES / 1048576)) MiB of file data, tar $((LX_TAR_BYTES / 1048576)) MiB"
+	else
+		note "could not prepare the tree tar from $LX_SRC: $(head -2 "$WORK/linux.list.err" 2>/dev/null | tr '\n' ' '): tree steps NA"
+	fi
+fi
+
+# The cp -a source.
+CP_LIST=()
+CP_REL=()   # the same without the leading / (cp --parents runs from /)
+for d in $CP_DIRS; do
+	if [ -d "$d" ]; then
+		d=$(realpath -s "$d"); CP_LIST+=("$d"); CP_REL+=("${d#/}")
+	else log "cp source $d missing: skipped"; fi
+done
+HAVE_CP=0
+if [ ${#CP_LIST[@]} -gt 0 ]; then
+	HAVE_CP=1
+	CP_BYTES=$(du -scb "${CP_LIST[@]}" | tail -1 | cut -f1)
+	CP_FILES=$(find "${CP_LIST[@]}" -type f | wc -l)
+	CP_ENTRIES=$(find "${CP_LIST[@]}" | wc -l)
+	log "cp source: ${CP_LIST[*]}: $((CP_BYTES / 1000000)) MB (du -sb), $CP_FILES files, $CP_ENTRIES entries"
+else
+	note "none of BENCH_CP_DIRS exists: cp -a step NA"
+fi
+warm_cp() { du -s "${CP_LIST[@]}" > /dev/null; find "${CP_LIST[@]}" -type f -print0 | xargs -0 cat > /dev/null 2>&1; true; }
 
 # -------------------------------------------------------------- random I/O --
-# rand_io TARGET FILE rw -> prints IOPS (or FAIL); notes if O_DIRECT was refused.
+# rand_io TARGET FILE rw: sets RAND_OUT to the IOPS (or FAIL); notes if
+# O_DIRECT was refused.  (Not run in a subshell: it may remount.)
+RAND_OUT=
+RAND_BUF=0   # 1 if the figure was measured buffered (O_DIRECT refused)
 rand_io() {
-	local t=$1 f=$2 rw=$3 out iops direct
+	local t=$1 f=$2 rw=$3 out direct
+	RAND_OUT=FAIL; RAND_BUF=0
 	if [ $HAVE_FIO = 1 ]; then
 		for direct in 1 0; do
-			[ $direct = 0 ] && { note "$t: O_DIRECT refused, $rw measured buffered (after cache drop)"; t_cold "$t" >&2 || { echo FAIL; return; }; }
+			if [ $direct = 0 ]; then
+				note "$t round $ROUND: O_DIRECT refused, $rw measured buffered (after cache drop; marked b)"
+				RAND_BUF=1
+				t_cold "$t" || return
+			fi
 			out=$(timeout --kill-after=10 $((FIO_SECONDS + 300)) fio --name="$rw" --filename="$f" \
 				--size="${RAND_MB}M" --bs=4k --rw="$rw" --direct=$direct --ioengine=psync \
 				--iodepth=1 --numjobs=1 --runtime="$FIO_SECONDS" --time_based --norandommap \
@@ -348,51 +552,51 @@ rand_io() {
 				2>"$WORK/fio-$t-$rw.err")
 			if [ $? = 0 ] && [ -n "$out" ]; then
 				# terse v3: field 8 = read IOPS, field 49 = write IOPS
-				if [ "$rw" = randread ]; then iops=$(echo "$out" | awk -F';' '{print $8}')
-				else iops=$(echo "$out" | awk -F';' '{print $49}'); fi
-				echo "$iops"; return
+				if [ "$rw" = randread ]; then RAND_OUT=$(echo "$out" | awk -F';' '{print $8}')
+				else RAND_OUT=$(echo "$out" | awk -F';' '{print $49}'); fi
+				return
 			fi
 			grep -qi 'invalid argument\|O_DIRECT' "$WORK/fio-$t-$rw.err" || break
 		done
-		log "$t: fio $rw failed: $(head -3 "$WORK/fio-$t-$rw.err" | tr '\n' ' ')"
-		echo FAIL; return
+		note "$t round $ROUND: fio $rw failed: $(head -3 "$WORK/fio-$t-$rw.err" | tr '\n' ' ')"
+		return
 	fi
 	if [ -n "$PYTHON" ]; then
-		local m=read; [ "$rw" = randwrite ] && m=write
-		out=$("$PYTHON" "$BENCH_SRC_DIR/randio.py" "$m" "$f" "$FIO_SECONDS" --direct 2>"$WORK/randio-$t.err"); local rc=$?
+		local m="read" rc; [ "$rw" = randwrite ] && m="write"
+		out=$("$PYTHON" "$BENCH_SRC_DIR/randio.py" "$m" "$f" "$FIO_SECONDS" --direct 2>"$WORK/randio-$t.err"); rc=$?
 		if [ $rc = 3 ]; then
-			note "$t: O_DIRECT refused, $rw measured buffered (after cache drop)"
-			t_cold "$t" >&2 || { echo FAIL; return; }
+			note "$t round $ROUND: O_DIRECT refused, $rw measured buffered (after cache drop; marked b)"
+			RAND_BUF=1
+			t_cold "$t" || return
 			out=$("$PYTHON" "$BENCH_SRC_DIR/randio.py" "$m" "$f" "$FIO_SECONDS" 2>"$WORK/randio-$t.err"); rc=$?
 		fi
-		[ $rc = 0 ] && { echo "$out"; return; }
+		[ $rc = 0 ] && RAND_OUT=$out
+		return
 	fi
-	echo FAIL
+	RAND_OUT=NA
 }
 
 # ------------------------------------------------------------ run a target --
+# Every metric a round leaves unset is shown as NA (a note says why).
 run_target() {
-	local t=$1 root b sb0 sk0 sb1 sk1 sb2 sk2 line
+	local t=$1 root b sb0 sk0 sb1 sk1 sb2 sk2 n
 	root=$(t_root "$t"); b=$(t_backing "$t")
-	log "=== $t ==="
-	if ! t_init "$t"; then note "$t: init failed: $(tail -2 "$WORK/$t.log" | tr '\n' ' ')"; return 1; fi
+	CUR_T=$t
+	log "=== $t, round $ROUND ==="
+	if ! t_init "$t"; then note "$t round $ROUND: init failed: $(tail -2 "$WORK/$t.log" | tr '\n' ' ')"; return 1; fi
 	read -r sb0 sk0 < <(t_du "$t")
-	t_mount "$t" || { note "$t: mount failed: $(tail -2 "$WORK/$t.log" | tr '\n' ' ')"; return 1; }
+	t_mount "$t" || { note "$t round $ROUND: mount failed: $(tail -2 "$WORK/$t.log" | tr '\n' ' ')"; return 1; }
 
 	# Sequential writes (source files pre-read into the page cache: not timed).
 	warm "$COMP"
-	if timed "dd if='$COMP' of='$root/seq-comp' bs=1M conv=fsync status=none"; then
-		setr "$t" w_comp "$(mbps "$SIZE_BYTES" "$ELAPSED")"
-	else setr "$t" w_comp FAIL; fi
-	log "$t: seq write compressible ${R[$t:w_comp]} MB/s"
+	step "$t" w_comp "$SIZE_BYTES" 1e6 fail "dd if='$COMP' of='$root/seq-comp' bs=1M conv=fsync status=none 2>'$WORK/step.err'"
+	log "$t: seq write compressible $(getr "$t" w_comp) MB/s"
 	t_umount "$t"
 	read -r sb1 sk1 < <(t_du "$t")
 	t_mount "$t" || return 1
 	warm "$INCOMP"
-	if timed "dd if='$INCOMP' of='$root/seq-incomp' bs=1M conv=fsync status=none"; then
-		setr "$t" w_inc "$(mbps "$SIZE_BYTES" "$ELAPSED")"
-	else setr "$t" w_inc FAIL; fi
-	log "$t: seq write incompressible ${R[$t:w_inc]} MB/s"
+	step "$t" w_inc "$SIZE_BYTES" 1e6 fail "dd if='$INCOMP' of='$root/seq-incomp' bs=1M conv=fsync status=none 2>'$WORK/step.err'"
+	log "$t: seq write incompressible $(getr "$t" w_inc) MB/s"
 	t_umount "$t"
 	read -r sb2 sk2 < <(t_du "$t")
 	setr "$t" st_comp $((sb1 - sb0))
@@ -404,158 +608,252 @@ run_target() {
 	# Sequential reads, cold (caches dropped, FUSE daemon restarted).
 	drop_caches
 	t_mount "$t" || return 1
-	if timed "dd if='$root/seq-comp' of=/dev/null bs=1M status=none"; then
-		setr "$t" r_comp "$(mbps "$SIZE_BYTES" "$ELAPSED")"
-	else setr "$t" r_comp FAIL; fi
-	if timed "dd if='$root/seq-incomp' of=/dev/null bs=1M status=none"; then
-		setr "$t" r_inc "$(mbps "$SIZE_BYTES" "$ELAPSED")"
-	else setr "$t" r_inc FAIL; fi
-	log "$t: seq read compressible ${R[$t:r_comp]} MB/s, incompressible ${R[$t:r_inc]} MB/s"
+	step "$t" r_comp "$SIZE_BYTES" 1e6 fail "dd if='$root/seq-comp' of=/dev/null bs=1M status=none 2>'$WORK/step.err'"
+	step "$t" r_inc "$SIZE_BYTES" 1e6 fail "dd if='$root/seq-incomp' of=/dev/null bs=1M status=none 2>'$WORK/step.err'"
+	log "$t: seq read compressible $(getr "$t" r_comp) MB/s, incompressible $(getr "$t" r_inc) MB/s"
 	# Correctness check (untimed): a fast wrong answer is not a result.
-	cmp -s "$COMP" "$root/seq-comp" || note "$t: read-back of compressible file DIFFERS from source"
-	cmp -s "$INCOMP" "$root/seq-incomp" || note "$t: read-back of incompressible file DIFFERS from source"
+	cmp -s "$COMP" "$root/seq-comp" || note "$t round $ROUND: read-back of compressible file DIFFERS from source"
+	cmp -s "$INCOMP" "$root/seq-incomp" || note "$t round $ROUND: read-back of incompressible file DIFFERS from source"
 	rm -f "$root/seq-comp" "$root/seq-incomp"
 	sync
 
-	# Untar, ls -lR (cold), rm -rf.
-	mkdir -p "$root/tree"
-	warm "$TARBALL"
-	if timed "tar xf '$TARBALL' -C '$root/tree' 2>'$WORK/untar-$t.err' && sync"; then
-		setr "$t" untar "$ELAPSED"
-	else
-		setr "$t" untar "$ELAPSED"
-		[ "$ELAPSED" = TIMEOUT ] || note "$t: tar xf reported errors (time kept): $(head -2 "$WORK/untar-$t.err" | tr '\n' ' ')"
-	fi
-	log "$t: untar ${R[$t:untar]} s"
-	t_cold "$t" || return 1
-	if timed "ls -lR '$root/tree' > '$WORK/ls-$t.out' 2>'$WORK/ls-$t.err'"; then
-		setr "$t" ls "$ELAPSED"
-	else
-		setr "$t" ls "$ELAPSED"; [ "$ELAPSED" = TIMEOUT ] || note "$t: ls -lR reported errors: $(head -2 "$WORK/ls-$t.err" | tr '\n' ' ')"
-	fi
-	local nfiles; nfiles=$(grep -c '^-' "$WORK/ls-$t.out")
-	[ "$nfiles" = "$TREE_FILES" ] || note "$t: ls -lR saw $nfiles regular files, tarball has $TREE_FILES"
-	log "$t: ls -lR ${R[$t:ls]} s ($nfiles files)"
-	if timed "rm -rf '$root/tree' && sync"; then setr "$t" rm "$ELAPSED"
-	else
-		[ "$ELAPSED" = TIMEOUT ] && setr "$t" rm TIMEOUT || { setr "$t" rm FAIL; note "$t: rm -rf failed"; }
-	fi
-	log "$t: rm -rf ${R[$t:rm]} s"
-
-	# 4 KiB random I/O on a ${RAND_MB} MiB file written beforehand (incompressible).
-	if timed "dd if='$INCOMP' of='$root/rand.bin' bs=1M count=$RAND_MB conv=fsync status=none" &&
-	   [ "$(stat -c %s "$root/rand.bin")" -ge $((RAND_MB * 1048576)) ]; then
-		if [ "$RAND_MB" -gt "$SIZE_MB" ]; then truncate -s "${RAND_MB}M" "$root/rand.bin"; fi
-		t_cold "$t" || return 1
-		setr "$t" randread "$(rand_io "$t" "$root/rand.bin" randread)"
-		setr "$t" randwrite "$(rand_io "$t" "$root/rand.bin" randwrite)"
-	else
-		if [ "$RAND_MB" -gt "$SIZE_MB" ]; then
-			truncate -s "${RAND_MB}M" "$root/rand.bin"   # source smaller than the file: pad
-			t_cold "$t" || return 1
-			setr "$t" randread "$(rand_io "$t" "$root/rand.bin" randread)"
-			setr "$t" randwrite "$(rand_io "$t" "$root/rand.bin" randwrite)"
+	# The linux tree: untar, ls -lR (cold), du -s (cold), cat (cold), rm -rf.
+	if [ $HAVE_LX = 1 ]; then
+		local tree=$root/tree tree_ok=1
+		mkdir -p "$tree"
+		warm "$LXTAR"
+		if timed "tar xf '$LXTAR' -C '$tree' 2>'$WORK/step.err' && sync"; then
+			setr "$t" untar_mb "$(rate "$LX_TAR_BYTES" 1e6 "$ELAPSED")"
+			setr "$t" untar_eps "$(rate "$LX_ENTRIES" 1 "$ELAPSED")"
+		elif [ "$ELAPSED" = TIMEOUT ]; then
+			setr "$t" untar_mb TIMEOUT; setr "$t" untar_eps TIMEOUT; tree_ok=0
 		else
-			setr "$t" randread FAIL; setr "$t" randwrite FAIL
+			note "$t round $ROUND: tar xf failed: $(head -2 "$WORK/step.err" | tr '\n' ' ')"
+			setr "$t" untar_mb FAIL; setr "$t" untar_eps FAIL; tree_ok=0
+		fi
+		log "$t: untar $(getr "$t" untar_mb) MB/s, $(getr "$t" untar_eps) entries/s"
+		if [ $tree_ok = 0 ]; then
+			note "$t round $ROUND: tree incomplete after untar, so ls/du/cat/rm are NA"
+		else
+			t_cold "$t" || return 1
+			step "$t" ls "$LX_LS_ENTRIES" 1 keep "ls -lR '$tree' > '$WORK/ls-$t.out' 2>'$WORK/step.err'"
+			n=$(grep -c '^-' "$WORK/ls-$t.out")
+			[ "$n" = "$LX_LS_FILES" ] || note "$t round $ROUND: ls -lR saw $n regular files, expected $LX_LS_FILES (the tar's files less dot files)"
+			log "$t: ls -lR $(getr "$t" ls) entries/s ($n files)"
+			t_cold "$t" || return 1
+			step "$t" du "$LX_ENTRIES" 1 keep "du -s '$tree' > '$WORK/du-$t.out' 2>'$WORK/step.err'"
+			log "$t: du -s $(getr "$t" du) entries/s ($(cut -f1 "$WORK/du-$t.out") KiB)"
+			t_cold "$t" || return 1
+			step "$t" cat "$LX_BYTES" 1e6 keep "find '$tree' -type f -print0 2>'$WORK/step.err' | xargs -0 cat > /dev/null 2>>'$WORK/step.err'"
+			log "$t: cat all files $(getr "$t" cat) MB/s"
+			step "$t" rm "$LX_ENTRIES" 1 fail "rm -rf '$tree' 2>'$WORK/step.err' && sync"
+			log "$t: rm -rf $(getr "$t" rm) entries/s"
 		fi
 	fi
-	log "$t: 4K randread ${R[$t:randread]} IOPS, randwrite ${R[$t:randwrite]} IOPS"
-	rm -f "$root/rand.bin"
+
+	# Small files.
+	if [ -n "$PYTHON" ]; then
+		mkdir -p "$root/small"
+		step "$t" small "$NSMALL" 1 fail "'$PYTHON' '$BENCH_SRC_DIR/smallfiles.py' '$root/small' $NSMALL > '$WORK/small-$t.out' 2>'$WORK/step.err' && sync"
+		n=$(find "$root/small" -type f | wc -l)
+		[ "$n" = "$NSMALL" ] || note "$t round $ROUND: small-file step left $n files, wanted $NSMALL"
+		log "$t: small files $(getr "$t" small) files/s"
+	fi
+
+	# cp -a of part of /usr (sources warmed first, untimed).
+	if [ $HAVE_CP = 1 ]; then
+		mkdir -p "$root/cp"
+		warm_cp
+		step "$t" cp "$CP_BYTES" 1e6 keep "cd / && cp -a --parents ${CP_REL[*]} '$root/cp/' 2>'$WORK/step.err' && sync"
+		n=$(find "$root/cp" -type f | wc -l)
+		[ "$n" = "$CP_FILES" ] || note "$t round $ROUND: cp -a copied $n files, the source has $CP_FILES"
+		log "$t: cp -a $(getr "$t" cp) MB/s"
+	fi
+	# (The small files and the copy stay until the backing dir is removed.)
+
+	# 4 KiB random I/O on a ${RAND_MB} MiB file written beforehand (incompressible).
+	if [ $HAVE_FIO = 1 ] || [ -n "$PYTHON" ]; then
+		local made=0
+		if timed "dd if='$INCOMP' of='$root/rand.bin' bs=1M count=$RAND_MB conv=fsync status=none"; then made=1; fi
+		if [ "$RAND_MB" -gt "$SIZE_MB" ] && [ -e "$root/rand.bin" ]; then
+			truncate -s "${RAND_MB}M" "$root/rand.bin" && made=1   # source smaller than the file: pad
+		fi
+		if [ $made = 1 ] && [ "$(stat -c %s "$root/rand.bin")" -ge $((RAND_MB * 1048576)) ]; then
+			t_cold "$t" || return 1
+			rand_io "$t" "$root/rand.bin" randread;  setr "$t" randread "$RAND_OUT";  setr "$t" randread_buf $RAND_BUF
+			rand_io "$t" "$root/rand.bin" randwrite; setr "$t" randwrite "$RAND_OUT"; setr "$t" randwrite_buf $RAND_BUF
+		else
+			note "$t round $ROUND: could not write the random-I/O file"
+			setr "$t" randread FAIL; setr "$t" randwrite FAIL
+		fi
+		log "$t: 4K randread $(getr "$t" randread) IOPS, randwrite $(getr "$t" randwrite) IOPS"
+		rm -f "$root/rand.bin"
+	fi
 	t_umount "$t"
-	rm -rf "$b" "$root"
 	return 0
 }
 
 START=$(now)
-for t in "${ACTIVE[@]}"; do
-	if ! run_target "$t"; then
-		note "$t: run aborted early (see messages above)"
-		case $t in plain) ;; *) t_umount "$t" ;; esac
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+	ORDER=("${ACTIVE[@]}")
+	if [ $((ROUND % 2)) = 0 ]; then
+		ORDER=(); for ((i = ${#ACTIVE[@]} - 1; i >= 0; i--)); do ORDER+=("${ACTIVE[i]}"); done
 	fi
+	log "##### round $ROUND of $ROUNDS: ${ORDER[*]}"
+	for t in "${ORDER[@]}"; do
+		t0=$(now)
+		if ! run_target "$t"; then
+			note "$t round $ROUND: run aborted early (see notes above); its missing figures are NA"
+		fi
+		case $t in plain) ;; *) t_umount "$t" ;; esac
+		rm -rf "$(t_backing "$t")" "$(t_root "$t")"
+		log "$t round $ROUND took $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}') s"
+	done
 done
 TOTAL=$(awk -v a="$START" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}')
 
 # ------------------------------------------------------------------- report --
 # metric|label|unit|better
+SIZE_LBL="${SIZE_MB} MiB"
 METRICS=(
-	"w_comp|seq write, compressible ${SIZE_MB} MiB|MB/s|higher"
-	"w_inc|seq write, incompressible ${SIZE_MB} MiB|MB/s|higher"
+	"w_comp|seq write, compressible ${SIZE_LBL}|MB/s|higher"
+	"w_inc|seq write, incompressible ${SIZE_LBL}|MB/s|higher"
 	"r_comp|seq read (cold), compressible|MB/s|higher"
 	"r_inc|seq read (cold), incompressible|MB/s|higher"
-	"untar|tar xf ${TREE_ENTRIES} entries + sync|s|lower"
-	"ls|ls -lR (cold)|s|lower"
-	"rm|rm -rf tree + sync|s|lower"
+)
+if [ $HAVE_LX = 1 ]; then
+	METRICS+=(
+		"untar_mb|untar linux tree + sync (tar size)|MB/s|higher"
+		"untar_eps|untar linux tree + sync|entries/s|higher"
+		"ls|ls -lR tree (cold; entries ls shows)|entries/s|higher"
+		"du|du -s tree (cold)|entries/s|higher"
+		"cat|cat every file of tree (cold)|MB/s|higher"
+		"rm|rm -rf tree + sync|entries/s|higher"
+	)
+else
+	METRICS+=("untar_mb|linux tree steps (tree source missing)|-|higher")
+fi
+METRICS+=(
+	"small|create ${NSMALL} files of 1-4 KiB + sync|files/s|higher"
+	"cp|cp -a part of /usr + sync|MB/s|higher"
 	"randread|4K rand read, ${RAND_MB} MiB file, qd1|IOPS|higher"
 	"randwrite|4K rand write, ${RAND_MB} MiB file, qd1|IOPS|higher"
 	"st_comp|stored, compressible: apparent (du -sb)|MiB|lower"
 	"al_comp|stored, compressible: allocated (du -sk)|MiB|lower"
 	"st_inc|stored, incompressible: apparent (du -sb)|MiB|lower"
 	"al_inc|stored, incompressible: allocated (du -sk)|MiB|lower"
+	"cr_comp|stored/logical, compressible, allocated|ratio|lower"
+	"cr_inc|stored/logical, incompressible, allocated|ratio|lower"
 )
-val() {  # display value for target/metric
-	local v=${R["$1:$2"]:-}
-	[ -z "$v" ] && { echo "-"; return; }
-	case $v in FAIL|n/a|TIMEOUT) echo "$v"; return ;; esac
-	case $2 in
-	st_*|al_*) awk -v b="$v" 'BEGIN{printf "%.1f", b/1048576}' ;;
-	randread|randwrite) awk -v x="$v" 'BEGIN{printf "%.0f", x}' ;;
-	untar|ls|rm) awk -v x="$v" 'BEGIN{printf "%.2f", x}' ;;
-	*) echo "$v" ;;
-	esac
+# Derived per-round values: compression ratios.
+for t in "${ACTIVE[@]}"; do
+	for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+		for k in comp inc; do
+			v=$(getr "$t" "al_$k")
+			case $v in ''|*[!0-9]*) ;; *) setr "$t" "cr_$k" "$(awk -v s="$v" -v l="$SIZE_BYTES" 'BEGIN{printf "%.4f", s/l}')" ;; esac
+		done
+	done
+done
+
+is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+# med TARGET KEY: median over the rounds that produced a number, with "*" if
+# some round did not; else the (first) status word of the rounds; else NA.
+MARKED=0
+med() {
+	local t=$1 k=$2 r v nums="" bad="" n=0
+	for ((r = 1; r <= ROUNDS; r++)); do
+		v=${R["$t:$k:$r"]:-NA}
+		if is_num "$v"; then nums+="$v "; n=$((n + 1)); else [ -z "$bad" ] && bad=$v; fi
+	done
+	if [ $n = 0 ]; then echo "${bad:-NA}"; return; fi
+	local m; m=$(printf '%s\n' $nums | sort -g | awk '{a[NR]=$1} END{ if (NR % 2) print a[(NR+1)/2]; else printf "%.4f\n", (a[NR/2]+a[NR/2+1])/2 }')
+	if [ -n "$bad" ]; then echo "$m*"; else echo "$m"; fi
 }
-ratio() {  # R[a]/R[b]
-	local a=${R["$1:$3"]:-} b=${R["$2:$3"]:-}
-	case "$a$b" in *FAIL*|*n/a*|*TIMEOUT*) echo "-"; return ;; esac
-	[ -z "$a" ] || [ -z "$b" ] && { echo "-"; return; }
-	awk -v a="$a" -v b="$b" 'BEGIN{ if (b+0 == 0) print "-"; else printf "%.2fx", a/b }'
+fmt() {  # fmt KEY VALUE -> display
+	local k=$1 v=$2 star=""
+	case $v in *\*) star="*"; v=${v%\*} ;; esac
+	is_num "$v" || { echo "$v"; return; }
+	case $k in
+	st_*|al_*) v=$(awk -v b="$v" 'BEGIN{printf "%.1f", b/1048576}') ;;
+	cr_*) v=$(awk -v x="$v" 'BEGIN{printf "%.3f", x}') ;;
+	w_*|r_*|untar_mb|cat|cp) v=$(awk -v x="$v" 'BEGIN{printf "%.1f", x}') ;;
+	*) v=$(awk -v x="$v" 'BEGIN{printf "%.0f", x}') ;;
+	esac
+	echo "$v$star"
 }
 has() { local x; for x in "${ACTIVE[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+PEERS=(); for p in gocryptfs securefs; do has "$p" && PEERS+=("$p"); done
 
-COLS=("metric" "unit" "better")
-for t in plain gocryptfs ragstore; do has "$t" && COLS+=("$t"); done
-has plain && has gocryptfs && COLS+=("gocryptfs/plain")
-has plain && has ragstore && COLS+=("ragstore/plain")
-has gocryptfs && has ragstore && COLS+=("ragstore/gocryptfs")
+SHOWN=(); for t in plain gocryptfs securefs ragstore; do has "$t" && SHOWN+=("$t"); done
+COLS=("step" "unit" "better" "${SHOWN[@]}")
+has plain && has ragstore && COLS+=("rag/plain")
+[ ${#PEERS[@]} -gt 0 ] && has ragstore && COLS+=("rag/peer" "peer")
 
 ROWS=()   # each row: fields joined by |
+RAWROWS=()
+BUFMARK=0
+# ratio A B: A/B as "1.23x", or "-"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "-"; else printf "%.2fx", a/b }'; }
 for m in "${METRICS[@]}"; do
 	IFS='|' read -r key label unit better <<< "$m"
-	row="$label|$unit|$better"
-	for t in plain gocryptfs ragstore; do has "$t" && row+="|$(val "$t" "$key")"; done
-	has plain && has gocryptfs && row+="|$(ratio gocryptfs plain "$key")"
-	has plain && has ragstore && row+="|$(ratio ragstore plain "$key")"
-	has gocryptfs && has ragstore && row+="|$(ratio ragstore gocryptfs "$key")"
-	ROWS+=("$row")
-done
-# Compression ratio rows (stored / logical).
-for k in al_comp al_inc; do
-	case $k in
-	al_comp) row="stored/logical, compressible, allocated" ;;
-	al_inc)  row="stored/logical, incompressible, allocated" ;;
-	st_comp) row="stored/logical, compressible, apparent" ;;
-	st_inc)  row="stored/logical, incompressible, apparent" ;;
-	esac
-	row+="|ratio|lower"
-	for t in plain gocryptfs ragstore; do
-		has "$t" || continue
-		v=${R["$t:$k"]:-}
-		if [ -n "$v" ]; then row+="|$(awk -v s="$v" -v l="$SIZE_BYTES" 'BEGIN{printf "%.3f", s/l}')"; else row+="|-"; fi
+	row="$label|$unit|$better"; raw="$label|$unit"
+	declare -A M=() B=()
+	for t in "${SHOWN[@]}"; do
+		M[$t]=$(med "$t" "$key")
+		case ${M[$t]} in *\*) MARKED=1 ;; esac
+		# Random I/O measured buffered (O_DIRECT refused) in any round: "b".
+		B[$t]=0
+		for ((r = 1; r <= ROUNDS; r++)); do [ "${R["$t:${key}_buf:$r"]:-0}" = 1 ] && B[$t]=1; done
+		[ "${B[$t]}" = 1 ] && BUFMARK=1
+		row+="|$(fmt "$key" "${M[$t]}")$([ "${B[$t]}" = 1 ] && echo b)"
+		cells=""
+		for ((r = 1; r <= ROUNDS; r++)); do
+			[ $r -gt 1 ] && cells+=" / "
+			cells+=$(fmt "$key" "${R["$t:$key:$r"]:-NA}")
+			[ "${R["$t:${key}_buf:$r"]:-0}" = 1 ] && cells+=b
+		done
+		raw+="|$cells"
 	done
-	for c in "${COLS[@]:3}"; do case $c in */*) row+="|" ;; esac; done
-	ROWS+=("$row")
+	# Ratios on the medians; a buffered figure is only compared with another
+	# buffered one.
+	if has plain && has ragstore; then
+		a=${M[ragstore]%\*}; b=${M[plain]%\*}
+		if is_num "$a" && is_num "$b" && [ "${B[ragstore]}" = "${B[plain]}" ]; then row+="|$(ratio "$a" "$b")"
+		else row+="|-"; fi
+	fi
+	if [ ${#PEERS[@]} -gt 0 ] && has ragstore; then
+		best=""; bestv=""
+		for p in "${PEERS[@]}"; do
+			v=${M[$p]%\*}; is_num "$v" || continue
+			[ "${B[$p]}" = "${B[ragstore]}" ] || continue
+			if [ -z "$bestv" ] || awk -v v="$v" -v w="$bestv" -v d="$better" 'BEGIN{ exit !((d == "higher") ? (v > w) : (v < w)) }'; then
+				best=$p; bestv=$v
+			fi
+		done
+		a=${M[ragstore]%\*}
+		if [ -n "$bestv" ] && is_num "$a"; then row+="|$(ratio "$a" "$bestv")|$best"
+		else row+="|-|-"; fi
+	fi
+	unset M B
+	ROWS+=("$row"); RAWROWS+=("$raw")
 done
 
 HOST_INFO="$(uname -sr), $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
-GOCRYPTFS_VER=$(has gocryptfs && gocryptfs -version 2>/dev/null | head -1 | cut -d";" -f1 | sed "s/^gocryptfs //" || echo "-")
+GOCRYPTFS_VER="-"; has gocryptfs && GOCRYPTFS_VER=$(gocryptfs -version 2>/dev/null | head -1 | cut -d";" -f1 | sed "s/^gocryptfs //")
+SECUREFS_VER="-"
+if has securefs; then
+	SECUREFS_VER=$(dpkg-query -W -f '${Version}' securefs 2>/dev/null || securefs version 2>/dev/null | head -1)
+	SECUREFS_VER="$SECUREFS_VER (format 4)"
+fi
 RAGSTORE_VER="-"
 if has ragstore; then
-	RAGSTORE_VER="$("$RAGSTORE" --version 2>/dev/null | head -1 | sed 's/^ragstore //') (from $RAGSTORE_SRC, repo at git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+	RAGSTORE_VER="$("$RAGSTORE" --version 2>/dev/null | head -1 | sed 's/^ragstore //') (from $RAGSTORE_SRC, sha256 $(sha256sum "$RAGSTORE" | cut -c1-12), $RAGSTORE_GIT)"
 fi
 FIO_TXT=$([ $HAVE_FIO = 1 ] && fio --version || echo "randio.py")
 
 print_text() {
-	local -a w=() i f
-	local r
+	local -a w=() f
+	local r i
 	for ((i = 0; i < ${#COLS[@]}; i++)); do w[i]=${#COLS[i]}; done
 	for r in "${ROWS[@]}"; do
 		IFS='|' read -r -a f <<< "$r"
@@ -579,14 +877,26 @@ print_text() {
 	done
 }
 
-SUMMARY="sizes: seq files ${SIZE_MB} MiB each; tree ${TREE_ENTRIES} entries / ${TREE_FILES} files / $((TREE_BYTES / 1048576)) MiB (tar ${TAR_BYTES} B) from ${TREE_DIRS}${TREE_NOTE}; random I/O ${FIO_SECONDS} s each, 4 KiB, O_DIRECT, psync qd1, ${RAND_MB} MiB incompressible file"
+SUMMARY="sizes: seq files ${SIZE_MB} MiB each; random I/O ${FIO_SECONDS} s each, 4 KiB, O_DIRECT, psync qd1, ${RAND_MB} MiB incompressible file"
+if [ $HAVE_LX = 1 ]; then
+	if [ "$LX_WANT" -gt 0 ]; then lxw="first $LX_ENTRIES entries of"; else lxw="all of"; fi
+	SUMMARY+="; tree: $lxw $LX_SRC (top dir $LX_TOP): $LX_ENTRIES entries, $LX_FILES files, $((LX_BYTES / 1000000)) MB of file data, tar $((LX_TAR_BYTES / 1000000)) MB"
+fi
+[ $HAVE_CP = 1 ] && SUMMARY+="; cp -a source: ${CP_LIST[*]} = $((CP_BYTES / 1000000)) MB (du -sb), $CP_FILES files, $CP_ENTRIES entries"
+SUMMARY+="; small files: $NSMALL of 1-4 KiB random bytes, 1000 per directory"
+METHOD="each cell is the median of $ROUNDS round(s) (targets interleaved: odd rounds in order ${ACTIVE[*]}, even rounds reversed; each round on a fresh filesystem); cold = FUSE daemon remounted + sync + drop_caches; per-step timeout ${STEP_TIMEOUT} s (TIMEOUT cell)"
+RATIO_TXT="rag/peer = ragstore ÷ best encrypted peer: ÷ max(gocryptfs, securefs) for rates (>1: ragstore faster), ÷ min(...) for sizes (<1: ragstore smaller); peer = which one; rag/plain = ragstore ÷ plain"
+LEGEND="NA = not measured (see notes); FAIL = the command failed; TIMEOUT = over the per-step timeout"
+[ $BUFMARK = 1 ] && LEGEND+="; b = measured buffered because the filesystem refused O_DIRECT (repeated reads are page-cache hits, so not comparable: left out of the ratios)"
+[ $MARKED = 1 ] && LEGEND+="; * = median of only the rounds that gave a number (others TIMEOUT/FAIL/NA, see notes)"
 {
 	echo
 	echo "ragstore benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" = 1 ] && echo '  [BENCH_QUICK smoke run]')"
 	echo "host: $HOST_INFO; backing fs: $fstype under $PARENT"
-	echo "versions: ragstore $RAGSTORE_VER; gocryptfs $GOCRYPTFS_VER; $FIO_TXT"
+	echo "versions: ragstore $RAGSTORE_VER; gocryptfs $GOCRYPTFS_VER; securefs $SECUREFS_VER; $FIO_TXT"
 	echo "$SUMMARY"
-	echo "ratios are (column target) ÷ (other); 'better' says which direction is good. Total run time ${TOTAL} s."
+	echo "$METHOD"
+	echo "$RATIO_TXT. $LEGEND. Total run time ${TOTAL} s."
 	echo
 	print_text
 	if [ ${#NOTES[@]} -gt 0 ]; then echo; echo "notes:"; for n in "${NOTES[@]}"; do echo "  - $n"; done; fi
@@ -599,15 +909,24 @@ SUMMARY="sizes: seq files ${SIZE_MB} MiB each; tree ${TREE_ENTRIES} entries / ${
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" = 1 ] && echo ' — **BENCH_QUICK smoke run**'). Generated by \`bench/run.sh\`; not committed."
 	echo
 	echo "- host: $HOST_INFO; backing fs: $fstype under $PARENT"
-	echo "- versions: ragstore $RAGSTORE_VER; gocryptfs $GOCRYPTFS_VER; $FIO_TXT"
+	echo "- versions: ragstore $RAGSTORE_VER; gocryptfs $GOCRYPTFS_VER; securefs $SECUREFS_VER; $FIO_TXT"
 	echo "- $SUMMARY"
-	echo "- ratios are (column target) ÷ (other); *better* says which direction is good; total run time ${TOTAL} s"
+	echo "- $METHOD"
+	echo "- $RATIO_TXT"
+	echo "- $LEGEND; total run time ${TOTAL} s"
 	echo
 	hdr="|"; al="|"
-	for c in "${COLS[@]}"; do hdr+=" $c |"; case $c in metric) al+="---|" ;; *) al+="---:|" ;; esac; done
+	for c in "${COLS[@]}"; do hdr+=" $c |"; case $c in step|peer) al+="---|" ;; *) al+="---:|" ;; esac; done
 	echo "$hdr"; echo "$al"
-	for r in "${ROWS[@]}"; do echo "| ${r//|/ | } |"; done
-	if [ ${#NOTES[@]} -gt 0 ]; then echo; echo "Notes:"; echo; for n in "${NOTES[@]}"; do echo "- $n"; done; fi
+	for r in "${ROWS[@]}"; do r=${r//\*/\\*}; echo "| ${r//|/ | } |"; done
+	echo
+	echo "## Every round (round 1 / round 2 / ...)"
+	echo
+	hdr="| step | unit |"; al="|---|---|"
+	for t in "${SHOWN[@]}"; do hdr+=" $t |"; al+="---:|"; done
+	echo "$hdr"; echo "$al"
+	for r in "${RAWROWS[@]}"; do r=${r//\*/\\*}; echo "| ${r//|/ | } |"; done
+	if [ ${#NOTES[@]} -gt 0 ]; then echo; echo "## Notes"; echo; for n in "${NOTES[@]}"; do echo "- $n"; done; fi
 } > "$OUT_MD" 2>/dev/null || log "could not write $OUT_MD"
 log "markdown written to $OUT_MD"
 exit 0
