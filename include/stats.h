@@ -52,6 +52,12 @@ void stats_file_delta(struct stats *st, uint8_t algo, int64_t files,
 		      int64_t logical, int64_t stored);
 void stats_dir_delta(struct stats *st, int64_t dirs);
 
+/* The backend that stats_load and stats_save write BACKING/ragstore.stats
+ * through (see backend.h); the POSIX one until a store says otherwise.  be
+ * must outlive st. */
+struct backend;
+void stats_use_backend(struct stats *st, struct backend *be);
+
 /* Persistence of the totals.  stats_load returns 1 if BACKING/ragstore.stats
  * held totals written by a clean unmount (then loaded), 0 if they must be
  * rebuilt (missing, or left by a crash), -errno on error; it then marks the

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "backend.h"
 #include "codec.h"
 #include "log.h"
 
@@ -48,6 +48,7 @@ struct stats {
 	uint64_t cache_hits, cache_misses;
 	uint64_t integrity_errors, io_errors;
 	struct timespec started; /* CLOCK_MONOTONIC, set once at creation */
+	struct backend *be;      /* where BACKING/ragstore.stats lives; set once */
 
 	pthread_mutex_t mu; /* guards everything below; a leaf lock */
 	struct stats_totals totals;
@@ -98,7 +99,13 @@ struct stats *stats_new(void)
 		return NULL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &st->started);
+	st->be = backend_posix();
 	return st;
+}
+
+void stats_use_backend(struct stats *st, struct backend *be)
+{
+	st->be = be;
 }
 
 void stats_free(struct stats *st)
@@ -267,42 +274,36 @@ static int stats_render_file(const struct stats_totals *t, const struct stats_sc
 	return (int)n;
 }
 
-static int stats_write_file(const char *backing, const char *text, size_t len)
+static int stats_write_file(struct backend *be, const char *backing, const char *text,
+			    size_t len)
 {
 	char tmp[4096], dst[4096];
-	int fd, dfd, r = 0;
+	int fd, dfd, r, cr;
 
 	if (snprintf(tmp, sizeof(tmp), "%s/%s", backing, STATS_TMP) >= (int)sizeof(tmp) ||
 	    snprintf(dst, sizeof(dst), "%s/%s", backing, STATS_FILE) >= (int)sizeof(dst))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = backend_openat(be, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
 	if (fd < 0)
-		return -errno;
-	for (size_t off = 0; off < len && r == 0;) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			r = -errno;
-		else
-			off += (size_t)w;
-	}
+		return fd;
+	r = backend_pwrite_full(be, fd, text, len, 0);
 	/* The rename must not become durable before the contents do. */
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, dst) < 0)
-		r = -errno;
+	if (r == 0)
+		r = backend_fsync(be, fd, 0);
+	cr = backend_close(be, fd);
+	if (r == 0)
+		r = cr;
+	if (r == 0)
+		r = backend_renameat2(be, AT_FDCWD, tmp, AT_FDCWD, dst, 0);
 	if (r < 0) {
-		unlink(tmp);
+		backend_unlinkat(be, AT_FDCWD, tmp, 0);
 		return r;
 	}
-	dfd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = backend_openat(be, AT_FDCWD, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
+		backend_fsync(be, dfd, 0);
+		backend_close(be, dfd);
 	}
 	return 0;
 }
@@ -325,7 +326,7 @@ static int stats_store(struct stats *st, const char *backing, int clean)
 	n = stats_render_file(&t, &sc, clean, buf, sizeof(buf));
 	if (n < 0)
 		return n;
-	return stats_write_file(backing, buf, (size_t)n);
+	return stats_write_file(st->be, backing, buf, (size_t)n);
 }
 
 /* Parse one "key = value" line into the totals.  Returns 0, or -EINVAL for
@@ -410,9 +411,9 @@ int stats_load(struct stats *st, const char *backing)
 	memset(&sc, 0, sizeof(sc));
 	if (snprintf(path, sizeof(path), "%s/%s", backing, STATS_FILE) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT) {
-		r = -errno;
+	fd = backend_openat(st->be, AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0 && fd != -ENOENT) {
+		r = fd;
 		pthread_mutex_lock(&st->mu);
 		st->untrusted = 1;
 		st->load = STATS_LOAD_BAD;
@@ -420,8 +421,8 @@ int stats_load(struct stats *st, const char *backing)
 		return r;
 	}
 	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
+		n = backend_pread_full(st->be, fd, buf, sizeof(buf) - 1, 0);
+		backend_close(st->be, fd);
 		/* Ours is far below 4 KiB; a full buffer means it is not ours. */
 		if (n < 0 || n == (ssize_t)sizeof(buf) - 1) {
 			bad = 1;
@@ -482,9 +483,11 @@ int stats_load(struct stats *st, const char *backing)
 	if (r < 0) {
 		/* A file still saying "clean" would be trusted after a crash
 		 * although the totals moved on; removing it needs no space. */
-		if (unlink(path) < 0 && errno != ENOENT)
+		int ur = backend_unlinkat(st->be, AT_FDCWD, path, 0);
+
+		if (ur < 0 && ur != -ENOENT)
 			log_msg(LOG_LVL_ERROR, "%s: cannot mark the totals in use: %s",
-				path, strerror(errno));
+				path, strerror(-ur));
 		return r;
 	}
 	return clean;

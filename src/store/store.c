@@ -376,6 +376,7 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	stats_use_backend(s->stats, s->be);
 	return 0;
 }
 
