@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "blockfmt.h"
 #include "log.h"
 #include "stats.h"
@@ -90,8 +91,8 @@ static int slots_peek(struct ofile *f, uint64_t b, struct blk_prefix p[2], int o
 
 	for (int i = 0; i < 2; i++) {
 		uint8_t pre[BLK_PREFIX_LEN];
-		ssize_t n = util_pread_full(f->fd, pre, sizeof(pre),
-					    blk_slot_offset(bs, b, i));
+		ssize_t n = backend_pread_full(f->be, f->fd, pre, sizeof(pre),
+					       blk_slot_offset(bs, b, i));
 
 		if (n < 0)
 			return (int)n;
@@ -129,7 +130,7 @@ static ssize_t block_load(struct store *s, struct ofile *f, const struct file_he
 		if (!ok[i])
 			continue;
 		len = BLK_PREFIX_LEN + p[i].stored_len;
-		n = util_pread_full(f->fd, io->rec, len, blk_slot_offset(bs, b, i));
+		n = backend_pread_full(f->be, f->fd, io->rec, len, blk_slot_offset(bs, b, i));
 		if (n < 0) {
 			stats_error(s->stats, 0, f->path, (int64_t)b, strerror((int)-n));
 			return n;
@@ -178,7 +179,8 @@ static int block_store(struct store *s, struct ofile *f, const struct file_heade
 		     len, bs, io->rec);
 	if (n < 0)
 		return (int)n;
-	r = util_pwrite_full(f->fd, io->rec, (size_t)n, blk_slot_offset(bs, b, target));
+	r = backend_pwrite_full(f->be, f->fd, io->rec, (size_t)n,
+				blk_slot_offset(bs, b, target));
 	if (r < 0) {
 		stats_error(s->stats, 0, f->path, (int64_t)b, strerror(-r));
 		return r;
@@ -274,10 +276,10 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 	 * slots, which the kernel's readahead does not take for sequential
 	 * access: ask for the whole span of this request at once. */
 	if (end - pos > bs)
-		posix_fadvise(f->fd, blk_slot_offset(bs, pos / bs, 0),
-			      blk_slot_offset(bs, (end - 1) / bs + 1, 0) -
-				      blk_slot_offset(bs, pos / bs, 0),
-			      POSIX_FADV_WILLNEED);
+		backend_fadvise(f->be, f->fd, blk_slot_offset(bs, pos / bs, 0),
+				blk_slot_offset(bs, (end - 1) / bs + 1, 0) -
+					blk_slot_offset(bs, pos / bs, 0),
+				POSIX_FADV_WILLNEED);
 	while (pos < end) {
 		uint64_t b = pos / bs;
 		uint32_t o = (uint32_t)(pos % bs);
@@ -421,7 +423,7 @@ int ofile_wb_flush(struct store *s, struct ofile *f)
 	{
 		struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, f->wb_mtime };
 
-		futimens(f->fd, tv);
+		backend_futimens(f->be, f->fd, tv);
 	}
 	return 0;
 }
@@ -578,7 +580,7 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync)
 	pthread_rwlock_wrlock(&f->lock);
 	r = ofile_wb_flush(s, f);
 	if (r == 0)
-		r = (datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0 ? -errno : 0;
+		r = backend_fsync(f->be, f->fd, datasync);
 	if (r == 0) {
 		f->synced_nblk = ofile_nblocks(f->hdr.size, f->hdr.block_size);
 		r = ofile_gc_run(s, f);

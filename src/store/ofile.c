@@ -4,14 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
-#include <unistd.h>
 
+#include "backend.h"
 #include "blockfmt.h"
 #include "log.h"
 #include "stats.h"
@@ -40,7 +37,7 @@ static void hint_write(struct ofile *f, const struct file_header *h)
 	uint8_t v[HINT_LEN];
 
 	hint_encode(h->size, h->flags, v);
-	fsetxattr(f->fd, HINT_XATTR, v, sizeof(v), 0);
+	backend_fsetxattr(f->be, f->fd, HINT_XATTR, v, sizeof(v), 0);
 }
 
 /* Check the hint against the authenticated header at open.  The hint is
@@ -55,13 +52,13 @@ static int hint_check(struct ofile *f)
 	uint8_t have[HINT_LEN], want[HINT_LEN];
 
 	hint_encode(f->hdr.size, f->hdr.flags, want);
-	if (fgetxattr(f->fd, HINT_XATTR, have, sizeof(have)) == HINT_LEN) {
+	if (backend_fgetxattr(f->be, f->fd, HINT_XATTR, have, sizeof(have)) == HINT_LEN) {
 		if (util_get_le64(have) < f->hdr.size)
 			return -EIO;
 		if (memcmp(have, want, HINT_LEN) == 0)
 			return 0;
 	}
-	fsetxattr(f->fd, HINT_XATTR, want, sizeof(want), 0);
+	backend_fsetxattr(f->be, f->fd, HINT_XATTR, want, sizeof(want), 0);
 	f->hint_fixed = 1;
 	return 0;
 }
@@ -74,14 +71,10 @@ int ofile_hint_fixed(struct ofile *f)
 int ofile_hint(struct store *s, int dirfd, const char *name, uint64_t *size,
 	       uint16_t *flags)
 {
-	char path[PATH_MAX];
 	uint8_t v[HINT_LEN];
 
 	/* Through the directory descriptor: no whole backing path. */
-	(void)s;
-	if (snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name) >=
-	    (int)sizeof(path) ||
-	    lgetxattr(path, HINT_XATTR, v, sizeof(v)) != HINT_LEN)
+	if (backend_getxattrat(s->be, dirfd, name, HINT_XATTR, v, sizeof(v)) != HINT_LEN)
 		return -ENODATA;
 	*size = util_get_le64(v);
 	*flags = (uint16_t)(v[8] | v[9] << 8);
@@ -116,7 +109,7 @@ static void ofile_free(struct ofile *f)
 	free(f->wb);
 	free(f->path);
 	if (f->fd >= 0)
-		close(f->fd);
+		backend_close(f->be, f->fd);
 	pthread_rwlock_destroy(&f->lock);
 	free(f);
 }
@@ -144,7 +137,7 @@ static int header_load(struct store *s, int fd, struct file_header *h, int *slot
 {
 	uint8_t buf[FH_AREA];
 	struct file_header *cand = malloc(2 * sizeof(*cand));
-	ssize_t n = util_pread_full(fd, buf, sizeof(buf), 0);
+	ssize_t n = backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
 	int ok[2], best = -1;
 
 	if (!cand)
@@ -181,7 +174,7 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 	if (r == 0 && nh->size > f->hdr.size)
 		hint_write(f, nh);
 	if (r == 0)
-		r = util_pwrite_full(f->fd, buf, sizeof(buf), fh_slot_offset(slot));
+		r = backend_pwrite_full(f->be, f->fd, buf, sizeof(buf), fh_slot_offset(slot));
 	if (r < 0) {
 		log_msg(LOG_LVL_ERROR, "inode %lu: header write failed: %s",
 			(unsigned long)f->ino, strerror(-r));
@@ -205,12 +198,13 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 	return 0;
 }
 
-static struct ofile *ofile_new(int fd, const struct stat *st)
+static struct ofile *ofile_new(struct backend *be, int fd, const struct stat *st)
 {
 	struct ofile *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
+	f->be = be;
 	f->fd = fd;
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;
@@ -256,15 +250,15 @@ static struct ofile *table_get(struct store *s, const struct stat *st)
 	return f;
 }
 
-static int open_backing(int dirfd, const char *rel, int flags)
+static int open_backing(struct backend *be, int dirfd, const char *rel, int flags)
 {
-	int fd = openat(dirfd, rel, O_RDWR | O_NOFOLLOW | O_CLOEXEC | flags);
+	int fd = backend_openat(be, dirfd, rel, O_RDWR | O_NOFOLLOW | O_CLOEXEC | flags, 0);
 
 	/* A daemon run by an ordinary user cannot open a read-only file
 	 * for writing; reading is still possible. */
-	if (fd < 0 && (errno == EACCES || errno == EROFS))
-		fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags);
-	return fd < 0 ? -errno : fd;
+	if (fd == -EACCES || fd == -EROFS)
+		fd = backend_openat(be, dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags, 0);
+	return fd;
 }
 
 int ofile_find(struct store *s, dev_t dev, ino_t ino, struct ofile **out)
@@ -281,25 +275,25 @@ int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 {
 	struct stat st;
 	struct ofile *f;
-	int fd = open_backing(dirfd, rel, 0);
+	int fd = open_backing(s->be, dirfd, rel, 0);
 	int r;
 
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (backend_fstat(s->be, fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		r = S_ISDIR(st.st_mode) ? -EISDIR : -EIO;
-		close(fd);
+		backend_close(s->be, fd);
 		return r;
 	}
 	f = table_get(s, &st);
 	if (f) {
-		close(fd);
+		backend_close(s->be, fd);
 		*out = f;
 		return 0;
 	}
-	f = ofile_new(fd, &st);
+	f = ofile_new(s->be, fd, &st);
 	if (!f) {
-		close(fd);
+		backend_close(s->be, fd);
 		return -ENOMEM;
 	}
 	r = header_load(s, fd, &f->hdr, &f->hdr_slot);
@@ -338,7 +332,7 @@ static int header_init(struct store *s, int fd, const struct codec_spec *codec)
 	r = fh_seal(s->key, h, buf);
 	free(h);
 	if (r == 0)
-		r = util_pwrite_full(fd, buf, sizeof(buf), 0);
+		r = backend_pwrite_full(s->be, fd, buf, sizeof(buf), 0);
 	return r;
 }
 
@@ -348,11 +342,11 @@ static int new_file_setup(struct store *s, int fd, mode_t mode, uid_t uid, gid_t
 {
 	int r = header_init(s, fd, codec);
 
-	if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
-		r = -errno;
+	if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1))
+		r = backend_fchown(s->be, fd, uid, gid);
 	/* fchown clears setuid/setgid bits; put the requested mode back. */
-	if (r == 0 && fchmod(fd, mode) < 0)
-		r = -errno;
+	if (r == 0)
+		r = backend_fchmod(s->be, fd, mode);
 	return r;
 }
 
@@ -361,7 +355,6 @@ static int new_file_setup(struct store *s, int fd, mode_t mode, uid_t uid, gid_t
 static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t mode,
 			  uid_t uid, gid_t gid, const struct codec_spec *codec)
 {
-	char proc[64];
 	const char *slash = strrchr(name, '/');
 	char dir[4096];
 	int fd, r;
@@ -376,15 +369,14 @@ static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t m
 	} else {
 		strcpy(dir, ".");
 	}
-	fd = openat(dirfd, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+	fd = backend_openat(s->be, dirfd, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = new_file_setup(s, fd, mode, uid, gid, codec);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (r == 0 && linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
-		r = -errno;
+	if (r == 0)
+		r = backend_linkfd(s->be, fd, dirfd, name);
 	if (r < 0) {
-		close(fd);
+		backend_close(s->be, fd);
 		return r;
 	}
 	return fd;
@@ -394,16 +386,16 @@ static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t m
 static int create_direct(struct store *s, int dirfd, const char *name, mode_t mode,
 			 uid_t uid, gid_t gid, const struct codec_spec *codec)
 {
-	int fd = openat(dirfd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
-			mode);
+	int fd = backend_openat(s->be, dirfd, name,
+				O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode);
 	int r;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = new_file_setup(s, fd, mode, uid, gid, codec);
 	if (r < 0) {
-		close(fd);
-		unlinkat(dirfd, name, 0);
+		backend_close(s->be, fd);
+		backend_unlinkat(s->be, dirfd, name, 0);
 		return r;
 	}
 	return fd;
@@ -416,6 +408,7 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	struct stat st;
 	struct ofile *f;
 	int fd = create_tmpfile(s, dirfd, name, mode, uid, gid, codec);
+	int r;
 
 	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
 		fd = create_direct(s, dirfd, name, mode, uid, gid, codec);
@@ -423,15 +416,14 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 		return ofile_open(s, dirfd, name, out);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0) {
-		int r = -errno;
-
-		close(fd);
+	r = backend_fstat(s->be, fd, &st);
+	if (r < 0) {
+		backend_close(s->be, fd);
 		return r;
 	}
-	f = ofile_new(fd, &st);
+	f = ofile_new(s->be, fd, &st);
 	if (!f) {
-		close(fd);
+		backend_close(s->be, fd);
 		return -ENOMEM;
 	}
 	if (header_load(s, fd, &f->hdr, &f->hdr_slot) < 0) {
@@ -495,11 +487,11 @@ uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const stru
 		return result;
 	if (ofile_hint(s, dirfd, rel, &result, &(uint16_t){ 0 }) == 0)
 		return result;
-	fd = util_open_noatime(dirfd, rel);
+	fd = backend_open_noatime(s->be, dirfd, rel);
 	if (fd < 0)
 		return 0;
-	n = util_pread_full(fd, buf, sizeof(buf), 0);
-	close(fd);
+	n = backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
+	backend_close(s->be, fd);
 	if (n < (ssize_t)FH_SLOT_SIZE)
 		return 0;
 	if (n < FH_AREA)
@@ -539,13 +531,14 @@ void ofile_gc_add(struct ofile *f, uint64_t start, uint64_t end)
 	f->ngc++;
 }
 
-static int punch(int fd, off_t off, off_t len)
+static int punch(struct backend *be, int fd, off_t off, off_t len)
 {
+	int r;
+
 	if (len <= 0)
 		return 0;
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0)
-		return errno == EOPNOTSUPP ? 0 : -errno;
-	return 0;
+	r = backend_fallocate(be, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+	return r == -EOPNOTSUPP ? 0 : r;
 }
 
 /* Keep only the newest record of one block inside the file and release the
@@ -556,14 +549,14 @@ static int gc_block(struct ofile *f, uint64_t b)
 	size_t slot = blk_slot_size(bs);
 	uint8_t pre[2][BLK_PREFIX_LEN];
 	struct blk_prefix p[2];
-	int ok[2], keep;
+	int ok[2], keep, r;
 	off_t used;
 
 	if (fh_is_hole(&f->hdr, b))
-		return punch(f->fd, blk_slot_offset(bs, b, 0), 2 * (off_t)slot);
+		return punch(f->be, f->fd, blk_slot_offset(bs, b, 0), 2 * (off_t)slot);
 	for (int i = 0; i < 2; i++) {
-		ssize_t n = util_pread_full(f->fd, pre[i], BLK_PREFIX_LEN,
-					    blk_slot_offset(bs, b, i));
+		ssize_t n = backend_pread_full(f->be, f->fd, pre[i], BLK_PREFIX_LEN,
+					       blk_slot_offset(bs, b, i));
 
 		if (n < 0)
 			return (int)n;
@@ -575,9 +568,10 @@ static int gc_block(struct ofile *f, uint64_t b)
 		return 0; /* nothing we wrote; leave it for fsck to see */
 	keep = !ok[0] || (ok[1] && p[1].gen > p[0].gen);
 	used = ((off_t)BLK_PREFIX_LEN + p[keep].stored_len + 4095) & ~(off_t)4095;
-	if (punch(f->fd, blk_slot_offset(bs, b, 1 - keep), (off_t)slot) < 0)
-		return -errno;
-	return punch(f->fd, blk_slot_offset(bs, b, keep) + used, (off_t)slot - used);
+	r = punch(f->be, f->fd, blk_slot_offset(bs, b, 1 - keep), (off_t)slot);
+	if (r < 0)
+		return r;
+	return punch(f->be, f->fd, blk_slot_offset(bs, b, keep) + used, (off_t)slot - used);
 }
 
 int ofile_gc_run(struct store *s, struct ofile *f)
@@ -595,8 +589,9 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 	keep_len = blk_slot_offset(bs, nblk, 0);
 	if (f->ngc == 0 && !f->gc_overflow)
 		return 0;
-	if (fstat(f->fd, &st) < 0)
-		return -errno;
+	r = backend_fstat(f->be, f->fd, &st);
+	if (r < 0)
+		return r;
 	/* The superseded records are the only copy of the old data until the
 	 * new records and header are on disk, unless all of them were written
 	 * after the file was last durable (a file being written in pieces). */
@@ -606,8 +601,9 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 		for (unsigned i = 0; i < f->ngc && !need_sync; i++)
 			need_sync = f->gc[i].start < f->synced_nblk;
 		if (need_sync) {
-			if (fdatasync(f->fd) < 0)
-				return -errno;
+			r = backend_fsync(f->be, f->fd, 1);
+			if (r < 0)
+				return r;
 			f->synced_nblk = nblk;
 		}
 	}
@@ -619,13 +615,13 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 	for (unsigned i = 0; i < f->ngc && r == 0; i++)
 		for (uint64_t b = f->gc[i].start; b < f->gc[i].end && b < nblk && r == 0; b++)
 			r = gc_block(f, b);
-	if (r == 0 && st.st_size > keep_len && ftruncate(f->fd, keep_len) < 0)
-		r = -errno;
+	if (r == 0 && st.st_size > keep_len)
+		r = backend_ftruncate(f->be, f->fd, keep_len);
 	ofile_account(s, f);
 	/* Collecting garbage is not a modification the user made. */
 	times[0] = st.st_atim;
 	times[1] = st.st_mtim;
-	futimens(f->fd, times);
+	backend_futimens(f->be, f->fd, times);
 	f->ngc = 0;
 	f->gc_overflow = 0;
 	f->gc_all_end = 0;
@@ -644,7 +640,7 @@ int ofile_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]
 	 * set here. */
 	r = ofile_wb_flush(s, f);
 	if (r == 0)
-		r = futimens(f->fd, tv) < 0 ? -errno : 0;
+		r = backend_futimens(f->be, f->fd, tv);
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }
@@ -655,15 +651,16 @@ int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct time
 	struct ofile *f = NULL;
 	int r;
 
-	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return r;
 	if (S_ISREG(st.st_mode))
 		f = table_get(s, &st);
 	if (f)
 		pthread_rwlock_wrlock(&f->lock);
 	r = f ? ofile_wb_flush(s, f) : 0;
 	if (r == 0)
-		r = utimensat(dirfd, rel, tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+		r = backend_utimensat(s->be, dirfd, rel, tv, AT_SYMLINK_NOFOLLOW);
 	if (f) {
 		pthread_rwlock_unlock(&f->lock);
 		ofile_release(s, f);
@@ -676,7 +673,7 @@ void ofile_account(struct store *s, struct ofile *f)
 	struct stat st;
 	uint64_t now;
 
-	if (fstat(f->fd, &st) < 0)
+	if (backend_fstat(f->be, f->fd, &st) < 0)
 		return;
 	now = (uint64_t)st.st_blocks * 512;
 	if (f->counted && now != f->stored)
@@ -703,9 +700,12 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 	struct stat st;
 	struct ofile *f;
 
+	int r;
+
 	rm->valid = 0;
-	if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return r;
 	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
 		return 0;
 	rm->valid = 1;
@@ -721,12 +721,12 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 		ofile_release(s, f);
 	} else {
 		uint8_t buf[FH_AREA];
-		int fd = util_open_noatime(dirfd, rel);
+		int fd = backend_open_noatime(s->be, dirfd, rel);
 
 		memset(buf, 0, sizeof(buf));
 		if (fd >= 0) {
-			util_pread_full(fd, buf, sizeof(buf), 0);
-			close(fd);
+			backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
+			backend_close(s->be, fd);
 		}
 		rm->algo = fh_peek_algo(buf);
 		rm->size = ofile_stat_size(s, dirfd, rel, &st);
@@ -767,13 +767,13 @@ static int commit_keep_times(struct store *s, struct ofile *f, struct file_heade
 {
 	struct timespec times[2];
 	struct stat st;
-	int r, have = fstat(f->fd, &st) == 0;
+	int r, have = backend_fstat(f->be, f->fd, &st) == 0;
 
 	r = ofile_commit_header(s, f, nh);
 	if (have) {
 		times[0] = st.st_atim;
 		times[1] = st.st_mtim;
-		futimens(f->fd, times);
+		backend_futimens(f->be, f->fd, times);
 	}
 	return r;
 }

@@ -25,6 +25,7 @@ struct ofile {
 	unsigned refs;          /* opens, plus a releaser collecting garbage */
 	struct ofile *next;     /* hash chain */
 
+	struct backend *be;     /* the store's backend, which fd belongs to */
 	int fd;                 /* backing file, O_RDWR (O_RDONLY if refused) */
 	pthread_rwlock_t lock;  /* content lock: everything below */
 	struct file_header hdr; /* current, authenticated header */
