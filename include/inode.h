@@ -95,6 +95,14 @@ void inode_name_moved(struct store *s, dev_t dev, ino_t ino, struct inode *odir,
  * by, for messages.  0, -ENOENT (no name left) or -ENAMETOOLONG. */
 int inode_path(struct store *s, struct inode *in, char *out, size_t len);
 
+/* Whether in is known to have no extended attributes (so getxattr and
+ * listxattr, which ls -l and every write ask, need no I/O).  Set from the
+ * size hint's flags at lookup and for new objects; reset to unknown by
+ * every change of in's attributes.  Safe because this daemon is the only
+ * writer of the store. */
+void inode_set_noxattr(struct inode *in, int none);
+int inode_noxattr(const struct inode *in);
+
 /* Open directory descriptors now (for /.ragstore and tests). */
 unsigned inode_dirfds_open(struct store *s);
 

@@ -31,6 +31,10 @@ ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name
 ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, size_t size);
 int xattrs_remove(struct store *s, int dirfd, const char *rel, const char *name);
 
+/* 1 if rel is a regular file whose size hint says it has no attributes
+ * (no blob to read, list or drop), else 0.  No decryption. */
+int xattrs_hint_none(struct store *s, int dirfd, const char *rel);
+
 /* Removing an object: note its id first (0, or -errno if it has none),
  * then, once the removal succeeded, drop its attributes. */
 #define XATTRS_ID_LEN 17

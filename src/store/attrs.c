@@ -280,10 +280,19 @@ static int with_ref(struct store *s, struct inode *in, enum attr_op op, const ch
 
 int attrs_get(struct store *s, struct inode *in, const char *name, char *buf, size_t size)
 {
-	/* Asked on every write (security.capability): answered at once. */
-	if (!is_user(name))
+	int virtual = !strncmp(name, VATTR, strlen(VATTR)), r;
+
+	/* Asked on every write (security.capability) and by ls -l for every
+	 * file (ACLs): answered at once where nothing can be there. */
+	if (!is_user(name) || (!virtual && inode_noxattr(in)))
 		return -ENODATA;
-	return with_ref(s, in, OP_GET, name, buf, NULL, size, 0);
+	r = with_ref(s, in, OP_GET, name, buf, NULL, size, 0);
+	/* A directory learns here that it has no attributes at all (a file
+	 * learns it from its size hint at lookup). */
+	if (r == -ENODATA && !virtual && S_ISDIR(inode_type(in)) &&
+	    with_ref(s, in, OP_LIST, NULL, NULL, NULL, 0, 0) == 0)
+		inode_set_noxattr(in, 1);
+	return r;
 }
 
 int attrs_set(struct store *s, struct inode *in, const char *name, const char *value,
@@ -291,17 +300,26 @@ int attrs_set(struct store *s, struct inode *in, const char *name, const char *v
 {
 	if (!is_user(name))
 		return -ENOTSUP;
+	inode_set_noxattr(in, 0);
 	return with_ref(s, in, OP_SET, name, NULL, value, size, flags);
 }
 
 int attrs_list(struct store *s, struct inode *in, char *list, size_t size)
 {
-	return with_ref(s, in, OP_LIST, NULL, list, NULL, size, 0);
+	int r;
+
+	if (inode_noxattr(in))
+		return 0;
+	r = with_ref(s, in, OP_LIST, NULL, list, NULL, size, 0);
+	if (r == 0)
+		inode_set_noxattr(in, 1);
+	return r;
 }
 
 int attrs_remove(struct store *s, struct inode *in, const char *name)
 {
 	if (!is_user(name))
 		return -ENODATA;
+	inode_set_noxattr(in, 0);
 	return with_ref(s, in, OP_REMOVE, name, NULL, NULL, 0, 0);
 }

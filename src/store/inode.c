@@ -38,6 +38,8 @@ struct inode {
 	struct inode *lru_prev, *lru_next; /* evictable descriptors */
 	int have_iv;
 	uint8_t iv[NAME_IV_LEN];
+	int noxattr;            /* known to have no extended attributes
+				   (atomic; 0 = unknown) */
 };
 
 struct inode_table {
@@ -645,6 +647,16 @@ int inode_path(struct store *s, struct inode *in, char *out, size_t len)
 	if (r == 0)
 		memmove(out, out + pos, len - pos);
 	return r;
+}
+
+void inode_set_noxattr(struct inode *in, int none)
+{
+	__atomic_store_n(&in->noxattr, none, __ATOMIC_RELAXED);
+}
+
+int inode_noxattr(const struct inode *in)
+{
+	return __atomic_load_n(&in->noxattr, __ATOMIC_RELAXED);
 }
 
 unsigned inode_dirfds_open(struct store *s)

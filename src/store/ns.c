@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "fileheader.h"
 #include "log.h"
 #include "ofile.h"
 #include "pathmap.h"
@@ -52,15 +53,24 @@ static void name_put(struct store *s, struct nsname *n)
 	inode_dirfd_put(s, n->dir);
 }
 
-/* st of backing entry name in dirfd as the user sees it. */
-static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *st)
+/* st of backing entry name in dirfd as the user sees it.  *noxattr (when
+ * given) is set to 1 if the object is known to have no extended attributes
+ * (a regular file whose size hint says so), else left alone. */
+static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *st,
+		    int *noxattr)
 {
 	if (S_ISREG(st->st_mode)) {
 		struct ofile *f;
+		uint64_t size;
+		uint16_t flags;
 
 		if (ofile_find(s, st->st_dev, st->st_ino, &f) == 0) {
 			st->st_size = (off_t)ofile_size(f);
 			ofile_release(s, f);
+		} else if (ofile_hint(s, dirfd, name, &size, &flags) == 0) {
+			st->st_size = (off_t)size;
+			if (noxattr && !(flags & (FH_FLAG_XATTRS | FH_FLAG_CODEC_SET)))
+				*noxattr = 1;
 		} else {
 			st->st_size = (off_t)ofile_stat_size(s, dirfd, name, st);
 		}
@@ -79,24 +89,34 @@ static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *s
 	return 0;
 }
 
-static int stat_at(struct store *s, int dirfd, const char *name, struct stat *st)
+static int stat_at(struct store *s, int dirfd, const char *name, struct stat *st,
+		   int *noxattr)
 {
 	int r = backend_fstatat(s->be, dirfd, name, st, AT_SYMLINK_NOFOLLOW);
 
-	return r < 0 ? r : fix_stat(s, dirfd, name, st);
+	return r < 0 ? r : fix_stat(s, dirfd, name, st, noxattr);
 }
 
-/* The end of every operation that makes a name: stat it and hand out its
- * inode with a kernel reference. */
-static int hand_out(struct store *s, struct nsname *n, const char *uname, struct inode **out,
-		    struct stat *st)
+/* Stat backing entry bname of dir and hand out its inode with a kernel
+ * reference (uname is the user's name of it). */
+static int hand_out_at(struct store *s, struct inode *dir, int dirfd, const char *bname,
+		       const char *uname, struct inode **out, struct stat *st)
 {
-	int r = stat_at(s, n->dirfd, n->bn.leaf, st);
+	int noxattr = 0, r = stat_at(s, dirfd, bname, st, &noxattr);
 
 	if (r < 0)
 		return r;
-	*out = inode_get(s, n->dir, n->bn.leaf, uname, st, 1);
+	*out = inode_get(s, dir, bname, uname, st, 1);
+	if (*out && noxattr)
+		inode_set_noxattr(*out, 1);
 	return *out ? 0 : -ENOMEM;
+}
+
+/* The end of every operation that makes or finds a name. */
+static int hand_out(struct store *s, struct nsname *n, const char *uname, struct inode **out,
+		    struct stat *st)
+{
+	return hand_out_at(s, n->dir, n->dirfd, n->bn.leaf, uname, out, st);
 }
 
 int ns_lookup(struct store *s, struct inode *dir, const char *name, struct inode **out,
@@ -131,7 +151,7 @@ int ns_getattr(struct store *s, struct inode *in, struct stat *st)
 	inode_ns_rdlock(s);
 	r = inode_ref(s, in, &ref);
 	if (r == 0) {
-		r = stat_at(s, ref.dirfd, ref.name, st);
+		r = stat_at(s, ref.dirfd, ref.name, st, NULL);
 		inode_ref_put(s, &ref);
 	}
 	inode_ns_unlock(s);
@@ -347,7 +367,11 @@ static int make_dir(struct store *s, struct nsname *n, const void *arg)
 int ns_mkdir(struct store *s, struct inode *dir, const char *name, mode_t mode, uid_t uid,
 	     gid_t gid, struct inode **out, struct stat *st)
 {
-	return make_name(s, dir, name, make_dir, &mode, uid, gid, out, st);
+	int r = make_name(s, dir, name, make_dir, &mode, uid, gid, out, st);
+
+	if (r == 0)
+		inode_set_noxattr(*out, 1); /* a new directory has none */
+	return r;
 }
 
 static int make_symlink(struct store *s, struct nsname *n, const void *arg)
@@ -427,7 +451,8 @@ int ns_unlink(struct store *s, struct inode *dir, const char *name)
 	 * attributes with it (an open descriptor keeps the data until the
 	 * last close). */
 	ofile_removal_begin(s, n.dirfd, n.bn.leaf, &rm);
-	has_x = rm.valid && xattrs_object_id(s, n.dirfd, n.bn.leaf, xid) == 0;
+	has_x = rm.valid && !xattrs_hint_none(s, n.dirfd, n.bn.leaf) &&
+		xattrs_object_id(s, n.dirfd, n.bn.leaf, xid) == 0;
 	r = backend_unlinkat(s->be, n.dirfd, n.bn.leaf, 0);
 	if (r < 0)
 		goto out;
@@ -750,12 +775,7 @@ int ns_opendir(struct store *s, struct inode *in, struct ns_dir **out)
 static int entry_plus(struct store *s, struct ns_dir *d, const char *bname, const char *name,
 		      struct stat *st, struct inode **in)
 {
-	int r = stat_at(s, backend_dirfd(s->be, d->d), bname, st);
-
-	if (r < 0)
-		return r;
-	*in = inode_get(s, d->in, bname, name, st, 1);
-	return *in ? 0 : -ENOMEM;
+	return hand_out_at(s, d->in, backend_dirfd(s->be, d->d), bname, name, in, st);
 }
 
 int ns_readdir(struct store *s, struct ns_dir *d, off_t off, int plus, ns_fill_fn fill,

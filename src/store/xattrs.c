@@ -241,8 +241,7 @@ static void mark_file(struct store *s, int dirfd, const char *rel, const struct 
 	ofile_release(s, f);
 }
 
-/* 1 if rel is a regular file whose hint says it has no attributes. */
-static int hint_says_none(struct store *s, int dirfd, const char *rel)
+int xattrs_hint_none(struct store *s, int dirfd, const char *rel)
 {
 	uint64_t size;
 	uint16_t flags;
@@ -352,7 +351,7 @@ ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name
 	uint32_t vlen;
 	ssize_t r;
 
-	if (hint_says_none(s, dirfd, rel))
+	if (xattrs_hint_none(s, dirfd, rel))
 		return -ENODATA;
 	pthread_mutex_lock(&xattrs_mu);
 	r = blob_open_obj(s, dirfd, rel, 0, id, &b);
@@ -381,7 +380,7 @@ ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, siz
 	size_t p = 8, total = 0;
 	ssize_t r;
 
-	if (hint_says_none(s, dirfd, rel))
+	if (xattrs_hint_none(s, dirfd, rel))
 		return 0;
 	pthread_mutex_lock(&xattrs_mu);
 	r = blob_open_obj(s, dirfd, rel, 0, id, &b);
