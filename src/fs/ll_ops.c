@@ -512,6 +512,10 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	r = ofile_flush(s, file_of(fi));
 	op_done(s, STATS_OP_FSYNC, t0, r);
+	/* Writing the buffered block and releasing old records changed
+	 * st_blocks: the kernel must ask again (before close returns). */
+	if (fs_session)
+		fuse_lowlevel_notify_inval_inode(fs_session, ino, -1, 0);
 	reply_err(req, r);
 }
 

@@ -341,6 +341,10 @@ static int write_block(struct store *s, struct ofile *f, struct file_header *nh,
 	return block_store(s, f, nh, b, io->plain, new_len, io);
 }
 
+/* How late a flush may come after the last buffered write and still leave
+ * the mtime the backing file got from it (10 ms: below what tools show). */
+#define WB_MTIME_SLACK_NS 10000000LL
+
 /* A write that lies within one block, leaves it partial and ends at or
  * past the end of the file, into a block that has no gap before it: it
  * goes to the write-behind buffer.  Returns 1 if taken, 0 if the direct
@@ -419,11 +423,16 @@ int ofile_wb_flush(struct store *s, struct ofile *f)
 	}
 	f->wb_dirty = 0;
 	ofile_account(s, f);
-	/* The data was written when it was buffered, not now. */
+	/* The data was written when it was buffered, not now.  Within
+	 * WB_MTIME_SLACK_NS (what a close right after the last write takes)
+	 * the backing file's own mtime is as good, and no call is needed. */
 	{
-		struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, f->wb_mtime };
+		struct timespec now, tv[2] = { { .tv_nsec = UTIME_OMIT }, f->wb_mtime };
 
-		backend_futimens(f->be, f->fd, tv);
+		clock_gettime(CLOCK_REALTIME, &now);
+		if ((now.tv_sec - f->wb_mtime.tv_sec) * 1000000000LL +
+		    (now.tv_nsec - f->wb_mtime.tv_nsec) > WB_MTIME_SLACK_NS)
+			backend_futimens(f->be, f->fd, tv);
 	}
 	return 0;
 }
@@ -434,6 +443,12 @@ int ofile_flush(struct store *s, struct ofile *f)
 
 	pthread_rwlock_wrlock(&f->lock);
 	r = ofile_wb_flush(s, f);
+	/* The close of the only open handle: release superseded records now,
+	 * so that st_blocks is final when close() returns (the release that
+	 * follows runs after close has returned).  refs is read without the
+	 * table mutex: a stale value only defers this to the release. */
+	if (r == 0 && __atomic_load_n(&f->refs, __ATOMIC_RELAXED) == 1)
+		r = ofile_gc_run(s, f);
 	if (r == 0 && f->err) {
 		r = f->err;
 		f->err = 0;
