@@ -715,7 +715,7 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	}
 	r = size && !buf ? -ENOMEM : attrs_get(s, inode_of(s, ino), name, buf, size);
-	op_done(s, STATS_OP_XATTR, t0, r == -ENODATA ? 0 : r);
+	op_done(s, STATS_OP_XATTR, t0, r == -ENODATA || r == -EOPNOTSUPP ? 0 : r);
 	reply_xattr(req, buf, size, r);
 	free(buf);
 }

@@ -282,9 +282,16 @@ int attrs_get(struct store *s, struct inode *in, const char *name, char *buf, si
 {
 	int virtual = !strncmp(name, VATTR, strlen(VATTR)), r;
 
-	/* Asked on every write (security.capability) and by ls -l for every
-	 * file (ACLs): answered at once where nothing can be there. */
-	if (!is_user(name) || (!virtual && inode_noxattr(in)))
+	/* Namespaces ragstore does not keep (security.*, trusted.*) are not
+	 * supported, as on a filesystem without their handlers: ls -l then
+	 * stops asking for security.selinux on this filesystem after the
+	 * first file, and the kernel's security.capability check on every
+	 * write takes "not supported" as "none". */
+	if (!is_user(name))
+		return -EOPNOTSUPP;
+	/* ls -l asks for the access ACL of every file: answered at once
+	 * where nothing can be there. */
+	if (!virtual && inode_noxattr(in))
 		return -ENODATA;
 	r = with_ref(s, in, OP_GET, name, buf, NULL, size, 0);
 	/* A directory learns here that it has no attributes at all (a file
