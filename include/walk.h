@@ -35,6 +35,8 @@ struct walk_entry {
 	const char *path;    /* user path of the entry; for a bad name the
 				directory's path, "/?" and the backing name */
 	const uint8_t *iv;   /* the directory's value (zeros: plaintext names) */
+	int iv_unknown;      /* dir_iv could not establish it: no name of this
+				directory decodes (each is WALK_BADNAME) */
 	struct stat st;      /* lstat of the backing entry */
 	int seen;            /* a regular file with several links that the walk
 				has already reported under another name */
@@ -43,8 +45,10 @@ struct walk_entry {
 /* What a walk does.  Every callback but entry may be NULL. */
 struct walk_ops {
 	/* The value of the backing directory dfd (path: its user path), for
-	 * decoding its names.  NULL: pathmap_dir_iv.  Returns 0 or -errno,
-	 * which goes to error() like any failure to list the directory. */
+	 * decoding its names.  NULL: pathmap_dir_iv.  Returns 0; 1 when the
+	 * value is unknown but the walk should go on (the entries are then
+	 * reported with iv_unknown set); or -errno, which goes to error() like
+	 * any failure to list the directory. */
 	int (*dir_iv)(void *arg, int dfd, const char *path, uint8_t *iv);
 	/* One entry.  Returns 0 to go on (into it, if it is a directory of a
 	 * named or, with descend_bad, a bad-named entry), 1 to go on without
@@ -67,6 +71,15 @@ struct walk_ops {
  * entry; dir_iv, dir_done and error see it with the path "/").  Returns 0,
  * -ECANCELED, or the first error a callback chose to stop with. */
 int walk_tree(struct store *s, const struct walk_ops *ops);
+
+/* Add what the user's tree holds to walked, as the store totals count it
+ * (docs/STATS.md): each regular file once by inode with its logical size,
+ * its header's compression and its backing allocation; each directory but
+ * the root.  Entries whose names do not decode are not counted.  Stops
+ * with -ECANCELED when *stop (if stop is not NULL) becomes nonzero, and
+ * at the first error.  Returns 0 or -errno. */
+struct stats;
+int walk_totals(struct store *s, struct stats *walked, const int *stop);
 
 /* The user path of name in directory dir, into out (cap bytes); cut short
  * when it does not fit. */

@@ -12,11 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileheader.h"
 #include "log.h"
 #include "ofile.h"
 #include "stats.h"
-#include "util.h"
 #include "walk.h"
 
 /* A rebuild walk that saw the totals change under it is repeated, since a
@@ -35,48 +33,6 @@ static struct {
 } bg = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- the two walks ---------------------------------------------------- */
-
-struct totals_walk {
-	struct store *s;
-	struct stats *walked; /* where to add */
-};
-
-/* A regular file for the totals: its logical size as stat on the mount
- * shows it, its compression setting from the header, its allocation. */
-static int totals_file(struct totals_walk *t, int dfd, const char *rel, const struct stat *st)
-{
-	uint8_t buf[FH_AREA];
-	ssize_t n;
-	int fd;
-
-	memset(buf, 0, sizeof(buf));
-	fd = util_open_noatime(dfd, rel);
-	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd; /* removed meanwhile */
-	n = util_pread_full(fd, buf, sizeof(buf), 0);
-	close(fd);
-	if (n < 0)
-		return (int)n;
-	stats_file_delta(t->walked, fh_peek_algo(buf), 1,
-			 (int64_t)ofile_stat_size(t->s, dfd, rel, st), (int64_t)st->st_blocks * 512);
-	return 0;
-}
-
-/* Names that do not decode are not the user's: they do not count.  A
- * totals walk that misses something would give wrong figures, so any
- * failure stops it (walk_ops.error is NULL). */
-static int totals_entry(void *arg, const struct walk_entry *e)
-{
-	struct totals_walk *t = arg;
-
-	if (e->type != WALK_NAMED)
-		return 1;
-	if (S_ISDIR(e->st.st_mode))
-		stats_dir_delta(t->walked, 1);
-	else if (S_ISREG(e->st.st_mode) && !e->seen)
-		return totals_file(t, e->dfd, e->bname, &e->st);
-	return 0;
-}
 
 /* A regular file for the scrub: every block authenticated.  Damaged blocks
  * are recorded in the error ring by the block reader itself, under the path
@@ -135,14 +91,11 @@ static int scrub_error(void *arg, const char *path, int r)
 
 int scrub_walk_totals(struct store *s, struct stats *walked, const int *stop)
 {
-	struct totals_walk t = { .s = s, .walked = walked };
-	struct walk_ops ops = { .entry = totals_entry, .arg = &t, .stop = stop };
-
 	/* Allocation of data still in the page cache is not final (ext4
 	 * delayed allocation adds extent blocks at writeback); write it out
 	 * so st_blocks stops moving before it is summed. */
 	syncfs(s->rootfd);
-	return walk_tree(s, &ops);
+	return walk_totals(s, walked, stop);
 }
 
 /* ---- threads ---------------------------------------------------------- */

@@ -10,7 +10,10 @@
 #include <string.h>
 
 #include "backend.h"
+#include "fileheader.h"
+#include "ofile.h"
 #include "pathmap.h"
+#include "stats.h"
 
 /* ---- inode set: each hard-linked file is reported unseen once --------- */
 
@@ -186,8 +189,8 @@ static int failed(struct walk *w, const char *path, int r)
 static int walk_dir(struct walk *w, int pdir, const char *bname, const char *path);
 
 /* One entry of the directory dfd: report it, then descend if asked. */
-static int walk_entry(struct walk *w, int dfd, const uint8_t *iv, const struct dent *d,
-		      const char *dir, char *path)
+static int walk_entry(struct walk *w, int dfd, const uint8_t *iv, int iv_unknown,
+		      const struct dent *d, const char *dir, char *path)
 {
 	struct walk_entry e;
 	int r;
@@ -219,6 +222,7 @@ static int walk_entry(struct walk *w, int dfd, const uint8_t *iv, const struct d
 	e.dir = dir;
 	e.path = path;
 	e.iv = iv;
+	e.iv_unknown = iv_unknown;
 	r = w->ops->entry(w->ops->arg, &e);
 	if (r != 0)
 		return r > 0 ? 0 : r;
@@ -237,13 +241,14 @@ static int walk_dir(struct walk *w, int pdir, const char *bname, const char *pat
 	struct dent *d = NULL;
 	size_t n = 0;
 	char *cpath = NULL;
-	int dfd, r;
+	int dfd, r, iv_unknown;
 
 	dfd = backend_openat(be, pdir, bname, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (dfd < 0)
 		return dfd == -ENOENT ? 0 : failed(w, path, dfd);
 	r = dir_value(w, dfd, path, iv);
-	if (r == 0)
+	iv_unknown = r > 0;
+	if (r >= 0)
 		r = list_dir(w, dfd, iv, &d, &n);
 	if (r < 0) {
 		r = failed(w, path, r);
@@ -258,7 +263,7 @@ static int walk_dir(struct walk *w, int pdir, const char *bname, const char *pat
 		if (stopping(w))
 			r = -ECANCELED;
 		else
-			r = walk_entry(w, dfd, iv, &d[i], path, cpath);
+			r = walk_entry(w, dfd, iv, iv_unknown, &d[i], path, cpath);
 	}
 	if (r == 0 && w->ops->dir_done)
 		r = w->ops->dir_done(w->ops->arg, dfd, path);
@@ -276,4 +281,57 @@ int walk_tree(struct store *s, const struct walk_ops *ops)
 
 	free(w.seen.slot);
 	return r;
+}
+
+/* ---- the totals walk ---------------------------------------------------- */
+
+struct totals_walk {
+	struct store *s;
+	struct stats *walked; /* where to add */
+};
+
+/* A regular file for the totals: its logical size as stat on the mount
+ * shows it, its compression setting from the header, its allocation. */
+static int totals_file(struct totals_walk *t, int dfd, const char *rel, const struct stat *st)
+{
+	struct backend *be = t->s->be;
+	uint8_t buf[FH_AREA];
+	ssize_t n;
+	int fd;
+
+	memset(buf, 0, sizeof(buf));
+	fd = backend_open_noatime(be, dfd, rel);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd; /* removed meanwhile */
+	n = backend_pread_full(be, fd, buf, sizeof(buf), 0);
+	backend_close(be, fd);
+	if (n < 0)
+		return (int)n;
+	stats_file_delta(t->walked, fh_peek_algo(buf), 1,
+			 (int64_t)ofile_stat_size(t->s, dfd, rel, st), (int64_t)st->st_blocks * 512);
+	return 0;
+}
+
+/* Names that do not decode are not the user's: they do not count.  A
+ * totals walk that misses something would give wrong figures, so any
+ * failure stops it (no error callback). */
+static int totals_entry(void *arg, const struct walk_entry *e)
+{
+	struct totals_walk *t = arg;
+
+	if (e->type != WALK_NAMED)
+		return 1;
+	if (S_ISDIR(e->st.st_mode))
+		stats_dir_delta(t->walked, 1);
+	else if (S_ISREG(e->st.st_mode) && !e->seen)
+		return totals_file(t, e->dfd, e->bname, &e->st);
+	return 0;
+}
+
+int walk_totals(struct store *s, struct stats *walked, const int *stop)
+{
+	struct totals_walk t = { .s = s, .walked = walked };
+	struct walk_ops ops = { .entry = totals_entry, .arg = &t, .stop = stop };
+
+	return walk_tree(s, &ops);
 }
