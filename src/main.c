@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/cmd_fsck.h"
 #include "cli/passphrase.h"
 #include "crypto.h"
 #include "fs/fs.h"
@@ -37,6 +38,7 @@ static const char *usage_text =
 	"         [--cipher C] [--block-size N] [--compression ALG] BACKING\n"
 	"  mount  [-f] [-o OPT[,OPT...]] [--passfile F | --extpass CMD] BACKING MOUNTPOINT\n"
 	"  passwd [--passfile OLD --new-passfile NEW] BACKING\n"
+	"  fsck   [--repair | --read-only] [--passfile F | --extpass CMD] BACKING\n"
 	"  info   BACKING\n"
 	"  help   [COMMAND]\n"
 	"\n"
@@ -212,6 +214,17 @@ static int open_store(const char *backing, char *pass, size_t passlen, struct st
 		return exit_for(r);
 	}
 	return EXIT_OK;
+}
+
+/* Passphrase and unlock for the commands in cli/ (cmd_unlock_fn). */
+static int unlock_store(const char *backing, const char *passfile, const char *extpass,
+			struct store **s)
+{
+	char *pass;
+	size_t passlen;
+	int c = read_passphrase(backing, passfile, extpass, &pass, &passlen);
+
+	return c != EXIT_OK ? c : open_store(backing, pass, passlen, s);
 }
 
 struct mount_opts {
@@ -558,6 +571,8 @@ static int cmd_help(int argc, char **argv)
 			t = help_passwd;
 		else if (!strcmp(argv[1], "info"))
 			t = help_info;
+		else if (!strcmp(argv[1], "fsck"))
+			t = fsck_help;
 		else
 			die_usage("help: unknown command");
 	}
@@ -594,6 +609,8 @@ int main(int argc, char **argv)
 		return cmd_passwd(argc - 1, argv + 1);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "fsck"))
+		return cmd_fsck(argc - 1, argv + 1, unlock_store);
 	fprintf(stderr, "ragstore: unknown command '%s'\n%s", cmd, usage_text);
 	return EXIT_USAGE;
 }
