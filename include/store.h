@@ -73,12 +73,23 @@ int store_needs_passphrase(const char *backing, char *err, size_t errlen);
 int store_open(const char *backing, const char *pass, size_t passlen,
 	       struct store **out, char *err, size_t errlen);
 
+/* A store on a fresh memory backend (backend_mem_new), for tests that run
+ * without FUSE and without a disk: made and opened at once, laid out as
+ * store_create lays out BACKING (the root of the memory filesystem), with a
+ * random master key and no descriptor file, so no passphrase and no key
+ * derivation (o's kdf fields are ignored).  The store owns its backend
+ * (s->be), which store_close frees.  Returns 0 and *out, or -errno with a
+ * message in err. */
+int store_open_mem(const struct store_init_opts *o, struct store **out, char *err,
+		   size_t errlen);
+
 /* Re-wrap the master key under a new passphrase (new salt); nothing else
  * changes.  Returns 0 or the errors of store_open, with a message in err. */
 int store_change_passphrase(const char *backing, const char *oldp, size_t oldlen,
 			    const char *newp, size_t newlen, char *err, size_t errlen);
 
-/* Close every remaining open file, wipe keys, free.  NULL is a no-op. */
+/* Close every remaining open file, wipe keys, free (the backend too, when
+ * the store owns it).  NULL is a no-op. */
 void store_close(struct store *s);
 
 #endif

@@ -558,10 +558,12 @@ static void replace_done(struct store *s, struct nsname *t, struct replaced *rp)
 	ofile_removal_done(s, &rp->rm);
 	if (rp->has_x)
 		xattrs_forget(s, rp->xid);
-	if (rp->prepared) {
+	if (rp->prepared)
 		pathmap_replace_finish(s, t->dirfd, rp->aside);
+	/* Moved aside (encrypted names) or replaced by the rename itself
+	 * (plaintext names), a directory went either way. */
+	if (S_ISDIR(rp->st.st_mode))
 		stats_dir_delta(s->stats, -1);
-	}
 	inode_name_gone(s, rp->st.st_dev, rp->st.st_ino, t->dir, t->bn.leaf);
 }
 
@@ -573,7 +575,8 @@ int ns_rename(struct store *s, struct inode *dir, const char *name, struct inode
 	struct stat sst;
 	int r;
 
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+	if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
+	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)))
 		return -EINVAL;
 	inode_ns_wrlock(s);
 	r = name_get(s, dir, name, &f);

@@ -93,6 +93,19 @@ static void random_uuid(char *out)
 		 hex + 12, hex + 16, hex + 20);
 }
 
+/* The settings of a new store's descriptor that come from o (not the key
+ * material). */
+static void desc_init(struct store_desc *d, const struct store_init_opts *o)
+{
+	d->version = DESC_VERSION;
+	random_uuid(d->uuid);
+	d->cipher = o->cipher;
+	/* Without a key there is nothing to encrypt names with. */
+	d->plaintext_names = o->plaintext_names || o->cipher == CIPHER_NONE;
+	d->block_size = o->block_size ? o->block_size : STORE_DEFAULT_BLOCK_SIZE;
+	d->codec = o->codec;
+}
+
 static struct name_keys *name_keys_new(const uint8_t *master)
 {
 	struct name_keys *k = sodium_malloc(sizeof(*k));
@@ -191,13 +204,7 @@ int store_create(const char *backing, const struct store_init_opts *o,
 				: strerror(-r));
 		return r == 0 ? -ENOTEMPTY : r;
 	}
-	d.version = DESC_VERSION;
-	random_uuid(d.uuid);
-	d.cipher = o->cipher;
-	/* Without a key there is nothing to encrypt names with. */
-	d.plaintext_names = o->plaintext_names || o->cipher == CIPHER_NONE;
-	d.block_size = o->block_size ? o->block_size : STORE_DEFAULT_BLOCK_SIZE;
-	d.codec = o->codec;
+	desc_init(&d, o);
 	if (d.cipher != CIPHER_NONE) {
 		master = sodium_malloc(CRYPTO_KEY_LEN);
 		kek = sodium_malloc(CRYPTO_KEY_LEN);
@@ -267,13 +274,50 @@ int store_needs_passphrase(const char *backing, char *err, size_t errlen)
 	return d.cipher != CIPHER_NONE;
 }
 
+/* The content key of a store with descriptor d and master key master
+ * (unused without a cipher) into *key.  Returns 0 or -ENOMEM with a
+ * message in err. */
+static int content_key(const struct store_desc *d, const uint8_t *master,
+		       struct crypto_key **key, char *err, size_t errlen)
+{
+	uint8_t *sub = sodium_malloc(CRYPTO_KEY_LEN);
+
+	if (!sub) {
+		snprintf(err, errlen, "out of memory for key material");
+		return -ENOMEM;
+	}
+	if (d->cipher != CIPHER_NONE)
+		crypto_subkey(master, SUBKEY_CONTENT, SUBKEY_CTX, sub);
+	*key = crypto_key_new(d->cipher, d->cipher != CIPHER_NONE ? sub : NULL);
+	sodium_free(sub);
+	if (!*key) {
+		snprintf(err, errlen, "cannot set up cipher %s", crypto_cipher_name(d->cipher));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The name keys of s, when its names are encrypted.  Returns 0 or -ENOMEM
+ * with a message in err. */
+static int name_keys_setup(struct store *s, const uint8_t *master, char *err, size_t errlen)
+{
+	if (s->desc.plaintext_names || s->desc.cipher == CIPHER_NONE)
+		return 0;
+	s->names = name_keys_new(master);
+	if (!s->names) {
+		snprintf(err, errlen, "out of memory for key material");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Unwrap the master key and check the descriptor MAC; on success the content
  * key is in *key.  master is caller-provided locked memory. */
 static int store_unlock(struct store_desc *d, const char *pass, size_t passlen,
 			uint8_t *master, struct crypto_key **key, char *err,
 			size_t errlen)
 {
-	uint8_t *kek = NULL, *sub = NULL;
+	uint8_t *kek = NULL;
 	uint8_t mac[32];
 	int r;
 
@@ -303,20 +347,7 @@ static int store_unlock(struct store_desc *d, const char *pass, size_t passlen,
 			 DESC_FILE);
 		return STORE_EDAMAGED;
 	}
-	sub = sodium_malloc(CRYPTO_KEY_LEN);
-	if (!sub) {
-		snprintf(err, errlen, "out of memory for key material");
-		return -ENOMEM;
-	}
-	if (d->cipher != CIPHER_NONE)
-		crypto_subkey(master, SUBKEY_CONTENT, SUBKEY_CTX, sub);
-	*key = crypto_key_new(d->cipher, d->cipher != CIPHER_NONE ? sub : NULL);
-	sodium_free(sub);
-	if (!*key) {
-		snprintf(err, errlen, "cannot set up cipher %s", crypto_cipher_name(d->cipher));
-		return -ENOMEM;
-	}
-	return 0;
+	return content_key(d, master, key, err, errlen);
 }
 
 /* How many directory descriptors the inode table may keep open: a quarter
@@ -398,17 +429,49 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 	if (r < 0)
 		goto fail;
 	r = store_unlock(&s->desc, pass, passlen, master, &s->key, err, errlen);
+	if (r == 0)
+		r = name_keys_setup(s, master, err, errlen);
+	if (r == 0)
+		r = store_attach(s, backing, err, errlen);
 	if (r < 0)
 		goto fail;
-	if (!s->desc.plaintext_names && s->desc.cipher != CIPHER_NONE) {
-		s->names = name_keys_new(master);
-		if (!s->names) {
-			r = -ENOMEM;
-			snprintf(err, errlen, "out of memory for key material");
-			goto fail;
-		}
+	sodium_free(master);
+	*out = s;
+	return 0;
+fail:
+	sodium_free(master);
+	store_close(s);
+	return r;
+}
+
+/* BACKING of a memory store: the root of its memory filesystem. */
+#define MEM_BACKING "/"
+
+int store_open_mem(const struct store_init_opts *o, struct store **out, char *err,
+		   size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	uint8_t *master = sodium_malloc(CRYPTO_KEY_LEN);
+	int r = -ENOMEM;
+
+	if (s) {
+		s->rootfd = -1;
+		s->be = backend_mem_new();
 	}
-	r = store_attach(s, backing, err, errlen);
+	if (!s || !s->be || !master) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	desc_init(&s->desc, o);
+	/* No passphrase: the master key lives only as long as the store. */
+	crypto_random(master, CRYPTO_KEY_LEN);
+	r = content_key(&s->desc, master, &s->key, err, errlen);
+	if (r == 0)
+		r = name_keys_setup(s, master, err, errlen);
+	if (r == 0)
+		r = layout_create(s->be, MEM_BACKING, &s->desc, master, err, errlen);
+	if (r == 0)
+		r = store_attach(s, MEM_BACKING, err, errlen);
 	if (r < 0)
 		goto fail;
 	sodium_free(master);
