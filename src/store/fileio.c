@@ -197,10 +197,12 @@ static int materialize(struct store *s, struct ofile *f, const struct file_heade
 {
 	uint32_t bs = h->block_size;
 
-	memset(io->plain, 0, bs);
+	/* The zeros come from the scratch buffer: io->plain may hold the
+	 * block a write is about to store (unset_hole runs in between). */
+	memset(io->scratch, 0, bs);
 	for (uint64_t b = start; b < start + count; b++) {
 		uint64_t left = h->size - b * bs;
-		int r = block_store(s, f, h, b, io->plain,
+		int r = block_store(s, f, h, b, io->scratch,
 				    left < bs ? (uint32_t)left : bs, io);
 
 		if (r < 0)
