@@ -16,27 +16,29 @@
 
 #define TABLE_BUCKETS 1024
 
-/* A copy of the header's size and flags kept as an attribute of the backing
- * file, so that stat and listxattr need not read (from disk, for a cold
- * tree) and authenticate the header.  It is only a hint: opening a file
- * checks it against the authenticated header and repairs it, and reads past
- * the size the kernel believes make it ask again (attributes are not
- * cached), getting the authenticated size. */
+/* A copy of the header's size, flags and compression algorithm kept as an
+ * attribute of the backing file, so that stat, listxattr and unlink need
+ * not read (from disk, for a cold tree) and authenticate the header.  It is
+ * only a hint: opening a file checks it against the authenticated header,
+ * repairs it and, when it was wrong, makes the kernel fetch the
+ * authenticated size (docs/CORE.md). */
 #define HINT_XATTR "user.ragstore.h"
-#define HINT_LEN 10
+#define HINT_LEN 11     /* size (le64), header flags (le16), algorithm */
+#define HINT_LEN_V1 10  /* without the algorithm: still read */
 
-static void hint_encode(uint64_t size, uint16_t flags, uint8_t *out)
+static void hint_encode(const struct file_header *h, uint8_t *out)
 {
-	util_put_le64(out, size);
-	out[8] = (uint8_t)flags;
-	out[9] = (uint8_t)(flags >> 8);
+	util_put_le64(out, h->size);
+	out[8] = (uint8_t)h->flags;
+	out[9] = (uint8_t)(h->flags >> 8);
+	out[10] = h->codec.algo;
 }
 
 static void hint_write(struct ofile *f, const struct file_header *h)
 {
 	uint8_t v[HINT_LEN];
 
-	hint_encode(h->size, h->flags, v);
+	hint_encode(h, v);
 	backend_fsetxattr(f->be, f->fd, HINT_XATTR, v, sizeof(v), 0);
 }
 
@@ -45,17 +47,19 @@ static void hint_write(struct ofile *f, const struct file_header *h)
  * so a crash leaves it too large at worst.  A hint smaller than the real
  * size would make the kernel stop reading early (it trusts the size it was
  * given at lookup), so that can only be tampering: -EIO.  Anything else
- * (missing after a copy without xattrs, too large after a crash) is
- * repaired. */
+ * (missing after a copy without xattrs, too large after a crash, the
+ * shorter form without the algorithm) is repaired. */
 static int hint_check(struct ofile *f)
 {
 	uint8_t have[HINT_LEN], want[HINT_LEN];
+	ssize_t n;
 
-	hint_encode(f->hdr.size, f->hdr.flags, want);
-	if (backend_fgetxattr(f->be, f->fd, HINT_XATTR, have, sizeof(have)) == HINT_LEN) {
+	hint_encode(&f->hdr, want);
+	n = backend_fgetxattr(f->be, f->fd, HINT_XATTR, have, sizeof(have));
+	if (n == HINT_LEN || n == HINT_LEN_V1) {
 		if (util_get_le64(have) < f->hdr.size)
 			return -EIO;
-		if (memcmp(have, want, HINT_LEN) == 0)
+		if (n == HINT_LEN && memcmp(have, want, HINT_LEN) == 0)
 			return 0;
 	}
 	backend_fsetxattr(f->be, f->fd, HINT_XATTR, want, sizeof(want), 0);
@@ -68,17 +72,28 @@ int ofile_hint_fixed(struct ofile *f)
 	return __atomic_exchange_n(&f->hint_fixed, 0, __ATOMIC_RELAXED);
 }
 
-int ofile_hint(struct store *s, int dirfd, const char *name, uint64_t *size,
-	       uint16_t *flags)
+/* The hint of rel in dirfd; *algo is -1 for the shorter form. */
+static int hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
+		    uint16_t *flags, int *algo)
 {
 	uint8_t v[HINT_LEN];
-
 	/* Through the directory descriptor: no whole backing path. */
-	if (backend_getxattrat(s->be, dirfd, name, HINT_XATTR, v, sizeof(v)) != HINT_LEN)
+	ssize_t n = backend_getxattrat(s->be, dirfd, name, HINT_XATTR, v, sizeof(v));
+
+	if (n != HINT_LEN && n != HINT_LEN_V1)
 		return -ENODATA;
 	*size = util_get_le64(v);
 	*flags = (uint16_t)(v[8] | v[9] << 8);
+	*algo = n == HINT_LEN ? v[10] : -1;
 	return 0;
+}
+
+int ofile_hint(struct store *s, int dirfd, const char *name, uint64_t *size,
+	       uint16_t *flags)
+{
+	int algo;
+
+	return hint_get(s, dirfd, name, size, flags, &algo);
 }
 
 struct ofile_table {
@@ -720,16 +735,24 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 		pthread_rwlock_unlock(&f->lock);
 		ofile_release(s, f);
 	} else {
-		uint8_t buf[FH_AREA];
-		int fd = backend_open_noatime(s->be, dirfd, rel);
+		uint16_t flags;
+		int algo = -1;
 
-		memset(buf, 0, sizeof(buf));
-		if (fd >= 0) {
-			backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
-			backend_close(s->be, fd);
+		/* The hint knows size and algorithm; only its shorter form
+		 * (or none) sends us to the header. */
+		if (hint_get(s, dirfd, rel, &rm->size, &flags, &algo) < 0 || algo < 0) {
+			uint8_t buf[FH_AREA];
+			int fd = backend_open_noatime(s->be, dirfd, rel);
+
+			memset(buf, 0, sizeof(buf));
+			if (fd >= 0) {
+				backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
+				backend_close(s->be, fd);
+			}
+			algo = fh_peek_algo(buf);
+			rm->size = ofile_stat_size(s, dirfd, rel, &st);
 		}
-		rm->algo = fh_peek_algo(buf);
-		rm->size = ofile_stat_size(s, dirfd, rel, &st);
+		rm->algo = (uint8_t)algo;
 		rm->stored = (uint64_t)st.st_blocks * 512;
 	}
 	return 0;
