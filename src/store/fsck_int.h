@@ -1,0 +1,87 @@
+/* fsck_int.h - what the parts of fsck share (not for use outside
+ * src/store/fsck*.c): the state of one run and the reporting of problems.
+ *
+ *   fsck.c         the run, the entry callbacks, BACKING's top, the totals
+ *   fsck_names.c   directory values, names, internal files, /lost+found
+ *   fsck_file.c    regular files: header slots, size hint, blocks
+ *   fsck_xattrs.c  BACKING/xattrs: blobs, their owners, orphans */
+#ifndef RAGSTORE_FSCK_INT_H
+#define RAGSTORE_FSCK_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fsck.h"
+#include "names.h"
+#include "walk.h"
+#include "xattrs.h"
+
+struct blob {
+	uint8_t id[XATTRS_ID_LEN];
+	int owned;            /* an object of the tree has this id */
+};
+
+/* An entry to move into /lost+found once its directory is done. */
+struct move {
+	int dfd;              /* the directory (open until its dir_done) */
+	char *bname, *path;
+	const char *cause;    /* why the name does not decode (static) */
+	ino_t ino;
+};
+
+struct fsck {
+	struct store *s;
+	const struct fsck_opts *o;
+	struct fsck_summary *sum;
+	struct fsck_progress prog;
+	struct blob *blobs;   /* sorted by id */
+	size_t nblobs;
+	int unknown_ids;      /* objects whose identity is unknown */
+	int bad_dirivs;       /* directories a mount cannot list (their value
+				 file is missing or damaged, and not repaired) */
+	struct move *moves;
+	size_t nmoves, capmoves;
+	int lf_fd;            /* /lost+found in the user's tree, or -1 */
+	uint8_t lf_iv[NAME_IV_LEN];
+	/* Block buffers, for the largest block size seen so far. */
+	size_t bufcap;
+	uint8_t *rec, *plain, *scratch;
+};
+
+/* fsck.c: report one problem (counted in k->sum by its state). */
+void fsck_problem(struct fsck *k, const char *path, int state, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* A repairable problem: r is the result of the repair (0 or -errno) under
+ * --repair, and is ignored otherwise (FSCK_FIXABLE).  Returns 1 if it was
+ * repaired. */
+int fsck_repairable(struct fsck *k, const char *path, int r, const char *what);
+/* Hand k->prog to the progress callback, if any. */
+void fsck_progress(struct fsck *k);
+
+/* fsck_xattrs.c.  List BACKING/xattrs (before the walk): 0 or -errno. */
+int fsck_xattrs_list(struct fsck *k);
+/* Object id (XATTRS_ID_LEN bytes) exists at path (NULL: owner of unknown
+ * path, its blob is not checked).  Returns 1 if it has a blob. */
+int fsck_xattrs_own(struct fsck *k, const uint8_t *id, const char *path);
+/* 1 if id has a blob and it opens. */
+int fsck_xattrs_opens(struct fsck *k, const uint8_t *id);
+/* The ids the files kept in BACKING/lost+found claim own their blobs. */
+void fsck_xattrs_claims(struct fsck *k);
+/* After the walk: report (and with repair remove) blobs nobody owns. */
+void fsck_xattrs_orphans(struct fsck *k);
+
+/* fsck_names.c: walk_ops.dir_iv and walk_ops.dir_done. */
+int fsck_names_dir_iv(void *arg, int dfd, const char *path, uint8_t *iv);
+int fsck_names_dir_done(void *arg, int dfd, const char *path);
+/* One of the store's own files in a directory. */
+void fsck_names_internal(struct fsck *k, const struct walk_entry *e);
+/* Why e's name does not decode (a static string). */
+const char *fsck_names_cause(struct fsck *k, const struct walk_entry *e);
+/* Queue e (a bad name) for /lost+found.  0 or -ENOMEM. */
+int fsck_names_queue(struct fsck *k, const struct walk_entry *e);
+
+/* fsck_file.c: check one regular file (each inode once). */
+void fsck_file_check(struct fsck *k, const struct walk_entry *e);
+
+#endif
