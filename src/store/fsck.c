@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backfile.h"
 #include "names.h"
 #include "stats.h"
 
@@ -143,16 +144,10 @@ static int check_top(struct fsck *k)
 	struct backend *be = k->s->be;
 	struct backend_dir *d;
 	struct dirent *e;
-	int fd, r;
+	int r = backfile_opendir(be, k->s->rootfd, "..", &d);
 
-	fd = backend_openat(be, k->s->rootfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return fd;
-	r = backend_fdopendir(be, fd, &d);
-	if (r < 0) {
-		backend_close(be, fd);
+	if (r < 0)
 		return r;
-	}
 	while (backend_readdir(be, d, &e) == 1) {
 		const char *nm = e->d_name;
 
@@ -178,26 +173,15 @@ static int totals_saved(struct fsck *k, struct stats_totals *t, int *state)
 	struct stats_snapshot *snap = malloc(sizeof(*snap));
 	char *buf = malloc(8192);
 	ssize_t n = 0;
-	int fd, r = -ENOMEM;
+	int r = -ENOMEM;
 
 	if (!mem || !st || !snap || !buf)
 		goto out;
-	fd = backend_openat(k->s->be, k->s->rootfd, "../" STATS_FILE,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd >= 0) {
-		n = backend_pread_full(k->s->be, fd, buf, 8192, 0);
-		backend_close(k->s->be, fd);
-		r = (int)(n < 0 ? n : 0);
-		if (r == 0) {
-			fd = backend_openat(mem, AT_FDCWD, STATS_FILE,
-					    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-			r = fd < 0 ? fd : backend_pwrite_full(mem, fd, buf, (size_t)n, 0);
-			if (fd >= 0)
-				backend_close(mem, fd);
-		}
-	} else {
-		r = fd == -ENOENT ? 0 : fd;
-	}
+	n = backfile_read(k->s->be, k->s->rootfd, "../" STATS_FILE, buf, 8192);
+	if (n >= 0)
+		r = backfile_replace(mem, AT_FDCWD, STATS_FILE, buf, (size_t)n, 0600);
+	else
+		r = n == -ENOENT ? 0 : (int)n;
 	if (r < 0)
 		goto out;
 	stats_use_backend(st, mem);

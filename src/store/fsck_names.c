@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "backfile.h"
 #include "crypto.h"
 #include "pathmap.h"
 #include "util.h"
@@ -34,26 +35,7 @@ static void diriv_seal(const struct name_keys *nk, const uint8_t *iv, uint8_t *f
  * rename, like every value file is written). */
 static int diriv_write(struct backend *be, int dfd, const uint8_t *file)
 {
-	char tmp[32];
-	uint8_t rnd[8];
-	int fd, r;
-
-	crypto_random(rnd, sizeof(rnd));
-	memcpy(tmp, ".tmp", 4);
-	util_hex_encode(rnd, sizeof(rnd), tmp + 4);
-	fd = backend_openat(be, dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0400);
-	if (fd < 0)
-		return fd;
-	r = backend_pwrite_full(be, fd, file, NAME_DIRIV_SIZE, 0);
-	if (r == 0)
-		r = backend_fsync(be, fd, 0);
-	backend_close(be, fd);
-	if (r == 0)
-		r = backend_renameat2(be, dfd, tmp, dfd, NAME_DIRIV_FILE, 0);
-	if (r < 0)
-		backend_unlinkat(be, dfd, tmp, 0);
-	return r;
+	return backfile_replace(be, dfd, NAME_DIRIV_FILE, file, NAME_DIRIV_SIZE, 0400);
 }
 
 /* 1 if iv is proven to be the value of directory dfd: a name in it
@@ -66,18 +48,14 @@ static int diriv_proven(struct fsck *k, int dfd, const uint8_t *iv)
 	struct backend_dir *d;
 	struct dirent *e;
 	uint8_t id[XATTRS_ID_LEN];
-	int fd, names = 0, proven = 0;
+	int names = 0, proven = 0;
 
 	id[0] = 'd';
 	memcpy(id + 1, iv, NAME_IV_LEN);
 	if (fsck_xattrs_opens(k, id))
 		return 1;
-	fd = backend_openat(be, dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0 || backend_fdopendir(be, fd, &d) < 0) {
-		if (fd >= 0)
-			backend_close(be, fd);
+	if (backfile_opendir(be, dfd, ".", &d) < 0)
 		return 0;
-	}
 	while (!proven && backend_readdir(be, d, &e) == 1) {
 		char out[NAME_PLAIN_MAX + 1];
 
@@ -98,7 +76,7 @@ int fsck_names_dir_iv(void *arg, int dfd, const char *path, uint8_t *iv)
 	struct store *s = k->s;
 	uint8_t file[NAME_DIRIV_SIZE + 1], id[XATTRS_ID_LEN];
 	ssize_t n;
-	int fd, p;
+	int p;
 
 	id[0] = 'd';
 	if (!s->names) {
@@ -109,17 +87,15 @@ int fsck_names_dir_iv(void *arg, int dfd, const char *path, uint8_t *iv)
 			fsck_xattrs_own(k, id, path);
 		return 0;
 	}
-	fd = backend_openat(s->be, dfd, NAME_DIRIV_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0) {
+	n = backfile_read(s->be, dfd, NAME_DIRIV_FILE, file, sizeof(file));
+	if (n < 0) {
 		k->unknown_ids++;
 		k->bad_dirivs++;
 		fsck_problem(k, path, FSCK_LEFT, "directory value file %s missing: no name in this "
 			"directory can be read", NAME_DIRIV_FILE);
 		return 1;
 	}
-	n = backend_pread_full(s->be, fd, file, sizeof(file), 0);
-	backend_close(s->be, fd);
-	if (n >= 0 && name_diriv_open(s->names, file, (size_t)n, iv) == 0) {
+	if (name_diriv_open(s->names, file, (size_t)n, iv) == 0) {
 		memcpy(id + 1, iv, NAME_IV_LEN);
 		fsck_xattrs_own(k, id, path);
 		return 0;
@@ -255,18 +231,15 @@ const char *fsck_names_cause(struct fsck *k, const struct walk_entry *e)
 {
 	char side[NAME_LONG_LEN + 1], enc[NAME_ENC_CAP], entry[NAME_LONG_LEN + 1];
 	ssize_t n;
-	int fd;
 
 	if (!name_is_long(e->bname))
 		return "backing name does not decrypt (altered, or moved from another directory)";
 	memcpy(side, e->bname, sizeof(side));
 	side[1] = 'N';
-	fd = backend_openat(k->s->be, e->dfd, side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0)
+	n = backfile_read(k->s->be, e->dfd, side, enc, sizeof(enc) - 1);
+	if (n < 0)
 		return "long name's side file is missing: the entry has no name";
-	n = backend_pread_full(k->s->be, fd, enc, sizeof(enc) - 1, 0);
-	backend_close(k->s->be, fd);
-	if (n <= 0)
+	if (n == 0)
 		return "long name's side file is empty: the entry has no name";
 	name_long(enc, (size_t)n, entry, side);
 	if (strcmp(entry, e->bname))
@@ -280,16 +253,10 @@ static int tmpdir_remove(struct store *s, int dfd, const char *name)
 {
 	struct backend_dir *d;
 	struct dirent *e;
-	int fd, r;
+	int r = backfile_opendir(s->be, dfd, name, &d);
 
-	fd = backend_openat(s->be, dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0)
-		return fd;
-	r = backend_fdopendir(s->be, fd, &d);
-	if (r < 0) {
-		backend_close(s->be, fd);
+	if (r < 0)
 		return r;
-	}
 	while (r == 0 && backend_readdir(s->be, d, &e) == 1) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "backfile.h"
 #include "crypto.h"
 #include "fileheader.h"
 #include "util.h"
@@ -90,15 +91,14 @@ static int blob_check(struct fsck *k, const uint8_t *id)
 	uint8_t *raw = NULL;
 	struct stat st;
 	ssize_t n = -EIO;
-	int fd, ok;
+	int ok;
 
 	blob_rel(id, rel);
-	fd = backend_openat(be, k->s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd >= 0 && backend_fstat(be, fd, &st) == 0 && st.st_size <= BLOB_MAX &&
+	/* Lengths on disk are not trusted: one larger than any blob is not one. */
+	if (backend_fstatat(be, k->s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_size <= BLOB_MAX &&
 	    (raw = malloc((size_t)st.st_size + 1)) != NULL)
-		n = backend_pread_full(be, fd, raw, (size_t)st.st_size, 0);
-	if (fd >= 0)
-		backend_close(be, fd);
+		n = backfile_read(be, k->s->rootfd, rel, raw, (size_t)st.st_size);
 	ok = n >= 0 && blob_authentic(k->s, id, raw, (size_t)n);
 	free(raw);
 	return ok;
@@ -129,19 +129,10 @@ int fsck_xattrs_list(struct fsck *k)
 	struct backend *be = k->s->be;
 	struct backend_dir *d;
 	struct dirent *e;
-	int fd, r;
+	int r = backfile_opendir(be, k->s->rootfd, "../" XATTRS_DIR, &d);
 
-	fd = backend_openat(be, k->s->rootfd, "../" XATTRS_DIR,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
-	r = backend_fdopendir(be, fd, &d);
-	if (r < 0) {
-		backend_close(be, fd);
-		return r;
-	}
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
 	while ((r = backend_readdir(be, d, &e)) == 1) {
 		const char *nm = e->d_name;
 		size_t len = strlen(nm);
@@ -221,28 +212,18 @@ void fsck_xattrs_claims(struct fsck *k)
 	struct backend *be = k->s->be;
 	struct backend_dir *d;
 	struct dirent *e;
-	int fd;
 
-	fd = backend_openat(be, k->s->rootfd, "../" FSCK_LOST_FOUND,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0 || backend_fdopendir(be, fd, &d) < 0) {
-		if (fd >= 0)
-			backend_close(be, fd);
+	if (backfile_opendir(be, k->s->rootfd, "../" FSCK_LOST_FOUND, &d) < 0)
 		return;
-	}
 	while (backend_readdir(be, d, &e) == 1) {
 		uint8_t area[FH_AREA], id[XATTRS_ID_LEN];
-		int f;
 
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		k->sum->lost_found++;
-		f = backend_open_noatime(be, backend_dirfd(be, d), e->d_name);
-		if (f < 0)
-			continue;
 		memset(area, 0, sizeof(area));
-		backend_pread_full(be, f, area, sizeof(area), 0);
-		backend_close(be, f);
+		if (backfile_read(be, backend_dirfd(be, d), e->d_name, area, sizeof(area)) < 0)
+			continue;
 		for (int i = 0; i < 2; i++) {
 			if (memcmp(area + fh_slot_offset(i), "RSFH", 4) != 0)
 				continue;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backfile.h"
 #include "fileheader.h"
 #include "ofile.h"
 #include "pathmap.h"
@@ -142,16 +143,10 @@ static int list_dir(struct walk *w, int dfd, const uint8_t *iv, struct dent **ou
 	struct dent *d = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
-	int fd, r;
+	int r = backfile_opendir(be, dfd, ".", &dir);
 
-	fd = backend_openat(be, dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0)
-		return fd;
-	r = backend_fdopendir(be, fd, &dir);
-	if (r < 0) {
-		backend_close(be, fd);
+	if (r < 0)
 		return r;
-	}
 	while ((r = backend_readdir(be, dir, &e)) == 1) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
@@ -294,19 +289,13 @@ struct totals_walk {
  * shows it, its compression setting from the header, its allocation. */
 static int totals_file(struct totals_walk *t, int dfd, const char *rel, const struct stat *st)
 {
-	struct backend *be = t->s->be;
 	uint8_t buf[FH_AREA];
 	ssize_t n;
-	int fd;
 
 	memset(buf, 0, sizeof(buf));
-	fd = backend_open_noatime(be, dfd, rel);
-	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd; /* removed meanwhile */
-	n = backend_pread_full(be, fd, buf, sizeof(buf), 0);
-	backend_close(be, fd);
+	n = backfile_read(t->s->be, dfd, rel, buf, sizeof(buf));
 	if (n < 0)
-		return (int)n;
+		return n == -ENOENT ? 0 : (int)n; /* removed meanwhile */
 	stats_file_delta(t->walked, fh_peek_algo(buf), 1,
 			 (int64_t)ofile_stat_size(t->s, dfd, rel, st), (int64_t)st->st_blocks * 512);
 	return 0;
