@@ -93,7 +93,9 @@ void crypto_digest(uint8_t *out, const uint8_t *msg, size_t len);
 /* Constant-time comparison of 16 bytes: 0 when equal, -1 otherwise. */
 int crypto_verify16(const uint8_t *a, const uint8_t *b);
 
-/* Random bytes. */
+/* Random bytes from the OS generator.  Requests of up to 24 bytes (nonces,
+ * ids) are served from a per-thread buffer refilled 4 KiB at a time, each
+ * byte handed out once and then wiped, and emptied in a forked child. */
 void crypto_random(void *buf, size_t len);
 
 /* Wipe memory that held a secret. */

@@ -7,6 +7,8 @@
 #include "crypto.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdalign.h>
 #include <string.h>
 
@@ -262,8 +264,73 @@ void crypto_mac(const uint8_t *key, const uint8_t *msg, size_t len, uint8_t *out
 	crypto_generichash(out, 32, msg, len, key, CRYPTO_KEY_LEN);
 }
 
+/* Nonces, file ids and directory values are asked for a few bytes at a
+ * time, several per file written: each thread takes them from its own
+ * buffer of OS randomness, refilled 4 KiB at a time, instead of one
+ * getrandom call each.  Bytes are handed out once and wiped as they go.
+ * Larger requests (keys) come from the OS directly.  A forked child must
+ * not hand out its parent's bytes again: fork bumps rng_gen (in the child),
+ * which empties every buffer made before. */
+#define RNG_BUF 4096
+#define RNG_SMALL 24
+
+struct rng {
+	unsigned gen;
+	size_t pos;
+	uint8_t buf[RNG_BUF];
+};
+
+static unsigned rng_gen;
+static pthread_once_t rng_once = PTHREAD_ONCE_INIT;
+static __thread struct rng *rng_tls;
+static pthread_key_t rng_key;
+
+static void rng_child(void)
+{
+	__atomic_add_fetch(&rng_gen, 1, __ATOMIC_RELAXED);
+}
+
+static void rng_free(void *p)
+{
+	sodium_memzero(p, sizeof(struct rng));
+	free(p);
+}
+
+static void rng_init(void)
+{
+	pthread_atfork(NULL, NULL, rng_child);
+	pthread_key_create(&rng_key, rng_free);
+}
+
 void crypto_random(void *buf, size_t len)
 {
+	struct rng *r;
+
+	if (len > RNG_SMALL)
+		goto direct;
+	pthread_once(&rng_once, rng_init);
+	r = rng_tls;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			goto direct;
+		r->pos = RNG_BUF;
+		rng_tls = r;
+		pthread_setspecific(rng_key, r);
+	}
+	if (r->gen != __atomic_load_n(&rng_gen, __ATOMIC_RELAXED)) {
+		r->gen = __atomic_load_n(&rng_gen, __ATOMIC_RELAXED);
+		r->pos = RNG_BUF;
+	}
+	if (r->pos + len > RNG_BUF) {
+		randombytes_buf(r->buf, RNG_BUF);
+		r->pos = 0;
+	}
+	memcpy(buf, r->buf + r->pos, len);
+	sodium_memzero(r->buf + r->pos, len);
+	r->pos += len;
+	return;
+direct:
 	randombytes_buf(buf, len);
 }
 

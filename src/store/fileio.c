@@ -163,11 +163,16 @@ static int block_store(struct store *s, struct ofile *f, const struct file_heade
 {
 	uint32_t bs = h->block_size;
 	struct blk_prefix p[2];
-	int ok[2], target;
+	int ok[2] = { 0, 0 }, target;
 	uint64_t g0, g1;
 	ssize_t n;
-	int r = slots_peek(f, b, p, ok);
+	int r = 0;
 
+	/* Slots past the end of the backing file hold nothing (the common
+	 * case of a file being written for the first time): no need to read
+	 * their prefixes. */
+	if ((uint64_t)blk_slot_offset(bs, b, 0) < f->bsize)
+		r = slots_peek(f, b, p, ok);
 	if (r < 0)
 		return r;
 	g0 = ok[0] ? p[0].gen : 0;
@@ -182,9 +187,13 @@ static int block_store(struct store *s, struct ofile *f, const struct file_heade
 	r = backend_pwrite_full(f->be, f->fd, io->rec, (size_t)n,
 				blk_slot_offset(bs, b, target));
 	if (r < 0) {
+		/* A part may have landed: look before every write from now. */
+		f->bsize = UINT64_MAX;
 		stats_error(s->stats, 0, f->path, (int64_t)b, strerror(-r));
 		return r;
 	}
+	if ((uint64_t)blk_slot_offset(bs, b, target) + (uint64_t)n > f->bsize)
+		f->bsize = (uint64_t)blk_slot_offset(bs, b, target) + (uint64_t)n;
 	if (ok[1 - target] || g0 || g1)
 		ofile_gc_add(f, b, b + 1);
 	return 0;

@@ -226,6 +226,7 @@ static struct ofile *ofile_new(struct backend *be, int fd, const struct stat *st
 	f->refs = 1;
 	f->counted = 1;
 	f->stored = (uint64_t)st->st_blocks * 512;
+	f->bsize = (uint64_t)st->st_size;
 	pthread_rwlock_init(&f->lock, NULL);
 	return f;
 }
@@ -630,8 +631,11 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 	for (unsigned i = 0; i < f->ngc && r == 0; i++)
 		for (uint64_t b = f->gc[i].start; b < f->gc[i].end && b < nblk && r == 0; b++)
 			r = gc_block(f, b);
-	if (r == 0 && st.st_size > keep_len)
+	if (r == 0 && st.st_size > keep_len) {
 		r = backend_ftruncate(f->be, f->fd, keep_len);
+		if (r == 0)
+			f->bsize = (uint64_t)keep_len;
+	}
 	ofile_account(s, f);
 	/* Collecting garbage is not a modification the user made. */
 	times[0] = st.st_atim;

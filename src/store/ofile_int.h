@@ -48,6 +48,9 @@ struct ofile {
 	 * was durable (open, fsync): superseding their records needs no
 	 * fdatasync first, since no durable content is at stake. */
 	uint64_t synced_nblk;
+	/* Never below the backing file's length: a block whose slots start
+	 * at or past it has no record to look at before writing one. */
+	uint64_t bsize;
 	/* Write-behind of the file's last block: sequential small writes (an
 	 * untar, a log) gather here instead of each rewriting the block.
 	 * While wb_dirty, the header on disk describes the file without
