@@ -35,7 +35,7 @@ libragstore.a: $(LIB_OBJ)
 %.o: %.c $(wildcard include/*.h src/*/*.h)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-tests/unit/test_%: tests/unit/test_%.c tests/unit/unit.h libragstore.a
+tests/unit/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) libragstore.a
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< libragstore.a $(LDLIBS)
 
 deps:

@@ -69,6 +69,8 @@ struct backend_ops {
 	ssize_t (*pwrite)(struct backend *be, int fd, const void *buf, size_t len, off_t off);
 	/* fsync(2), or fdatasync(2) when datasync is set. */
 	int (*fsync)(struct backend *be, int fd, int datasync);
+	/* syncfs(2): everything of the filesystem holding fd made durable. */
+	int (*syncfs)(struct backend *be, int fd);
 	int (*ftruncate)(struct backend *be, int fd, off_t len);
 	/* fallocate(2): mode 0, FALLOC_FL_KEEP_SIZE, and FALLOC_FL_PUNCH_HOLE |
 	 * FALLOC_FL_KEEP_SIZE (the range stops taking space: st_blocks
@@ -175,6 +177,14 @@ ssize_t backend_pread_full(struct backend *be, int fd, void *buf, size_t len, of
 /* Write all len bytes at off.  Returns 0 or -errno (-EIO if the storage
  * accepts nothing). */
 int backend_pwrite_full(struct backend *be, int fd, const void *buf, size_t len, off_t off);
+/* opendir of name in dirfd (flags: extra open flags, e.g. O_NOFOLLOW):
+ * 0 with *d, or -errno; no descriptor is left open on failure.  Close with
+ * backend_closedir. */
+int backend_opendirat(struct backend *be, int dirfd, const char *name, int flags,
+		      struct backend_dir **d);
+/* backend_readdir without "." and "..": 1 with *e, 0 at the end, or
+ * -errno. */
+int backend_readdir_names(struct backend *be, struct backend_dir *d, struct dirent **e);
 /* Open rel in dirfd read-only without following a final symlink and, where
  * allowed, without touching its access time (O_NOATIME needs ownership or
  * CAP_FOWNER; refused with -EPERM, it opens without).  Returns the
@@ -229,6 +239,11 @@ static inline ssize_t backend_pwrite(struct backend *be, int fd, const void *buf
 static inline int backend_fsync(struct backend *be, int fd, int datasync)
 {
 	return be->ops->fsync(be, fd, datasync);
+}
+
+static inline int backend_syncfs(struct backend *be, int fd)
+{
+	return be->ops->syncfs(be, fd);
 }
 
 static inline int backend_ftruncate(struct backend *be, int fd, off_t len)

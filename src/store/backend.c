@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 
 void backend_free(struct backend *be)
 {
@@ -48,6 +49,30 @@ int backend_pwrite_full(struct backend *be, int fd, const void *buf, size_t len,
 		done += (size_t)r;
 	}
 	return 0;
+}
+
+int backend_opendirat(struct backend *be, int dirfd, const char *name, int flags,
+		      struct backend_dir **d)
+{
+	int fd = backend_openat(be, dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags, 0);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = backend_fdopendir(be, fd, d);
+	if (r < 0)
+		backend_close(be, fd);
+	return r;
+}
+
+int backend_readdir_names(struct backend *be, struct backend_dir *d, struct dirent **e)
+{
+	int r;
+
+	while ((r = backend_readdir(be, d, e)) == 1)
+		if (strcmp((*e)->d_name, ".") && strcmp((*e)->d_name, ".."))
+			break;
+	return r;
 }
 
 int backend_open_noatime(struct backend *be, int dirfd, const char *rel)

@@ -477,8 +477,7 @@ static int at_node(struct mem *m, int dirfd, const char *name, int follow, struc
 
 	if (r == 0 && !w.node)
 		r = -ENOENT;
-	if (r == 0)
-		*n = w.node;
+	*n = r == 0 ? w.node : NULL;
 	return r;
 }
 
@@ -494,6 +493,44 @@ static int at_new(struct mem *m, int dirfd, const char *name, struct where *w)
 	if (is_removed(w->dir))
 		return -ENOENT;
 	return 0;
+}
+
+/* What an operation does to one node, under the lock. */
+typedef int (*node_fn)(struct mem *m, struct mnode *n, void *arg);
+
+/* Run fn (if any) on the node of descriptor fd under the lock.  An O_PATH
+ * descriptor serves only where any_fd is set (fstat, fstatvfs), as on
+ * Linux. */
+static int on_fd(struct backend *be, int fd, int any_fd, node_fn fn, void *arg)
+{
+	struct mem *m = mem_of(be);
+	struct mfile *f;
+	int r;
+
+	pthread_mutex_lock(&m->mu);
+	f = file_get(m, fd);
+	if (!f || (!any_fd && (f->flags & O_PATH)))
+		r = -EBADF;
+	else
+		r = fn ? fn(m, f->node, arg) : 0;
+	pthread_mutex_unlock(&m->mu);
+	return r;
+}
+
+/* Run fn on the node at name in dirfd under the lock. */
+static int on_path(struct backend *be, int dirfd, const char *name, int follow, node_fn fn,
+		   void *arg)
+{
+	struct mem *m = mem_of(be);
+	struct mnode *n;
+	int r;
+
+	pthread_mutex_lock(&m->mu);
+	r = at_node(m, dirfd, name, follow, &n);
+	if (r == 0)
+		r = fn(m, n, arg);
+	pthread_mutex_unlock(&m->mu);
+	return r;
 }
 
 /* ---- file contents ------------------------------------------------------------ */
@@ -763,54 +800,41 @@ static void fill_stat(const struct mnode *n, struct stat *st)
 	st->st_ctim = n->ctime;
 }
 
+static int op_stat(struct mem *m, struct mnode *n, void *arg)
+{
+	fill_stat(n, arg);
+	return 0;
+}
+
 static int mem_fstatat(struct backend *be, int dirfd, const char *name, struct stat *st,
 		       int flags)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	int r;
-
-	pthread_mutex_lock(&m->mu);
-	r = at_node(m, dirfd, name, !(flags & AT_SYMLINK_NOFOLLOW), &n);
-	if (r == 0)
-		fill_stat(n, st);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_path(be, dirfd, name, !(flags & AT_SYMLINK_NOFOLLOW), op_stat, st);
 }
 
 static int mem_fstat(struct backend *be, int fd, struct stat *st)
 {
-	struct mem *m = mem_of(be);
-	struct mfile *f;
+	return on_fd(be, fd, 1, op_stat, st);
+}
 
-	pthread_mutex_lock(&m->mu);
-	f = file_get(m, fd);
-	if (f)
-		fill_stat(f->node, st);
-	pthread_mutex_unlock(&m->mu);
-	return f ? 0 : -EBADF;
+static int op_statvfs(struct mem *m, struct mnode *n, void *arg)
+{
+	struct statvfs *sv = arg;
+
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = sv->f_frsize = PAGE;
+	sv->f_blocks = FS_BLOCKS;
+	sv->f_bfree = sv->f_bavail = m->pages_held < FS_BLOCKS ? FS_BLOCKS - m->pages_held : 0;
+	sv->f_files = FS_FILES;
+	sv->f_ffree = sv->f_favail = m->nnodes < FS_FILES ? FS_FILES - m->nnodes : 0;
+	sv->f_fsid = DEFAULT_DEV;
+	sv->f_namemax = NAME_MAX;
+	return 0;
 }
 
 static int mem_fstatvfs(struct backend *be, int fd, struct statvfs *sv)
 {
-	struct mem *m = mem_of(be);
-	struct mfile *f;
-
-	pthread_mutex_lock(&m->mu);
-	f = file_get(m, fd);
-	if (f) {
-		memset(sv, 0, sizeof(*sv));
-		sv->f_bsize = sv->f_frsize = PAGE;
-		sv->f_blocks = FS_BLOCKS;
-		sv->f_bfree = sv->f_bavail =
-			m->pages_held < FS_BLOCKS ? FS_BLOCKS - m->pages_held : 0;
-		sv->f_files = FS_FILES;
-		sv->f_ffree = sv->f_favail = m->nnodes < FS_FILES ? FS_FILES - m->nnodes : 0;
-		sv->f_fsid = DEFAULT_DEV;
-		sv->f_namemax = NAME_MAX;
-	}
-	pthread_mutex_unlock(&m->mu);
-	return f ? 0 : -EBADF;
+	return on_fd(be, fd, 1, op_statvfs, sv);
 }
 
 /* ---- operations: data ------------------------------------------------------- */
@@ -899,17 +923,21 @@ out:
 	return r;
 }
 
+/* Everything is as durable as it will ever be: fsync, syncfs and fadvise
+ * only check their descriptor. */
 static int mem_fsync(struct backend *be, int fd, int datasync)
 {
-	struct mem *m = mem_of(be);
-	struct mfile *f;
-	int r;
+	return on_fd(be, fd, 0, NULL, NULL);
+}
 
-	/* Everything is as durable as it will ever be. */
-	pthread_mutex_lock(&m->mu);
-	r = file_io(m, fd, &f);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+static int mem_syncfs(struct backend *be, int fd)
+{
+	return on_fd(be, fd, 0, NULL, NULL);
+}
+
+static int mem_fadvise(struct backend *be, int fd, off_t off, off_t len, int advice)
+{
+	return on_fd(be, fd, 0, NULL, NULL);
 }
 
 static int mem_ftruncate(struct backend *be, int fd, off_t len)
@@ -978,18 +1006,6 @@ static int mem_fallocate(struct backend *be, int fd, int mode, off_t off, off_t 
 		touch_modify(n);
 	}
 out:
-	pthread_mutex_unlock(&m->mu);
-	return r;
-}
-
-static int mem_fadvise(struct backend *be, int fd, off_t off, off_t len, int advice)
-{
-	struct mem *m = mem_of(be);
-	struct mfile *f;
-	int r;
-
-	pthread_mutex_lock(&m->mu);
-	r = file_io(m, fd, &f);
 	pthread_mutex_unlock(&m->mu);
 	return r;
 }
@@ -1116,27 +1132,31 @@ static int mem_symlinkat(struct backend *be, const char *target, int dirfd, cons
 	return r;
 }
 
+struct link_buf {
+	char *buf;
+	size_t size;
+};
+
+static int op_readlink(struct mem *m, struct mnode *n, void *arg)
+{
+	struct link_buf *b = arg;
+	size_t len;
+
+	if (!S_ISLNK(n->mode))
+		return -EINVAL;
+	len = strlen(n->target) < b->size ? strlen(n->target) : b->size;
+	memcpy(b->buf, n->target, len);
+	return (int)len;
+}
+
 static ssize_t mem_readlinkat(struct backend *be, int dirfd, const char *name, char *buf,
 			      size_t size)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	ssize_t r;
+	struct link_buf b = { buf, size };
 
 	if (size == 0)
 		return -EINVAL;
-	pthread_mutex_lock(&m->mu);
-	r = at_node(m, dirfd, name, 0, &n);
-	if (r == 0 && !S_ISLNK(n->mode))
-		r = -EINVAL;
-	if (r == 0) {
-		size_t len = strlen(n->target);
-
-		r = (ssize_t)(len < size ? len : size);
-		memcpy(buf, n->target, (size_t)r);
-	}
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_path(be, dirfd, name, 0, op_readlink, &b);
 }
 
 static int mem_linkat(struct backend *be, int olddirfd, const char *oldname, int newdirfd,
@@ -1357,104 +1377,68 @@ static int set_times(struct mnode *n, const struct timespec tv[2])
 	return 0;
 }
 
-/* The node of a descriptor for fchmod, fchown and futimens. */
-static int fd_node(struct mem *m, int fd, struct mnode **n)
+static int op_chmod(struct mem *m, struct mnode *n, void *arg)
 {
-	struct mfile *f;
-	int r = file_io(m, fd, &f);
-
-	if (r == 0)
-		*n = f->node;
-	return r;
+	set_mode(n, *(const mode_t *)arg);
+	return 0;
 }
 
 static int mem_fchmodat(struct backend *be, int dirfd, const char *name, mode_t mode,
 			int flags)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	int r;
-
 	if (flags & AT_SYMLINK_NOFOLLOW)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&m->mu);
-	r = at_node(m, dirfd, name, 1, &n);
-	if (r == 0)
-		set_mode(n, mode);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_path(be, dirfd, name, 1, op_chmod, &mode);
 }
 
 static int mem_fchmod(struct backend *be, int fd, mode_t mode)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	int r;
+	return on_fd(be, fd, 0, op_chmod, &mode);
+}
 
-	pthread_mutex_lock(&m->mu);
-	r = fd_node(m, fd, &n);
-	if (r == 0)
-		set_mode(n, mode);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+struct owner {
+	uid_t uid;
+	gid_t gid;
+};
+
+static int op_chown(struct mem *m, struct mnode *n, void *arg)
+{
+	const struct owner *o = arg;
+
+	set_owner(n, o->uid, o->gid);
+	return 0;
 }
 
 static int mem_fchownat(struct backend *be, int dirfd, const char *name, uid_t uid, gid_t gid,
 			int flags)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	int r;
+	struct owner o = { uid, gid };
 
-	pthread_mutex_lock(&m->mu);
-	r = at_node(m, dirfd, name, !(flags & AT_SYMLINK_NOFOLLOW), &n);
-	if (r == 0)
-		set_owner(n, uid, gid);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_path(be, dirfd, name, !(flags & AT_SYMLINK_NOFOLLOW), op_chown, &o);
 }
 
 static int mem_fchown(struct backend *be, int fd, uid_t uid, gid_t gid)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	int r;
+	struct owner o = { uid, gid };
 
-	pthread_mutex_lock(&m->mu);
-	r = fd_node(m, fd, &n);
-	if (r == 0)
-		set_owner(n, uid, gid);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_fd(be, fd, 0, op_chown, &o);
+}
+
+/* arg is the const struct timespec[2] of utimensat, or NULL. */
+static int op_times(struct mem *m, struct mnode *n, void *arg)
+{
+	return set_times(n, arg);
 }
 
 static int mem_utimensat(struct backend *be, int dirfd, const char *name,
 			 const struct timespec tv[2], int flags)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	int r;
-
-	pthread_mutex_lock(&m->mu);
-	r = at_node(m, dirfd, name, !(flags & AT_SYMLINK_NOFOLLOW), &n);
-	if (r == 0)
-		r = set_times(n, tv);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_path(be, dirfd, name, !(flags & AT_SYMLINK_NOFOLLOW), op_times, (void *)tv);
 }
 
 static int mem_futimens(struct backend *be, int fd, const struct timespec tv[2])
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	int r;
-
-	pthread_mutex_lock(&m->mu);
-	r = fd_node(m, fd, &n);
-	if (r == 0)
-		r = set_times(n, tv);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_fd(be, fd, 0, op_times, (void *)tv);
 }
 
 /* ---- operations: extended attributes ------------------------------------------ */
@@ -1542,64 +1526,59 @@ static int xattr_set(struct mnode *n, const char *xname, const void *value, size
 	return 0;
 }
 
+/* One get or set of an extended attribute. */
+struct xattr_req {
+	const char *xname;
+	void *out;          /* get */
+	const void *in;     /* set */
+	size_t size;
+	int flags;
+};
+
+static int op_getxattr(struct mem *m, struct mnode *n, void *arg)
+{
+	const struct xattr_req *q = arg;
+
+	return (int)xattr_get(n, q->xname, q->out, q->size);
+}
+
+static int op_setxattr(struct mem *m, struct mnode *n, void *arg)
+{
+	const struct xattr_req *q = arg;
+
+	return xattr_set(n, q->xname, q->in, q->size, q->flags);
+}
+
 static ssize_t mem_fgetxattr(struct backend *be, int fd, const char *xname, void *value,
 			     size_t size)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	ssize_t r;
+	struct xattr_req q = { .xname = xname, .out = value, .size = size };
 
-	pthread_mutex_lock(&m->mu);
-	r = fd_node(m, fd, &n);
-	if (r == 0)
-		r = xattr_get(n, xname, value, size);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_fd(be, fd, 0, op_getxattr, &q);
 }
 
 static int mem_fsetxattr(struct backend *be, int fd, const char *xname, const void *value,
 			 size_t size, int flags)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	int r;
+	struct xattr_req q = { .xname = xname, .in = value, .size = size, .flags = flags };
 
-	pthread_mutex_lock(&m->mu);
-	r = fd_node(m, fd, &n);
-	if (r == 0)
-		r = xattr_set(n, xname, value, size, flags);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_fd(be, fd, 0, op_setxattr, &q);
 }
 
 static ssize_t mem_getxattrat(struct backend *be, int dirfd, const char *name,
 			      const char *xname, void *value, size_t size)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	ssize_t r;
+	struct xattr_req q = { .xname = xname, .out = value, .size = size };
 
-	pthread_mutex_lock(&m->mu);
-	r = at_node(m, dirfd, name, 0, &n);
-	if (r == 0)
-		r = xattr_get(n, xname, value, size);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_path(be, dirfd, name, 0, op_getxattr, &q);
 }
 
 static int mem_setxattrat(struct backend *be, int dirfd, const char *name, const char *xname,
 			  const void *value, size_t size, int flags)
 {
-	struct mem *m = mem_of(be);
-	struct mnode *n;
-	int r;
+	struct xattr_req q = { .xname = xname, .in = value, .size = size, .flags = flags };
 
-	pthread_mutex_lock(&m->mu);
-	r = at_node(m, dirfd, name, 0, &n);
-	if (r == 0)
-		r = xattr_set(n, xname, value, size, flags);
-	pthread_mutex_unlock(&m->mu);
-	return r;
+	return on_path(be, dirfd, name, 0, op_setxattr, &q);
 }
 
 /* ---- operations: directory streams ---------------------------------------------- */
@@ -1799,6 +1778,7 @@ static const struct backend_ops mem_ops = {
 	.pread = mem_pread,
 	.pwrite = mem_pwrite,
 	.fsync = mem_fsync,
+	.syncfs = mem_syncfs,
 	.ftruncate = mem_ftruncate,
 	.fallocate = mem_fallocate,
 	.fadvise = mem_fadvise,

@@ -88,6 +88,11 @@ static int px_fsync(struct backend *be, int fd, int datasync)
 	return ret(datasync ? fdatasync(fd) : fsync(fd));
 }
 
+static int px_syncfs(struct backend *be, int fd)
+{
+	return ret(syncfs(fd));
+}
+
 static int px_ftruncate(struct backend *be, int fd, off_t len)
 {
 	return ret(ftruncate(fd, len));
@@ -275,6 +280,7 @@ static const struct backend_ops posix_ops = {
 	.pread = px_pread,
 	.pwrite = px_pwrite,
 	.fsync = px_fsync,
+	.syncfs = px_syncfs,
 	.ftruncate = px_ftruncate,
 	.fallocate = px_fallocate,
 	.fadvise = px_fadvise,

@@ -741,7 +741,7 @@ struct ns_dir {
 int ns_opendir(struct store *s, struct inode *in, struct ns_dir **out)
 {
 	struct ns_dir *d = calloc(1, sizeof(*d));
-	int fd = -1, r = 0;
+	int r = 0;
 
 	if (!d)
 		return -ENOMEM;
@@ -750,19 +750,9 @@ int ns_opendir(struct store *s, struct inode *in, struct ns_dir **out)
 	if (r == 0) {
 		int dfd = inode_dirfd(s, in);
 
-		if (dfd < 0) {
-			r = dfd;
-		} else {
-			fd = backend_openat(s->be, dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-			if (fd < 0)
-				r = fd;
+		r = dfd < 0 ? dfd : backend_opendirat(s->be, dfd, ".", 0, &d->d);
+		if (dfd >= 0)
 			inode_dirfd_put(s, in);
-		}
-	}
-	if (r == 0) {
-		r = backend_fdopendir(s->be, fd, &d->d);
-		if (r < 0)
-			backend_close(s->be, fd);
 	}
 	if (r < 0) {
 		free(d);

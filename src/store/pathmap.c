@@ -250,20 +250,13 @@ int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mod
  * from it. */
 static int scan_dir(struct backend *be, int pdir, const char *name, int purge)
 {
-	int fd = backend_openat(be, pdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	struct backend_dir *d;
 	struct dirent *e;
-	int r = 0;
+	int r = backend_opendirat(be, pdir, name, O_NOFOLLOW, &d);
 
-	if (fd < 0)
-		return fd;
-	if (backend_fdopendir(be, fd, &d) < 0) {
-		backend_close(be, fd);
-		return -ENOMEM;
-	}
-	while (backend_readdir(be, d, &e) == 1) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
+	if (r < 0)
+		return r;
+	while (backend_readdir_names(be, d, &e) == 1) {
 		if (!name_is_internal(e->d_name))
 			r = -ENOTEMPTY;
 		else if (purge)

@@ -39,24 +39,13 @@ static int dir_is_empty(struct backend *be, const char *path)
 {
 	struct backend_dir *d;
 	struct dirent *e;
-	int fd = backend_openat(be, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	int empty = 1, r;
+	int r = backend_opendirat(be, AT_FDCWD, path, 0, &d);
 
-	if (fd < 0)
-		return fd;
-	r = backend_fdopendir(be, fd, &d);
-	if (r < 0) {
-		backend_close(be, fd);
+	if (r < 0)
 		return r;
-	}
-	while ((r = backend_readdir(be, d, &e)) == 1) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			empty = 0;
-			break;
-		}
-	}
+	r = backend_readdir_names(be, d, &e);
 	backend_closedir(be, d);
-	return r < 0 ? r : empty;
+	return r < 0 ? r : r == 0;
 }
 
 /* The descriptor MAC: keyed with a master-key subkey for encrypted stores;
@@ -411,6 +400,19 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 	return 0;
 }
 
+/* The end of every store_open*: the master key goes, and s is handed out
+ * (r == 0) or closed. */
+static int store_opened(struct store *s, uint8_t *master, int r, struct store **out)
+{
+	sodium_free(master);
+	if (r < 0) {
+		store_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
 int store_open(const char *backing, const char *pass, size_t passlen,
 	       struct store **out, char *err, size_t errlen)
 {
@@ -433,15 +435,8 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 		r = name_keys_setup(s, master, err, errlen);
 	if (r == 0)
 		r = store_attach(s, backing, err, errlen);
-	if (r < 0)
-		goto fail;
-	sodium_free(master);
-	*out = s;
-	return 0;
 fail:
-	sodium_free(master);
-	store_close(s);
-	return r;
+	return store_opened(s, master, r, out);
 }
 
 /* BACKING of a memory store: the root of its memory filesystem. */
@@ -472,15 +467,8 @@ int store_open_mem(const struct store_init_opts *o, struct store **out, char *er
 		r = layout_create(s->be, MEM_BACKING, &s->desc, master, err, errlen);
 	if (r == 0)
 		r = store_attach(s, MEM_BACKING, err, errlen);
-	if (r < 0)
-		goto fail;
-	sodium_free(master);
-	*out = s;
-	return 0;
 fail:
-	sodium_free(master);
-	store_close(s);
-	return r;
+	return store_opened(s, master, r, out);
 }
 
 int store_change_passphrase(const char *backing, const char *oldp, size_t oldlen,

@@ -121,7 +121,9 @@ static void files(struct backend *be, int base, struct run *run)
 	R(backend_fallocate(be, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096));
 	R(backend_fsync(be, fd, 0));
 	R(backend_fsync(be, fd, 1));
+	R(backend_syncfs(be, fd));
 	R(backend_close(be, fd));
+	R(backend_syncfs(be, fd));
 	/* Names too long for any Linux filesystem. */
 	memset(big, 'n', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "memstore.h"
 #include "names.h"
 #include "ns.h"
 #include "ofile.h"
@@ -29,34 +30,7 @@
 
 static struct stats_totals totals(struct store *s)
 {
-	struct stats_snapshot *snap = malloc(sizeof(*snap));
-	struct stats_totals t;
-
-	memset(&t, 0, sizeof(t));
-	if (snap) {
-		stats_snapshot(s->stats, snap);
-		t = snap->totals;
-		free(snap);
-	}
-	return t;
-}
-
-static struct store *open_store(int plaintext_names)
-{
-	struct store_init_opts o;
-	struct store *s = NULL;
-	char err[256];
-
-	memset(&o, 0, sizeof(o));
-	o.cipher = CIPHER_XCHACHA;
-	o.plaintext_names = plaintext_names;
-	o.block_size = 4096;
-	o.codec.algo = CODEC_NONE;
-	if (store_open_mem(&o, &s, err, sizeof(err)) < 0) {
-		fprintf(stderr, "store_open_mem: %s\n", err);
-		return NULL;
-	}
-	return s;
+	return memstore_stats(s).totals;
 }
 
 /* Create name in dir with content len bytes of c; the file stays closed. */
@@ -481,13 +455,12 @@ static int backing_entries(struct store *s)
 {
 	struct backend_dir *d;
 	struct dirent *e;
-	int fd = backend_openat(s->be, s->rootfd, ".", O_RDONLY | O_DIRECTORY, 0), n = 0;
+	int n = 0;
 
-	if (fd < 0 || backend_fdopendir(s->be, fd, &d) < 0)
+	if (backend_opendirat(s->be, s->rootfd, ".", 0, &d) < 0)
 		return -1;
-	while (backend_readdir(s->be, d, &e) == 1)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
+	while (backend_readdir_names(s->be, d, &e) == 1)
+		n++;
 	backend_closedir(s->be, d);
 	return n;
 }
@@ -630,7 +603,7 @@ static void test_listing(struct store *s)
 
 static void run_all(int plaintext_names)
 {
-	struct store *s = open_store(plaintext_names);
+	struct store *s = memstore_open(plaintext_names, CODEC_NONE);
 	struct stats_totals t;
 
 	CHECK(s != NULL);

@@ -15,32 +15,14 @@
 #include "backend.h"
 #include "blockfmt.h"
 #include "fileheader.h"
+#include "memstore.h"
 #include "ns.h"
 #include "ofile.h"
 #include "stats.h"
 #include "store.h"
 #include "unit.h"
 
-#define BS 4096
-
-static struct store *open_store(uint8_t algo)
-{
-	struct store_init_opts o;
-	struct store *s = NULL;
-	char err[256];
-
-	memset(&o, 0, sizeof(o));
-	o.cipher = CIPHER_XCHACHA;
-	o.plaintext_names = 1;
-	o.block_size = BS;
-	o.codec.algo = algo;
-	o.codec.level = 1;
-	if (store_open_mem(&o, &s, err, sizeof(err)) < 0) {
-		fprintf(stderr, "store_open_mem: %s\n", err);
-		return NULL;
-	}
-	return s;
-}
+#define BS 4096 /* the block size of memstore_open */
 
 static struct ofile *create(struct store *s, const char *name)
 {
@@ -76,28 +58,12 @@ static uint64_t allocated(struct store *s, struct ofile *f)
 
 static int64_t total_stored(struct store *s)
 {
-	struct stats_snapshot *snap = malloc(sizeof(*snap));
-	int64_t v = -1;
-
-	if (snap) {
-		stats_snapshot(s->stats, snap);
-		v = snap->totals.stored;
-		free(snap);
-	}
-	return v;
+	return memstore_stats(s).totals.stored;
 }
 
 static uint64_t integrity_errors(struct store *s)
 {
-	struct stats_snapshot *snap = malloc(sizeof(*snap));
-	uint64_t v = 0;
-
-	if (snap) {
-		stats_snapshot(s->stats, snap);
-		v = snap->integrity_errors;
-		free(snap);
-	}
-	return v;
+	return memstore_stats(s).integrity_errors;
 }
 
 /* The byte at position i of the reference patterns. */
@@ -395,7 +361,7 @@ out:
 
 static void run_all(uint8_t algo)
 {
-	struct store *s = open_store(algo);
+	struct store *s = memstore_open(1, algo);
 
 	CHECK(s != NULL);
 	if (!s)

@@ -1,0 +1,44 @@
+/* memstore.h - what the unit tests that run a whole store on the memory
+ * backend share: opening one, and reading its statistics.  Included by one
+ * test translation unit each, like unit.h. */
+#ifndef RAGSTORE_MEMSTORE_H
+#define RAGSTORE_MEMSTORE_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "stats.h"
+#include "store.h"
+
+/* A store on a fresh memory backend with 4 KiB blocks, XChaCha20 and the
+ * given name mode and compression; NULL (with a message) on failure.  Free
+ * with store_close. */
+static inline struct store *memstore_open(int plaintext_names, uint8_t algo)
+{
+	struct store_init_opts o;
+	struct store *s = NULL;
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	o.cipher = CIPHER_XCHACHA;
+	o.plaintext_names = plaintext_names;
+	o.block_size = 4096;
+	o.codec.algo = algo;
+	o.codec.level = algo == CODEC_NONE ? 0 : 1;
+	if (store_open_mem(&o, &s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "store_open_mem: %s\n", err);
+		return NULL;
+	}
+	return s;
+}
+
+/* A snapshot of s's statistics. */
+static inline struct stats_snapshot memstore_stats(struct store *s)
+{
+	struct stats_snapshot snap;
+
+	stats_snapshot(s->stats, &snap);
+	return snap;
+}
+
+#endif
