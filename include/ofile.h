@@ -50,7 +50,8 @@ int ofile_find(struct store *s, dev_t dev, ino_t ino, struct ofile **out);
 int ofile_release(struct store *s, struct ofile *f);
 
 /* In the functions below that take dirfd and rel, rel is relative to the
- * backing directory open as dirfd. */
+ * backing directory open as dirfd (a descriptor of s->be, as every dirfd in
+ * this header). */
 
 /* Logical size of a regular backing file, for stat: from the open-file table
  * when the inode is open, else from the header without decryption.  A
@@ -122,6 +123,9 @@ uint32_t ofile_block_size(struct ofile *f);
 /* The file id (FH_ID_LEN bytes) from the authenticated header. */
 void ofile_file_id(struct ofile *f, uint8_t *out);
 uint64_t ofile_size(struct ofile *f);
+/* The backing file's descriptor: one of the store's backend (s->be), for
+ * backend_* calls only (see backend.h), never for a system call.  Owned by
+ * f. */
 int ofile_fd(struct ofile *f);
 
 #endif

@@ -31,8 +31,8 @@ struct bname {
 int pathmap_encode(struct store *s, const uint8_t *iv, const char *name,
 		   struct bname *bn);
 
-/* Every function below works in the backing directory open as dirfd (an
- * O_PATH descriptor is enough). */
+/* Every function below works in the backing directory open as dirfd, a
+ * descriptor of the store's backend s->be (an O_PATH one is enough). */
 
 /* Before creating an entry bn: write its side file if it is long. */
 int pathmap_side_write(struct store *s, int dirfd, const struct bname *bn);

@@ -1,5 +1,7 @@
 /* store.h - an unlocked store: the backing directory, its descriptor, the
- * content key, and the table of open files.  Knows nothing of FUSE.
+ * content key, and the table of open files.  Knows nothing of FUSE.  Every
+ * access to the backing storage goes through the store's backend (s->be,
+ * see backend.h): the real directory, or memory for tests.
  *
  * BACKING holds the descriptor (ragstore.conf) and the directory "root",
  * which mirrors the user's tree, so no user name can clash with ours. */

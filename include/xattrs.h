@@ -12,7 +12,8 @@
  * Functions return 0 or a length, or -errno as getxattr(2) and friends do:
  * -ENODATA, -EEXIST, -ERANGE, -E2BIG, -ENOTSUP (not a file or directory),
  * -EIO (a blob that does not authenticate).  The object is rel, relative to
- * the backing directory open as dirfd ("." for that directory itself). */
+ * the backing directory open as dirfd, a descriptor of s->be ("." for that
+ * directory itself). */
 #ifndef RAGSTORE_XATTRS_H
 #define RAGSTORE_XATTRS_H
 
