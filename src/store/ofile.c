@@ -332,7 +332,8 @@ int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 
 /* Write a fresh header into slot 0 and zeros into slot 1, which shares its
  * 4 KiB block, so later header writes never need new space. */
-static int header_init(struct store *s, int fd, const struct codec_spec *codec)
+static int header_init(struct store *s, int fd, const struct codec_spec *codec,
+		       struct file_header *out)
 {
 	struct file_header *h = calloc(1, sizeof(*h));
 	uint8_t buf[FH_AREA];
@@ -347,29 +348,45 @@ static int header_init(struct store *s, int fd, const struct codec_spec *codec)
 	memset(buf, 0, sizeof(buf));
 	r = fh_seal(s->key, h, buf);
 	free(h);
+	/* What a later open will read: decoded from the very bytes written. */
+	if (r == 0 && fh_open(s->key, buf + fh_slot_offset(0), out) < 0)
+		r = -EIO;
 	if (r == 0)
 		r = backend_pwrite_full(s->be, fd, buf, sizeof(buf), 0);
 	return r;
 }
 
-/* Header, owner and mode of a file being created. */
+/* Header, owner and mode of a file being created; *st is its stat after.
+ * The owner and mode are only set where the new file does not have them
+ * already (the daemon's umask is 0, and a root daemon's files are root's). */
 static int new_file_setup(struct store *s, int fd, mode_t mode, uid_t uid, gid_t gid,
-			  const struct codec_spec *codec)
+			  const struct codec_spec *codec, struct file_header *h,
+			  struct stat *st)
 {
-	int r = header_init(s, fd, codec);
+	int r = header_init(s, fd, codec, h), changed = 0;
 
-	if (r == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1))
-		r = backend_fchown(s->be, fd, uid, gid);
-	/* fchown clears setuid/setgid bits; put the requested mode back. */
 	if (r == 0)
+		r = backend_fstat(s->be, fd, st);
+	if (r == 0 && ((uid != (uid_t)-1 && uid != st->st_uid) ||
+		       (gid != (gid_t)-1 && gid != st->st_gid))) {
+		r = backend_fchown(s->be, fd, uid, gid);
+		changed = 1;
+	}
+	/* fchown clears setuid/setgid bits; put the requested mode back. */
+	if (r == 0 && (changed || (st->st_mode & 07777) != (mode & 07777))) {
 		r = backend_fchmod(s->be, fd, mode);
+		changed = 1;
+	}
+	if (r == 0 && changed)
+		r = backend_fstat(s->be, fd, st);
 	return r;
 }
 
 /* Create via an unnamed O_TMPFILE that is linked in only once its header is
  * written, so a crash never leaves a named file without a header. */
 static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t mode,
-			  uid_t uid, gid_t gid, const struct codec_spec *codec)
+			  uid_t uid, gid_t gid, const struct codec_spec *codec,
+			  struct file_header *h, struct stat *st)
 {
 	const char *slash = strrchr(name, '/');
 	char dir[4096];
@@ -388,7 +405,7 @@ static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t m
 	fd = backend_openat(s->be, dirfd, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (fd < 0)
 		return fd;
-	r = new_file_setup(s, fd, mode, uid, gid, codec);
+	r = new_file_setup(s, fd, mode, uid, gid, codec, h, st);
 	if (r == 0)
 		r = backend_linkfd(s->be, fd, dirfd, name);
 	if (r < 0) {
@@ -400,7 +417,8 @@ static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t m
 
 /* Fallback where O_TMPFILE is not supported by the backing filesystem. */
 static int create_direct(struct store *s, int dirfd, const char *name, mode_t mode,
-			 uid_t uid, gid_t gid, const struct codec_spec *codec)
+			 uid_t uid, gid_t gid, const struct codec_spec *codec,
+			 struct file_header *h, struct stat *st)
 {
 	int fd = backend_openat(s->be, dirfd, name,
 				O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -408,7 +426,7 @@ static int create_direct(struct store *s, int dirfd, const char *name, mode_t mo
 
 	if (fd < 0)
 		return fd;
-	r = new_file_setup(s, fd, mode, uid, gid, codec);
+	r = new_file_setup(s, fd, mode, uid, gid, codec, h, st);
 	if (r < 0) {
 		backend_close(s->be, fd);
 		backend_unlinkat(s->be, dirfd, name, 0);
@@ -423,29 +441,28 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 {
 	struct stat st;
 	struct ofile *f;
-	int fd = create_tmpfile(s, dirfd, name, mode, uid, gid, codec);
-	int r;
+	struct file_header *h = malloc(sizeof(*h));
+	int fd = h ? create_tmpfile(s, dirfd, name, mode, uid, gid, codec, h, &st) : -ENOMEM;
 
 	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
-		fd = create_direct(s, dirfd, name, mode, uid, gid, codec);
-	if (fd == -EEXIST && !exclusive)
+		fd = create_direct(s, dirfd, name, mode, uid, gid, codec, h, &st);
+	if (fd == -EEXIST && !exclusive) {
+		free(h);
 		return ofile_open(s, dirfd, name, out);
-	if (fd < 0)
+	}
+	if (fd < 0) {
+		free(h);
 		return fd;
-	r = backend_fstat(s->be, fd, &st);
-	if (r < 0) {
-		backend_close(s->be, fd);
-		return r;
 	}
 	f = ofile_new(s->be, fd, &st);
 	if (!f) {
+		free(h);
 		backend_close(s->be, fd);
 		return -ENOMEM;
 	}
-	if (header_load(s, fd, &f->hdr, &f->hdr_slot) < 0) {
-		ofile_free(f);
-		return -EIO;
-	}
+	f->hdr = *h;
+	f->hdr_slot = 0;
+	free(h);
 	hint_write(f, &f->hdr);
 	f->size = 0;
 	f->stored = (uint64_t)st.st_blocks * 512;
