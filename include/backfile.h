@@ -1,7 +1,6 @@
-/* backfile.h - small whole files and directory listings in the backing
- * store, through its backend (backend.h): what fsck and the walks open,
- * read and replace again and again.  Every function returns a length or 0,
- * or -errno as the backend does. */
+/* backfile.h - small whole files in the backing store, through its backend
+ * (backend.h): what fsck and the walks read and replace again and again.
+ * Every function returns a length or 0, or -errno as the backend does. */
 #ifndef RAGSTORE_BACKFILE_H
 #define RAGSTORE_BACKFILE_H
 
@@ -9,10 +8,6 @@
 #include <sys/types.h>
 
 #include "backend.h"
-
-/* Open the directory name in dfd ("." for dfd itself) for listing, without
- * following a final symlink.  *d is closed with backend_closedir. */
-int backfile_opendir(struct backend *be, int dfd, const char *name, struct backend_dir **d);
 
 /* Read the start of the regular file name in dfd (not following a final
  * symlink, without touching its access time where allowed): up to cap

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "log.h"
 #include "ofile.h"
 #include "stats.h"
@@ -94,7 +95,7 @@ int scrub_walk_totals(struct store *s, struct stats *walked, const int *stop)
 	/* Allocation of data still in the page cache is not final (ext4
 	 * delayed allocation adds extent blocks at writeback); write it out
 	 * so st_blocks stops moving before it is summed. */
-	syncfs(s->rootfd);
+	backend_syncfs(s->be, s->rootfd);
 	return walk_totals(s, walked, stop);
 }
 

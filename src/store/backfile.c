@@ -8,19 +8,6 @@
 #include "crypto.h"
 #include "util.h"
 
-int backfile_opendir(struct backend *be, int dfd, const char *name, struct backend_dir **d)
-{
-	int fd = backend_openat(be, dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	int r;
-
-	if (fd < 0)
-		return fd;
-	r = backend_fdopendir(be, fd, d);
-	if (r < 0)
-		backend_close(be, fd);
-	return r;
-}
-
 ssize_t backfile_read(struct backend *be, int dfd, const char *name, void *buf, size_t cap)
 {
 	int fd = backend_open_noatime(be, dfd, name);

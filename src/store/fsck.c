@@ -144,7 +144,7 @@ static int check_top(struct fsck *k)
 	struct backend *be = k->s->be;
 	struct backend_dir *d;
 	struct dirent *e;
-	int r = backfile_opendir(be, k->s->rootfd, "..", &d);
+	int r = backend_opendirat(be, k->s->rootfd, "..", O_NOFOLLOW, &d);
 
 	if (r < 0)
 		return r;
@@ -257,7 +257,7 @@ static int check_totals(struct fsck *k)
 	/* What the backing filesystem allocates for data still in its page
 	 * cache (a repair's writes) is final only after writeback. */
 	if (k->o->repair)
-		syncfs(k->s->rootfd);
+		backend_syncfs(k->s->be, k->s->rootfd);
 	r = walk_totals(k->s, walked, NULL);
 	if (r == 0)
 		r = totals_saved(k, &saved, &state);

@@ -54,7 +54,7 @@ static int diriv_proven(struct fsck *k, int dfd, const uint8_t *iv)
 	memcpy(id + 1, iv, NAME_IV_LEN);
 	if (fsck_xattrs_opens(k, id))
 		return 1;
-	if (backfile_opendir(be, dfd, ".", &d) < 0)
+	if (backend_opendirat(be, dfd, ".", O_NOFOLLOW, &d) < 0)
 		return 0;
 	while (!proven && backend_readdir(be, d, &e) == 1) {
 		char out[NAME_PLAIN_MAX + 1];
@@ -253,7 +253,7 @@ static int tmpdir_remove(struct store *s, int dfd, const char *name)
 {
 	struct backend_dir *d;
 	struct dirent *e;
-	int r = backfile_opendir(s->be, dfd, name, &d);
+	int r = backend_opendirat(s->be, dfd, name, O_NOFOLLOW, &d);
 
 	if (r < 0)
 		return r;

@@ -129,7 +129,7 @@ int fsck_xattrs_list(struct fsck *k)
 	struct backend *be = k->s->be;
 	struct backend_dir *d;
 	struct dirent *e;
-	int r = backfile_opendir(be, k->s->rootfd, "../" XATTRS_DIR, &d);
+	int r = backend_opendirat(be, k->s->rootfd, "../" XATTRS_DIR, O_NOFOLLOW, &d);
 
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
@@ -213,7 +213,7 @@ void fsck_xattrs_claims(struct fsck *k)
 	struct backend_dir *d;
 	struct dirent *e;
 
-	if (backfile_opendir(be, k->s->rootfd, "../" FSCK_LOST_FOUND, &d) < 0)
+	if (backend_opendirat(be, k->s->rootfd, "../" FSCK_LOST_FOUND, O_NOFOLLOW, &d) < 0)
 		return;
 	while (backend_readdir(be, d, &e) == 1) {
 		uint8_t area[FH_AREA], id[XATTRS_ID_LEN];

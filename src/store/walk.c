@@ -143,7 +143,7 @@ static int list_dir(struct walk *w, int dfd, const uint8_t *iv, struct dent **ou
 	struct dent *d = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
-	int r = backfile_opendir(be, dfd, ".", &dir);
+	int r = backend_opendirat(be, dfd, ".", O_NOFOLLOW, &dir);
 
 	if (r < 0)
 		return r;
