@@ -53,10 +53,12 @@ int ofile_release(struct store *s, struct ofile *f);
  * backing directory open as dirfd (a descriptor of s->be, as every dirfd in
  * this header). */
 
-/* Logical size of a regular backing file, for stat: from the open-file table
- * when the inode is open, else from the header without decryption.  A
- * damaged header yields size 0 (the error shows at open).  st must come from
- * lstat of the backing file. */
+/* Logical size of a regular backing file as its header says, for the
+ * totals and for stat of a closed file: from the open-file table when the
+ * inode is open (the size of its current header: data still in the
+ * write-behind block is not in it; ofile_size has it), else from the size
+ * hint or the header without decryption.  A damaged header yields size 0
+ * (the error shows at open).  st must come from lstat of the backing file. */
 uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const struct stat *st);
 
 ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off);

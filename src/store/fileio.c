@@ -448,6 +448,17 @@ int ofile_wb_flush(struct store *s, struct ofile *f)
 	return 0;
 }
 
+/* r, or else the first write error recorded for f (then forgotten), as
+ * close and fsync report it.  Caller holds the content lock exclusive. */
+static int take_error(struct ofile *f, int r)
+{
+	if (r == 0 && f->err) {
+		r = f->err;
+		f->err = 0;
+	}
+	return r;
+}
+
 int ofile_flush(struct store *s, struct ofile *f)
 {
 	int r;
@@ -460,10 +471,7 @@ int ofile_flush(struct store *s, struct ofile *f)
 	 * table mutex: a stale value only defers this to the release. */
 	if (r == 0 && __atomic_load_n(&f->refs, __ATOMIC_RELAXED) == 1)
 		r = ofile_gc_run(s, f);
-	if (r == 0 && f->err) {
-		r = f->err;
-		f->err = 0;
-	}
+	r = take_error(f, r);
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }
@@ -611,10 +619,7 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync)
 		f->synced_nblk = ofile_nblocks(f->hdr.size, f->hdr.block_size);
 		r = ofile_gc_run(s, f);
 	}
-	if (r == 0 && f->err) {
-		r = f->err;
-		f->err = 0;
-	}
+	r = take_error(f, r);
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }

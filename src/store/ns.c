@@ -428,25 +428,46 @@ out_unlock:
 	return r;
 }
 
+/* The start of unlink and rmdir: under the exclusive namespace lock,
+ * resolve name in dir and stat it; it must be a directory exactly when
+ * want_dir.  On success the lock and n are held until removal_end. */
+static int removal_start(struct store *s, struct inode *dir, const char *name, int want_dir,
+			 struct nsname *n, struct stat *st)
+{
+	int r;
+
+	inode_ns_wrlock(s);
+	r = name_get(s, dir, name, n);
+	if (r < 0) {
+		inode_ns_unlock(s);
+		return r;
+	}
+	r = backend_fstatat(s->be, n->dirfd, n->bn.leaf, st, AT_SYMLINK_NOFOLLOW);
+	if (r == 0 && !S_ISDIR(st->st_mode) != !want_dir)
+		r = want_dir ? -ENOTDIR : -EISDIR;
+	if (r < 0) {
+		name_put(s, n);
+		inode_ns_unlock(s);
+	}
+	return r;
+}
+
+static void removal_end(struct store *s, struct nsname *n)
+{
+	name_put(s, n);
+	inode_ns_unlock(s);
+}
+
 int ns_unlink(struct store *s, struct inode *dir, const char *name)
 {
 	struct ofile_removal rm;
 	uint8_t xid[XATTRS_ID_LEN];
 	struct nsname n;
 	struct stat st;
-	int r, has_x;
+	int r = removal_start(s, dir, name, 0, &n, &st), has_x;
 
-	inode_ns_wrlock(s);
-	r = name_get(s, dir, name, &n);
 	if (r < 0)
-		goto out_unlock;
-	r = backend_fstatat(s->be, n.dirfd, n.bn.leaf, &st, AT_SYMLINK_NOFOLLOW);
-	if (r < 0)
-		goto out;
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-		goto out;
-	}
+		return r;
 	/* The last name of a regular file takes it out of the totals and its
 	 * attributes with it (an open descriptor keeps the data until the
 	 * last close). */
@@ -454,17 +475,14 @@ int ns_unlink(struct store *s, struct inode *dir, const char *name)
 	has_x = rm.valid && !xattrs_hint_none(s, n.dirfd, n.bn.leaf) &&
 		xattrs_object_id(s, n.dirfd, n.bn.leaf, xid) == 0;
 	r = backend_unlinkat(s->be, n.dirfd, n.bn.leaf, 0);
-	if (r < 0)
-		goto out;
-	ofile_removal_done(s, &rm);
-	if (has_x)
-		xattrs_forget(s, xid);
-	pathmap_side_drop(s, n.dirfd, &n.bn);
-	inode_name_gone(s, st.st_dev, st.st_ino, dir, n.bn.leaf);
-out:
-	name_put(s, &n);
-out_unlock:
-	inode_ns_unlock(s);
+	if (r == 0) {
+		ofile_removal_done(s, &rm);
+		if (has_x)
+			xattrs_forget(s, xid);
+		pathmap_side_drop(s, n.dirfd, &n.bn);
+		inode_name_gone(s, st.st_dev, st.st_ino, dir, n.bn.leaf);
+	}
+	removal_end(s, &n);
 	return r;
 }
 
@@ -473,19 +491,10 @@ int ns_rmdir(struct store *s, struct inode *dir, const char *name)
 	uint8_t xid[XATTRS_ID_LEN];
 	struct nsname n;
 	struct stat st;
-	int r, has_x;
+	int r = removal_start(s, dir, name, 1, &n, &st), has_x;
 
-	inode_ns_wrlock(s);
-	r = name_get(s, dir, name, &n);
 	if (r < 0)
-		goto out_unlock;
-	r = backend_fstatat(s->be, n.dirfd, n.bn.leaf, &st, AT_SYMLINK_NOFOLLOW);
-	if (r < 0)
-		goto out;
-	if (!S_ISDIR(st.st_mode)) {
-		r = -ENOTDIR;
-		goto out;
-	}
+		return r;
 	has_x = xattrs_object_id(s, n.dirfd, n.bn.leaf, xid) == 0;
 	r = pathmap_rmdir(s, n.dirfd, &n.bn);
 	if (r == 0) {
@@ -494,10 +503,7 @@ int ns_rmdir(struct store *s, struct inode *dir, const char *name)
 			xattrs_forget(s, xid);
 		inode_name_gone(s, st.st_dev, st.st_ino, dir, n.bn.leaf);
 	}
-out:
-	name_put(s, &n);
-out_unlock:
-	inode_ns_unlock(s);
+	removal_end(s, &n);
 	return r;
 }
 

@@ -210,6 +210,7 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 	f->hdr = *nh;
 	f->hdr_slot = slot;
 	__atomic_store_n(&f->size, nh->size, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->csize, nh->size, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -325,6 +326,7 @@ int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 		return -EIO;
 	}
 	f->size = f->hdr.size;
+	f->csize = f->hdr.size;
 	f->synced_nblk = ofile_nblocks(f->hdr.size, f->hdr.block_size);
 	*out = table_insert(s, f);
 	return 0;
@@ -465,6 +467,7 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	free(h);
 	hint_write(f, &f->hdr);
 	f->size = 0;
+	f->csize = 0;
 	f->stored = (uint64_t)st.st_blocks * 512;
 	stats_file_delta(s->stats, codec->algo, 1, 0, (int64_t)f->stored);
 	*out = table_insert(s, f);
@@ -511,10 +514,13 @@ uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const stru
 	ssize_t n;
 	int fd, best = -1;
 
+	/* An open file: the authenticated size of its header, which is what
+	 * the totals hold (data still in its write-behind block is counted
+	 * when the header that covers it is written). */
 	pthread_mutex_lock(&s->files->mu);
 	f = *table_slot(s->files, st->st_dev, st->st_ino);
 	if (f)
-		result = __atomic_load_n(&f->size, __ATOMIC_RELAXED);
+		result = __atomic_load_n(&f->csize, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->files->mu);
 	if (f)
 		return result;

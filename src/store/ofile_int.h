@@ -30,8 +30,11 @@ struct ofile {
 	pthread_rwlock_t lock;  /* content lock: everything below */
 	struct file_header hdr; /* current, authenticated header */
 	int hdr_slot;           /* slot holding hdr on disk */
-	uint64_t size;          /* hdr.size, readable without the lock
-				   (atomic loads) for stat */
+	uint64_t size;          /* the size stat shows: hdr.size, or more
+				   while the write-behind block is dirty;
+				   atomic loads without the lock */
+	uint64_t csize;         /* hdr.size (what the store totals count),
+				   the same way */
 	int err;                /* first failed write, reported at fsync/release */
 	int counted;            /* in the store totals (0 once its last name
 				   was removed while it stayed open) */
