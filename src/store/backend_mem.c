@@ -260,6 +260,24 @@ static int link_in(struct mnode *dir, const char *name, struct mnode *n)
 	return 0;
 }
 
+/* A new node of mode under the name last in the live directory dir. */
+static int node_make(struct mem *m, struct mnode *dir, const char *last, mode_t mode,
+		     struct mnode **out)
+{
+	struct mnode *n = node_new(m, mode, dir);
+	int r;
+
+	if (!n)
+		return -ENOMEM;
+	r = link_in(dir, last, n);
+	if (r < 0) {
+		node_maybe_free(m, n);
+		return r;
+	}
+	*out = n;
+	return 0;
+}
+
 /* Drop the name at entry i of dir from its node's link count; a directory
  * loses all its links (it must be empty). */
 static struct mnode *unlink_in(struct mnode *dir, size_t i)
@@ -344,6 +362,30 @@ static int file_io(struct mem *m, int fd, struct mfile **out)
 		return -EBADF;
 	*out = f;
 	return 0;
+}
+
+static int can_write(const struct mfile *f);
+
+/* 1 if [off, off + len) reaches past the largest file size. */
+static int past_max(off_t off, uint64_t len)
+{
+	return (uint64_t)off > (uint64_t)MAX_SIZE || len > (uint64_t)(MAX_SIZE - off);
+}
+
+/* The regular file behind fd, open for writing, for a change of its
+ * contents up to off + len: -EBADF for a bad descriptor, not_writable for
+ * any other (Linux says EBADF to pwrite, EINVAL to ftruncate), -EFBIG past
+ * the largest size.  Caller holds the lock. */
+static int file_for_change(struct mem *m, int fd, int not_writable, off_t off, uint64_t len,
+			   struct mfile **f)
+{
+	int r = file_io(m, fd, f);
+
+	if (r == 0 && (!can_write(*f) || !S_ISREG((*f)->node->mode)))
+		r = not_writable;
+	if (r == 0 && past_max(off, len))
+		r = -EFBIG;
+	return r;
 }
 
 static int can_read(const struct mfile *f)
@@ -680,14 +722,9 @@ static int mem_open_locked(struct mem *m, int dirfd, const char *name, int flags
 			return -ENOENT;
 		if (is_removed(w.dir))
 			return -ENOENT;
-		n = node_new(m, S_IFREG | (mode & 07777), w.dir);
-		if (!n)
-			return -ENOMEM;
-		r = link_in(w.dir, w.last, n);
-		if (r < 0) {
-			node_maybe_free(m, n);
+		r = node_make(m, w.dir, w.last, S_IFREG | (mode & 07777), &n);
+		if (r < 0)
 			return r;
-		}
 	} else if ((flags & O_CREAT) && (flags & O_EXCL)) {
 		return -EEXIST;
 	} else if (S_ISLNK(n->mode)) {
@@ -889,11 +926,7 @@ static ssize_t mem_pwrite(struct backend *be, int fd, const void *buf, size_t le
 	if (off < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&m->mu);
-	r = file_io(m, fd, &f);
-	if (r == 0 && (!can_write(f) || !S_ISREG(f->node->mode)))
-		r = -EBADF;
-	if (r == 0 && (off >= MAX_SIZE || len > (size_t)(MAX_SIZE - off)))
-		r = -EFBIG;
+	r = file_for_change(m, fd, -EBADF, off, len, &f);
 	if (r < 0 || len == 0)
 		goto out;
 	n = f->node;
@@ -949,11 +982,7 @@ static int mem_ftruncate(struct backend *be, int fd, off_t len)
 	if (len < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&m->mu);
-	r = file_io(m, fd, &f);
-	if (r == 0 && (!can_write(f) || !S_ISREG(f->node->mode)))
-		r = -EINVAL;
-	if (r == 0 && len > MAX_SIZE)
-		r = -EFBIG;
+	r = file_for_change(m, fd, -EINVAL, 0, (uint64_t)len, &f);
 	if (r == 0) {
 		set_size(m, f->node, (uint64_t)len);
 		touch_modify(f->node);
@@ -971,7 +1000,7 @@ static int mem_fallocate(struct backend *be, int fd, int mode, off_t off, off_t 
 
 	if (off < 0 || len <= 0)
 		return -EINVAL;
-	if (off >= MAX_SIZE || len > MAX_SIZE - off)
+	if (past_max(off, (uint64_t)len))
 		return -EFBIG;
 	if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE &&
 	    mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
@@ -1056,21 +1085,9 @@ static int make_at(struct mem *m, int dirfd, const char *name, mode_t mode,
 		   struct mnode **out)
 {
 	struct where w;
-	struct mnode *n;
 	int r = at_new(m, dirfd, name, &w);
 
-	if (r < 0)
-		return r;
-	n = node_new(m, mode, w.dir);
-	if (!n)
-		return -ENOMEM;
-	r = link_in(w.dir, w.last, n);
-	if (r < 0) {
-		node_maybe_free(m, n);
-		return r;
-	}
-	*out = n;
-	return 0;
+	return r < 0 ? r : node_make(m, w.dir, w.last, mode, out);
 }
 
 static int mem_mkdirat(struct backend *be, int dirfd, const char *name, mode_t mode)

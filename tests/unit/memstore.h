@@ -4,11 +4,15 @@
 #ifndef RAGSTORE_MEMSTORE_H
 #define RAGSTORE_MEMSTORE_H
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "ns.h"
 #include "stats.h"
 #include "store.h"
+#include "unit.h"
 
 /* A store on a fresh memory backend with 4 KiB blocks, XChaCha20 and the
  * given name mode and compression; NULL (with a message) on failure.  Free
@@ -30,6 +34,20 @@ static inline struct store *memstore_open(int plaintext_names, uint8_t algo)
 		return NULL;
 	}
 	return s;
+}
+
+/* A new regular file name in the root of s, open for reading and writing
+ * (the creation is a check); NULL if it could not be made.  Release with
+ * ofile_release. */
+static inline struct ofile *memstore_create(struct store *s, const char *name)
+{
+	struct inode *in;
+	struct ofile *f = NULL;
+	struct stat st;
+
+	CHECK_EQ(ns_create(s, inode_root(s), name, 0600, O_CREAT | O_EXCL | O_RDWR, 0, 0, &in, &st,
+			   &f), 0);
+	return f;
 }
 
 /* A snapshot of s's statistics. */

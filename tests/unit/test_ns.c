@@ -33,7 +33,19 @@ static struct stats_totals totals(struct store *s)
 	return memstore_stats(s).totals;
 }
 
-/* Create name in dir with content len bytes of c; the file stays closed. */
+/* The totals are what they were at t0. */
+static void check_totals(struct store *s, struct stats_totals t0)
+{
+	struct stats_totals t = totals(s);
+
+	CHECK_EQ(t.files, t0.files);
+	CHECK_EQ(t.dirs, t0.dirs);
+	CHECK_EQ(t.logical, t0.logical);
+	CHECK_EQ(t.stored, t0.stored);
+}
+
+/* Create name in dir with content len bytes of c (a check); the file stays
+ * closed.  NULL if it could not be made. */
 static struct inode *make_file(struct store *s, struct inode *dir, const char *name, size_t len,
 			       char c)
 {
@@ -41,11 +53,15 @@ static struct inode *make_file(struct store *s, struct inode *dir, const char *n
 	struct ofile *f;
 	struct stat st;
 	char *buf = malloc(len ? len : 1);
+	int r;
 
+	CHECK(buf != NULL);
 	if (!buf)
 		return NULL;
 	memset(buf, c, len);
-	if (ns_create(s, dir, name, 0644, O_CREAT | O_EXCL | O_RDWR, UID, GID, &in, &st, &f) == 0) {
+	r = ns_create(s, dir, name, 0644, O_CREAT | O_EXCL | O_RDWR, UID, GID, &in, &st, &f);
+	CHECK_EQ(r, 0);
+	if (r == 0) {
 		if (len)
 			CHECK_EQ(ofile_write(s, f, buf, len, 0), len);
 		CHECK_EQ(ofile_release(s, f), 0);
@@ -214,7 +230,6 @@ static void test_links(struct store *s)
 	char *data;
 
 	a = make_file(s, root, "a", 100, 'a');
-	CHECK(a != NULL);
 	if (!a)
 		return;
 	d = make_dir(s, root, "dir");
@@ -253,10 +268,7 @@ static void test_links(struct store *s)
 	CHECK_EQ(t.logical, t0.logical + 204);
 	CHECK_EQ(ns_unlink(s, d, "b"), 0);
 	CHECK_EQ(ns_rmdir(s, root, "dir"), 0);
-	t = totals(s);
-	CHECK_EQ(t.files, t0.files);
-	CHECK_EQ(t.logical, t0.logical);
-	CHECK_EQ(t.stored, t0.stored);
+	check_totals(s, t0);
 }
 
 /* The last name of an open file goes: the file keeps working until the
@@ -264,7 +276,7 @@ static void test_links(struct store *s)
 static void test_unlink_open(struct store *s)
 {
 	struct inode *root = inode_root(s), *in;
-	struct stats_totals t0 = totals(s), t;
+	struct stats_totals t0 = totals(s);
 	struct statvfs before, during, after;
 	static char big[3 * 4096];
 	char buf[32];
@@ -277,10 +289,7 @@ static void test_unlink_open(struct store *s)
 	CHECK_EQ(ofile_write(s, f, big, sizeof(big), 0), sizeof(big));
 	CHECK_EQ(totals(s).logical, t0.logical + (int64_t)sizeof(big));
 	CHECK_EQ(ns_unlink(s, root, "gone"), 0);
-	t = totals(s);
-	CHECK_EQ(t.files, t0.files);
-	CHECK_EQ(t.logical, t0.logical);
-	CHECK_EQ(t.stored, t0.stored);
+	check_totals(s, t0);
 	CHECK_EQ(lookup(s, root, "gone", &in, NULL), -ENOENT);
 	CHECK_EQ(ns_getattr(s, in, &st), 0);
 	CHECK_EQ(st.st_nlink, 0);
@@ -293,23 +302,18 @@ static void test_unlink_open(struct store *s)
 	CHECK_EQ(ofile_fsync(s, f, 0), 0);
 	ns_statfs(s, &during);
 	/* Its changes no longer count. */
-	t = totals(s);
-	CHECK_EQ(t.files, t0.files);
-	CHECK_EQ(t.logical, t0.logical);
-	CHECK_EQ(t.stored, t0.stored);
+	check_totals(s, t0);
 	CHECK_EQ(ofile_release(s, f), 0);
 	/* The last close gives the space back. */
 	ns_statfs(s, &after);
 	CHECK(during.f_bfree < after.f_bfree);
 	CHECK_EQ(after.f_bfree, before.f_bfree);
-	t = totals(s);
-	CHECK_EQ(t.files, t0.files);
-	CHECK_EQ(t.stored, t0.stored);
+	check_totals(s, t0);
 }
 
 static void test_rename(struct store *s)
 {
-	struct inode *root = inode_root(s), *x, *y, *z, *e1, *n2, *p, *q, *got;
+	struct inode *root = inode_root(s), *x, *y, *e1, *n2, *p, *q, *got;
 	struct stats_totals t0 = totals(s), t;
 	struct stat st;
 	ssize_t len;
@@ -323,8 +327,7 @@ static void test_rename(struct store *s)
 	CHECK(y == x);
 	CHECK_EQ(ns_rename(s, root, "none", root, "w", 0), -ENOENT);
 	/* Over a file: the file replaced leaves the totals. */
-	z = make_file(s, root, "z", 500, 'z');
-	CHECK(z != NULL);
+	make_file(s, root, "z", 500, 'z');
 	t = totals(s);
 	CHECK_EQ(t.files, t0.files + 2);
 	CHECK_EQ(t.logical, t0.logical + 510);
@@ -396,11 +399,7 @@ static void test_rename(struct store *s)
 	CHECK_EQ(ns_rmdir(s, root, "p"), 0);
 	CHECK_EQ(ns_rmdir(s, root, "n2"), 0);
 	CHECK_EQ(ns_rmdir(s, root, "e2"), 0);
-	t = totals(s);
-	CHECK_EQ(t.files, t0.files);
-	CHECK_EQ(t.dirs, t0.dirs);
-	CHECK_EQ(t.logical, t0.logical);
-	CHECK_EQ(t.stored, t0.stored);
+	check_totals(s, t0);
 }
 
 /* A name of n bytes, all c. */
@@ -477,7 +476,6 @@ static void test_long_names(struct store *s)
 	if (!a || !b || !c)
 		goto out;
 	in = make_file(s, root, a, 3, 'L');
-	CHECK(in != NULL);
 	/* With encrypted names the entry needs a side file too. */
 	CHECK_EQ(backing_entries(s), base + (s->names ? 2 : 1));
 	CHECK_EQ(lookup(s, root, a, &got, &st), 0);
@@ -525,7 +523,6 @@ static void test_setattr(struct store *s)
 	char *data;
 
 	in = make_file(s, root, "sa", 6000, 's');
-	CHECK(in != NULL);
 	if (!in)
 		return;
 	memset(&want, 0, sizeof(want));

@@ -24,17 +24,6 @@
 
 #define BS 4096 /* the block size of memstore_open */
 
-static struct ofile *create(struct store *s, const char *name)
-{
-	struct inode *in;
-	struct ofile *f = NULL;
-	struct stat st;
-
-	CHECK_EQ(ns_create(s, inode_root(s), name, 0600, O_CREAT | O_EXCL | O_RDWR, 0, 0, &in, &st,
-			   &f), 0);
-	return f;
-}
-
 /* Close f and open name again: everything below comes from the backing
  * file, nothing from memory. */
 static struct ofile *reopen(struct store *s, struct ofile *f, const char *name)
@@ -97,7 +86,7 @@ static void test_read_modify_write(struct store *s)
 {
 	size_t len = 3 * BS;
 	char *want = malloc(len), buf[64];
-	struct ofile *f = create(s, "rmw");
+	struct ofile *f = memstore_create(s, "rmw");
 
 	if (!want || !f)
 		goto out;
@@ -126,7 +115,7 @@ out:
 
 static void test_holes(struct store *s)
 {
-	struct ofile *f = create(s, "sparse");
+	struct ofile *f = memstore_create(s, "sparse");
 	uint64_t off = 10 * BS + 7, alloc;
 	char *buf = calloc(1, 11 * BS);
 
@@ -169,7 +158,7 @@ static void test_truncate(struct store *s)
 {
 	size_t len = 3 * BS;
 	char *want = malloc(5 * BS);
-	struct ofile *f = create(s, "trunc");
+	struct ofile *f = memstore_create(s, "trunc");
 	uint64_t full, cut;
 
 	if (!want || !f)
@@ -210,7 +199,7 @@ static void test_hole_overflow(struct store *s)
 	uint64_t nblk = 2 * (FH_MAX_HOLES + 20);
 	size_t len = (size_t)nblk * BS;
 	char *want = calloc(1, len), *got = malloc(len);
-	struct ofile *f = create(s, "holey");
+	struct ofile *f = memstore_create(s, "holey");
 	uint64_t b;
 
 	if (!want || !got || !f)
@@ -247,7 +236,7 @@ static void test_gc(struct store *s)
 {
 	int64_t base = total_stored(s), stored;
 	char *a = malloc(4 * BS), *b = malloc(4 * BS);
-	struct ofile *f = create(s, "gc");
+	struct ofile *f = memstore_create(s, "gc");
 	uint64_t one, two, after;
 
 	if (!a || !b || !f)
@@ -316,7 +305,7 @@ static void bad_block(void *arg, uint64_t block)
 static void test_damage(struct store *s)
 {
 	char *a = malloc(3 * BS), buf[BS];
-	struct ofile *f = create(s, "damaged");
+	struct ofile *f = memstore_create(s, "damaged");
 	uint64_t errors = integrity_errors(s), seen = 0;
 
 	if (!a || !f)

@@ -21,17 +21,6 @@
 
 #define BS 4096 /* the block size of memstore_open */
 
-static struct ofile *create(struct store *s, const char *name)
-{
-	struct inode *in;
-	struct ofile *f = NULL;
-	struct stat st;
-
-	CHECK_EQ(ns_create(s, inode_root(s), name, 0600, O_CREAT | O_EXCL | O_RDWR, 0, 0, &in, &st,
-			   &f), 0);
-	return f;
-}
-
 /* The logical size as a second, independent open would see it from the
  * backing file alone: a fresh open of the same backing name while f is
  * still open would share f's entry, so peek at the size hint instead, which
@@ -56,7 +45,7 @@ static void fill(char *buf, size_t off, size_t len)
 static void test_appends(struct store *s)
 {
 	char want[3000], got[3000];
-	struct ofile *f = create(s, "append");
+	struct ofile *f = memstore_create(s, "append");
 
 	fill(want, 0, sizeof(want));
 	for (size_t off = 0; off < sizeof(want); off += 300)
@@ -81,7 +70,7 @@ static void test_appends(struct store *s)
 static void test_append_to_existing(struct store *s)
 {
 	char want[2500], got[2500];
-	struct ofile *f = create(s, "existing");
+	struct ofile *f = memstore_create(s, "existing");
 
 	fill(want, 0, sizeof(want));
 	CHECK_EQ(ofile_write(s, f, want, 1000, 0), 1000);
@@ -101,7 +90,7 @@ static void test_append_to_existing(struct store *s)
 static void test_flush_before_other_changes(struct store *s)
 {
 	char buf[BS + 100], got[BS + 100];
-	struct ofile *f = create(s, "mixed");
+	struct ofile *f = memstore_create(s, "mixed");
 
 	fill(buf, 0, sizeof(buf));
 	CHECK_EQ(ofile_write(s, f, buf, 100, 0), 100);         /* buffered */
@@ -125,7 +114,7 @@ static void test_flush_before_other_changes(struct store *s)
 static void test_times_after_buffered_write(struct store *s)
 {
 	struct timespec tv[2] = { { 1000, 5 }, { 2000, 7 } };
-	struct ofile *f = create(s, "times");
+	struct ofile *f = memstore_create(s, "times");
 	struct stat st;
 
 	CHECK_EQ(ofile_write(s, f, "hello", 5, 0), 5);
@@ -142,7 +131,7 @@ static void test_times_after_buffered_write(struct store *s)
 static void test_zeros_and_gaps(struct store *s)
 {
 	char zeros[700], got[700];
-	struct ofile *f = create(s, "zeros");
+	struct ofile *f = memstore_create(s, "zeros");
 
 	memset(zeros, 0, sizeof(zeros));
 	CHECK_EQ(ofile_write(s, f, zeros, sizeof(zeros), 0), sizeof(zeros));
