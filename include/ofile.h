@@ -95,13 +95,15 @@ void ofile_set_path(struct ofile *f, const char *path);
  * succeeded.  Other objects and files with more links are left alone. */
 struct ofile_removal {
 	int valid;
+	int no_xattrs;          /* its size hint says it has no attributes */
 	dev_t dev;
 	ino_t ino;
 	uint8_t algo;
 	uint64_t size, stored;
 };
+/* st: lstat of rel, taken by the caller. */
 int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
-			struct ofile_removal *rm);
+			const struct stat *st, struct ofile_removal *rm);
 void ofile_removal_done(struct store *s, const struct ofile_removal *rm);
 
 /* Compression of f's future writes (rewrites its header).  user_set marks

@@ -471,8 +471,8 @@ int ns_unlink(struct store *s, struct inode *dir, const char *name)
 	/* The last name of a regular file takes it out of the totals and its
 	 * attributes with it (an open descriptor keeps the data until the
 	 * last close). */
-	ofile_removal_begin(s, n.dirfd, n.bn.leaf, &rm);
-	has_x = rm.valid && !xattrs_hint_none(s, n.dirfd, n.bn.leaf) &&
+	ofile_removal_begin(s, n.dirfd, n.bn.leaf, &st, &rm);
+	has_x = rm.valid && !rm.no_xattrs &&
 		xattrs_object_id(s, n.dirfd, n.bn.leaf, xid) == 0;
 	r = backend_unlinkat(s->be, n.dirfd, n.bn.leaf, 0);
 	if (r == 0) {
@@ -545,8 +545,8 @@ static int replace_begin(struct store *s, struct nsname *t, const struct stat *s
 	if (backend_fstatat(s->be, t->dirfd, t->bn.leaf, &rp->st, AT_SYMLINK_NOFOLLOW) == 0)
 		rp->exists = 1;
 	if (rp->exists) {
-		ofile_removal_begin(s, t->dirfd, t->bn.leaf, &rp->rm);
-		rp->has_x = (rp->rm.valid || S_ISDIR(rp->st.st_mode)) &&
+		ofile_removal_begin(s, t->dirfd, t->bn.leaf, &rp->st, &rp->rm);
+		rp->has_x = (rp->rm.valid || S_ISDIR(rp->st.st_mode)) && !rp->rm.no_xattrs &&
 			    xattrs_object_id(s, t->dirfd, t->bn.leaf, rp->xid) == 0;
 	}
 	/* A directory replacing an empty directory: the target's own value

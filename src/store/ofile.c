@@ -737,17 +737,13 @@ void ofile_set_path(struct ofile *f, const char *path)
 }
 
 int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
-			struct ofile_removal *rm)
+			const struct stat *stp, struct ofile_removal *rm)
 {
-	struct stat st;
+	struct stat st = *stp;
 	struct ofile *f;
 
-	int r;
-
 	rm->valid = 0;
-	r = backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
-	if (r < 0)
-		return r;
+	rm->no_xattrs = 0;
 	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
 		return 0;
 	rm->valid = 1;
@@ -767,7 +763,10 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 
 		/* The hint knows size and algorithm; only its shorter form
 		 * (or none) sends us to the header. */
-		if (hint_get(s, dirfd, rel, &rm->size, &flags, &algo) < 0 || algo < 0) {
+		int hinted = hint_get(s, dirfd, rel, &rm->size, &flags, &algo) == 0;
+
+		rm->no_xattrs = hinted && !(flags & FH_FLAG_XATTRS);
+		if (!hinted || algo < 0) {
 			uint8_t buf[FH_AREA];
 			int fd = backend_open_noatime(s->be, dirfd, rel);
 
