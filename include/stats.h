@@ -42,7 +42,9 @@ void stats_cache(struct stats *st, int hit);
 /* An integrity error (a block or name that does not authenticate, a
  * missing record) or an I/O error of the backing store.  path is the path
  * inside the mount when known (may be NULL), block the block index or -1.
- * Kept in a bounded ring for /.ragstore/errors and counted. */
+ * Kept in a bounded ring for /.ragstore/errors and counted, once: the same
+ * error (kind, path, block, cause) again within 2 seconds, as the kernel's
+ * retry of a failed read brings, is neither counted nor kept. */
 void stats_error(struct stats *st, int integrity, const char *path, int64_t block,
 		 const char *cause);
 

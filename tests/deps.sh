@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libfuse3-dev fuse3 zlib1g-dev liblz4-dev
 libsodium-dev libinih-dev libzstd-dev python3-pytest attr acl rsync git
-sqlite3 jq"
+sqlite3 jq python3-prometheus-client"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -103,18 +103,42 @@ static void render_metric_head(struct strbuf *sb, const char *name, const char *
 	strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A metric with one unlabelled sample, its value formatted by fmt. */
-static void render_metric(struct strbuf *sb, const char *name, const char *type,
-			  const char *help, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+/* A label value in the exposition format: backslash, double quote and
+ * newline escaped. */
+static void render_label_value(struct strbuf *sb, const char *v)
+{
+	for (; *v; v++)
+		strbuf_printf(sb, "%s", *v == '\\' ? "\\\\" : *v == '"' ? "\\\""
+			      : *v == '\n' ? "\\n" : (char[2]){ *v, 0 });
+}
 
-static void render_metric(struct strbuf *sb, const char *name, const char *type,
-			  const char *help, const char *fmt, ...)
+void render_metric_labels(const struct store *s, struct strbuf *sb)
+{
+	char mnt[PATH_MAX];
+
+	strbuf_printf(sb, "store=\"");
+	render_label_value(sb, s->desc.uuid);
+	strbuf_printf(sb, "\"");
+	if (mountinfo_mount(s, mnt, sizeof(mnt), NULL, 0) == 0) {
+		strbuf_printf(sb, ",mountpoint=\"");
+		render_label_value(sb, mnt);
+		strbuf_printf(sb, "\"");
+	}
+}
+
+/* A metric with one sample labelled only with the store's labels L, its
+ * value formatted by fmt. */
+static void render_metric(struct strbuf *sb, const char *L, const char *name,
+			  const char *type, const char *help, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void render_metric(struct strbuf *sb, const char *L, const char *name,
+			  const char *type, const char *help, const char *fmt, ...)
 {
 	va_list ap;
 
 	render_metric_head(sb, name, type, help);
-	strbuf_printf(sb, "%s ", name);
+	strbuf_printf(sb, "%s{%s} ", name, L);
 	va_start(ap, fmt);
 	strbuf_vprintf(sb, fmt, ap);
 	va_end(ap);
@@ -122,17 +146,17 @@ static void render_metric(struct strbuf *sb, const char *name, const char *type,
 }
 
 /* A counter with one sample per operation class, labelled op. */
-static void render_op_metric(struct strbuf *sb, const char *name, const char *help,
-			     const uint64_t count[STATS_OP_COUNT])
+static void render_op_metric(struct strbuf *sb, const char *L, const char *name,
+			     const char *help, const uint64_t count[STATS_OP_COUNT])
 {
 	render_metric_head(sb, name, "counter", help);
 	for (int i = 0; i < STATS_OP_COUNT; i++)
-		strbuf_printf(sb, "%s{op=\"%s\"} %" PRIu64 "\n", name,
+		strbuf_printf(sb, "%s{%s,op=\"%s\"} %" PRIu64 "\n", name, L,
 			      stats_op_name((enum stats_op)i), count[i]);
 }
 
 /* Latency quantiles, sum and count per operation class. */
-static void render_latency(struct strbuf *sb, const struct stats_snapshot *sn)
+static void render_latency(struct strbuf *sb, const char *L, const struct stats_snapshot *sn)
 {
 	static const char name[] = "ragstore_operation_duration_seconds";
 
@@ -141,18 +165,20 @@ static void render_latency(struct strbuf *sb, const struct stats_snapshot *sn)
 	for (int i = 0; i < STATS_OP_COUNT; i++) {
 		const char *op = stats_op_name((enum stats_op)i);
 
-		strbuf_printf(sb, "%s{op=\"%s\",quantile=\"0.5\"} %.9f\n", name, op,
+		strbuf_printf(sb, "%s{%s,op=\"%s\",quantile=\"0.5\"} %.9f\n", name, L, op,
 			      (double)sn->lat_p50_ns[i] / 1e9);
-		strbuf_printf(sb, "%s{op=\"%s\",quantile=\"0.99\"} %.9f\n", name, op,
+		strbuf_printf(sb, "%s{%s,op=\"%s\",quantile=\"0.99\"} %.9f\n", name, L, op,
 			      (double)sn->lat_p99_ns[i] / 1e9);
-		strbuf_printf(sb, "%s_sum{op=\"%s\"} %.9f\n", name, op,
+		strbuf_printf(sb, "%s_sum{%s,op=\"%s\"} %.9f\n", name, L, op,
 			      (double)sn->lat_sum_ns[i] / 1e9);
-		strbuf_printf(sb, "%s_count{op=\"%s\"} %" PRIu64 "\n", name, op, sn->lat_count[i]);
+		strbuf_printf(sb, "%s_count{%s,op=\"%s\"} %" PRIu64 "\n", name, L, op,
+			      sn->lat_count[i]);
 	}
 }
 
 /* The store totals, overall and per compression algorithm. */
-static void render_totals_metrics(struct strbuf *sb, const struct stats_snapshot *sn)
+static void render_totals_metrics(struct strbuf *sb, const char *L,
+				  const struct stats_snapshot *sn)
 {
 	const struct stats_totals *t = &sn->totals;
 	static const struct {
@@ -163,110 +189,110 @@ static void render_totals_metrics(struct strbuf *sb, const struct stats_snapshot
 		{ "ragstore_algorithm_stored_bytes", "Backing bytes by compression setting." },
 	};
 
-	render_metric(sb, "ragstore_logical_bytes", "gauge",
+	render_metric(sb, L, "ragstore_logical_bytes", "gauge",
 		      "Sum of the logical sizes of all files.", "%" PRId64, t->logical);
-	render_metric(sb, "ragstore_stored_bytes", "gauge",
+	render_metric(sb, L, "ragstore_stored_bytes", "gauge",
 		      "Allocation of the backing files (st_blocks*512, headers included).",
 		      "%" PRId64, t->stored);
-	render_metric(sb, "ragstore_savings_bytes", "gauge",
+	render_metric(sb, L, "ragstore_savings_bytes", "gauge",
 		      "Logical minus stored bytes (negative when storage costs more).",
 		      "%" PRId64, t->logical - t->stored);
-	render_metric(sb, "ragstore_compression_ratio", "gauge",
+	render_metric(sb, L, "ragstore_compression_ratio", "gauge",
 		      "Stored bytes divided by logical bytes (0 when empty).", "%.6f",
 		      health_ratio(t));
-	render_metric(sb, "ragstore_files", "gauge", "Regular files (each inode once).",
+	render_metric(sb, L, "ragstore_files", "gauge", "Regular files (each inode once).",
 		      "%" PRId64, t->files);
-	render_metric(sb, "ragstore_directories", "gauge", "Directories, not counting the root.",
+	render_metric(sb, L, "ragstore_directories", "gauge", "Directories, not counting the root.",
 		      "%" PRId64, t->dirs);
 	for (int m = 0; m < 3; m++) {
 		render_metric_head(sb, algo_m[m].name, "gauge", algo_m[m].help);
 		for (int i = 0; i < STATS_ALGO_COUNT; i++) {
 			const struct stats_algo *a = &t->algo[i];
 
-			strbuf_printf(sb, "%s{algorithm=\"%s\"} %" PRId64 "\n", algo_m[m].name,
-				      codec_name((uint8_t)i),
+			strbuf_printf(sb, "%s{%s,algorithm=\"%s\"} %" PRId64 "\n", algo_m[m].name,
+				      L, codec_name((uint8_t)i),
 				      m == 0 ? a->files : m == 1 ? a->logical : a->stored);
 		}
 	}
-	render_metric(sb, "ragstore_totals_rebuilding", "gauge",
+	render_metric(sb, L, "ragstore_totals_rebuilding", "gauge",
 		      "1 while the store totals are being rebuilt by a walk.", "%d",
 		      sn->totals_rebuilding);
-	render_metric(sb, "ragstore_totals_rebuilt_after_unclean_shutdown", "gauge",
+	render_metric(sb, L, "ragstore_totals_rebuilt_after_unclean_shutdown", "gauge",
 		      "1 when this mount found the totals left by an unclean shutdown.", "%d",
 		      sn->totals_load == STATS_LOAD_UNCLEAN);
 }
 
 /* The running or last scrub. */
-static void render_scrub_metrics(struct strbuf *sb, const struct stats_scrub *sc)
+static void render_scrub_metrics(struct strbuf *sb, const char *L, const struct stats_scrub *sc)
 {
-	render_metric(sb, "ragstore_scrub_running", "gauge", "1 while a scrub runs.", "%d",
+	render_metric(sb, L, "ragstore_scrub_running", "gauge", "1 while a scrub runs.", "%d",
 		      sc->state == STATS_SCRUB_RUNNING);
-	render_metric(sb, "ragstore_scrub_files_checked", "gauge",
+	render_metric(sb, L, "ragstore_scrub_files_checked", "gauge",
 		      "Files verified by the running or last scrub.", "%" PRIu64,
 		      sc->files_checked);
-	render_metric(sb, "ragstore_scrub_files_bad", "gauge",
+	render_metric(sb, L, "ragstore_scrub_files_bad", "gauge",
 		      "Damaged files found by the running or last scrub.", "%" PRIu64,
 		      sc->files_bad);
-	render_metric(sb, "ragstore_scrub_blocks_bad", "gauge",
+	render_metric(sb, L, "ragstore_scrub_blocks_bad", "gauge",
 		      "Bad blocks found by the running or last scrub.", "%" PRIu64,
 		      sc->blocks_bad);
-	render_metric(sb, "ragstore_scrub_last_finished_timestamp_seconds", "gauge",
+	render_metric(sb, L, "ragstore_scrub_last_finished_timestamp_seconds", "gauge",
 		      "Unix time the last scrub finished (0: never).", "%lld",
 		      (long long)sc->last_finished);
 }
 
 /* The backing filesystem (when statvfs answered) and the health verdict. */
-static void render_health_metrics(struct strbuf *sb, const struct health *h)
+static void render_health_metrics(struct strbuf *sb, const char *L, const struct health *h)
 {
 	if (h->sv_ok) {
 		double fr = (double)h->sv.f_frsize;
 
-		render_metric(sb, "ragstore_backing_size_bytes", "gauge",
+		render_metric(sb, L, "ragstore_backing_size_bytes", "gauge",
 			      "Size of the backing filesystem.", "%.0f",
 			      (double)h->sv.f_blocks * fr);
-		render_metric(sb, "ragstore_backing_free_bytes", "gauge",
+		render_metric(sb, L, "ragstore_backing_free_bytes", "gauge",
 			      "Space available to the daemon on the backing filesystem.", "%.0f",
 			      (double)h->sv.f_bavail * fr);
-		render_metric(sb, "ragstore_backing_inodes", "gauge",
+		render_metric(sb, L, "ragstore_backing_inodes", "gauge",
 			      "Inodes of the backing filesystem (0: not reported).", "%llu",
 			      (unsigned long long)h->sv.f_files);
-		render_metric(sb, "ragstore_backing_free_inodes", "gauge",
+		render_metric(sb, L, "ragstore_backing_free_inodes", "gauge",
 			      "Inodes available on the backing filesystem.", "%llu",
 			      (unsigned long long)h->sv.f_favail);
 	}
-	render_metric(sb, "ragstore_health_score", "gauge", "Health score 0-100 (see health).",
+	render_metric(sb, L, "ragstore_health_score", "gauge", "Health score 0-100 (see health).",
 		      "%d", h->score);
-	render_metric(sb, "ragstore_health_status", "gauge",
+	render_metric(sb, L, "ragstore_health_status", "gauge",
 		      "Health status: 0 ok, 1 warning, 2 critical.", "%d", (int)h->status);
 }
 
 void render_metrics(const struct stats_snapshot *sn, const struct health *h,
-		    struct strbuf *sb)
+		    const char *L, struct strbuf *sb)
 {
-	render_totals_metrics(sb, sn);
-	render_op_metric(sb, "ragstore_operations_total", "Filesystem operations by class.",
+	render_totals_metrics(sb, L, sn);
+	render_op_metric(sb, L, "ragstore_operations_total", "Filesystem operations by class.",
 			 sn->ops);
-	render_op_metric(sb, "ragstore_operation_errors_total",
+	render_op_metric(sb, L, "ragstore_operation_errors_total",
 			 "Filesystem operations that returned an error, by class.",
 			 sn->op_errors);
-	render_latency(sb, sn);
-	render_metric(sb, "ragstore_read_bytes_total", "counter", "Bytes read by users.",
+	render_latency(sb, L, sn);
+	render_metric(sb, L, "ragstore_read_bytes_total", "counter", "Bytes read by users.",
 		      "%" PRIu64, sn->bytes_read);
-	render_metric(sb, "ragstore_written_bytes_total", "counter", "Bytes written by users.",
+	render_metric(sb, L, "ragstore_written_bytes_total", "counter", "Bytes written by users.",
 		      "%" PRIu64, sn->bytes_written);
-	render_metric(sb, "ragstore_integrity_errors_total", "counter",
+	render_metric(sb, L, "ragstore_integrity_errors_total", "counter",
 		      "Blocks, headers or names that failed authentication.", "%" PRIu64,
 		      sn->integrity_errors);
-	render_metric(sb, "ragstore_io_errors_total", "counter",
+	render_metric(sb, L, "ragstore_io_errors_total", "counter",
 		      "I/O errors of the backing store.", "%" PRIu64, sn->io_errors);
-	render_metric(sb, "ragstore_cache_hits_total", "counter", "Cache lookups that hit.",
+	render_metric(sb, L, "ragstore_cache_hits_total", "counter", "Cache lookups that hit.",
 		      "%" PRIu64, sn->cache_hits);
-	render_metric(sb, "ragstore_cache_misses_total", "counter", "Cache lookups that missed.",
+	render_metric(sb, L, "ragstore_cache_misses_total", "counter", "Cache lookups that missed.",
 		      "%" PRIu64, sn->cache_misses);
-	render_metric(sb, "ragstore_uptime_seconds", "gauge",
+	render_metric(sb, L, "ragstore_uptime_seconds", "gauge",
 		      "Seconds since the store was opened.", "%.3f", sn->uptime_seconds);
-	render_scrub_metrics(sb, &sn->scrub);
-	render_health_metrics(sb, h);
+	render_scrub_metrics(sb, L, &sn->scrub);
+	render_health_metrics(sb, L, h);
 }
 
 /* ini values are single lines; a path with a newline would break that. */

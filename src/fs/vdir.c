@@ -90,9 +90,19 @@ static int vdir_render(struct store *s, enum vfile kind, char **buf, size_t *len
 	case VF_HEALTH:
 		render_health(h, &sb);
 		break;
-	case VF_METRICS:
-		render_metrics(sn, h, &sb);
+	case VF_METRICS: {
+		struct strbuf lb = STRBUF_INIT(2 * PATH_MAX);
+		char *labels = NULL;
+		size_t n;
+
+		render_metric_labels(s, &lb);
+		if (strbuf_finish(&lb, &labels, &n) == 0 && labels)
+			render_metrics(sn, h, labels, &sb);
+		else
+			sb.err = -ENOMEM;
+		free(labels);
 		break;
+	}
 	default:
 		render_config(s, &sb);
 		break;

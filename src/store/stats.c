@@ -32,6 +32,7 @@
 
 struct stats_err {
 	time_t when;
+	uint64_t mono_ns; /* CLOCK_MONOTONIC, to tell a repeat */
 	int integrity;
 	int64_t block;
 	char *path;       /* owned; NULL when unknown */
@@ -174,25 +175,63 @@ void stats_cache(struct stats *st, int hit)
 		add(hit ? &st->cache_hits : &st->cache_misses, 1);
 }
 
+/* The kernel retries a read that failed (the readahead, then the page the
+ * reader wants), so one damaged block is reported two or three times within
+ * milliseconds.  An error identical to one recorded less than
+ * STATS_ERR_REPEAT_NS ago (same kind, path, block and cause) is that error
+ * again: neither counted nor listed (docs/STATS.md).  Only the newest
+ * STATS_ERR_REPEAT_SCAN entries are compared. */
+#define STATS_ERR_REPEAT_NS (2 * 1000000000ull)
+#define STATS_ERR_REPEAT_SCAN 16
+
+static int stats_err_repeated(const struct stats *st, int integrity, const char *path,
+			      int64_t block, const char *cause, uint64_t now)
+{
+	for (unsigned k = 1; k <= st->ring_used && k <= STATS_ERR_REPEAT_SCAN; k++) {
+		const struct stats_err *e =
+			&st->ring[(st->ring_next + STATS_ERRORS_MAX - k) % STATS_ERRORS_MAX];
+
+		if (now - e->mono_ns >= STATS_ERR_REPEAT_NS)
+			break; /* the ring is in time order: the rest are older */
+		if (e->integrity == integrity && e->block == block &&
+		    !strncmp(e->cause, cause, sizeof(e->cause) - 1) &&
+		    (e->path && path ? !strcmp(e->path, path) : e->path == path))
+			return 1;
+	}
+	return 0;
+}
+
 void stats_error(struct stats *st, int integrity, const char *path, int64_t block,
 		 const char *cause)
 {
 	struct stats_err *e;
+	struct timespec now;
+	uint64_t ns;
 	char *p = path ? strdup(path) : NULL;
 
 	if (!st) {
 		free(p);
 		return;
 	}
-	add(integrity ? &st->integrity_errors : &st->io_errors, 1);
+	if (!cause)
+		cause = "unknown";
 	pthread_mutex_lock(&st->mu);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	if (stats_err_repeated(st, integrity, path, block, cause, ns)) {
+		pthread_mutex_unlock(&st->mu);
+		free(p);
+		return;
+	}
+	add(integrity ? &st->integrity_errors : &st->io_errors, 1);
 	e = &st->ring[st->ring_next];
 	free(e->path);
 	e->path = p; /* NULL on allocation failure: reported as unknown */
 	e->when = time(NULL);
+	e->mono_ns = ns;
 	e->integrity = integrity;
 	e->block = block;
-	snprintf(e->cause, sizeof(e->cause), "%s", cause ? cause : "unknown");
+	snprintf(e->cause, sizeof(e->cause), "%s", cause);
 	st->ring_next = (st->ring_next + 1) % STATS_ERRORS_MAX;
 	if (st->ring_used < STATS_ERRORS_MAX)
 		st->ring_used++;

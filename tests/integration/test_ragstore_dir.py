@@ -403,7 +403,7 @@ def test_scrub_finds_flipped_byte(store):
     assert h["checks"]["integrity"]["status"] == "critical"
     assert h["checks"]["scrub"]["status"] == "critical"
     assert any("errors" in r for r in h["recommendations"])
-    m = parse_prometheus(vread(store, "metrics"))
+    m = metrics(store)
     assert m[("ragstore_integrity_errors_total", ())] >= 1
     assert m[("ragstore_scrub_blocks_bad", ())] == 1
     # the good file still reads
@@ -515,11 +515,34 @@ def parse_prometheus(text):
     return samples
 
 
+def store_uuid(store):
+    return re.search(r"^uuid = (\S+)$", vread(store, "config"), re.M).group(1)
+
+
+def strip_store_labels(samples, store):
+    """The samples of parse_prometheus without the labels that name the
+    store, after checking that every sample carries them: store (the UUID)
+    and mountpoint."""
+    want = {"store": store_uuid(store), "mountpoint": os.path.realpath(store.mnt)}
+    out = {}
+    for (name, labels), v in samples.items():
+        d = dict(labels)
+        assert {k: d.get(k) for k in want} == want, "%s%r lacks the store labels" % (name, labels)
+        out[(name, tuple(kv for kv in labels if kv[0] not in want))] = v
+    return out
+
+
+def metrics(store):
+    """/.ragstore/metrics of store, parsed strictly, keyed without the store
+    labels."""
+    return strip_store_labels(parse_prometheus(vread(store, "metrics")), store)
+
+
 def test_metrics_parse(store):
     rsutil.write_file(store.path("m"), rsutil.text_bytes(100_000))
     rsutil.read_file(store.path("m"))
     text = vread(store, "metrics")
-    m = parse_prometheus(text)
+    m = strip_store_labels(parse_prometheus(text), store)
     types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
     for name, t in types.items():
         assert name.startswith("ragstore_"), name
@@ -538,6 +561,87 @@ def test_metrics_parse(store):
         r = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
         assert r.returncode == 0, r.stdout
+
+
+def test_metrics_name_their_store(store_factory):
+    """Two stores on one host export disjoint series: every sample carries
+    store="UUID" and mountpoint="MNT" (checked with Debian's
+    python3-prometheus-client, as a Prometheus scrape would read it)."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        pytest.fail("python3-prometheus-client is missing (make deps installs it)",
+                    pytrace=False)
+    a, b = store_factory("a"), store_factory("b")
+    series = []
+    for s in (a, b):
+        rsutil.write_file(s.path("f"), rsutil.text_bytes(10_000))
+        fams = list(text_string_to_metric_families(vread(s, "metrics")))
+        assert len(fams) > 20
+        seen = set()
+        for fam in fams:
+            for smp in fam.samples:
+                assert smp.labels.get("store") == store_uuid(s), smp
+                assert smp.labels.get("mountpoint") == os.path.realpath(s.mnt), smp
+                seen.add((smp.name, tuple(sorted(smp.labels.items()))))
+        series.append(seen)
+    assert store_uuid(a) != store_uuid(b)
+    assert not series[0] & series[1], "two stores export the same series"
+
+
+def _block_record_offset(bp, index, block=rsutil.DEFAULT_BLOCK):
+    """Offset of the payload of the record that holds block index (in
+    whichever of its two slots it was written)."""
+    raw = Path(bp).read_bytes()
+    for slot in (0, 1):
+        if raw[rsutil.slot_offset(index, slot, block):][:4] == b"RSB1":
+            return rsutil.payload_offset(index, slot, block)
+    raise AssertionError("block %d of %s has no record" % (index, bp))
+
+
+def test_one_flipped_byte_counts_one_error(store):
+    """The kernel retries a read that failed (readahead, then the page), but
+    one damaged block read once is one integrity error, listed once; the
+    same error more than 2 s later counts again (docs/STATS.md)."""
+    B = rsutil.DEFAULT_BLOCK
+    rsutil.write_file(store.path("f"), rsutil.pattern_bytes(3 * B, 41))
+    bp = store.backing_path("f")
+    store.unmount()
+    rsutil.flip_byte(bp, _block_record_offset(bp, 1) + 5)
+    store.mount()
+    with pytest.raises(OSError) as ei:
+        rsutil.read_file(store.path("f"))
+    assert ei.value.errno == errno.EIO
+    s = stats(store)
+    assert s["integrity_errors"] == 1, s["integrity_errors"]
+    lines = vread(store, "errors").splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].split("\t")[1:4] == ["integrity", "/f", "1"], lines
+    assert metrics(store)[("ragstore_integrity_errors_total", ())] == 1
+    time.sleep(2.5)
+    with pytest.raises(OSError):
+        rsutil.read_file(store.path("f"))
+    assert stats(store)["integrity_errors"] == 2
+    assert len(vread(store, "errors").splitlines()) == 2
+
+
+def test_missing_names_are_not_errors(store):
+    """stat of a missing name (ENOENT from lookup) and getxattr of an unset
+    attribute (ENODATA) are answers: counted in ops, not in op_errors."""
+    rsutil.write_file(store.path("f"), b"x")
+    before = stats(store)
+    for i in range(50):
+        assert not os.path.exists(store.path("missing-%d" % i))
+        with pytest.raises(OSError) as ei:
+            os.getxattr(store.path("f"), "user.unset-%d" % i)
+        assert ei.value.errno == errno.ENODATA
+    after = stats(store)
+    assert after["ops"]["getattr"] >= before["ops"]["getattr"] + 50
+    assert after["ops"]["xattr"] >= before["ops"]["xattr"] + 50
+    assert after["op_errors"] == before["op_errors"], after["op_errors"]
+    m = metrics(store)
+    assert m[("ragstore_operation_errors_total", (("op", "getattr"),))] == \
+        before["op_errors"]["getattr"]
 
 
 def test_strict_parser_rejects_bad_input():
@@ -581,7 +685,7 @@ def test_nearly_full_backing_shows_in_health(store_factory, tmp_path):
         assert h["checks"]["disk_space"]["free_percent"] < 5
         assert h["score"] <= 60
         assert any("free" in r and "filesystem" in r for r in h["recommendations"]), h
-        m = parse_prometheus(vread(s, "metrics"))
+        m = metrics(s)
         assert m[("ragstore_backing_free_bytes", ())] < 0.05 * m[
             ("ragstore_backing_size_bytes", ())]
         os.unlink(tdir / "filler")
