@@ -1,5 +1,6 @@
-/* log.h - diagnostics: stderr in the foreground, syslog once daemonized.
- * Never pass a key or a passphrase to these functions. */
+/* log.h - diagnostics: stderr in the foreground, syslog once daemonized
+ * (unless the daemon keeps stderr, see docs/ragstore.1).  Never pass a key
+ * or a passphrase to these functions. */
 #ifndef RAGSTORE_LOG_H
 #define RAGSTORE_LOG_H
 
@@ -7,6 +8,10 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 /* Send messages to syslog (1) or stderr (0, the default). */
 void log_use_syslog(int on);
+/* 1 if a syslog daemon accepts connections on /dev/log, else 0.  Where
+ * none listens (a container, say) syslog() drops every message without a
+ * word, so a caller asks this before choosing syslog. */
+int log_syslog_reachable(void);
 /* Messages above this level are dropped; default LOG_LVL_INFO. */
 void log_set_level(enum log_level lvl);
 void log_msg(enum log_level lvl, const char *fmt, ...)

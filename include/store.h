@@ -56,10 +56,16 @@ struct store {
 struct pathmap_cache *pathmap_cache_new(void);
 void pathmap_cache_free(struct pathmap_cache *c);
 
-/* Error results of store_create/store_open besides plain -errno. */
-#define STORE_EWRONGPASS (-EACCES) /* passphrase does not unwrap the key */
-#define STORE_ENOTSTORE (-ENOENT)  /* no descriptor: not a backing dir */
-#define STORE_EDAMAGED (-EINVAL)   /* descriptor malformed or altered */
+/* Domain errors of store_needs_passphrase, store_open and
+ * store_change_passphrase, besides plain -errno.  They lie below -4095, the
+ * lowest value the kernel uses for -errno, so that none aliases an errno
+ * value: a descriptor that cannot be read for lack of permission stays
+ * -EACCES and is not taken for a wrong passphrase.  strerror() does not know
+ * them; the message is always in err.  Callers translate them once (main.c
+ * into exit codes). */
+#define STORE_EWRONGPASS (-4097) /* passphrase does not unwrap the key */
+#define STORE_ENOTSTORE (-4098)  /* no descriptor: not a backing dir */
+#define STORE_EDAMAGED (-4099)   /* descriptor malformed or altered */
 
 /* Create a new store in backing (created if absent; must be empty).  pass
  * is ignored for CIPHER_NONE.  Returns 0 or -errno with a message in err. */

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,9 @@
 #include <unistd.h>
 
 #include "cli/cmd_fsck.h"
+#include "cli/daemon.h"
+#include "cli/fuselog.h"
+#include "cli/mountcheck.h"
 #include "cli/passphrase.h"
 #include "crypto.h"
 #include "fs/fs.h"
@@ -26,9 +30,13 @@ enum exit_code {
 	EXIT_OK = 0,
 	EXIT_ERR = 1,
 	EXIT_USAGE = 2,
-	EXIT_PASS = 3,     /* wrong passphrase */
-	EXIT_NOSTORE = 4,  /* not a store, or damaged/altered descriptor */
-	EXIT_MOUNTPT = 5,  /* mountpoint missing, not a directory, busy */
+	EXIT_PASS = 3,        /* wrong passphrase */
+	EXIT_NOSTORE = 4,     /* not a store, or damaged/altered descriptor */
+	EXIT_MOUNTPT = 5,     /* mountpoint missing, not a directory, busy */
+	EXIT_NONEMPTY = 6,    /* mountpoint not empty, without -o nonempty */
+	EXIT_PERM = 7,        /* permission denied on BACKING or its descriptor */
+	EXIT_FUSEDEV = 8,     /* /dev/fuse missing or not to be opened */
+	EXIT_ALLOWOTHER = 9,  /* allow_other refused by /etc/fuse.conf */
 };
 
 static const char *usage_text =
@@ -36,7 +44,8 @@ static const char *usage_text =
 	"\n"
 	"  init   [--passfile F | --extpass CMD] [--no-encryption] [--plaintext-names]\n"
 	"         [--cipher C] [--block-size N] [--compression ALG] BACKING\n"
-	"  mount  [-f] [-o OPT[,OPT...]] [--passfile F | --extpass CMD] BACKING MOUNTPOINT\n"
+	"  mount  [-f] [-q] [-o OPT[,OPT...]] [--passfile F | --extpass CMD]\n"
+	"         BACKING MOUNTPOINT\n"
 	"  passwd [--passfile OLD --new-passfile NEW] BACKING\n"
 	"  fsck   [--repair | --read-only] [--passfile F | --extpass CMD] BACKING\n"
 	"  info   BACKING\n"
@@ -59,13 +68,18 @@ static const char *help_init =
 
 static const char *help_mount =
 	"usage: ragstore mount [OPTIONS] BACKING MOUNTPOINT\n"
-	"Unlock the store in BACKING and mount it on MOUNTPOINT.  Returns once the\n"
-	"mount is usable; the filesystem keeps running in the background.\n"
-	"  -f                stay in the foreground\n"
-	"  -o OPT[,OPT...]   mount options: allow_other, ro, passfile=F, and other\n"
+	"Unlock the store in BACKING and mount it on MOUNTPOINT, which must be an\n"
+	"empty directory.  Returns once the mount is usable; the filesystem keeps\n"
+	"running in the background and sends its messages to syslog.\n"
+	"  -f                stay in the foreground; messages go to stderr\n"
+	"  -q                quiet: report errors only\n"
+	"  -o OPT[,OPT...]   mount options: allow_other, ro, passfile=F, extpass=CMD,\n"
+	"                    nonempty (mount over a non-empty directory), nosyslog\n"
+	"                    (keep messages on stderr in the background), and other\n"
 	"                    FUSE options; auto, noauto, _netdev, nofail are ignored\n"
 	"  --passfile F      passphrase from the first line of F\n"
-	"  --extpass CMD     passphrase from the first line CMD prints\n";
+	"  --extpass CMD     passphrase from the first line CMD prints\n"
+	"SIGTERM or SIGINT unmounts cleanly and exits 0.  Exit codes: ragstore(1).\n";
 
 static const char *help_passwd =
 	"usage: ragstore passwd [--passfile OLD --new-passfile NEW] BACKING\n"
@@ -75,13 +89,40 @@ static const char *help_info =
 	"usage: ragstore info BACKING\n"
 	"Print the store's settings (no secrets).\n";
 
-static void die_usage(const char *msg)
+/* A usage error: one line naming it, and where help is. */
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die_usage(const char *fmt, ...)
 {
-	fprintf(stderr, "ragstore: %s\n%s", msg, usage_text);
+	va_list ap;
+
+	fputs("ragstore: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("; see ragstore --help\n", stderr);
 	exit(EXIT_USAGE);
 }
 
-/* Map a store_open/store_create error to an exit code. */
+/* The usage error for what getopt_long (with opterr off and optstring
+ * starting "+:") just refused: c is '?' for an unknown option and ':' for
+ * a missing argument. */
+static void die_bad_option(const char *cmd, int c, int argc, char **argv)
+{
+	const char *arg = optind > 0 && optind - 1 < argc ? argv[optind - 1] : "?";
+	int is_long = !strncmp(arg, "--", 2);
+
+	if (c == ':' && !is_long)
+		die_usage("%s: option -%c needs an argument", cmd, optopt);
+	if (c == ':')
+		die_usage("%s: option %s needs an argument", cmd, arg);
+	if (!is_long && optopt)
+		die_usage("%s: unknown option -%c", cmd, optopt);
+	die_usage("%s: unknown option %s", cmd, arg);
+}
+
+/* Map an error of the store functions to an exit code: their domain
+ * errors (store.h) and the -errno values that have a code of their own. */
 static int exit_for(int r)
 {
 	switch (r) {
@@ -90,6 +131,9 @@ static int exit_for(int r)
 	case STORE_ENOTSTORE:
 	case STORE_EDAMAGED:
 		return EXIT_NOSTORE;
+	case -EACCES:
+	case -EPERM:
+		return EXIT_PERM;
 	default:
 		return EXIT_ERR;
 	}
@@ -120,7 +164,7 @@ static int cmd_init(int argc, char **argv)
 
 	o.codec.algo = STORE_DEFAULT_ALGO;
 	o.codec.level = STORE_DEFAULT_LEVEL;
-	while ((c = getopt_long(argc, argv, "+h", pass_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", pass_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': passfile = optarg; break;
 		case 'x': extpass = optarg; break;
@@ -148,7 +192,7 @@ static int cmd_init(int argc, char **argv)
 				die_usage("--compression: none, lz4, zlib[:1-9], gzip[:1-9], zstd[:1-19]");
 			break;
 		case 'h': fputs(help_init, stdout); return EXIT_OK;
-		default: die_usage("init: unknown option");
+		default: die_bad_option("init", c, argc, argv);
 		}
 	}
 	if (optind != argc - 1)
@@ -164,7 +208,7 @@ static int cmd_init(int argc, char **argv)
 	passphrase_free(pass);
 	if (r < 0) {
 		fprintf(stderr, "ragstore: %s\n", err);
-		return EXIT_ERR;
+		return exit_for(r);
 	}
 	printf("Created %s store in %s.\n",
 	       o.cipher == CIPHER_NONE ? "an unencrypted" : "an encrypted", argv[optind]);
@@ -229,7 +273,10 @@ static int unlock_store(const char *backing, const char *passfile, const char *e
 
 struct mount_opts {
 	const char *passfile, *extpass, *config;
-	int foreground;
+	int foreground, quiet, debug;
+	int nosyslog;    /* -o nosyslog: the daemon keeps stderr for messages */
+	int nonempty;    /* -o nonempty: mount over a directory with entries */
+	int allow_other; /* allow_other or allow_root is among fuse_opts */
 	char fuse_opts[4096]; /* comma-separated, for -o */
 };
 
@@ -255,11 +302,18 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 			m->extpass = o + 8;
 		} else if (strncmp(o, "config=", 7) == 0) {
 			m->config = o + 7;
+		} else if (strcmp(o, "nosyslog") == 0) {
+			m->nosyslog = 1;
+		} else if (strcmp(o, "nonempty") == 0) {
+			/* libfuse 3 no longer knows it: ours to check. */
+			m->nonempty = 1;
 		} else {
 			size_t have = strlen(m->fuse_opts);
 
 			if (have + strlen(o) + 2 >= sizeof(m->fuse_opts))
 				die_usage("too many mount options");
+			if (!strcmp(o, "allow_other") || !strcmp(o, "allow_root"))
+				m->allow_other = 1;
 			if (have)
 				strcat(m->fuse_opts, ",");
 			strcat(m->fuse_opts, o);
@@ -267,30 +321,35 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 	}
 }
 
-static int check_mountpoint(const char *mnt)
+/* Everything about the mountpoint and FUSE that can be known before the
+ * passphrase is asked for.  Returns EXIT_OK or an exit code after one line
+ * on stderr. */
+static int mount_precheck(const char *mnt, const struct mount_opts *m)
 {
-	struct stat st, parent;
-	char up[PATH_MAX];
+	char err[PATH_MAX + 256];
+	int r = mountcheck_mountpoint(mnt, m->nonempty, err, sizeof(err));
 
-	if (stat(mnt, &st) < 0) {
-		fprintf(stderr, "ragstore: mountpoint %s: %s\n", mnt, strerror(errno));
-		return EXIT_MOUNTPT;
+	if (r < 0) {
+		fprintf(stderr, "ragstore: %s\n", err);
+		return r == -ENOTEMPTY ? EXIT_NONEMPTY : EXIT_MOUNTPT;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "ragstore: mountpoint %s is not a directory\n", mnt);
-		return EXIT_MOUNTPT;
+	r = mountcheck_allow_other(m->allow_other, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "ragstore: %s\n", err);
+		return EXIT_ALLOWOTHER;
 	}
-	if (snprintf(up, sizeof(up), "%s/..", mnt) < (int)sizeof(up) &&
-	    stat(up, &parent) == 0 &&
-	    (parent.st_dev != st.st_dev || parent.st_ino == st.st_ino)) {
-		fprintf(stderr, "ragstore: mountpoint %s is busy (something is already mounted there)\n",
-			mnt);
-		return EXIT_MOUNTPT;
+	r = mountcheck_fuse_device(err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "ragstore: %s\n", err);
+		return EXIT_FUSEDEV;
 	}
 	return EXIT_OK;
 }
 
-/* Build the FUSE handle and mount it.  Returns 0 or an exit code. */
+/* Build the FUSE handle and mount it on mnt (an absolute path, since the
+ * daemon leaves its directory and still has to unmount).  libfuse's own
+ * complaint, if any, becomes part of the one line of failure.  Returns 0
+ * or an exit code. */
 static int fuse_setup(struct store *s, const char *backing, const char *mnt,
 		      struct mount_opts *m, struct fuse_session **out)
 {
@@ -320,29 +379,40 @@ static int fuse_setup(struct store *s, const char *backing, const char *mnt,
 		fprintf(stderr, "ragstore: out of memory\n");
 		return EXIT_ERR;
 	}
+	fuselog_hold(1);
 	se = fuse_session_new(&args, &fs_ll_ops, sizeof(fs_ll_ops), s);
 	fuse_opt_free_args(&args);
 	if (!se) {
-		fprintf(stderr, "ragstore: invalid mount options: %s\n", m->fuse_opts);
+		fprintf(stderr, "ragstore: invalid mount options: %s\n",
+			*fuselog_held() ? fuselog_held() : m->fuse_opts);
+		fuselog_hold(0);
 		return EXIT_USAGE;
 	}
 	if (fuse_session_mount(se, mnt) != 0) {
-		fprintf(stderr, "ragstore: cannot mount on %s (see the message above)\n", mnt);
+		fprintf(stderr, "ragstore: cannot mount on %s%s%s\n", mnt,
+			*fuselog_held() ? ": " : "", fuselog_held());
+		fuselog_hold(0);
 		fuse_session_destroy(se);
 		return EXIT_MOUNTPT;
 	}
+	fuselog_hold(0);
 	fs_set_session(se);
 	*out = se;
 	return EXIT_OK;
 }
 
+/* Serve until the filesystem is unmounted, or until SIGTERM, SIGINT or
+ * SIGHUP: libfuse's handlers end the loop, which then returns the signal's
+ * number; that is a requested stop, so the caller unmounts, saves and
+ * exits 0 as after fusermount3 -u (systemd must not see a failure). */
 static int serve(struct fuse_session *se)
 {
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	int r;
 
-	if (fuse_set_signal_handlers(se) != 0) {
+	if (!cfg || fuse_set_signal_handlers(se) != 0) {
 		fuse_loop_cfg_destroy(cfg);
+		log_msg(LOG_LVL_ERROR, "cannot set up the session loop");
 		return EXIT_ERR;
 	}
 	fuse_loop_cfg_set_max_threads(cfg, 16);
@@ -350,6 +420,13 @@ static int serve(struct fuse_session *se)
 	r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	fuse_remove_signal_handlers(se);
+	if (r == SIGTERM || r == SIGINT || r == SIGHUP) {
+		log_msg(LOG_LVL_INFO, "%s: unmounting", strsignal(r));
+		return EXIT_OK;
+	}
+	if (r != 0)
+		log_msg(LOG_LVL_ERROR, "the session loop failed: %s",
+			r < 0 ? strerror(-r) : strsignal(r));
 	return r == 0 ? EXIT_OK : EXIT_ERR;
 }
 
@@ -366,64 +443,60 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 
 	if (r == EXIT_OK)
 		r = fuse_setup(s, backing, mnt, m, &f);
-	if (r != EXIT_OK || status_fd < 0) {
-		if (status_fd >= 0) {
-			code = (unsigned char)r;
-			if (write(status_fd, &code, 1) < 0)
-				r = EXIT_ERR;
-			close(status_fd);
-		}
-		if (r != EXIT_OK) {
-			store_close(s);
-			return r;
-		}
-	} else {
-		/* Mounted: detach from the terminal, then let the parent go. */
-		int null = open("/dev/null", O_RDWR);
+	if (r == EXIT_OK && status_fd >= 0) {
+		int dr = daemon_detach(m->nosyslog, m->quiet);
 
-		if (chdir("/") < 0)
-			r = EXIT_ERR;
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-			if (null > 2)
-				close(null);
-		}
-		log_use_syslog(1);
-		code = EXIT_OK;
+		if (dr < 0)
+			log_msg(LOG_LVL_WARN, "cannot detach from the terminal: %s", strerror(-dr));
+	}
+	if (status_fd >= 0) {
+		/* Mounted (and detached), or failed: let the parent go.  Should
+		 * it be gone already, the mount is there all the same, so it is
+		 * served. */
+		code = (unsigned char)r;
 		if (write(status_fd, &code, 1) < 0)
-			r = EXIT_ERR;
+			log_msg(LOG_LVL_WARN, "the mount command went away before it was told");
 		close(status_fd);
 	}
+	if (r != EXIT_OK) {
+		store_close(s);
+		return r;
+	}
+	log_msg(LOG_LVL_INFO, "%s mounted on %s", s->backing, mnt);
 	r = vdir_start(s) == 0 ? serve(f) : EXIT_ERR;
+	fs_release_open_files(s);
 	vdir_stop(s);
 	fs_set_session(NULL);
 	fuse_session_unmount(f);
 	fuse_session_destroy(f);
 	store_close(s);
+	log_msg(LOG_LVL_INFO, "%s unmounted", mnt);
 	return r;
 }
 
 static int cmd_mount(int argc, char **argv)
 {
 	struct mount_opts m;
-	char *pass;
+	char *pass, *mnt;
 	size_t passlen;
 	int c, pipefd[2];
 	pid_t pid;
 
 	memset(&m, 0, sizeof(m));
-	while ((c = getopt_long(argc, argv, "+fo:hd", pass_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:fo:hdq", pass_opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': m.foreground = 1; break;
-		case 'd': m.foreground = 1; mount_opt_add(&m, (char[]){ "debug" }); break;
+		case 'd':
+			m.foreground = m.debug = 1;
+			mount_opt_add(&m, (char[]){ "debug" });
+			break;
+		case 'q': m.quiet = 1; break;
 		case 'o': mount_opt_add(&m, optarg); break;
 		case 'p': m.passfile = optarg; break;
 		case 'x': m.extpass = optarg; break;
 		case 'C': m.config = optarg; break;
 		case 'h': fputs(help_mount, stdout); return EXIT_OK;
-		default: die_usage("mount: unknown option");
+		default: die_bad_option("mount", c, argc, argv);
 		}
 	}
 	if (optind != argc - 2)
@@ -432,21 +505,31 @@ static int cmd_mount(int argc, char **argv)
 		fprintf(stderr, "ragstore: --config: policies are not supported by this version\n");
 		return EXIT_USAGE;
 	}
-	c = check_mountpoint(argv[optind + 1]);
+	log_set_level(m.quiet ? LOG_LVL_ERROR : m.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	c = mount_precheck(argv[optind + 1], &m);
 	if (c != EXIT_OK)
 		return c;
+	/* Absolute: the daemon changes to / and must still unmount it. */
+	mnt = realpath(argv[optind + 1], NULL);
+	if (!mnt) {
+		fprintf(stderr, "ragstore: mountpoint %s: %s\n", argv[optind + 1], strerror(errno));
+		return EXIT_MOUNTPT;
+	}
 	/* Ask here, while the terminal the command was typed on is ours: the
 	 * daemon below leaves it (setsid) and could not open /dev/tty.  An
 	 * --extpass command runs here too, so it may prompt as well. */
 	c = read_passphrase(argv[optind], m.passfile, m.extpass, &pass, &passlen);
 	if (c != EXIT_OK)
-		return c;
-	if (m.foreground)
-		return mount_run(argv[optind], argv[optind + 1], &m, pass, passlen, -1);
+		goto out;
+	if (m.foreground) {
+		c = mount_run(argv[optind], mnt, &m, pass, passlen, -1);
+		goto out;
+	}
+	c = EXIT_ERR;
 	if (pipe(pipefd) < 0) {
 		perror("ragstore: pipe");
 		passphrase_free(pass);
-		return EXIT_ERR;
+		goto out;
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -454,7 +537,7 @@ static int cmd_mount(int argc, char **argv)
 		passphrase_free(pass);
 		close(pipefd[0]);
 		close(pipefd[1]);
-		return EXIT_ERR;
+		goto out;
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
@@ -466,7 +549,7 @@ static int cmd_mount(int argc, char **argv)
 		setsid();
 		/* Keys are created in this process, so their memory locks (not
 		 * inherited across fork) belong to the daemon. */
-		_exit(mount_run(argv[optind], argv[optind + 1], &m, pass, passlen, pipefd[1]));
+		_exit(mount_run(argv[optind], mnt, &m, pass, passlen, pipefd[1]));
 	} else {
 		unsigned char code;
 		ssize_t n;
@@ -478,12 +561,16 @@ static int cmd_mount(int argc, char **argv)
 			n = read(pipefd[0], &code, 1);
 		while (n < 0 && errno == EINTR);
 		close(pipefd[0]);
-		if (n == 1)
-			return code;
-		waitpid(pid, NULL, 0);
-		fprintf(stderr, "ragstore: the filesystem process died while starting\n");
-		return EXIT_ERR;
+		if (n == 1) {
+			c = code;
+		} else {
+			waitpid(pid, NULL, 0);
+			fprintf(stderr, "ragstore: the filesystem process died while starting\n");
+		}
 	}
+out:
+	free(mnt);
+	return c;
 }
 
 static int cmd_passwd(int argc, char **argv)
@@ -493,13 +580,13 @@ static int cmd_passwd(int argc, char **argv)
 	size_t oldlen = 0, newlen = 0;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+h", pass_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", pass_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': passfile = optarg; break;
 		case 'x': extpass = optarg; break;
 		case 'n': newfile = optarg; break;
 		case 'h': fputs(help_passwd, stdout); return EXIT_OK;
-		default: die_usage("passwd: unknown option");
+		default: die_bad_option("passwd", c, argc, argv);
 		}
 	}
 	if (optind != argc - 1)
@@ -574,7 +661,7 @@ static int cmd_help(int argc, char **argv)
 		else if (!strcmp(argv[1], "fsck"))
 			t = fsck_help;
 		else
-			die_usage("help: unknown command");
+			die_usage("help: unknown command '%s'", argv[1]);
 	}
 	fputs(t, stdout);
 	return EXIT_OK;
@@ -586,6 +673,9 @@ int main(int argc, char **argv)
 
 	umask(0);
 	signal(SIGPIPE, SIG_IGN);
+	/* Option errors are reported by die_bad_option, in one line. */
+	opterr = 0;
+	fuselog_install();
 	if (argc < 2)
 		die_usage("no command given");
 	cmd = argv[1];
@@ -611,6 +701,7 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(cmd, "fsck"))
 		return cmd_fsck(argc - 1, argv + 1, unlock_store);
-	fprintf(stderr, "ragstore: unknown command '%s'\n%s", cmd, usage_text);
-	return EXIT_USAGE;
+	if (cmd[0] == '-')
+		die_usage("unknown option %s (options follow the command)", cmd);
+	die_usage("unknown command '%s'", cmd);
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -60,7 +61,15 @@ static int from_command(const char *cmd, char *buf)
 		;
 	st = pclose(p);
 	if (st != 0) {
-		fprintf(stderr, "ragstore: extpass command failed (status %d)\n", st);
+		/* st is a wait status, not the command's exit code. */
+		if (st < 0)
+			fprintf(stderr, "ragstore: extpass command: %s\n", strerror(errno));
+		else if (WIFSIGNALED(st))
+			fprintf(stderr, "ragstore: extpass command killed by signal %d (%s)\n",
+				WTERMSIG(st), strsignal(WTERMSIG(st)));
+		else
+			fprintf(stderr, "ragstore: extpass command exited with %d\n",
+				WEXITSTATUS(st));
 		return -1;
 	}
 	if (n < 0)

@@ -14,4 +14,11 @@ extern const struct fuse_lowlevel_ops fs_ll_ops;
  * before the session loop starts. */
 void fs_set_session(struct fuse_session *se);
 
+/* Release every file the kernel still has open, as its release requests
+ * would (the write-behind block goes out, superseded records are
+ * collected), so that totals saved afterwards are exact.  For a session
+ * loop ended by a signal while files were open; call it only once the loop
+ * has returned, when no request runs. */
+void fs_release_open_files(struct store *s);
+
 #endif

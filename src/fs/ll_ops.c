@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,9 +68,70 @@ static fuse_ino_t node_of(struct store *s, struct inode *in)
 	return in == inode_root(s) ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)in;
 }
 
+/* An open regular file as the kernel holds it: fi->fh points here.  All
+ * handles are on one list, so that a stop by signal, which ends the session
+ * loop while files are still open (no release will come for them), can
+ * release them before the totals are saved (fs_release_open_files). */
+struct fs_handle {
+	struct ofile *f;
+	struct fs_handle *prev, *next; /* guarded by handles_mu */
+};
+
+static pthread_mutex_t handles_mu = PTHREAD_MUTEX_INITIALIZER; /* a leaf lock */
+static struct fs_handle handles = { NULL, &handles, &handles };
+
+/* A handle for f on the list; NULL on allocation failure. */
+static struct fs_handle *handle_new(struct ofile *f)
+{
+	struct fs_handle *h = malloc(sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->f = f;
+	pthread_mutex_lock(&handles_mu);
+	h->next = handles.next;
+	h->prev = &handles;
+	handles.next->prev = h;
+	handles.next = h;
+	pthread_mutex_unlock(&handles_mu);
+	return h;
+}
+
+/* Take h off the list and free it; returns its file, for ofile_release. */
+static struct ofile *handle_drop(struct fs_handle *h)
+{
+	struct ofile *f = h->f;
+
+	pthread_mutex_lock(&handles_mu);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	pthread_mutex_unlock(&handles_mu);
+	free(h);
+	return f;
+}
+
+static struct fs_handle *handle_of(const struct fuse_file_info *fi)
+{
+	return (struct fs_handle *)(uintptr_t)fi->fh;
+}
+
+/* The open file of a regular file's fi (setattr passes NULL without one). */
 static struct ofile *file_of(const struct fuse_file_info *fi)
 {
-	return fi ? (struct ofile *)(uintptr_t)fi->fh : NULL;
+	return fi ? handle_of(fi)->f : NULL;
+}
+
+void fs_release_open_files(struct store *s)
+{
+	pthread_mutex_lock(&handles_mu);
+	while (handles.next != &handles) {
+		struct fs_handle *h = handles.next;
+
+		pthread_mutex_unlock(&handles_mu);
+		ofile_release(s, handle_drop(h));
+		pthread_mutex_lock(&handles_mu);
+	}
+	pthread_mutex_unlock(&handles_mu);
 }
 
 static uint64_t now_ns(void)
@@ -406,6 +468,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	{
 		struct ofile *f = NULL;
+		struct fs_handle *h = NULL;
 
 		r = ns_open(s, inode_of(s, ino), fi->flags, &f);
 		op_done(s, STATS_OP_OPEN, t0, r);
@@ -413,10 +476,14 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * a crash, or a copy without xattrs): make it ask again. */
 		if (r == 0 && ofile_hint_fixed(f) && fs_session)
 			fuse_lowlevel_notify_inval_inode(fs_session, ino, -1, 0);
-		fi->fh = (uintptr_t)f;
+		if (r == 0 && !(h = handle_new(f))) {
+			ofile_release(s, f);
+			r = -ENOMEM;
+		}
+		fi->fh = (uintptr_t)h;
 		fi->keep_cache = 1;
 		if (r == 0 && fuse_reply_open(req, fi) != 0)
-			ofile_release(s, f); /* interrupted: no release will come */
+			ofile_release(s, handle_drop(h)); /* interrupted: no release will come */
 		else if (r < 0)
 			reply_err(req, r);
 	}
@@ -431,6 +498,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	struct inode *in = NULL;
 	struct ofile *f = NULL;
+	struct fs_handle *h;
 	struct stat st;
 	int r = reserved(parent, name) ? -EPERM
 		: ns_create(s, inode_of(s, parent), name, mode, fi->flags, c->uid, c->gid, &in,
@@ -441,11 +509,20 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		reply_err(req, r);
 		return;
 	}
+	h = handle_new(f);
+	if (!h) {
+		/* The file exists now; the caller sees the failure and may
+		 * open it again. */
+		ofile_release(s, f);
+		inode_forget(s, in, 1);
+		reply_err(req, -ENOMEM);
+		return;
+	}
 	fill_entry(s, &e, in, &st);
-	fi->fh = (uintptr_t)f;
+	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		ofile_release(s, f);
+		ofile_release(s, handle_drop(h));
 		inode_forget(s, in, 1);
 	}
 }
@@ -529,7 +606,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		reply_err(req, 0);
 		return;
 	}
-	r = ofile_release(s, file_of(fi));
+	r = ofile_release(s, handle_drop(handle_of(fi)));
 	reply_err(req, r);
 	/* The last release may have freed superseded records: st_blocks
 	 * went down behind the kernel's back. */

@@ -241,11 +241,12 @@ static int store_read_desc(const char *backing, struct store_desc *d, char *err,
 {
 	int r = desc_read(backing, d, err, errlen);
 
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
 		snprintf(err, errlen,
 			 "%s is not a ragstore backing directory (no %s; run 'ragstore init' first)",
 			 backing, DESC_FILE);
-	else if (r == -EINVAL)
+		r = STORE_ENOTSTORE;
+	} else if (r == -EINVAL)
 		r = STORE_EDAMAGED; /* err already says FILE:LINE: why */
 	else if (r < 0)
 		snprintf(err, errlen, "cannot read %s/%s: %s", backing, DESC_FILE,

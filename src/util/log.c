@@ -3,7 +3,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static int use_syslog;
 static enum log_level max_level = LOG_LVL_INFO;
@@ -13,6 +16,28 @@ void log_use_syslog(int on)
 	use_syslog = on;
 	if (on)
 		openlog("ragstore", LOG_PID, LOG_DAEMON);
+}
+
+int log_syslog_reachable(void)
+{
+	/* The two socket types glibc's syslog() tries, in its order. */
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s", _PATH_LOG) >= (int)sizeof(a.sun_path))
+		return 0;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+		int ok;
+
+		if (fd < 0)
+			continue;
+		ok = connect(fd, (const struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (ok)
+			return 1;
+	}
+	return 0;
 }
 
 void log_set_level(enum log_level lvl)
