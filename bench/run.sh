@@ -133,7 +133,8 @@ done
 # ---------------------------------------------------------------- work dir --
 PARENT=${BENCH_DIR:-/var/tmp}
 mkdir -p "$PARENT" || die "cannot create BENCH_DIR $PARENT"
-fstype=$(stat -f -c %T "$PARENT" 2>/dev/null || echo unknown)
+# stat -f names ext4 "ext2/ext3" (one magic number); findmnt knows the type.
+fstype=$(findmnt -n -o FSTYPE --target "$PARENT" 2>/dev/null || stat -f -c %T "$PARENT" 2>/dev/null || echo unknown)
 case $fstype in
 tmpfs|ramfs) log "WARNING: $PARENT is $fstype (RAM), not disk: figures will not reflect disk I/O" ;;
 esac
