@@ -53,6 +53,25 @@ static void name_put(struct store *s, struct nsname *n)
 	inode_dirfd_put(s, n->dir);
 }
 
+/* name_get under the shared namespace lock, which stays held (with n) until
+ * name_end; on failure nothing is held. */
+static int name_start(struct store *s, struct inode *dir, const char *name, struct nsname *n)
+{
+	int r;
+
+	inode_ns_rdlock(s);
+	r = name_get(s, dir, name, n);
+	if (r < 0)
+		inode_ns_unlock(s);
+	return r;
+}
+
+static void name_end(struct store *s, struct nsname *n)
+{
+	name_put(s, n);
+	inode_ns_unlock(s);
+}
+
 /* st of backing entry name in dirfd as the user sees it.  *noxattr (when
  * given) is set to 1 if the object is known to have no extended attributes
  * (a regular file whose size hint says so), else left alone. */
@@ -125,13 +144,11 @@ int ns_lookup(struct store *s, struct inode *dir, const char *name, struct inode
 	struct nsname n;
 	int r;
 
-	inode_ns_rdlock(s);
-	r = name_get(s, dir, name, &n);
+	r = name_start(s, dir, name, &n);
 	if (r == 0) {
 		r = hand_out(s, &n, name, out, st);
-		name_put(s, &n);
+		name_end(s, &n);
 	}
-	inode_ns_unlock(s);
 	return r;
 }
 
@@ -297,12 +314,9 @@ static int make_name(struct store *s, struct inode *dir, const char *name, make_
 	struct nsname n;
 	int r;
 
-	inode_ns_rdlock(s);
-	r = name_get(s, dir, name, &n);
-	if (r < 0) {
-		inode_ns_unlock(s);
+	r = name_start(s, dir, name, &n);
+	if (r < 0)
 		return r;
-	}
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
 	if (r == 0)
 		r = make(s, &n, arg);
@@ -312,8 +326,7 @@ static int make_name(struct store *s, struct inode *dir, const char *name, make_
 		r = hand_out(s, &n, name, out, st);
 	if (r < 0)
 		pathmap_side_drop(s, n.dirfd, &n.bn);
-	name_put(s, &n);
-	inode_ns_unlock(s);
+	name_end(s, &n);
 	return r;
 }
 
@@ -430,7 +443,7 @@ out_unlock:
 
 /* The start of unlink and rmdir: under the exclusive namespace lock,
  * resolve name in dir and stat it; it must be a directory exactly when
- * want_dir.  On success the lock and n are held until removal_end. */
+ * want_dir.  On success the lock and n are held until name_end. */
 static int removal_start(struct store *s, struct inode *dir, const char *name, int want_dir,
 			 struct nsname *n, struct stat *st)
 {
@@ -450,12 +463,6 @@ static int removal_start(struct store *s, struct inode *dir, const char *name, i
 		inode_ns_unlock(s);
 	}
 	return r;
-}
-
-static void removal_end(struct store *s, struct nsname *n)
-{
-	name_put(s, n);
-	inode_ns_unlock(s);
 }
 
 int ns_unlink(struct store *s, struct inode *dir, const char *name)
@@ -482,7 +489,7 @@ int ns_unlink(struct store *s, struct inode *dir, const char *name)
 		pathmap_side_drop(s, n.dirfd, &n.bn);
 		inode_name_gone(s, st.st_dev, st.st_ino, dir, n.bn.leaf);
 	}
-	removal_end(s, &n);
+	name_end(s, &n);
 	return r;
 }
 
@@ -503,7 +510,7 @@ int ns_rmdir(struct store *s, struct inode *dir, const char *name)
 			xattrs_forget(s, xid);
 		inode_name_gone(s, st.st_dev, st.st_ino, dir, n.bn.leaf);
 	}
-	removal_end(s, &n);
+	name_end(s, &n);
 	return r;
 }
 
@@ -709,12 +716,9 @@ int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode,
 	struct nsname n;
 	int r;
 
-	inode_ns_rdlock(s);
-	r = name_get(s, dir, name, &n);
-	if (r < 0) {
-		inode_ns_unlock(s);
+	r = name_start(s, dir, name, &n);
+	if (r < 0)
 		return r;
-	}
 	new_owner(s, n.dirfd, &uid, &gid);
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
 	if (r == 0)
@@ -727,8 +731,7 @@ int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode,
 	} else {
 		pathmap_side_drop(s, n.dirfd, &n.bn);
 	}
-	name_put(s, &n);
-	inode_ns_unlock(s);
+	name_end(s, &n);
 	if (r == 0) {
 		r = opened(s, *out, *f, flags);
 		if (r < 0)
