@@ -350,48 +350,59 @@ static int reserved(fuse_ino_t parent, const char *name)
 	return is_vnode(parent) || (parent == FUSE_ROOT_ID && !strcmp(name, VDIR_NAME));
 }
 
-static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     dev_t rdev)
+/* What mknod, mkdir and symlink make, and with what. */
+struct making {
+	enum stats_op op;
+	mode_t mode;
+	dev_t rdev;
+	const char *target;
+};
+
+/* mknod, mkdir and symlink: a new object named name in parent, owned by
+ * the caller, handed to the kernel as a new entry. */
+static void make_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       const struct making *m)
 {
 	struct store *s = store_of(req);
 	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct inode *dir = inode_of(s, parent), *in = NULL;
 	uint64_t t0 = now_ns();
-	struct inode *in = NULL;
 	struct stat st;
-	int r = reserved(parent, name) ? -EPERM
-		: ns_mknod(s, inode_of(s, parent), name, mode, rdev, c->uid, c->gid, &in, &st);
+	int r;
 
-	op_done(s, STATS_OP_CREATE, t0, r);
+	if (reserved(parent, name))
+		r = -EPERM;
+	else if (m->op == STATS_OP_MKDIR)
+		r = ns_mkdir(s, dir, name, m->mode, c->uid, c->gid, &in, &st);
+	else if (m->op == STATS_OP_SYMLINK)
+		r = ns_symlink(s, dir, name, m->target, c->uid, c->gid, &in, &st);
+	else
+		r = ns_mknod(s, dir, name, m->mode, m->rdev, c->uid, c->gid, &in, &st);
+	op_done(s, m->op, t0, r);
 	reply_entry(req, s, in, &st, r);
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct making m = { .op = STATS_OP_CREATE, .mode = mode, .rdev = rdev };
+
+	make_entry(req, parent, name, &m);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct store *s = store_of(req);
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-	uint64_t t0 = now_ns();
-	struct inode *in = NULL;
-	struct stat st;
-	int r = reserved(parent, name) ? -EPERM
-		: ns_mkdir(s, inode_of(s, parent), name, mode, c->uid, c->gid, &in, &st);
+	struct making m = { .op = STATS_OP_MKDIR, .mode = mode };
 
-	op_done(s, STATS_OP_MKDIR, t0, r);
-	reply_entry(req, s, in, &st, r);
+	make_entry(req, parent, name, &m);
 }
 
 static void fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 		       const char *name)
 {
-	struct store *s = store_of(req);
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-	uint64_t t0 = now_ns();
-	struct inode *in = NULL;
-	struct stat st;
-	int r = reserved(parent, name) ? -EPERM
-		: ns_symlink(s, inode_of(s, parent), name, target, c->uid, c->gid, &in, &st);
+	struct making m = { .op = STATS_OP_SYMLINK, .target = target };
 
-	op_done(s, STATS_OP_SYMLINK, t0, r);
-	reply_entry(req, s, in, &st, r);
+	make_entry(req, parent, name, &m);
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
