@@ -279,6 +279,17 @@ int ns_setattr(struct store *s, struct inode *in, struct ofile *f, const struct 
 	return r < 0 ? r : ns_getattr(s, in, st);
 }
 
+/* Whether this process runs as root; asked at every create, and it never
+ * changes once the daemon runs. */
+static int daemon_is_root(void)
+{
+	static int root = -1;
+
+	if (__atomic_load_n(&root, __ATOMIC_RELAXED) < 0)
+		__atomic_store_n(&root, geteuid() == 0, __ATOMIC_RELAXED);
+	return __atomic_load_n(&root, __ATOMIC_RELAXED);
+}
+
 /* Owner of a new object in the directory open as dirfd: the caller, except
  * that the group comes from a setgid directory (as on ext4).  Only a daemon
  * running as root can give objects away; a user's daemon owns everything
@@ -287,7 +298,7 @@ static void new_owner(struct store *s, int dirfd, uid_t *uid, gid_t *gid)
 {
 	struct stat st;
 
-	if (geteuid() != 0) {
+	if (!daemon_is_root()) {
 		*uid = (uid_t)-1;
 		*gid = (gid_t)-1;
 		return;
@@ -360,7 +371,7 @@ int ns_mknod(struct store *s, struct inode *dir, const char *name, mode_t mode, 
 		return -EINVAL;
 	r = make_name(s, dir, name, make_node, &a, uid, gid, out, st);
 	/* fchown of a regular file clears setuid/setgid: put the mode back. */
-	if (r == 0 && S_ISREG(mode) && (mode & 06000) && geteuid() == 0) {
+	if (r == 0 && S_ISREG(mode) && (mode & 06000) && daemon_is_root()) {
 		struct stat want = { .st_mode = mode };
 
 		r = ns_setattr(s, *out, NULL, &want, NS_SET_MODE, st);
