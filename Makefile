@@ -73,12 +73,16 @@ MANDIR  ?= $(PREFIX)/share/man
 
 .PHONY: install uninstall
 install: ragstore
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	           $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 ragstore $(DESTDIR)$(PREFIX)/bin/ragstore
 	install -m 0755 mount-helpers/ragstore-backup $(DESTDIR)$(PREFIX)/bin/ragstore-backup
 	install -m 0755 mount-helpers/mount.fuse.ragstore $(DESTDIR)$(SBINDIR)/mount.fuse.ragstore
-	install -m 0644 docs/ragstore.1 $(DESTDIR)$(MANDIR)/man1/ragstore.1
+	install -m 0644 docs/ragstore.1 docs/ragstore-backup.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/mount.fuse.ragstore.8 $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/ragstore $(DESTDIR)$(PREFIX)/bin/ragstore-backup \
-	      $(DESTDIR)$(SBINDIR)/mount.fuse.ragstore $(DESTDIR)$(MANDIR)/man1/ragstore.1
+	      $(DESTDIR)$(SBINDIR)/mount.fuse.ragstore $(DESTDIR)$(MANDIR)/man1/ragstore.1 \
+	      $(DESTDIR)$(MANDIR)/man1/ragstore-backup.1 \
+	      $(DESTDIR)$(MANDIR)/man8/mount.fuse.ragstore.8
