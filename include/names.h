@@ -69,6 +69,9 @@ int name_is_long(const char *bname);
 
 /* A new directory value file: random IV plus its MAC, in out. */
 void name_diriv_new(const struct name_keys *k, uint8_t *out);
+/* The value file (NAME_DIRIV_SIZE bytes) for an existing value iv: what
+ * fsck writes back when only the MAC was damaged.  iv may be out. */
+void name_diriv_seal(const struct name_keys *k, const uint8_t *iv, uint8_t *out);
 /* Check a directory value file and extract the IV.  -EBADMSG if altered. */
 int name_diriv_open(const struct name_keys *k, const uint8_t *in, size_t len,
 		    uint8_t *iv);

@@ -33,8 +33,9 @@ void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
 /* Append s as a JSON string: quoted, with '"' and '\\' escaped and every
- * control character as \uXXXX.  s is any NUL-terminated text (a path may
- * hold anything); bytes of 0x80 and above are copied as they are. */
+ * control character as a \u escape of four hex digits.  s is any
+ * NUL-terminated text (a path may hold anything); bytes of 0x80 and above
+ * are copied as they are. */
 void strbuf_json_str(struct strbuf *sb, const char *s);
 
 /* Append a time as a JSON value: an ISO 8601 UTC string such as

@@ -110,6 +110,12 @@ static void diriv_mac(const struct name_keys *k, const uint8_t *iv, uint8_t *tag
 	memcpy(tag, full, NAME_TAG_LEN);
 }
 
+void name_diriv_seal(const struct name_keys *k, const uint8_t *iv, uint8_t *out)
+{
+	memmove(out, iv, NAME_IV_LEN);
+	diriv_mac(k, out, out + NAME_IV_LEN);
+}
+
 void name_diriv_new(const struct name_keys *k, uint8_t *out)
 {
 	crypto_random(out, NAME_IV_LEN);

@@ -12,24 +12,11 @@
 
 #include "backend.h"
 #include "backfile.h"
-#include "crypto.h"
 #include "pathmap.h"
 #include "util.h"
 
 /* docs/XATTRS.md: a directory's id in a store with plaintext names. */
 #define DIR_ID_XATTR "user.ragstore.id"
-
-/* The MAC of a directory value as docs/FORMAT.md defines it. */
-static void diriv_seal(const struct name_keys *nk, const uint8_t *iv, uint8_t *file)
-{
-	uint8_t msg[1 + NAME_IV_LEN], full[32];
-
-	msg[0] = 'D';
-	memcpy(msg + 1, iv, NAME_IV_LEN);
-	crypto_mac(nk->mac, msg, sizeof(msg), full);
-	memcpy(file, iv, NAME_IV_LEN);
-	memcpy(file + NAME_IV_LEN, full, NAME_TAG_LEN);
-}
 
 /* Replace the value file of directory dfd with file (temporary, fsync,
  * rename, like every value file is written). */
@@ -114,7 +101,7 @@ int fsck_names_dir_iv(void *arg, int dfd, const char *path, uint8_t *iv)
 	memcpy(id + 1, iv, NAME_IV_LEN);
 	fsck_xattrs_own(k, id, path);
 	if (k->o->repair)
-		diriv_seal(s->names, iv, file);
+		name_diriv_seal(s->names, iv, file);
 	if (!fsck_repairable(k, path, k->o->repair ? diriv_write(s->be, dfd, file) : 0,
 		   p == 1 ? "directory value file " NAME_DIRIV_FILE " damaged, but the value it "
 			    "holds is proven by the names it decrypts (its MAC is rewritten)"
