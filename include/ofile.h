@@ -68,6 +68,10 @@ int ofile_truncate(struct store *s, struct ofile *f, uint64_t size);
  * the write-behind block of small sequential writes, see ofile_int.h.
  * Returns 0 or the first write error recorded for the file. */
 int ofile_flush(struct store *s, struct ofile *f);
+/* 1 if flush or the last release would still change the backing file (a
+ * dirty write-behind block, superseded records to release), so that
+ * st_blocks changes; 0 if not. */
+int ofile_changes_pending(struct ofile *f);
 int ofile_fsync(struct store *s, struct ofile *f, int datasync);
 /* fallocate: mode 0 (extend), FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE |
  * FALLOC_FL_KEEP_SIZE; anything else -EOPNOTSUPP. */

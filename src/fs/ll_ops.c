@@ -637,7 +637,7 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct store *s = store_of(req);
 	uint64_t t0 = now_ns();
-	int r;
+	int r, pending;
 
 	/* Closing hands the data to the backing filesystem (SPEC section 4):
 	 * the write-behind block goes out now, and its error to close(). */
@@ -645,11 +645,13 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reply_err(req, 0);
 		return;
 	}
+	pending = ofile_changes_pending(file_of(fi));
 	r = ofile_flush(s, file_of(fi));
 	op_done(s, STATS_OP_FSYNC, t0, r);
 	/* Writing the buffered block and releasing old records changed
-	 * st_blocks: the kernel must ask again (before close returns). */
-	if (fs_session)
+	 * st_blocks: the kernel must ask again (before close returns).  A
+	 * close that changed nothing (every read-only open) needs no word. */
+	if (pending && fs_session)
 		fuse_lowlevel_notify_inval_inode(fs_session, ino, -1, 0);
 	reply_err(req, r);
 }
@@ -657,18 +659,19 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct store *s = store_of(req);
-	int r;
+	int r, pending;
 
 	if (is_vnode(ino)) {
 		vdir_release((struct vdir_handle *)(uintptr_t)fi->fh);
 		reply_err(req, 0);
 		return;
 	}
+	pending = ofile_changes_pending(file_of(fi));
 	r = ofile_release(s, handle_drop(handle_of(fi)));
 	reply_err(req, r);
 	/* The last release may have freed superseded records: st_blocks
 	 * went down behind the kernel's back. */
-	if (fs_session)
+	if (pending && fs_session)
 		fuse_lowlevel_notify_inval_inode(fs_session, ino, -1, 0);
 }
 

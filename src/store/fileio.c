@@ -459,6 +459,16 @@ static int take_error(struct ofile *f, int r)
 	return r;
 }
 
+int ofile_changes_pending(struct ofile *f)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&f->lock);
+	r = f->wb_dirty || f->ngc > 0 || f->gc_overflow;
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
 int ofile_flush(struct store *s, struct ofile *f)
 {
 	int r;
