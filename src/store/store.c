@@ -134,11 +134,13 @@ static int root_diriv(struct backend *be, const char *root, const uint8_t *maste
 /* Undo layout_create (best effort: this is already a failure path). */
 static void layout_remove(struct backend *be, const char *backing)
 {
-	char root[PATH_MAX], iv[PATH_MAX];
+	char root[PATH_MAX], iv[PATH_MAX], totals[PATH_MAX];
 
 	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root) ||
-	    snprintf(iv, sizeof(iv), "%s/%s", root, NAME_DIRIV_FILE) >= (int)sizeof(iv))
+	    snprintf(iv, sizeof(iv), "%s/%s", root, NAME_DIRIV_FILE) >= (int)sizeof(iv) ||
+	    snprintf(totals, sizeof(totals), "%s/ragstore.stats", backing) >= (int)sizeof(totals))
 		return;
+	backend_unlinkat(be, AT_FDCWD, totals, 0);
 	backend_unlinkat(be, AT_FDCWD, iv, 0);
 	backend_unlinkat(be, AT_FDCWD, root, AT_REMOVEDIR);
 }
@@ -222,6 +224,19 @@ int store_create(const char *backing, const struct store_init_opts *o,
 	if (r < 0)
 		goto out_keys;
 	made_root = 1;
+	/* An empty store's totals are known: written now, the first mount
+	 * loads them instead of walking the tree while it is being filled. */
+	{
+		struct stats *st = stats_new();
+
+		r = st ? stats_save(st, backing) : -ENOMEM;
+		stats_free(st);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write the store totals in %s: %s", backing,
+				 strerror(-r));
+			goto out_keys;
+		}
+	}
 	/* The descriptor comes last: until it exists, this is no store. */
 	r = desc_write(backing, &d, 1);
 	if (r < 0)
