@@ -50,6 +50,8 @@ struct store {
 	struct pathmap_cache *dirivs; /* directory values, see pathmap.h */
 	struct stats *stats;       /* counters and totals, see stats.h */
 	struct inode_table *inodes; /* objects the kernel knows, see inode.h */
+	int v1_files;              /* create format v1 files (tests of the v1
+				      path only); 0: v2, see fh2.h */
 };
 
 /* The cache behind pathmap.c (created and freed with the store). */

@@ -18,13 +18,6 @@
 #include "stats.h"
 #include "util.h"
 
-/* Per-thread work buffers, sized for the largest block seen so far: a record,
- * a plain block and a decryption scratch area. */
-struct iobufs {
-	size_t cap;
-	uint8_t *rec, *plain, *scratch;
-};
-
 static pthread_key_t bufs_key;
 static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
 
@@ -43,7 +36,7 @@ static void bufs_key_init(void)
 	pthread_key_create(&bufs_key, bufs_free);
 }
 
-static struct iobufs *bufs_get(uint32_t bs)
+struct iobufs *bufs_get(uint32_t bs)
 {
 	size_t need = blk_slot_size(bs);
 	struct iobufs *b;
@@ -70,7 +63,7 @@ static struct iobufs *bufs_get(uint32_t bs)
 	return b;
 }
 
-static int is_zero(const uint8_t *p, size_t len)
+int is_zero(const uint8_t *p, size_t len)
 {
 	if (len < 16) {
 		for (size_t i = 0; i < len; i++)
@@ -272,6 +265,8 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 
 	if (off < 0)
 		return -EINVAL;
+	if (f->v2)
+		return v2io_read(s, f, buf, len, off);
 	pthread_rwlock_rdlock(&f->lock);
 	bs = f->hdr.block_size;
 	size = f->size;
@@ -410,6 +405,8 @@ int ofile_wb_flush(struct store *s, struct ofile *f)
 	uint32_t bs = f->hdr.block_size;
 	int r;
 
+	if (f->v2)
+		return v2io_commit(s, f, 0);
 	if (!f->wb_dirty)
 		return 0;
 	io = bufs_get(bs);
@@ -464,7 +461,7 @@ int ofile_changes_pending(struct ofile *f)
 	int r;
 
 	pthread_rwlock_rdlock(&f->lock);
-	r = f->wb_dirty || f->ngc > 0 || f->gc_overflow;
+	r = f->v2 ? v2io_pending(f) : f->wb_dirty || f->ngc > 0 || f->gc_overflow;
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }
@@ -474,6 +471,12 @@ int ofile_flush(struct store *s, struct ofile *f)
 	int r;
 
 	pthread_rwlock_wrlock(&f->lock);
+	if (f->v2) {
+		r = take_error(f, v2io_commit(s, f, __atomic_load_n(&f->refs, __ATOMIC_RELAXED) == 1));
+		ofile_account(s, f);
+		pthread_rwlock_unlock(&f->lock);
+		return r;
+	}
 	r = ofile_wb_flush(s, f);
 	/* The close of the only open handle: release superseded records now,
 	 * so that st_blocks is final when close() returns (the release that
@@ -499,6 +502,8 @@ ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t le
 		return -EINVAL;
 	if (len == 0)
 		return 0;
+	if (f->v2)
+		return v2io_write(s, f, buf, len, off);
 	pthread_rwlock_wrlock(&f->lock);
 	bs = f->hdr.block_size;
 	io = bufs_get(bs);
@@ -569,6 +574,10 @@ int ofile_truncate(struct store *s, struct ofile *f, uint64_t size)
 
 	if (!nh)
 		return -ENOMEM;
+	if (f->v2) {
+		free(nh);
+		return v2io_truncate(s, f, size);
+	}
 	pthread_rwlock_wrlock(&f->lock);
 	r = ofile_wb_flush(s, f);
 	if (r < 0)
@@ -621,6 +630,14 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync)
 {
 	int r;
 
+	if (f->v2) {
+		r = v2io_fsync(s, f, datasync);
+		pthread_rwlock_wrlock(&f->lock);
+		r = take_error(f, r);
+		ofile_account(s, f);
+		pthread_rwlock_unlock(&f->lock);
+		return r;
+	}
 	pthread_rwlock_wrlock(&f->lock);
 	r = ofile_wb_flush(s, f);
 	if (r == 0)
@@ -653,6 +670,8 @@ static int punch_range(struct store *s, struct ofile *f, uint64_t off, uint64_t 
 
 	if (off >= end)
 		return 0;
+	if (f->v2)
+		return v2io_punch(s, f, off, len);
 	zeros = calloc(1, bs);
 	if (!zeros)
 		return -ENOMEM;
@@ -705,6 +724,8 @@ off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence)
 
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
+	if (f->v2)
+		return v2io_lseek(f, off, whence);
 	pthread_rwlock_wrlock(&f->lock);
 	if (ofile_wb_flush(s, f) < 0) {
 		pthread_rwlock_unlock(&f->lock);
@@ -729,6 +750,8 @@ int ofile_verify(struct store *s, struct ofile *f,
 {
 	int nbad = 0;
 
+	if (f->v2)
+		return v2io_verify(s, f, bad, arg);
 	pthread_rwlock_wrlock(&f->lock);
 	ofile_wb_flush(s, f);
 	pthread_rwlock_unlock(&f->lock);

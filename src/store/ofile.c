@@ -42,6 +42,11 @@ static void hint_write(struct ofile *f, const struct file_header *h)
 	backend_fsetxattr(f->be, f->fd, HINT_XATTR, v, sizeof(v), 0);
 }
 
+void ofile_hint_update(struct ofile *f)
+{
+	hint_write(f, &f->hdr);
+}
+
 /* Check the hint against the authenticated header at open.  The hint is
  * written before the header when a file grows and after it when it shrinks,
  * so a crash leaves it too large at worst.  A hint smaller than the real
@@ -123,6 +128,7 @@ static void ofile_free(struct ofile *f)
 {
 	free(f->wb);
 	free(f->path);
+	v2io_free(f);
 	if (f->fd >= 0)
 		backend_close(f->be, f->fd);
 	pthread_rwlock_destroy(&f->lock);
@@ -148,21 +154,23 @@ void ofile_table_free(struct store *s, struct ofile_table *t)
 
 /* Read both header slots and keep the newest that verifies.  A newer slot
  * that fails is what a torn header write leaves behind. */
-static int header_load(struct store *s, int fd, struct file_header *h, int *slot)
+static int header_load(struct store *s, struct ofile *f, struct file_header *h, int *slot)
 {
 	uint8_t buf[FH_AREA];
-	struct file_header *cand = malloc(2 * sizeof(*cand));
-	ssize_t n = backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
+	struct file_header *cand;
+	ssize_t n = backend_pread_full(s->be, f->fd, buf, sizeof(buf), 0);
 	int ok[2], best = -1;
 
-	if (!cand)
-		return -ENOMEM;
-	if (n < 0) {
-		free(cand);
+	if (n < 0)
 		return (int)n;
-	}
 	if (n < FH_AREA)
 		memset(buf + n, 0, FH_AREA - (size_t)n);
+	/* A v2 file has its second slot at 512, inside a v1 first slot. */
+	if (fh2_is_v2(buf) || fh2_is_v2(buf + FH2_SLOT))
+		return v2io_load(s, f, buf, f->bsize);
+	cand = malloc(2 * sizeof(*cand));
+	if (!cand)
+		return -ENOMEM;
 	for (int i = 0; i < 2; i++) {
 		ok[i] = fh_open(s->key, buf + fh_slot_offset(i), &cand[i]) == 0;
 		if (ok[i] && (best < 0 || cand[i].gen > cand[best].gen))
@@ -182,6 +190,13 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 	int slot = 1 - f->hdr_slot;
 	int r;
 
+	if (f->v2) {
+		/* Only metadata changes come here for a v2 file. */
+		f->hdr.flags = nh->flags;
+		f->hdr.codec = nh->codec;
+		f->v2->dirty = 1;
+		return v2io_commit(s, f, 0);
+	}
 	fh_clip_holes(nh, ofile_nblocks(nh->size, nh->block_size));
 	nh->gen = f->hdr.gen + 1;
 	r = fh_seal(s->key, nh, buf);
@@ -228,6 +243,7 @@ static struct ofile *ofile_new(struct backend *be, int fd, const struct stat *st
 	f->counted = 1;
 	f->stored = (uint64_t)st->st_blocks * 512;
 	f->bsize = (uint64_t)st->st_size;
+	f->wb_mtime = st->st_mtim;
 	pthread_rwlock_init(&f->lock, NULL);
 	return f;
 }
@@ -313,7 +329,7 @@ int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 		backend_close(s->be, fd);
 		return -ENOMEM;
 	}
-	r = header_load(s, fd, &f->hdr, &f->hdr_slot);
+	r = header_load(s, f, &f->hdr, &f->hdr_slot);
 	if (r < 0) {
 		log_msg(LOG_LVL_ERROR, "%s: file header missing or damaged", rel);
 		ofile_free(f);
@@ -337,10 +353,15 @@ int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 static int header_init(struct store *s, int fd, const struct codec_spec *codec,
 		       struct file_header *out)
 {
-	struct file_header *h = calloc(1, sizeof(*h));
+	struct file_header *h;
 	uint8_t buf[FH_AREA];
 	int r;
 
+	if (!s->v1_files) {
+		r = v2io_header_new(s, codec, out, buf);
+		return r < 0 ? r : backend_pwrite_full(s->be, fd, buf, FH2_DATA_START, 0);
+	}
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->gen = 1;
@@ -465,6 +486,11 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	f->hdr = *h;
 	f->hdr_slot = 0;
 	free(h);
+	if (!s->v1_files && v2io_attach_new(f) < 0) {
+		/* The file exists and is valid (empty); only this open fails. */
+		ofile_free(f);
+		return -ENOMEM;
+	}
 	hint_write(f, &f->hdr);
 	f->size = 0;
 	f->csize = 0;
@@ -489,7 +515,12 @@ int ofile_release(struct store *s, struct ofile *f)
 	/* Last user: collect garbage while still holding the reference, so an
 	 * open that arrives meanwhile shares this entry instead of racing it. */
 	pthread_rwlock_wrlock(&f->lock);
-	err = ofile_gc_run(s, f);
+	if (f->v2) {
+		err = v2io_commit(s, f, 1);
+		ofile_account(s, f);
+	} else {
+		err = ofile_gc_run(s, f);
+	}
 	if (f->err)
 		err = f->err;
 	f->err = 0;
@@ -531,10 +562,12 @@ uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const stru
 		return 0;
 	n = backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
 	backend_close(s->be, fd);
-	if (n < (ssize_t)FH_SLOT_SIZE)
+	if (n < (ssize_t)FH2_SLOT)
 		return 0;
 	if (n < FH_AREA)
 		memset(buf + n, 0, FH_AREA - (size_t)n);
+	if (v2io_peek(buf, &result, &(uint8_t){ 0 }) == 0)
+		return result;
 	for (int i = 0; i < 2; i++)
 		if (fh_peek(buf + fh_slot_offset(i), &gen[i], &size[i]) == 0 &&
 		    (best < 0 || gen[i] > gen[best]))
@@ -620,8 +653,11 @@ int ofile_gc_run(struct store *s, struct ofile *f)
 	off_t keep_len;
 	struct timespec times[2];
 	struct stat st;
-	int r = ofile_wb_flush(s, f);
+	int r;
 
+	if (f->v2)
+		return 0; /* nothing to collect: v2 reuses space itself */
+	r = ofile_wb_flush(s, f);
 	if (r < 0)
 		return r;
 	nblk = ofile_nblocks(f->hdr.size, bs);
@@ -680,9 +716,13 @@ int ofile_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]
 	pthread_rwlock_wrlock(&f->lock);
 	/* Buffered data goes out first, or writing it would move the time
 	 * set here. */
-	r = ofile_wb_flush(s, f);
-	if (r == 0)
-		r = backend_futimens(f->be, f->fd, tv);
+	if (f->v2) {
+		r = v2io_futimens(s, f, tv);
+	} else {
+		r = ofile_wb_flush(s, f);
+		if (r == 0)
+			r = backend_futimens(f->be, f->fd, tv);
+	}
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }
@@ -700,9 +740,13 @@ int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct time
 		f = table_get(s, &st);
 	if (f)
 		pthread_rwlock_wrlock(&f->lock);
-	r = f ? ofile_wb_flush(s, f) : 0;
-	if (r == 0)
-		r = backend_utimensat(s->be, dirfd, rel, tv, AT_SYMLINK_NOFOLLOW);
+	if (f && f->v2) {
+		r = v2io_futimens(s, f, tv);
+	} else {
+		r = f ? ofile_wb_flush(s, f) : 0;
+		if (r == 0)
+			r = backend_utimensat(s->be, dirfd, rel, tv, AT_SYMLINK_NOFOLLOW);
+	}
 	if (f) {
 		pthread_rwlock_unlock(&f->lock);
 		ofile_release(s, f);
@@ -752,8 +796,8 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 	f = table_get(s, &st);
 	if (f) {
 		pthread_rwlock_rdlock(&f->lock);
-		rm->algo = f->hdr.codec.algo;
-		rm->size = f->hdr.size;
+		rm->algo = f->v2 ? f->v2->disk_algo : f->hdr.codec.algo;
+		rm->size = __atomic_load_n(&f->csize, __ATOMIC_RELAXED);
 		rm->stored = f->stored;
 		pthread_rwlock_unlock(&f->lock);
 		ofile_release(s, f);
@@ -775,7 +819,10 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 				backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
 				backend_close(s->be, fd);
 			}
-			algo = fh_peek_algo(buf);
+			if (v2io_peek(buf, &(uint64_t){ 0 }, &rm->algo) == 0)
+				algo = rm->algo;
+			else
+				algo = fh_peek_algo(buf);
 			rm->size = ofile_stat_size(s, dirfd, rel, &st);
 		}
 		rm->algo = (uint8_t)algo;
@@ -800,8 +847,8 @@ void ofile_removal_done(struct store *s, const struct ofile_removal *rm)
 		 * changes must not count. */
 		pthread_rwlock_wrlock(&f->lock);
 		if (f->counted)
-			stats_file_delta(s->stats, f->hdr.codec.algo, -1,
-					 -(int64_t)f->hdr.size, -(int64_t)f->stored);
+			stats_file_delta(s->stats, f->v2 ? f->v2->disk_algo : f->hdr.codec.algo, -1,
+					 -(int64_t)f->csize, -(int64_t)f->stored);
 		f->counted = 0;
 		pthread_rwlock_unlock(&f->lock);
 		ofile_release(s, f);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <sys/types.h>
 
+#include "fh2.h"
 #include "fileheader.h"
 #include "ofile.h"
 
@@ -16,6 +17,41 @@
 
 struct gc_range {
 	uint64_t start, end; /* block indexes [start, end) */
+};
+
+/* A run of backing-file bytes [off, off+len). */
+struct v2ext {
+	uint64_t off, len;
+};
+
+struct v2list {
+	struct v2ext *v;
+	uint32_t n, cap;
+};
+
+/* State of a v2 (packed) file: see v2io.c for the write rules.  hdr (in
+ * struct ofile) is the in-memory header: its size includes everything
+ * written, and only commits put it on disk. */
+struct v2state {
+	struct fh2_ent *ents;   /* sorted by block; state: V2_* bits */
+	uint32_t n, cap;
+	uint64_t data_end;      /* the backing file's used length */
+	struct v2list free;     /* unreferenced by any header that can win */
+	struct v2list pending;  /* superseded, free after the next sync point */
+	int disk_slot;          /* slot of the newest header on disk */
+	int durable_slot;       /* slot holding the durable header, -1 when the
+				   file has no durable content (created here) */
+	int other_valid;        /* the slot that is not disk_slot holds an
+				   older header that verifies */
+	int dirty;              /* memory differs from the header on disk */
+	int need_sync;          /* a durable record was superseded: fdatasync
+				   before the next header */
+	struct fh2_extra disk;  /* the extra fields of the header on disk */
+	uint8_t ix_state;       /* V2_* bits of the index blob on disk */
+	uint16_t disk_flags;    /* flags and algorithm of the header on disk */
+	uint8_t disk_algo;
+	uint64_t blen;          /* the backing file's length, at least */
+	int mtime_keep;         /* wb_mtime was set by the user (utimens) */
 };
 
 struct ofile {
@@ -68,6 +104,7 @@ struct ofile {
 	int wb_dirty;
 	struct timespec wb_mtime; /* time of the last buffered write: the
 				     file's mtime once the block is out */
+	struct v2state *v2;       /* NULL for a v1 file */
 };
 
 /* Write the write-behind block out (record, then header).  Caller holds
@@ -89,6 +126,48 @@ int ofile_gc_run(struct store *s, struct ofile *f);
 /* Report the change of the backing file's allocation to the totals.
  * Caller holds the content lock exclusive. */
 void ofile_account(struct store *s, struct ofile *f);
+
+/* Rewrite the size hint attribute from f->hdr. */
+void ofile_hint_update(struct ofile *f);
+
+/* v2io.c: the data path of v2 files.  The functions that take no lock
+ * expect the content lock held exclusive. */
+int v2io_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t blen);
+int v2io_header_new(struct store *s, const struct codec_spec *codec,
+		    struct file_header *h, uint8_t *area);
+int v2io_attach_new(struct ofile *f);
+void v2io_free(struct ofile *f);
+/* Size and algorithm from the newer v2 slot of area, unverified; 0 when
+ * neither parses. */
+int v2io_peek(const uint8_t *area, uint64_t *size, uint8_t *algo);
+ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off);
+ssize_t v2io_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off);
+int v2io_truncate(struct store *s, struct ofile *f, uint64_t size);
+int v2io_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len);
+off_t v2io_lseek(struct ofile *f, off_t off, int whence);
+/* Commit what changed; last: the last close, which also ends with a sync
+ * point when an older header is still on disk.  Lock held. */
+int v2io_commit(struct store *s, struct ofile *f, int last);
+int v2io_fsync(struct store *s, struct ofile *f, int datasync);
+/* 1 if a commit or the last close would still write (lock held shared). */
+int v2io_pending(struct ofile *f);
+/* Set the backing file's times (lock held): commits first, and keeps the
+ * mtime across the writes of later commits. */
+int v2io_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]);
+int v2io_verify(struct store *s, struct ofile *f, void (*bad)(void *arg, uint64_t block),
+		void *arg);
+
+/* Per-thread work buffers of the data path (fileio.c), sized for the
+ * largest block seen so far: a record, a plain block and a decryption
+ * scratch area, each at least blk_slot_size(bs) bytes.  NULL when out of
+ * memory. */
+struct iobufs {
+	size_t cap;
+	uint8_t *rec, *plain, *scratch;
+};
+struct iobufs *bufs_get(uint32_t bs);
+/* 1 if p[0..len) is all zero bytes. */
+int is_zero(const uint8_t *p, size_t len);
 
 static inline uint64_t ofile_nblocks(uint64_t size, uint32_t bs)
 {

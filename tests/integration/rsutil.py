@@ -18,7 +18,7 @@ BINARY = REPO / "ragstore"
 PASSPHRASE = "correct horse battery staple"
 
 DEFAULT_BLOCK = 65536
-HEADER_AREA = 4096        # two header slots of 2048 bytes
+HEADER_AREA = 4096        # v1: two header slots of 2048 bytes
 PREFIX_LEN = 48           # block record prefix
 TAG_LEN = 16
 
@@ -63,6 +63,65 @@ def slot_offset(index, slot=0, block_size=DEFAULT_BLOCK):
 
 def payload_offset(index, slot=0, block_size=DEFAULT_BLOCK):
     return slot_offset(index, slot, block_size) + PREFIX_LEN
+
+
+# Format v2 (docs/FORMAT.md), what new files are written in: two 512-byte
+# header slots, then records packed from V2_DATA_START.  A file of at most
+# V2_INLINE_ENTS blocks has its index in the header slot, in clear (under
+# the header's MAC), so tests can find each record without the key.
+V2_SLOT = 512
+V2_DATA_START = 1024
+V2_INLINE_ENTS = 9
+V2_ENTS_AT = 112
+V2_ENT_LEN = 40
+V2_NONCE = 24
+
+
+def v2_slots(raw):
+    """[(slot, generation)] of the slots that look like v2 headers
+    (magic and version), newest first; unverified."""
+    out = []
+    for i in (0, 1):
+        s = raw[i * V2_SLOT:(i + 1) * V2_SLOT]
+        if len(s) == V2_SLOT and s[:4] == b"RSFH" and \
+                int.from_bytes(s[4:8], "little") == 2:
+            out.append((i, int.from_bytes(s[8:16], "little")))
+    return sorted(out, key=lambda t: -t[1])
+
+
+def is_v2(raw):
+    return bool(v2_slots(raw))
+
+
+def v2_header(raw, slot=None):
+    """Fields of a v2 header slot (the newest when slot is None)."""
+    if slot is None:
+        slot = v2_slots(raw)[0][0]
+    s = raw[slot * V2_SLOT:(slot + 1) * V2_SLOT]
+    le = lambda a, b: int.from_bytes(s[a:b], "little")
+    h = {"slot": slot, "gen": le(8, 16), "block_size": le(32, 36),
+         "algo": s[36], "flags": le(38, 40), "size": le(40, 48),
+         "data_end": le(48, 56), "nents": le(56, 60), "ninline": le(60, 64),
+         "ix_off": le(64, 72), "ix_len": le(72, 76), "entries": []}
+    for i in range(h["ninline"]):
+        e = s[V2_ENTS_AT + V2_ENT_LEN * i:V2_ENTS_AT + V2_ENT_LEN * (i + 1)]
+        w = int.from_bytes(e[8:16], "little")
+        h["entries"].append({
+            "block": int.from_bytes(e[0:8], "little"),
+            "off": w & ((1 << 48) - 1), "algo": (w >> 48) & 0xff,
+            "stored": int.from_bytes(e[16:20], "little"),
+            "plain": int.from_bytes(e[20:24], "little")})
+    return h
+
+
+def v2_record(raw, block, slot=None):
+    """(offset, length) of block's record in the backing file (nonce and
+    ciphertext), from the inline index of the newest header; None for a
+    hole."""
+    for e in v2_header(raw, slot)["entries"]:
+        if e["block"] == block:
+            return e["off"], V2_NONCE + e["stored"]
+    return None
 
 
 # --------------------------------------------------------------------------

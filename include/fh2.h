@@ -1,0 +1,119 @@
+/* fh2.h - format v2 of a regular backing file (pure functions, no I/O).
+ *
+ * A v2 backing file is packed: two 512-byte header slots at offsets 0 and
+ * 512, then a data area from FH2_DATA_START in which block records (and,
+ * for files of more than FH2_INLINE_ENTS blocks, the index) lie back to
+ * back at any byte offset.  There are no sparse slots, so the apparent size
+ * of the file is what it occupies, and a file whose one record is at most
+ * FH2_SMALL_MAX stored bytes fits in one 4 KiB block, header included.
+ *
+ * The header holds the logical size, the data end (the length the backing
+ * file must at least have) and the index: one entry per block that holds
+ * data (a block inside the size without an entry is a hole), with the
+ * record's offset, lengths, algorithm and AEAD tag.  Because every record's
+ * tag lives in the header that vouches for it, an older copy of a block, a
+ * record moved or a block zeroed or cut away fails to open; the header
+ * itself is authenticated (an AEAD over every field), and an index that
+ * does not fit the slot is a sealed blob whose tag is in the header.
+ * docs/FORMAT.md has the byte layout and the write rules. */
+#ifndef RAGSTORE_FH2_H
+#define RAGSTORE_FH2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "fileheader.h"
+
+#define FH2_VERSION 2
+#define FH2_SLOT 512
+#define FH2_DATA_START (2 * FH2_SLOT)
+#define FH2_ENT_LEN 40
+#define FH2_INLINE_ENTS 9
+/* Record = nonce || ciphertext (its tag is in the entry). */
+#define FH2_REC_OVERHEAD CRYPTO_NONCE_LEN
+/* Largest stored record that keeps a one-block file in 4 KiB. */
+#define FH2_SMALL_MAX (4096 - FH2_DATA_START - FH2_REC_OVERHEAD)
+/* Bounds of an offset in the data area (48 bits). */
+#define FH2_OFF_MAX ((1ULL << 48) - 1)
+
+struct fh2_ent {
+	uint64_t block;              /* block index */
+	uint64_t off;                /* record offset in the backing file */
+	uint32_t stored;             /* ciphertext bytes (without nonce, tag) */
+	uint32_t plain;              /* plain bytes of the block, 1..block size */
+	uint8_t algo;                /* codec of this record */
+	uint8_t state;               /* in memory only (fileio2.c), 0 on disk */
+	uint8_t tag[CRYPTO_TAG_LEN];
+};
+
+/* The fields of a v2 header that struct file_header does not have. */
+struct fh2_extra {
+	uint64_t data_end;           /* backing length, at least */
+	uint32_t nents;              /* entries in all */
+	uint64_t ix_off;             /* index blob (nents > FH2_INLINE_ENTS) */
+	uint32_t ix_len;             /* its length on disk: nonce + ciphertext */
+	uint8_t ix_tag[CRYPTO_TAG_LEN];
+	uint8_t xattr_mac[CRYPTO_TAG_LEN]; /* binding of the xattr blob */
+};
+
+/* Length on disk of a record of stored bytes, and of an index blob. */
+static inline uint64_t fh2_rec_len(uint32_t stored) { return FH2_REC_OVERHEAD + (uint64_t)stored; }
+static inline uint64_t fh2_ix_len(uint32_t nents)
+{
+	return FH2_REC_OVERHEAD + (uint64_t)nents * FH2_ENT_LEN;
+}
+
+/* Encode and seal a header slot into buf[FH2_SLOT].  ents are the nents
+ * entries, sorted by block; they are stored in the slot when there are at
+ * most FH2_INLINE_ENTS of them (else x->ix_* must describe the index blob).
+ * h->nholes must be 0.  Returns 0 or -EINVAL / -EIO. */
+int fh2_seal(const struct crypto_key *k, const struct file_header *h,
+	     const struct fh2_extra *x, const struct fh2_ent *ents, uint8_t *buf);
+
+/* 1 if buf (at least 8 bytes) starts like a v2 header slot (magic and
+ * version), unverified. */
+int fh2_is_v2(const uint8_t *buf);
+
+/* Verify and decode a slot.  Inline entries go to ents (room for
+ * FH2_INLINE_ENTS); for a larger file *ninline is 0 and the index blob is
+ * to be read and opened with fh2_ix_open.  Returns 0, -ENOENT for an
+ * all-zero slot, -EBADMSG for anything malformed or not authentic. */
+int fh2_open(const struct crypto_key *k, const uint8_t *buf, struct file_header *h,
+	     struct fh2_extra *x, struct fh2_ent *ents, uint32_t *ninline);
+
+/* Size and generation without verifying (stat fallback). */
+int fh2_peek(const uint8_t *buf, uint64_t *gen, uint64_t *size);
+
+/* Seal the index blob of nents entries into out (fh2_ix_len(nents) bytes,
+ * plus CRYPTO_TAG_LEN bytes of slack the seal passes through)
+ * and its tag into tag.  Returns 0 or -EIO. */
+int fh2_ix_seal(const struct crypto_key *k, const uint8_t *file_id,
+		const struct fh2_ent *ents, uint32_t nents, uint8_t *out, uint8_t *tag);
+
+/* Open an index blob read from disk (len bytes) against the header's tag
+ * into ents (nents entries).  scratch has len bytes.  Checks that the
+ * entries are sorted, within the size and data end.  Returns 0 or
+ * -EBADMSG. */
+int fh2_ix_open(const struct crypto_key *k, const struct file_header *h,
+		const struct fh2_extra *x, const uint8_t *blob, size_t len,
+		struct fh2_ent *ents, uint8_t *scratch);
+
+/* Compress (with spec; raw when it saves less than 1/8) and seal block
+ * index of plain[0..plain_len) into rec (room for fh2_rec_len(block_size) +
+ * CRYPTO_TAG_LEN
+ * bytes), filling e (everything but off and state).  Returns the record
+ * length or -errno. */
+ssize_t fh2_rec_seal(const struct crypto_key *k, const uint8_t *file_id,
+		     const struct codec_spec *spec, uint64_t index,
+		     const uint8_t *plain, uint32_t plain_len, uint32_t block_size,
+		     uint8_t *rec, struct fh2_ent *e);
+
+/* Open record rec (fh2_rec_len(e->stored) bytes) of entry e into out
+ * (block_size bytes).  scratch: block_size + CRYPTO_TAG_LEN bytes.  Returns
+ * e->plain, -EBADMSG (not authentic), or -EIO (bad compressed stream). */
+ssize_t fh2_rec_open(const struct crypto_key *k, const uint8_t *file_id,
+		     const struct fh2_ent *e, const uint8_t *rec, uint32_t block_size,
+		     uint8_t *out, uint8_t *scratch);
+
+#endif

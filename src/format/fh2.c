@@ -1,0 +1,303 @@
+/* fh2.c - encode, verify and decode v2 file headers, index blobs and block
+ * records (no I/O).
+ *
+ * Header slot (FH2_SLOT = 512 bytes, little endian, zero padded):
+ *   0 "RSFH"   4 u32 version (2)   8 u64 generation   16 file id[16]
+ *  32 u32 block size   36 u8 algorithm   37 u8 level   38 u16 flags
+ *  40 u64 size   48 u64 data end   56 u32 entries   60 u32 inline entries
+ *  64 u64 index offset   72 u32 index length   76 u32 0
+ *  80 index tag[16]   96 xattr binding[16]
+ * 112 inline entries (FH2_ENT_LEN each, at most FH2_INLINE_ENTS)
+ * 472 nonce[24]   496 tag[16]: AEAD of the empty message, associated data
+ *     bytes 0..471.
+ * Entry: 0 u64 block   8 u64 offset (bits 0-47) | algorithm << 48
+ *        16 u32 stored length   20 u32 plain length   24 tag[16]
+ * Record: nonce[24] || ciphertext; associated data "RSR2" || file id ||
+ *        u64 block || u8 algorithm || u32 plain || u32 stored.
+ * Index blob: nonce[24] || ciphertext of the entries; associated data
+ *        "RSI2" || file id || u32 entries. */
+#include "fh2.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "blockfmt.h"
+#include "codec.h"
+#include "util.h"
+
+#define FH2_MAGIC "RSFH"
+#define FH2_ENTS_AT 112
+#define FH2_BODY (FH2_SLOT - CRYPTO_NONCE_LEN - CRYPTO_TAG_LEN)
+#define REC_AD_LEN (4 + FH_ID_LEN + 8 + 1 + 4 + 4)
+#define IX_AD_LEN (4 + FH_ID_LEN + 4)
+
+static void ent_put(uint8_t *p, const struct fh2_ent *e)
+{
+	util_put_le64(p, e->block);
+	util_put_le64(p + 8, e->off | (uint64_t)e->algo << 48);
+	util_put_le32(p + 16, e->stored);
+	util_put_le32(p + 20, e->plain);
+	memcpy(p + 24, e->tag, CRYPTO_TAG_LEN);
+}
+
+static void ent_get(const uint8_t *p, struct fh2_ent *e)
+{
+	uint64_t w = util_get_le64(p + 8);
+
+	e->block = util_get_le64(p);
+	e->off = w & FH2_OFF_MAX;
+	e->algo = (uint8_t)(w >> 48);
+	e->state = (uint8_t)(w >> 56); /* must be 0: checked by ents_check */
+	e->stored = util_get_le32(p + 16);
+	e->plain = util_get_le32(p + 20);
+	memcpy(e->tag, p + 24, CRYPTO_TAG_LEN);
+}
+
+/* Entries the code could have written for h: sorted, inside the size and
+ * the data end, lengths sane.  Authenticated already, but later arithmetic
+ * must not overflow on a key holder's bad day either. */
+static int ents_check(const struct file_header *h, const struct fh2_extra *x,
+		      const struct fh2_ent *e, uint32_t n)
+{
+	uint32_t bs = h->block_size;
+	uint64_t nblk = h->size / bs + (h->size % bs != 0);
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t left;
+
+		if (e[i].state || e[i].block >= nblk || e[i].algo > CODEC_ZSTD ||
+		    (i > 0 && e[i].block <= e[i - 1].block))
+			return -EBADMSG;
+		left = h->size - e[i].block * bs;
+		if (e[i].plain == 0 || e[i].plain > bs || e[i].plain > left ||
+		    e[i].stored > bs || e[i].stored == 0 ||
+		    (e[i].algo == CODEC_NONE && e[i].stored != e[i].plain))
+			return -EBADMSG;
+		if (e[i].off < FH2_DATA_START ||
+		    e[i].off + fh2_rec_len(e[i].stored) > x->data_end)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+int fh2_seal(const struct crypto_key *k, const struct file_header *h,
+	     const struct fh2_extra *x, const struct fh2_ent *ents, uint8_t *buf)
+{
+	uint8_t tag[CRYPTO_TAG_LEN], empty = 0;
+	uint32_t ninl = x->nents <= FH2_INLINE_ENTS ? x->nents : 0;
+
+	if (h->nholes || h->gen == 0 || x->data_end < FH2_DATA_START ||
+	    x->data_end > FH2_OFF_MAX)
+		return -EINVAL;
+	memset(buf, 0, FH2_SLOT);
+	memcpy(buf, FH2_MAGIC, 4);
+	util_put_le32(buf + 4, FH2_VERSION);
+	util_put_le64(buf + 8, h->gen);
+	memcpy(buf + 16, h->file_id, FH_ID_LEN);
+	util_put_le32(buf + 32, h->block_size);
+	buf[36] = h->codec.algo;
+	buf[37] = h->codec.level;
+	buf[38] = (uint8_t)h->flags;
+	buf[39] = (uint8_t)(h->flags >> 8);
+	util_put_le64(buf + 40, h->size);
+	util_put_le64(buf + 48, x->data_end);
+	util_put_le32(buf + 56, x->nents);
+	util_put_le32(buf + 60, ninl);
+	if (!ninl && x->nents) {
+		util_put_le64(buf + 64, x->ix_off);
+		util_put_le32(buf + 72, x->ix_len);
+		memcpy(buf + 80, x->ix_tag, CRYPTO_TAG_LEN);
+	}
+	memcpy(buf + 96, x->xattr_mac, CRYPTO_TAG_LEN);
+	for (uint32_t i = 0; i < ninl; i++)
+		ent_put(buf + FH2_ENTS_AT + FH2_ENT_LEN * i, &ents[i]);
+	if (crypto_seal(k, tag, &empty, 0, buf, FH2_BODY, buf + FH2_BODY) < 0)
+		return -EIO;
+	memcpy(buf + FH2_BODY + CRYPTO_NONCE_LEN, tag, CRYPTO_TAG_LEN);
+	return 0;
+}
+
+int fh2_is_v2(const uint8_t *buf)
+{
+	return memcmp(buf, FH2_MAGIC, 4) == 0 && util_get_le32(buf + 4) == FH2_VERSION;
+}
+
+static int slot_zero(const uint8_t *buf)
+{
+	for (size_t i = 0; i < FH2_SLOT; i++)
+		if (buf[i])
+			return 0;
+	return 1;
+}
+
+/* The checks that need no key, shared with fh2_peek. */
+static int slot_check(const uint8_t *buf)
+{
+	if (!fh2_is_v2(buf))
+		return slot_zero(buf) ? -ENOENT : -EBADMSG;
+	if (!blk_size_valid(util_get_le32(buf + 32)) || buf[36] > CODEC_ZSTD ||
+	    ((buf[38] | buf[39] << 8) & ~FH_FLAGS_KNOWN) || util_get_le64(buf + 8) == 0)
+		return -EBADMSG;
+	return 0;
+}
+
+int fh2_open(const struct crypto_key *k, const uint8_t *buf, struct file_header *h,
+	     struct fh2_extra *x, struct fh2_ent *ents, uint32_t *ninline)
+{
+	uint8_t empty;
+	uint32_t ninl;
+	int r = slot_check(buf);
+
+	if (r < 0)
+		return r;
+	if (crypto_open(k, &empty, buf + FH2_BODY + CRYPTO_NONCE_LEN, CRYPTO_TAG_LEN,
+			buf, FH2_BODY, buf + FH2_BODY) < 0)
+		return -EBADMSG;
+	memset(h, 0, sizeof(*h));
+	memset(x, 0, sizeof(*x));
+	h->gen = util_get_le64(buf + 8);
+	memcpy(h->file_id, buf + 16, FH_ID_LEN);
+	h->block_size = util_get_le32(buf + 32);
+	h->codec.algo = buf[36];
+	h->codec.level = buf[37];
+	h->flags = (uint16_t)(buf[38] | buf[39] << 8);
+	h->size = util_get_le64(buf + 40);
+	x->data_end = util_get_le64(buf + 48);
+	x->nents = util_get_le32(buf + 56);
+	ninl = util_get_le32(buf + 60);
+	x->ix_off = util_get_le64(buf + 64);
+	x->ix_len = util_get_le32(buf + 72);
+	memcpy(x->ix_tag, buf + 80, CRYPTO_TAG_LEN);
+	memcpy(x->xattr_mac, buf + 96, CRYPTO_TAG_LEN);
+	if (x->data_end < FH2_DATA_START || x->data_end > FH2_OFF_MAX ||
+	    h->size > FH2_OFF_MAX * 64 || util_get_le32(buf + 76) != 0)
+		return -EBADMSG;
+	if (x->nents > h->size / h->block_size + 1)
+		return -EBADMSG;
+	if (x->nents <= FH2_INLINE_ENTS) {
+		if (ninl != x->nents || x->ix_off || x->ix_len)
+			return -EBADMSG;
+		for (uint32_t i = 0; i < ninl; i++)
+			ent_get(buf + FH2_ENTS_AT + FH2_ENT_LEN * i, &ents[i]);
+		if (ents_check(h, x, ents, ninl) < 0)
+			return -EBADMSG;
+	} else if (ninl != 0 || x->ix_len != fh2_ix_len(x->nents) ||
+		   x->ix_off < FH2_DATA_START || x->ix_off + x->ix_len > x->data_end) {
+		return -EBADMSG;
+	}
+	*ninline = ninl;
+	return 0;
+}
+
+int fh2_peek(const uint8_t *buf, uint64_t *gen, uint64_t *size)
+{
+	int r = slot_check(buf);
+
+	if (r < 0)
+		return r;
+	*gen = util_get_le64(buf + 8);
+	*size = util_get_le64(buf + 40);
+	return 0;
+}
+
+static void ix_ad(uint8_t *ad, const uint8_t *file_id, uint32_t nents)
+{
+	memcpy(ad, "RSI2", 4);
+	memcpy(ad + 4, file_id, FH_ID_LEN);
+	util_put_le32(ad + 4 + FH_ID_LEN, nents);
+}
+
+int fh2_ix_seal(const struct crypto_key *k, const uint8_t *file_id,
+		const struct fh2_ent *ents, uint32_t nents, uint8_t *out, uint8_t *tag)
+{
+	uint8_t ad[IX_AD_LEN];
+	uint8_t *ct = out + CRYPTO_NONCE_LEN;
+	size_t len = (size_t)nents * FH2_ENT_LEN;
+
+	for (uint32_t i = 0; i < nents; i++)
+		ent_put(ct + FH2_ENT_LEN * i, &ents[i]);
+	ix_ad(ad, file_id, nents);
+	/* The tag lands after the ciphertext, inside out's slack that the
+	 * caller provides (fh2_ix_len + CRYPTO_TAG_LEN bytes). */
+	if (crypto_seal(k, ct, ct, len, ad, sizeof(ad), out) < 0)
+		return -EIO;
+	memcpy(tag, ct + len, CRYPTO_TAG_LEN);
+	return 0;
+}
+
+int fh2_ix_open(const struct crypto_key *k, const struct file_header *h,
+		const struct fh2_extra *x, const uint8_t *blob, size_t len,
+		struct fh2_ent *ents, uint8_t *scratch)
+{
+	uint8_t ad[IX_AD_LEN];
+	size_t clen = (size_t)x->nents * FH2_ENT_LEN;
+
+	if (len != fh2_ix_len(x->nents))
+		return -EBADMSG;
+	memcpy(scratch, blob + CRYPTO_NONCE_LEN, clen);
+	memcpy(scratch + clen, x->ix_tag, CRYPTO_TAG_LEN);
+	ix_ad(ad, h->file_id, x->nents);
+	if (crypto_open(k, scratch, scratch, clen + CRYPTO_TAG_LEN, ad, sizeof(ad), blob) < 0)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < x->nents; i++)
+		ent_get(scratch + FH2_ENT_LEN * i, &ents[i]);
+	return ents_check(h, x, ents, x->nents);
+}
+
+static void rec_ad(uint8_t *ad, const uint8_t *file_id, const struct fh2_ent *e)
+{
+	memcpy(ad, "RSR2", 4);
+	memcpy(ad + 4, file_id, FH_ID_LEN);
+	util_put_le64(ad + 4 + FH_ID_LEN, e->block);
+	ad[12 + FH_ID_LEN] = e->algo;
+	util_put_le32(ad + 13 + FH_ID_LEN, e->plain);
+	util_put_le32(ad + 17 + FH_ID_LEN, e->stored);
+}
+
+ssize_t fh2_rec_seal(const struct crypto_key *k, const uint8_t *file_id,
+		     const struct codec_spec *spec, uint64_t index,
+		     const uint8_t *plain, uint32_t plain_len, uint32_t block_size,
+		     uint8_t *rec, struct fh2_ent *e)
+{
+	uint8_t ad[REC_AD_LEN];
+	uint8_t *ct = rec + CRYPTO_NONCE_LEN;
+	ssize_t clen;
+
+	if (plain_len == 0 || plain_len > block_size)
+		return -EINVAL;
+	clen = codec_compress(spec, plain, plain_len, ct, block_size);
+	if (clen < 0)
+		return clen;
+	e->block = index;
+	e->algo = clen ? spec->algo : CODEC_NONE;
+	e->plain = plain_len;
+	e->stored = clen ? (uint32_t)clen : plain_len;
+	if (!clen)
+		memcpy(ct, plain, plain_len);
+	rec_ad(ad, file_id, e);
+	if (crypto_seal(k, ct, ct, e->stored, ad, sizeof(ad), rec) < 0)
+		return -EIO;
+	memcpy(e->tag, ct + e->stored, CRYPTO_TAG_LEN);
+	return (ssize_t)fh2_rec_len(e->stored);
+}
+
+ssize_t fh2_rec_open(const struct crypto_key *k, const uint8_t *file_id,
+		     const struct fh2_ent *e, const uint8_t *rec, uint32_t block_size,
+		     uint8_t *out, uint8_t *scratch)
+{
+	uint8_t ad[REC_AD_LEN];
+
+	if (e->stored > block_size || e->plain > block_size)
+		return -EBADMSG;
+	memcpy(scratch, rec + CRYPTO_NONCE_LEN, e->stored);
+	memcpy(scratch + e->stored, e->tag, CRYPTO_TAG_LEN);
+	rec_ad(ad, file_id, e);
+	if (e->algo == CODEC_NONE)
+		return crypto_open(k, out, scratch, e->stored + CRYPTO_TAG_LEN, ad, sizeof(ad),
+				   rec) < 0 ? -EBADMSG : (ssize_t)e->plain;
+	if (crypto_open(k, scratch, scratch, e->stored + CRYPTO_TAG_LEN, ad, sizeof(ad), rec) < 0)
+		return -EBADMSG;
+	return codec_decompress(e->algo, scratch, e->stored, out, e->plain) < 0
+		       ? -EIO
+		       : (ssize_t)e->plain;
+}
