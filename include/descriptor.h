@@ -12,11 +12,15 @@
 #include "crypto.h"
 
 #define DESC_FILE "ragstore.conf"
-#define DESC_VERSION 1
+/* The store format: 1 = every regular file is format v1; 2 = files may be
+ * v1 or v2 (docs/FORMAT.md).  New stores are written at DESC_VERSION; every
+ * version from DESC_VERSION_MIN on is read. */
+#define DESC_VERSION 2
+#define DESC_VERSION_MIN 1
 #define DESC_UUID_LEN 36
 
 struct store_desc {
-	int version;                   /* DESC_VERSION */
+	int version;                   /* DESC_VERSION_MIN .. DESC_VERSION */
 	char uuid[DESC_UUID_LEN + 1];  /* random, 8-4-4-4-12 hex */
 	int cipher;                    /* enum crypto_cipher */
 	int plaintext_names;           /* 1 when names are stored in clear */

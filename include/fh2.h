@@ -29,7 +29,7 @@
 #define FH2_SLOT 512
 #define FH2_DATA_START (2 * FH2_SLOT)
 #define FH2_ENT_LEN 40
-#define FH2_INLINE_ENTS 9
+#define FH2_INLINE_ENTS 8
 /* Record = nonce || ciphertext (its tag is in the entry). */
 #define FH2_REC_OVERHEAD CRYPTO_NONCE_LEN
 /* Largest stored record that keeps a one-block file in 4 KiB. */
@@ -54,7 +54,12 @@ struct fh2_extra {
 	uint64_t ix_off;             /* index blob (nents > FH2_INLINE_ENTS) */
 	uint32_t ix_len;             /* its length on disk: nonce + ciphertext */
 	uint8_t ix_tag[CRYPTO_TAG_LEN];
-	uint8_t xattr_mac[CRYPTO_TAG_LEN]; /* binding of the xattr blob */
+	/* Binding of the file's xattr blob: the blob's AEAD tag, zeros when
+	 * the file has none.  xattr_next is the tag of a blob being written
+	 * (zeros otherwise): between the two header writes that frame a blob
+	 * change, a crash may leave either blob, and both are accepted. */
+	uint8_t xattr_mac[CRYPTO_TAG_LEN];
+	uint8_t xattr_next[CRYPTO_TAG_LEN];
 };
 
 /* Length on disk of a record of stored bytes, and of an index blob. */

@@ -126,6 +126,15 @@ int ofile_hint(struct store *s, int dirfd, const char *rel, uint64_t *size,
 /* 1 (once) if opening f found its size hint wrong and repaired it: what
  * stat reported before the open was not the authenticated size. */
 int ofile_hint_fixed(struct ofile *f);
+/* The header of a v2 file binds its xattr blob (fh2.h): the blob's AEAD
+ * tag, zeros for none.  ofile_xattr_check: 0 if tag (of the blob as read,
+ * zeros when there is no blob) is the bound one, -EIO if not (an older or
+ * a removed blob); always 0 for a v1 file.  ofile_xattr_bind: record cur
+ * and next (a blob about to be written; zeros when none) in the header;
+ * sync makes that durable before the blob changes. */
+int ofile_xattr_check(struct ofile *f, const uint8_t *tag);
+int ofile_xattr_bind(struct store *s, struct ofile *f, const uint8_t *cur, const uint8_t *next,
+		     int sync);
 /* Block size of f (fixed at creation). */
 uint32_t ofile_block_size(struct ofile *f);
 /* The file id (FH_ID_LEN bytes) from the authenticated header. */

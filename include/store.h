@@ -52,6 +52,8 @@ struct store {
 	struct inode_table *inodes; /* objects the kernel knows, see inode.h */
 	int v1_files;              /* create format v1 files (tests of the v1
 				      path only); 0: v2, see fh2.h */
+	struct store_desc upgrade; /* desc at DESC_VERSION with its MAC, for
+				      store_upgrade (desc.version older) */
 };
 
 /* The cache behind pathmap.c (created and freed with the store). */
@@ -68,6 +70,11 @@ void pathmap_cache_free(struct pathmap_cache *c);
 #define STORE_EWRONGPASS (-4097) /* passphrase does not unwrap the key */
 #define STORE_ENOTSTORE (-4098)  /* no descriptor: not a backing dir */
 #define STORE_EDAMAGED (-4099)   /* descriptor malformed or altered */
+
+/* Raise the descriptor of a store opened at an older version to
+ * DESC_VERSION (once; rewrites ragstore.conf), before the first file that
+ * an older release could not read is created.  Returns 0 or -errno. */
+int store_upgrade(struct store *s);
 
 /* Create a new store in backing (created if absent; must be empty).  pass
  * is ignored for CIPHER_NONE.  Returns 0 or -errno with a message in err. */

@@ -144,12 +144,12 @@ static int p_version(struct store_desc *d, const char *v, char *msg, size_t len)
 
 	if (parse_u64(v, &x))
 		return bad_value(msg, len, "version", v);
-	if (x != DESC_VERSION) {
-		snprintf(msg, len, "unsupported format version %llu",
-			 (unsigned long long)x);
+	if (x < DESC_VERSION_MIN || x > DESC_VERSION) {
+		snprintf(msg, len, "unsupported format version %llu (this ragstore reads %d to %d)",
+			 (unsigned long long)x, DESC_VERSION_MIN, DESC_VERSION);
 		return -EINVAL;
 	}
-	d->version = DESC_VERSION;
+	d->version = (int)x;
 	return 0;
 }
 
@@ -558,7 +558,7 @@ static int desc_valid(const struct store_desc *d)
 	struct codec_spec spec;
 	char text[32];
 
-	if (d->version != DESC_VERSION || !uuid_valid(d->uuid))
+	if (d->version < DESC_VERSION_MIN || d->version > DESC_VERSION || !uuid_valid(d->uuid))
 		return 0;
 	if (d->cipher != CIPHER_NONE && d->cipher != CIPHER_XCHACHA &&
 	    d->cipher != CIPHER_AESGCM)

@@ -6,8 +6,8 @@
  *  32 u32 block size   36 u8 algorithm   37 u8 level   38 u16 flags
  *  40 u64 size   48 u64 data end   56 u32 entries   60 u32 inline entries
  *  64 u64 index offset   72 u32 index length   76 u32 0
- *  80 index tag[16]   96 xattr binding[16]
- * 112 inline entries (FH2_ENT_LEN each, at most FH2_INLINE_ENTS)
+ *  80 index tag[16]   96 xattr binding[16]   112 next xattr binding[16]
+ * 128 inline entries (FH2_ENT_LEN each, at most FH2_INLINE_ENTS)
  * 472 nonce[24]   496 tag[16]: AEAD of the empty message, associated data
  *     bytes 0..471.
  * Entry: 0 u64 block   8 u64 offset (bits 0-47) | algorithm << 48
@@ -26,7 +26,7 @@
 #include "util.h"
 
 #define FH2_MAGIC "RSFH"
-#define FH2_ENTS_AT 112
+#define FH2_ENTS_AT 128
 #define FH2_BODY (FH2_SLOT - CRYPTO_NONCE_LEN - CRYPTO_TAG_LEN)
 #define REC_AD_LEN (4 + FH_ID_LEN + 8 + 1 + 4 + 4)
 #define IX_AD_LEN (4 + FH_ID_LEN + 4)
@@ -109,6 +109,7 @@ int fh2_seal(const struct crypto_key *k, const struct file_header *h,
 		memcpy(buf + 80, x->ix_tag, CRYPTO_TAG_LEN);
 	}
 	memcpy(buf + 96, x->xattr_mac, CRYPTO_TAG_LEN);
+	memcpy(buf + 112, x->xattr_next, CRYPTO_TAG_LEN);
 	for (uint32_t i = 0; i < ninl; i++)
 		ent_put(buf + FH2_ENTS_AT + FH2_ENT_LEN * i, &ents[i]);
 	if (crypto_seal(k, tag, &empty, 0, buf, FH2_BODY, buf + FH2_BODY) < 0)
@@ -169,6 +170,7 @@ int fh2_open(const struct crypto_key *k, const uint8_t *buf, struct file_header 
 	x->ix_len = util_get_le32(buf + 72);
 	memcpy(x->ix_tag, buf + 80, CRYPTO_TAG_LEN);
 	memcpy(x->xattr_mac, buf + 96, CRYPTO_TAG_LEN);
+	memcpy(x->xattr_next, buf + 112, CRYPTO_TAG_LEN);
 	if (x->data_end < FH2_DATA_START || x->data_end > FH2_OFF_MAX ||
 	    h->size > FH2_OFF_MAX * 64 || util_get_le32(buf + 76) != 0)
 		return -EBADMSG;

@@ -25,21 +25,27 @@
 #define HINT_XATTR "user.ragstore.h"
 #define HINT_LEN 11     /* size (le64), header flags (le16), algorithm */
 #define HINT_LEN_V1 10  /* without the algorithm: still read */
+#define HINT_LEN_GEN 19 /* v2 files: then the header generation (le64) */
 
-static void hint_encode(const struct file_header *h, uint8_t *out)
+/* The hint of header h into out; returns its length. */
+static size_t hint_encode(const struct file_header *h, int v2, uint8_t *out)
 {
 	util_put_le64(out, h->size);
 	out[8] = (uint8_t)h->flags;
 	out[9] = (uint8_t)(h->flags >> 8);
 	out[10] = h->codec.algo;
+	if (!v2)
+		return HINT_LEN;
+	util_put_le64(out + HINT_LEN, h->gen);
+	return HINT_LEN_GEN;
 }
 
 static void hint_write(struct ofile *f, const struct file_header *h)
 {
-	uint8_t v[HINT_LEN];
+	uint8_t v[HINT_LEN_GEN];
+	size_t n = hint_encode(h, f->v2 != NULL, v);
 
-	hint_encode(h, v);
-	backend_fsetxattr(f->be, f->fd, HINT_XATTR, v, sizeof(v), 0);
+	backend_fsetxattr(f->be, f->fd, HINT_XATTR, v, n, 0);
 }
 
 void ofile_hint_update(struct ofile *f)
@@ -47,8 +53,9 @@ void ofile_hint_update(struct ofile *f)
 	hint_write(f, &f->hdr);
 }
 
-/* Check the hint against the authenticated header at open.  The hint is
- * written before the header when a file grows and after it when it shrinks,
+/* Check the hint against the authenticated header at open.  For a v1 file
+ * the hint is written before the header when a file grows and after it when
+ * it shrinks,
  * so a crash leaves it too large at worst.  A hint smaller than the real
  * size would make the kernel stop reading early (it trusts the size it was
  * given at lookup), so that can only be tampering: -EIO.  Anything else
@@ -56,18 +63,32 @@ void ofile_hint_update(struct ofile *f)
  * shorter form without the algorithm) is repaired. */
 static int hint_check(struct ofile *f)
 {
-	uint8_t have[HINT_LEN], want[HINT_LEN];
+	uint8_t have[HINT_LEN_GEN], want[HINT_LEN_GEN];
+	size_t len = hint_encode(&f->hdr, f->v2 != NULL, want);
 	ssize_t n;
 
-	hint_encode(&f->hdr, want);
 	n = backend_fgetxattr(f->be, f->fd, HINT_XATTR, have, sizeof(have));
-	if (n == HINT_LEN || n == HINT_LEN_V1) {
+	if (n == HINT_LEN_GEN && f->v2) {
+		/* The hint of a v2 file is written after each header and
+		 * names its generation: an older one is a crash between the
+		 * two (repaired), a newer one means the header was put back
+		 * from an older copy, and the same one with a smaller size
+		 * was edited. */
+		uint64_t gen = util_get_le64(have + HINT_LEN);
+
+		if (gen > f->hdr.gen)
+			return -ESTALE;
+		if (gen == f->hdr.gen && util_get_le64(have) < f->hdr.size)
+			return -EIO;
+		if (memcmp(have, want, len) == 0)
+			return 0;
+	} else if (n == HINT_LEN || n == HINT_LEN_V1) {
 		if (util_get_le64(have) < f->hdr.size)
 			return -EIO;
-		if (n == HINT_LEN && memcmp(have, want, HINT_LEN) == 0)
+		if ((size_t)n == len && memcmp(have, want, len) == 0)
 			return 0;
 	}
-	backend_fsetxattr(f->be, f->fd, HINT_XATTR, want, sizeof(want), 0);
+	backend_fsetxattr(f->be, f->fd, HINT_XATTR, want, len, 0);
 	f->hint_fixed = 1;
 	return 0;
 }
@@ -81,15 +102,15 @@ int ofile_hint_fixed(struct ofile *f)
 static int hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
 		    uint16_t *flags, int *algo)
 {
-	uint8_t v[HINT_LEN];
+	uint8_t v[HINT_LEN_GEN];
 	/* Through the directory descriptor: no whole backing path. */
 	ssize_t n = backend_getxattrat(s->be, dirfd, name, HINT_XATTR, v, sizeof(v));
 
-	if (n != HINT_LEN && n != HINT_LEN_V1)
+	if (n != HINT_LEN && n != HINT_LEN_V1 && n != HINT_LEN_GEN)
 		return -ENODATA;
 	*size = util_get_le64(v);
 	*flags = (uint16_t)(v[8] | v[9] << 8);
-	*algo = n == HINT_LEN ? v[10] : -1;
+	*algo = n >= HINT_LEN ? v[10] : -1;
 	return 0;
 }
 
@@ -143,7 +164,10 @@ void ofile_table_free(struct store *s, struct ofile_table *t)
 
 			t->buckets[i] = f->next;
 			pthread_rwlock_wrlock(&f->lock);
-			ofile_gc_run(s, f);
+			if (f->v2)
+				v2io_commit(s, f, 1); /* what is in memory goes out */
+			else
+				ofile_gc_run(s, f);
 			pthread_rwlock_unlock(&f->lock);
 			ofile_free(f);
 		}
@@ -335,9 +359,13 @@ int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 		ofile_free(f);
 		return r;
 	}
-	if (hint_check(f) < 0) {
-		log_msg(LOG_LVL_ERROR, "%s: size hint below the authenticated size (tampered)", rel);
-		stats_error(s->stats, 1, NULL, -1, "size hint below the authenticated size");
+	r = hint_check(f);
+	if (r < 0) {
+		const char *why = r == -ESTALE ? "header older than its generation hint (rolled back)"
+					       : "size hint below the authenticated size (tampered)";
+
+		log_msg(LOG_LVL_ERROR, "%s: %s", rel, why);
+		stats_error(s->stats, 1, NULL, -1, why);
 		ofile_free(f);
 		return -EIO;
 	}
@@ -358,7 +386,9 @@ static int header_init(struct store *s, int fd, const struct codec_spec *codec,
 	int r;
 
 	if (!s->v1_files) {
-		r = v2io_header_new(s, codec, out, buf);
+		r = store_upgrade(s);
+		if (r == 0)
+			r = v2io_header_new(s, codec, out, buf);
 		return r < 0 ? r : backend_pwrite_full(s->be, fd, buf, FH2_DATA_START, 0);
 	}
 	h = calloc(1, sizeof(*h));
@@ -941,4 +971,27 @@ uint64_t ofile_size(struct ofile *f)
 int ofile_fd(struct ofile *f)
 {
 	return f->fd;
+}
+
+int ofile_xattr_check(struct ofile *f, const uint8_t *tag)
+{
+	int r = 0;
+
+	pthread_rwlock_rdlock(&f->lock);
+	if (f->v2)
+		r = v2io_xattr_check(f, tag);
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
+int ofile_xattr_bind(struct store *s, struct ofile *f, const uint8_t *cur, const uint8_t *next,
+		     int sync)
+{
+	int r = 0;
+
+	pthread_rwlock_wrlock(&f->lock);
+	if (f->v2)
+		r = v2io_xattr_bind(s, f, cur, next, sync);
+	pthread_rwlock_unlock(&f->lock);
+	return r;
 }

@@ -48,6 +48,9 @@ struct v2state {
 				   before the next header */
 	struct fh2_extra disk;  /* the extra fields of the header on disk */
 	uint8_t ix_state;       /* V2_* bits of the index blob on disk */
+	int ix_dirty;           /* entries changed since the index blob */
+	uint8_t xmac[CRYPTO_TAG_LEN];  /* xattr binding (fh2_extra) in memory */
+	uint8_t xnext[CRYPTO_TAG_LEN];
 	uint16_t disk_flags;    /* flags and algorithm of the header on disk */
 	uint8_t disk_algo;
 	uint64_t blen;          /* the backing file's length, at least */
@@ -156,6 +159,16 @@ int v2io_pending(struct ofile *f);
 int v2io_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]);
 int v2io_verify(struct store *s, struct ofile *f, void (*bad)(void *arg, uint64_t block),
 		void *arg);
+/* Set the xattr binding (lock held) and commit; sync: as a sync point. */
+int v2io_xattr_bind(struct store *s, struct ofile *f, const uint8_t *cur, const uint8_t *next,
+		    int sync);
+/* 0 if tag is the bound blob's (or the one being written), else -EIO. */
+int v2io_xattr_check(struct ofile *f, const uint8_t *tag);
+/* fsck's repair: remove the entries of blocks[0..n) (their records do not
+ * authenticate), so that they read as holes, and commit with a sync point
+ * (the older header slot is zeroed).  Takes the content lock.  0 or -errno;
+ * -EINVAL for a v1 file. */
+int v2io_drop_blocks(struct store *s, struct ofile *f, const uint64_t *blocks, size_t n);
 
 /* Per-thread work buffers of the data path (fileio.c), sized for the
  * largest block seen so far: a record, a plain block and a decryption

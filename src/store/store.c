@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "backend.h"
 #include "crypto.h"
 #include "inode.h"
+#include "log.h"
 #include "names.h"
 #include "ofile.h"
 #include "pathmap.h"
@@ -449,6 +451,13 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 	r = store_unlock(&s->desc, pass, passlen, master, &s->key, err, errlen);
 	if (r == 0)
 		r = name_keys_setup(s, master, err, errlen);
+	if (r == 0 && s->desc.version < DESC_VERSION) {
+		/* Ready for store_upgrade, which has no key any more. */
+		s->upgrade = s->desc;
+		s->upgrade.version = DESC_VERSION;
+		r = desc_compute_mac(&s->upgrade, s->desc.cipher != CIPHER_NONE ? master : NULL,
+				     s->upgrade.mac);
+	}
 	if (r == 0)
 		r = store_attach(s, backing, err, errlen);
 fail:
@@ -545,4 +554,29 @@ void store_close(struct store *s)
 	crypto_wipe(&s->desc, sizeof(s->desc));
 	backend_free(s->be);
 	free(s);
+}
+
+int store_upgrade(struct store *s)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	int r = 0;
+
+	if (__atomic_load_n(&s->desc.version, __ATOMIC_ACQUIRE) >= DESC_VERSION)
+		return 0;
+	pthread_mutex_lock(&mu);
+	if (s->desc.version < DESC_VERSION) {
+		r = desc_write(s->backing, &s->upgrade, 0);
+		if (r == 0) {
+			log_msg(LOG_LVL_INFO, "%s: store format upgraded from version %d to %d "
+				"(new files use file format v2; older ragstore releases cannot "
+				"mount it)", s->backing, s->desc.version, DESC_VERSION);
+			memcpy(s->desc.mac, s->upgrade.mac, sizeof(s->desc.mac));
+			__atomic_store_n(&s->desc.version, DESC_VERSION, __ATOMIC_RELEASE);
+		} else {
+			log_msg(LOG_LVL_ERROR, "%s: cannot upgrade the store descriptor: %s",
+				s->backing, strerror(-r));
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	return r;
 }

@@ -47,6 +47,14 @@
 /* Largest run of consecutive records one read fetches with one pread. */
 #define SPAN_MAX (1024 * 1024)
 
+static int tag_zero(const uint8_t *t)
+{
+	for (int i = 0; i < CRYPTO_TAG_LEN; i++)
+		if (t[i])
+			return 0;
+	return 1;
+}
+
 /* ---- extent lists (sorted by offset, merged) ---- */
 
 static void list_add(struct v2list *l, uint64_t off, uint64_t len)
@@ -158,6 +166,7 @@ static int ent_set(struct v2state *v, const struct fh2_ent *e)
 {
 	long i = ent_find(v, e->block);
 
+	v->ix_dirty = 1;
 	if (i >= 0) {
 		ent_release(v, &v->ents[i]);
 		v->ents[i] = *e;
@@ -193,6 +202,7 @@ static void ent_drop(struct v2state *v, uint64_t start, uint64_t end)
 	memmove(&v->ents[a], &v->ents[b], (v->n - b) * sizeof(v->ents[0]));
 	v->n -= b - a;
 	v->dirty = 1;
+	v->ix_dirty = 1;
 }
 
 /* ---- blocks ---- */
@@ -731,12 +741,12 @@ static int header_write(struct store *s, struct ofile *f)
 	uint64_t gen = f->hdr.gen + 1;
 	struct file_header h;
 
-	if (v->n > FH2_INLINE_ENTS) {
+	if (v->n > FH2_INLINE_ENTS && (v->ix_dirty || v->disk.nents <= FH2_INLINE_ENTS)) {
 		r = index_write(s, f, &x);
 		if (r < 0)
 			return r;
 		new_ix = 1;
-	} else {
+	} else if (v->n <= FH2_INLINE_ENTS) {
 		x.ix_off = 0;
 		x.ix_len = 0;
 		memset(x.ix_tag, 0, sizeof(x.ix_tag));
@@ -752,15 +762,14 @@ static int header_write(struct store *s, struct ofile *f)
 	}
 	x.nents = v->n;
 	x.data_end = v->data_end;
+	memcpy(x.xattr_mac, v->xmac, CRYPTO_TAG_LEN);
+	memcpy(x.xattr_next, v->xnext, CRYPTO_TAG_LEN);
 	h = f->hdr;
 	h.gen = gen;
 	h.nholes = 0;
 	r = fh2_seal(s->key, &h, &x, v->ents, slot);
 	if (r < 0)
 		goto fail;
-	/* The hint never falls below the size in the header. */
-	if (h.size > f->csize)
-		ofile_hint_update(f);
 	target = v->durable_slot < 0 ? v->disk_slot : 1 - v->durable_slot;
 	r = backend_pwrite_full(f->be, f->fd, slot, sizeof(slot), (off_t)target * FH2_SLOT);
 	if (r < 0)
@@ -769,14 +778,16 @@ static int header_write(struct store *s, struct ofile *f)
 		v->other_valid = 1;
 	v->disk_slot = target;
 	f->hdr.gen = gen;
-	if (v->disk.nents > FH2_INLINE_ENTS)
+	if (v->disk.nents > FH2_INLINE_ENTS && (new_ix || v->n <= FH2_INLINE_ENTS)) {
 		ext_release(v, v->disk.ix_off, v->disk.ix_len, v->ix_state);
+		v->ix_state = 0;
+	}
 	v->disk = x;
-	v->ix_state = 0;
+	v->ix_dirty = 0;
 	mark_all(v, V2_COMMITTED);
 	v->dirty = 0;
-	if (h.size < f->csize || h.flags != v->disk_flags)
-		ofile_hint_update(f);
+	/* Always after the header: it carries the generation (ofile.c). */
+	ofile_hint_update(f);
 	account_size(s, f, v->disk_algo);
 	__atomic_store_n(&f->csize, h.size, __ATOMIC_RELAXED);
 	v->disk_flags = h.flags;
@@ -865,13 +876,116 @@ static int close_due(const struct v2state *v)
 	return v->durable_slot >= 0 && (v->other_valid || v->disk_slot != v->durable_slot);
 }
 
+/* Bytes the records and the index take. */
+static uint64_t live_bytes(const struct v2state *v)
+{
+	uint64_t n = v->disk.nents > FH2_INLINE_ENTS ? v->disk.ix_len : 0;
+
+	for (uint32_t i = 0; i < v->n; i++)
+		n += fh2_rec_len(v->ents[i].stored);
+	return n;
+}
+
+/* The entry whose record lies last in the data area, or -1 (the index
+ * blob, which the next header write replaces anyway, is not moved). */
+static long last_record(const struct v2state *v)
+{
+	long best = -1;
+
+	for (uint32_t i = 0; i < v->n; i++)
+		if (best < 0 || v->ents[i].off > v->ents[best].off)
+			best = (long)i;
+	return best;
+}
+
+/* Right after a sync point, with every unreferenced extent free: move the
+ * records nearest the end into free space lower down (records do not
+ * depend on their offset), then make that a new durable header with a
+ * smaller data end, and cut the file.  What the durable header refers to
+ * is never overwritten (moved-from space goes to pending, R2), and the cut
+ * waits until the new header is durable.  Done at the last close when at
+ * least an eighth of the data area (and a 4 KiB block) would come back. */
+static int compact(struct store *s, struct ofile *f)
+{
+	struct v2state *v = f->v2;
+	uint64_t live = live_bytes(v), end = v->data_end;
+	struct iobufs *io = bufs_get(f->hdr.block_size);
+	int moved = 0, r = 0;
+
+	if (!io || end - FH2_DATA_START - live < (end - FH2_DATA_START) / 8 + 4096)
+		return 0;
+	for (;;) {
+		long i = last_record(v);
+		struct fh2_ent *e;
+		uint64_t len, to;
+		ssize_t n;
+
+		if (i < 0)
+			break;
+		e = &v->ents[i];
+		len = fh2_rec_len(e->stored);
+		if (list_take(&v->free, len, &to) < 0)
+			break;
+		if (to > e->off) {
+			list_add(&v->free, to, len);
+			break;
+		}
+		n = backend_pread_full(f->be, f->fd, io->rec, len, (off_t)e->off);
+		r = n == (ssize_t)len ? backend_pwrite_full(f->be, f->fd, io->rec, len, (off_t)to)
+				      : -EIO;
+		if (r < 0) {
+			list_add(&v->free, to, len);
+			break;
+		}
+		ext_release(v, e->off, len, e->state);
+		e->off = to;
+		e->state = 0;
+		v->ix_dirty = 1;
+		moved = 1;
+	}
+	if (!moved)
+		return r;
+	/* What lies past the last record and the (new) index is not needed. */
+	v->dirty = 1;
+	v->need_sync = 1;
+	r = commit_locked(s, f, 1, 1);
+	if (r == 0) {
+		uint64_t top = FH2_DATA_START;
+
+		for (uint32_t k = 0; k < v->n; k++)
+			if (v->ents[k].off + fh2_rec_len(v->ents[k].stored) > top)
+				top = v->ents[k].off + fh2_rec_len(v->ents[k].stored);
+		if (v->disk.nents > FH2_INLINE_ENTS && v->disk.ix_off + v->disk.ix_len > top)
+			top = v->disk.ix_off + v->disk.ix_len;
+		if (top < v->data_end) {
+			/* The durable header still says data_end: one more
+			 * header, durable, before the cut. */
+			v->data_end = top;
+			while (v->free.n && v->free.v[v->free.n - 1].off >= top)
+				v->free.n--;
+			if (v->free.n && v->free.v[v->free.n - 1].off + v->free.v[v->free.n - 1].len > top)
+				v->free.v[v->free.n - 1].len = top - v->free.v[v->free.n - 1].off;
+			v->dirty = 1;
+			r = commit_locked(s, f, 1, 1);
+			if (r == 0 && backend_ftruncate(f->be, f->fd, (off_t)v->data_end) == 0) {
+				v->blen = v->data_end;
+				mtime_restore(f);
+			}
+		}
+	}
+	return r;
+}
+
 int v2io_commit(struct store *s, struct ofile *f, int last)
 {
 	int r;
 
 	r = commit_locked(s, f, 0, 1);
-	if (r == 0 && last && close_due(f->v2))
+	if (r == 0 && last && close_due(f->v2)) {
 		r = commit_locked(s, f, 1, 1);
+		if (r == 0)
+			r = compact(s, f);
+	}
 	return r;
 }
 
@@ -897,6 +1011,23 @@ int v2io_futimens(struct store *s, struct ofile *f, const struct timespec tv[2])
 		f->v2->mtime_keep = 1;
 	}
 	return r;
+}
+
+int v2io_xattr_bind(struct store *s, struct ofile *f, const uint8_t *cur, const uint8_t *next,
+		    int sync)
+{
+	memcpy(f->v2->xmac, cur, CRYPTO_TAG_LEN);
+	memcpy(f->v2->xnext, next, CRYPTO_TAG_LEN);
+	f->v2->dirty = 1;
+	return commit_locked(s, f, sync, 1);
+}
+
+int v2io_xattr_check(struct ofile *f, const uint8_t *tag)
+{
+	return memcmp(tag, f->v2->xmac, CRYPTO_TAG_LEN) == 0 ||
+	       (!tag_zero(f->v2->xnext) && memcmp(tag, f->v2->xnext, CRYPTO_TAG_LEN) == 0)
+		       ? 0
+		       : -EIO;
 }
 
 int v2io_pending(struct ofile *f)
@@ -1057,6 +1188,8 @@ int v2io_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t bl
 	}
 	if (r == 0) {
 		v->disk = x[best];
+		memcpy(v->xmac, x[best].xattr_mac, CRYPTO_TAG_LEN);
+		memcpy(v->xnext, x[best].xattr_next, CRYPTO_TAG_LEN);
 		v->data_end = x[best].data_end;
 		v->disk_slot = v->durable_slot = best;
 		v->other_valid = ok[1 - best];
@@ -1132,4 +1265,22 @@ int v2io_peek(const uint8_t *area, uint64_t *size, uint8_t *algo)
 	*size = sz[best];
 	*algo = area[best * FH2_SLOT + 36];
 	return 0;
+}
+
+/* ---- repair (fsck) ---- */
+
+int v2io_drop_blocks(struct store *s, struct ofile *f, const uint64_t *blocks, size_t n)
+{
+	int r;
+
+	if (!f->v2)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&f->lock);
+	for (size_t i = 0; i < n; i++)
+		ent_drop(f->v2, blocks[i], blocks[i] + 1);
+	/* A sync point: the header without those entries is durable before
+	 * the older slot is zeroed, and nothing refers to their space. */
+	r = commit_locked(s, f, 1, 1);
+	pthread_rwlock_unlock(&f->lock);
+	return r;
 }

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 
 #include "backend.h"
+#include "stats.h"
 #include "fileheader.h"
 #include "log.h"
 #include "names.h"
@@ -36,7 +37,8 @@ struct blob {
 
 /* The id of the object at rel; create asks for one to be made if the
  * object has none yet (directories of plaintext-name stores). */
-static int object_id(struct store *s, int dirfd, const char *rel, int create, uint8_t *id)
+static int object_id(struct store *s, int dirfd, const char *rel, int create, uint8_t *id,
+		     struct ofile **fp)
 {
 	struct stat st;
 	struct ofile *f;
@@ -52,7 +54,10 @@ static int object_id(struct store *s, int dirfd, const char *rel, int create, ui
 			return r;
 		id[0] = 'f';
 		ofile_file_id(f, id + 1);
-		ofile_release(s, f);
+		if (fp)
+			*fp = f;
+		else
+			ofile_release(s, f);
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
@@ -84,8 +89,9 @@ static void blob_ad(const uint8_t *id, uint8_t *ad)
 	memcpy(ad + 15, id, ID_LEN);
 }
 
-/* Load the blob of object id; an object without one has an empty blob. */
-static int blob_load(struct store *s, const uint8_t *id, struct blob *b)
+/* Load the blob of object id; an object without one has an empty blob.
+ * tag: the blob's AEAD tag, zeros when there is none. */
+static int blob_load(struct store *s, const uint8_t *id, struct blob *b, uint8_t *tag)
 {
 	char path[128];
 	uint8_t ad[15 + ID_LEN];
@@ -95,6 +101,7 @@ static int blob_load(struct store *s, const uint8_t *id, struct blob *b)
 	int fd, r;
 
 	memset(b, 0, sizeof(*b));
+	memset(tag, 0, CRYPTO_TAG_LEN);
 	r = blob_path(id, path, sizeof(path));
 	if (r < 0)
 		return r;
@@ -121,6 +128,7 @@ static int blob_load(struct store *s, const uint8_t *id, struct blob *b)
 	    memcmp(b->data, BLOB_MAGIC, 4) != 0)
 		goto out;
 	b->len = b->cap = (size_t)n - CRYPTO_NONCE_LEN - CRYPTO_TAG_LEN;
+	memcpy(tag, raw + n - CRYPTO_TAG_LEN, CRYPTO_TAG_LEN);
 	r = 0;
 out:
 	backend_close(s->be, fd);
@@ -135,9 +143,14 @@ out:
 }
 
 /* Write the blob atomically (temporary file, fsync, rename); an empty one
- * removes the file. */
-static int blob_store(struct store *s, const uint8_t *id, const struct blob *b)
+ * removes the file.  For a regular file f, whose header binds its blob
+ * (ofile_xattr_bind), the header first names both the blob on disk (tag
+ * old) and the new one, durably, and afterwards only the new one, so that a
+ * crash in between leaves a blob the header accepts. */
+static int blob_store(struct store *s, const uint8_t *id, const struct blob *b,
+		      struct ofile *f, const uint8_t *old)
 {
+	static const uint8_t none[CRYPTO_TAG_LEN];
 	char path[128], tmp[160];
 	uint8_t ad[15 + ID_LEN];
 	uint8_t *raw;
@@ -147,8 +160,12 @@ static int blob_store(struct store *s, const uint8_t *id, const struct blob *b)
 	if (r < 0)
 		return r;
 	if (b->len <= 8 && (b->len < 8 || util_get_le32(b->data + 4) == 0)) {
-		r = backend_unlinkat(s->be, s->rootfd, path, 0);
-		return r == -ENOENT ? 0 : r;
+		r = f ? ofile_xattr_bind(s, f, old, none, 1) : 0;
+		if (r == 0)
+			r = backend_unlinkat(s->be, s->rootfd, path, 0);
+		if (r == -ENOENT)
+			r = 0;
+		return r == 0 && f ? ofile_xattr_bind(s, f, none, none, 0) : r;
 	}
 	r = backend_mkdirat(s->be, s->rootfd, "../" XATTRS_DIR, 0700);
 	if (r < 0 && r != -EEXIST)
@@ -158,7 +175,8 @@ static int blob_store(struct store *s, const uint8_t *id, const struct blob *b)
 		return -ENOMEM;
 	blob_ad(id, ad);
 	if (crypto_seal(s->key, raw + CRYPTO_NONCE_LEN, b->data, b->len, ad, sizeof(ad),
-			raw) < 0) {
+			raw) < 0 ||
+	    (f && ofile_xattr_bind(s, f, old, raw + len - CRYPTO_TAG_LEN, 1) < 0)) {
 		free(raw);
 		return -EIO;
 	}
@@ -173,11 +191,13 @@ static int blob_store(struct store *s, const uint8_t *id, const struct blob *b)
 	if (r == 0)
 		r = backend_fsync(s->be, fd, 1);
 	backend_close(s->be, fd);
-	free(raw);
 	if (r == 0)
 		r = backend_renameat2(s->be, s->rootfd, tmp, s->rootfd, path, 0);
 	if (r < 0)
 		backend_unlinkat(s->be, s->rootfd, tmp, 0);
+	else if (f)
+		r = ofile_xattr_bind(s, f, raw + len - CRYPTO_TAG_LEN, none, 0);
+	free(raw);
 	return r;
 }
 
@@ -249,21 +269,36 @@ int xattrs_hint_none(struct store *s, int dirfd, const char *rel)
 	return ofile_hint(s, dirfd, rel, &size, &flags) == 0 && !(flags & FH_FLAG_XATTRS);
 }
 
+/* The object at rel: its id, its blob, and for a regular file the open
+ * file (*fp, to release; NULL otherwise) and the blob's tag, which must be
+ * the one its header binds. */
 static int blob_open_obj(struct store *s, int dirfd, const char *rel, int create, uint8_t *id,
-			 struct blob *b)
+			 struct blob *b, struct ofile **fp, uint8_t *tag)
 {
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	r = object_id(s, dirfd, rel, create, id);
+	*fp = NULL;
+	r = object_id(s, dirfd, rel, create, id, fp);
 	if (r == -ENODATA && !create)
 		return 0; /* a directory that never had attributes */
 	if (r < 0)
 		return r;
-	r = blob_load(s, id, b);
+	r = blob_load(s, id, b, tag);
 	if (r == 0 && !blob_valid(b)) {
 		free(b->data);
-		return -EIO;
+		r = -EIO;
+	}
+	if (r == 0 && *fp && ofile_xattr_check(*fp, tag) < 0) {
+		log_msg(LOG_LVL_ERROR, "extended attributes of a file are not the ones its header "
+				       "names (an older or a removed blob)");
+		stats_error(s->stats, 1, NULL, -1, "xattr blob not bound to its file header");
+		free(b->data);
+		r = -EIO;
+	}
+	if (r < 0 && *fp) {
+		ofile_release(s, *fp);
+		*fp = NULL;
 	}
 	return r;
 }
@@ -271,7 +306,8 @@ static int blob_open_obj(struct store *s, int dirfd, const char *rel, int create
 int xattrs_set(struct store *s, int dirfd, const char *rel, const char *name,
 	       const char *value, size_t size, int flags)
 {
-	uint8_t id[ID_LEN];
+	uint8_t id[ID_LEN], tag[CRYPTO_TAG_LEN];
+	struct ofile *f = NULL;
 	struct blob b;
 	size_t nlen = strlen(name), voff, need;
 	uint32_t vlen;
@@ -284,7 +320,7 @@ int xattrs_set(struct store *s, int dirfd, const char *rel, const char *name,
 	if (size > VALUE_MAX)
 		return -E2BIG;
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, dirfd, rel, 1, id, &b);
+	r = blob_open_obj(s, dirfd, rel, 1, id, &b, &f, tag);
 	if (r < 0)
 		goto out_unlock;
 	at = blob_find(&b, name, &vlen, &voff);
@@ -332,11 +368,13 @@ int xattrs_set(struct store *s, int dirfd, const char *rel, const char *name,
 	free(b.data);
 	b.data = nd;
 	b.len = need;
-	r = blob_store(s, id, &b);
+	r = blob_store(s, id, &b, f, tag);
 	if (r == 0)
 		mark_file(s, dirfd, rel, &b);
 out:
 	free(b.data);
+	if (f)
+		ofile_release(s, f);
 out_unlock:
 	pthread_mutex_unlock(&xattrs_mu);
 	return r;
@@ -345,7 +383,8 @@ out_unlock:
 ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name, char *value,
 		   size_t size)
 {
-	uint8_t id[ID_LEN];
+	uint8_t id[ID_LEN], tag[CRYPTO_TAG_LEN];
+	struct ofile *f = NULL;
 	struct blob b;
 	size_t voff;
 	uint32_t vlen;
@@ -354,7 +393,7 @@ ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name
 	if (xattrs_hint_none(s, dirfd, rel))
 		return -ENODATA;
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, dirfd, rel, 0, id, &b);
+	r = blob_open_obj(s, dirfd, rel, 0, id, &b, &f, tag);
 	if (r < 0)
 		goto out_unlock;
 	if (blob_find(&b, name, &vlen, &voff) < 0)
@@ -368,6 +407,8 @@ ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name
 		r = vlen;
 	}
 	free(b.data);
+	if (f)
+		ofile_release(s, f);
 out_unlock:
 	pthread_mutex_unlock(&xattrs_mu);
 	return r;
@@ -375,7 +416,8 @@ out_unlock:
 
 ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, size_t size)
 {
-	uint8_t id[ID_LEN];
+	uint8_t id[ID_LEN], tag[CRYPTO_TAG_LEN];
+	struct ofile *f = NULL;
 	struct blob b;
 	size_t p = 8, total = 0;
 	ssize_t r;
@@ -383,7 +425,7 @@ ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, siz
 	if (xattrs_hint_none(s, dirfd, rel))
 		return 0;
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, dirfd, rel, 0, id, &b);
+	r = blob_open_obj(s, dirfd, rel, 0, id, &b, &f, tag);
 	if (r == -ENOTSUP)
 		r = 0; /* symlinks and special files have no attributes */
 	if (r < 0)
@@ -405,6 +447,8 @@ ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, siz
 	if (r == 0)
 		r = total > LIST_MAX ? -E2BIG : (ssize_t)total;
 	free(b.data);
+	if (f)
+		ofile_release(s, f);
 out_unlock:
 	pthread_mutex_unlock(&xattrs_mu);
 	return r;
@@ -412,7 +456,8 @@ out_unlock:
 
 int xattrs_remove(struct store *s, int dirfd, const char *rel, const char *name)
 {
-	uint8_t id[ID_LEN];
+	uint8_t id[ID_LEN], tag[CRYPTO_TAG_LEN];
+	struct ofile *f = NULL;
 	struct blob b;
 	size_t voff;
 	uint32_t vlen;
@@ -420,7 +465,7 @@ int xattrs_remove(struct store *s, int dirfd, const char *rel, const char *name)
 	int r;
 
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, dirfd, rel, 0, id, &b);
+	r = blob_open_obj(s, dirfd, rel, 0, id, &b, &f, tag);
 	if (r < 0)
 		goto out_unlock;
 	at = blob_find(&b, name, &vlen, &voff);
@@ -430,11 +475,13 @@ int xattrs_remove(struct store *s, int dirfd, const char *rel, const char *name)
 		memmove(b.data + at, b.data + voff + vlen, b.len - voff - vlen);
 		b.len -= voff + vlen - (size_t)at;
 		util_put_le32(b.data + 4, util_get_le32(b.data + 4) - 1);
-		r = blob_store(s, id, &b);
+		r = blob_store(s, id, &b, f, tag);
 		if (r == 0)
 			mark_file(s, dirfd, rel, &b);
 	}
 	free(b.data);
+	if (f)
+		ofile_release(s, f);
 out_unlock:
 	pthread_mutex_unlock(&xattrs_mu);
 	return r;
@@ -442,7 +489,7 @@ out_unlock:
 
 int xattrs_object_id(struct store *s, int dirfd, const char *rel, uint8_t *id)
 {
-	return object_id(s, dirfd, rel, 0, id);
+	return object_id(s, dirfd, rel, 0, id, NULL);
 }
 
 void xattrs_forget(struct store *s, const uint8_t *id)

@@ -193,7 +193,8 @@ static void test_malformed(void)
 		   "mac = 00zz0102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e\n",
 		   16, "mac");
 	expect_bad(GOOD_HEAD GOOD_KDF "[key]\n" WRAPPED "mac = 0001\n", 16, "mac");
-	expect_bad("[ragstore]\nversion = 2\n", 2, "unsupported format version 2");
+	expect_bad("[ragstore]\nversion = 3\n", 2, "unsupported format version 3");
+	expect_bad("[ragstore]\nversion = 0\n", 2, "unsupported format version 0");
 	expect_bad("[ragstore]\nversion = 1x\n", 2, "version");
 	expect_bad("[ragstore]\nversion = 1\nblock_size = 1000\n", 3, "block_size");
 	expect_bad("[ragstore]\nblock_size = 3000000\n", 2, "block_size");
@@ -286,7 +287,7 @@ static void test_canonical(void)
 		desc_canonical(&e, b, sizeof(b));              \
 		CHECK(strcmp(a, b) != 0);                      \
 	} while (0)
-	CHANGES(e.version = 2);
+	CHANGES(e.version = d.version == 1 ? 2 : 1);
 	CHANGES(e.uuid[35] = 'a');
 	CHANGES(e.cipher = CIPHER_AESGCM);
 	CHANGES(e.cipher = CIPHER_NONE);
