@@ -35,6 +35,9 @@
 #                    1-4 KiB (os.open/write/close, 1000 per dir) (+ sync)
 #   cp -a            of BENCH_CP_DIRS (sources read once, untimed, so they
 #                    come from the page cache) (+ sync), MB/s of du -sb
+#                    of the sources; and the growth of the backing dir it
+#                    caused (du -sb and du -sk, names and metadata included)
+#                    per logical byte: the "copy of /usr" ratio of issue 9
 #   4K random I/O    fio psync qd1 O_DIRECT (buffered after a cache drop if
 #                    O_DIRECT is refused) randread and randwrite
 #
@@ -665,10 +668,17 @@ run_target() {
 	if [ $HAVE_CP = 1 ]; then
 		mkdir -p "$root/cp"
 		warm_cp
+		sync
+		read -r cb0 ck0 < <(t_du "$t")
 		step "$t" cp "$CP_BYTES" 1e6 keep "cd / && cp -a --parents ${CP_REL[*]} '$root/cp/' 2>'$WORK/step.err' && sync"
 		n=$(find "$root/cp" -type f | wc -l)
 		[ "$n" = "$CP_FILES" ] || note "$t round $ROUND: cp -a copied $n files, the source has $CP_FILES"
-		log "$t: cp -a $(getr "$t" cp) MB/s"
+		read -r cb1 ck1 < <(t_du "$t")
+		# What the copy of /usr costs in the backing directory, names,
+		# directories and metadata included, per logical byte.
+		setr "$t" cu_ap "$(awk -v s="$((cb1 - cb0))" -v l="$CP_BYTES" 'BEGIN{printf "%.4f", s/l}')"
+		setr "$t" cu_al "$(awk -v s="$(((ck1 - ck0) * 1024))" -v l="$CP_BYTES" 'BEGIN{printf "%.4f", s/l}')"
+		log "$t: cp -a $(getr "$t" cp) MB/s; backing grew by $((cb1 - cb0)) bytes apparent (du -sb), $(((ck1 - ck0) * 1024)) allocated (du -sk), for $CP_BYTES logical"
 	fi
 	# (The small files and the copy stay until the backing dir is removed.)
 
@@ -745,6 +755,8 @@ METRICS+=(
 	"al_inc|stored, incompressible: allocated (du -sk)|MiB|lower"
 	"cr_comp|stored/logical, compressible, allocated|ratio|lower"
 	"cr_inc|stored/logical, incompressible, allocated|ratio|lower"
+	"cu_al|stored/logical, cp -a of /usr, allocated (du -sk)|ratio|lower"
+	"cu_ap|stored/logical, cp -a of /usr, apparent (du -sb)|ratio|lower"
 )
 # Derived per-round values: compression ratios.
 for t in "${ACTIVE[@]}"; do
@@ -776,7 +788,7 @@ fmt() {  # fmt KEY VALUE -> display
 	is_num "$v" || { echo "$v"; return; }
 	case $k in
 	st_*|al_*) v=$(awk -v b="$v" 'BEGIN{printf "%.1f", b/1048576}') ;;
-	cr_*) v=$(awk -v x="$v" 'BEGIN{printf "%.3f", x}') ;;
+	cr_*|cu_*) v=$(awk -v x="$v" 'BEGIN{printf "%.3f", x}') ;;
 	w_*|r_*|untar_mb|cat|cp) v=$(awk -v x="$v" 'BEGIN{printf "%.1f", x}') ;;
 	*) v=$(awk -v x="$v" 'BEGIN{printf "%.0f", x}') ;;
 	esac
