@@ -8,7 +8,8 @@
  * identities, and a totals walk is compared with BACKING/ragstore.stats.
  * Everything is read through the format layer's pure functions rather than
  * through ofile_open, which would repair a size hint as it opens: a check
- * must change nothing. */
+ * must change nothing.  (The repairs of a v2 file that change its index do
+ * go through the store layer: see fsck_file2.c.) */
 #include "fsck_int.h"
 
 #include <errno.h>

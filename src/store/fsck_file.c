@@ -1,6 +1,8 @@
-/* fsck_file.c - fsck of one regular file: both header slots, the size hint,
- * the attribute flag, and every block inside the size that is not a listed
- * hole (see fsck_int.h). */
+/* fsck_file.c - fsck of one regular file in format v1: both header slots,
+ * the size hint, the attribute flag, and every block inside the size that
+ * is not a listed hole (see fsck_int.h); and what the v2 check
+ * (fsck_file2.c), which a v2 file is handed to, shares with it: the size
+ * hint, the block ranges of a problem line, a destroyed header. */
 #include "fsck_int.h"
 
 #include <errno.h>
@@ -12,17 +14,21 @@
 
 #include "backend.h"
 #include "blockfmt.h"
+#include "fh2.h"
 #include "fileheader.h"
 #include "ofile.h"
 #include "util.h"
 
-/* docs/FORMAT.md, "Size hint". */
+/* docs/FORMAT.md, "Size hint": size (le64), header flags (le16), the
+ * compression algorithm (ofile.c writes and reads it; the first 10 bytes
+ * alone are an older form, still read); a v2 file's hint may also carry
+ * the header generation (le64) that wrote it. */
 #define HINT_XATTR "user.ragstore.h"
-#define HINT_LEN 10
+#define HINT_LEN 11
+#define HINT_LEN_OLD 10
+#define HINT_LEN_GEN 19
 /* Report progress at most every this many blocks of one file. */
 #define PROGRESS_BLOCKS 64
-/* Damaged block ranges named in one problem line. */
-#define RANGES_SHOWN 8
 
 /* A file being checked. */
 struct fcheck {
@@ -34,7 +40,7 @@ struct fcheck {
 	int cur;                         /* the current slot, or -1 */
 };
 
-static int bufs_fit(struct fsck *k, uint32_t bs)
+int fsck_bufs_fit(struct fsck *k, uint32_t bs)
 {
 	size_t need = blk_slot_size(bs);
 
@@ -89,38 +95,31 @@ static int block_check(struct fsck *k, struct fcheck *c, uint64_t b)
 	return 2;
 }
 
-/* Block ranges for one problem line: "3, 7-9, ...". */
-struct ranges {
-	char text[256];
-	uint64_t count, start, end; /* the open range [start, end) */
-	int shown;
-};
-
-static void ranges_flush(struct ranges *g)
+void fsck_ranges_flush(struct fsck_ranges *g)
 {
 	size_t len = strlen(g->text);
 
 	if (g->end == g->start)
 		return;
-	if (g->shown == RANGES_SHOWN)
+	if (g->shown == FSCK_RANGES_SHOWN)
 		snprintf(g->text + len, sizeof(g->text) - len, ", ...");
-	else if (g->shown < RANGES_SHOWN && g->end - g->start == 1)
+	else if (g->shown < FSCK_RANGES_SHOWN && g->end - g->start == 1)
 		snprintf(g->text + len, sizeof(g->text) - len, "%s%llu", g->shown ? ", " : "",
 			 (unsigned long long)g->start);
-	else if (g->shown < RANGES_SHOWN)
+	else if (g->shown < FSCK_RANGES_SHOWN)
 		snprintf(g->text + len, sizeof(g->text) - len, "%s%llu-%llu", g->shown ? ", " : "",
 			 (unsigned long long)g->start, (unsigned long long)g->end - 1);
 	g->shown++;
 }
 
-static void ranges_add(struct ranges *g, uint64_t b)
+void fsck_ranges_add(struct fsck_ranges *g, uint64_t b)
 {
 	g->count++;
 	if (g->end != g->start && b == g->end) {
 		g->end++;
 		return;
 	}
-	ranges_flush(g);
+	fsck_ranges_flush(g);
 	g->start = b;
 	g->end = b + 1;
 }
@@ -129,9 +128,9 @@ static void check_blocks(struct fsck *k, struct fcheck *c)
 {
 	const struct file_header *h = &c->h[c->cur];
 	uint64_t nblk = h->size / h->block_size + (h->size % h->block_size != 0);
-	struct ranges bad, old;
+	struct fsck_ranges bad, old;
 	uint64_t base = k->prog.bytes_done;
-	int r = bufs_fit(k, h->block_size);
+	int r = fsck_bufs_fit(k, h->block_size);
 
 	memset(&bad, 0, sizeof(bad));
 	memset(&old, 0, sizeof(old));
@@ -141,9 +140,9 @@ static void check_blocks(struct fsck *k, struct fcheck *c)
 		r = block_check(k, c, b);
 		k->sum->blocks++;
 		if (r == 1)
-			ranges_add(&old, b);
+			fsck_ranges_add(&old, b);
 		else if (r == 2)
-			ranges_add(&bad, b);
+			fsck_ranges_add(&bad, b);
 		if (b % PROGRESS_BLOCKS == PROGRESS_BLOCKS - 1) {
 			uint64_t done = (b + 1) * blk_slot_size(h->block_size);
 
@@ -157,8 +156,8 @@ static void check_blocks(struct fsck *k, struct fcheck *c)
 		fsck_problem(k, c->e->path, FSCK_LEFT, "cannot read the backing file: %s", strerror(-r));
 		return;
 	}
-	ranges_flush(&bad);
-	ranges_flush(&old);
+	fsck_ranges_flush(&bad);
+	fsck_ranges_flush(&old);
 	k->sum->blocks_bad += bad.count;
 	if (bad.count)
 		fsck_problem(k, c->e->path, FSCK_LEFT, "%llu block(s) of %u bytes missing or do not "
@@ -170,16 +169,32 @@ static void check_blocks(struct fsck *k, struct fcheck *c)
 			(unsigned long long)old.count, old.text);
 }
 
-/* Set the size hint of the file to its current header. */
-static int hint_write(struct fsck *k, struct fcheck *c)
+/* The size hint of e into v (room for 64 bytes): its length, or -errno
+ * (-ENODATA: none). */
+static ssize_t hint_read(struct fsck *k, const struct walk_entry *e, uint8_t *v)
 {
-	const struct file_header *h = &c->h[c->cur];
-	uint8_t v[HINT_LEN];
+	return backend_getxattrat(k->s->be, e->dfd, e->bname, HINT_XATTR, v, 64);
+}
+
+int fsck_hint_write(struct fsck *k, const struct walk_entry *e, const struct file_header *h,
+		    int with_gen)
+{
+	uint8_t v[HINT_LEN_GEN];
 
 	util_put_le64(v, h->size);
 	v[8] = (uint8_t)h->flags;
 	v[9] = (uint8_t)(h->flags >> 8);
-	return backend_setxattrat(k->s->be, c->e->dfd, c->e->bname, HINT_XATTR, v, sizeof(v), 0);
+	v[10] = h->codec.algo;
+	util_put_le64(v + HINT_LEN, h->gen);
+	return backend_setxattrat(k->s->be, e->dfd, e->bname, HINT_XATTR, v,
+				  with_gen ? HINT_LEN_GEN : HINT_LEN, 0);
+}
+
+int fsck_hint_has_gen(struct fsck *k, const struct walk_entry *e)
+{
+	uint8_t v[64];
+
+	return hint_read(k, e, v) == HINT_LEN_GEN;
 }
 
 /* Write header nh into the slot that is not current (generation + 1),
@@ -216,7 +231,7 @@ static int header_rewrite(struct fsck *k, struct fcheck *c, struct file_header *
 	backend_close(be, fd);
 	/* The hint follows the header's flags, as every header write keeps
 	 * it; a file that had none gets one. */
-	return r < 0 ? r : hint_write(k, c);
+	return r < 0 ? r : fsck_hint_write(k, c->e, &c->h[c->cur], 0);
 }
 
 /* Both header slots: the current one must verify; the other may be empty
@@ -238,31 +253,71 @@ static void check_slots(struct fsck *k, struct fcheck *c)
 	fsck_repairable(k, c->e->path, k->o->repair ? header_rewrite(k, c, &nh) : 0, what);
 }
 
-/* The size hint (docs/FORMAT.md): missing is normal (a copy without
- * xattrs) and left for the next open to add; wrong is a problem. */
-static void check_hint(struct fsck *k, struct fcheck *c)
+/* The size hint (docs/FORMAT.md) against the current header h: missing is
+ * normal (a copy without xattrs) and left for the next open to add; wrong
+ * is a problem.  v2: the hint may name the generation of the header that
+ * wrote it, and one newer than h means h was put back from an older copy. */
+void fsck_hint_check(struct fsck *k, const struct walk_entry *e, const struct file_header *h,
+		     int v2)
 {
-	const struct file_header *h = &c->h[c->cur];
-	uint64_t size;
+	uint8_t v[64];
+	ssize_t n = hint_read(k, e, v);
+	uint64_t size, gen = 0;
 	uint16_t flags;
-	char what[256];
+	char what[320], done[320];
+	int r;
 
-	if (ofile_hint(k->s, c->e->dfd, c->e->bname, &size, &flags) < 0)
+	if (n == -ERANGE)
+		n = 64; /* longer than any form: malformed */
+	if (n < 0)
 		return;
-	if (size == h->size && flags == h->flags)
+	if (n != HINT_LEN && n != HINT_LEN_OLD && n != HINT_LEN_GEN) {
+		snprintf(what, sizeof(what), "size hint is malformed (%zd bytes): stat reads the "
+			 "header instead until the file is opened", n);
+		fsck_repairable(k, e->path, k->o->repair ? fsck_hint_write(k, e, h, 0) : 0, what);
 		return;
-	if (size < h->size)
+	}
+	size = util_get_le64(v);
+	flags = (uint16_t)(v[8] | v[9] << 8);
+	if (n == HINT_LEN_GEN)
+		gen = util_get_le64(v + HINT_LEN);
+	if (size < h->size) {
 		snprintf(what, sizeof(what), "size hint (%llu) below the authenticated size "
 			 "(%llu): opening the file fails (EIO)", (unsigned long long)size,
 			 (unsigned long long)h->size);
-	else if (size != h->size)
+	} else if (v2 && gen > h->gen) {
+		snprintf(what, sizeof(what), "its size hint was written by header generation %llu, "
+			 "but the header is generation %llu: the file was put back from an older "
+			 "copy (rolled back), and opening it fails (EIO); --repair accepts the "
+			 "older version", (unsigned long long)gen, (unsigned long long)h->gen);
+		snprintf(done, sizeof(done), "ROLLED BACK to an older version: its size hint was "
+			 "written by header generation %llu, but only generation %llu is left (the "
+			 "file was put back from an older copy); the hint now follows the older "
+			 "header, so the file opens again as it was then (%llu bytes)",
+			 (unsigned long long)gen, (unsigned long long)h->gen,
+			 (unsigned long long)h->size);
+		r = k->o->repair ? fsck_hint_write(k, e, h, 1) : 0;
+		if (k->o->repair && r == 0)
+			fsck_problem(k, e->path, FSCK_FIXED, "%s", done);
+		else
+			fsck_repairable(k, e->path, r, what);
+		return;
+	} else if (size != h->size) {
 		snprintf(what, sizeof(what), "size hint (%llu) differs from the authenticated "
 			 "size (%llu): stat shows the wrong size until the file is opened",
 			 (unsigned long long)size, (unsigned long long)h->size);
-	else
+	} else if (flags != h->flags) {
 		snprintf(what, sizeof(what), "size hint's flags (%#x) differ from the header's "
 			 "(%#x)", flags, h->flags);
-	fsck_repairable(k, c->e->path, k->o->repair ? hint_write(k, c) : 0, what);
+	} else if (n >= HINT_LEN && v[10] != h->codec.algo) {
+		snprintf(what, sizeof(what), "size hint's compression algorithm (%u) differs from "
+			 "the header's (%u): the store totals would count the file's removal under "
+			 "the wrong algorithm", v[10], h->codec.algo);
+	} else {
+		return;
+	}
+	fsck_repairable(k, e->path, k->o->repair ? fsck_hint_write(k, e, h, n == HINT_LEN_GEN) : 0,
+			what);
 }
 
 /* The file's attributes: its blob (if any) must authenticate, and the
@@ -283,24 +338,20 @@ static void check_file_xattrs(struct fsck *k, struct fcheck *c)
 		   "listxattr does not show them");
 }
 
-/* A file none of whose header slots verifies.  The ids its slots claim
- * keep its attributes from being taken for orphans.  Repair moves it
- * (if it has one name) to BACKING/lost+found, out of the user's tree. */
-static void header_destroyed(struct fsck *k, struct fcheck *c)
+void fsck_file_lost(struct fsck *k, const struct walk_entry *e, const uint8_t *const *slots,
+		    int nslots, const char *cause)
 {
 	struct store *s = k->s;
-	const struct walk_entry *e = c->e;
-	char name[64], what[256];
+	char name[64], what[320];
 	int claimed = 0, r = 0;
 
-	for (int i = 0; i < 2; i++) {
-		const uint8_t *slot = c->area + fh_slot_offset(i);
+	for (int i = 0; i < nslots; i++) {
 		uint8_t id[XATTRS_ID_LEN];
 
-		if (memcmp(slot, "RSFH", 4) != 0)
+		if (memcmp(slots[i], "RSFH", 4) != 0)
 			continue;
 		id[0] = 'f';
-		memcpy(id + 1, slot + 16, FH_ID_LEN);
+		memcpy(id + 1, slots[i] + 16, FH_ID_LEN);
 		claimed += fsck_xattrs_own(k, id, NULL);
 	}
 	if (!claimed)
@@ -308,7 +359,7 @@ static void header_destroyed(struct fsck *k, struct fcheck *c)
 	snprintf(name, sizeof(name), "#%llu", (unsigned long long)e->st.st_ino);
 	if (e->st.st_nlink > 1 || !k->o->repair) {
 		fsck_problem(k, e->path, e->st.st_nlink > 1 ? FSCK_LEFT : FSCK_FIXABLE,
-			"file header missing or damaged: the file cannot be opened (EIO)%s",
+			"%s: the file cannot be opened (EIO)%s", cause,
 			e->st.st_nlink > 1 ? " (it has several names: left in place)"
 			: "; --repair moves it out of the tree to BACKING/" FSCK_LOST_FOUND);
 		return;
@@ -329,9 +380,19 @@ static void header_destroyed(struct fsck *k, struct fcheck *c)
 	}
 	if (r == 0)
 		k->sum->lost_found++;
-	snprintf(what, sizeof(what), "file header missing or damaged: the file could not be "
-		 "opened (EIO); moved out of the tree to BACKING/" FSCK_LOST_FOUND "/%s", name);
+	snprintf(what, sizeof(what), "%s: the file could not be opened (EIO); moved out of the "
+		 "tree to BACKING/" FSCK_LOST_FOUND "/%s", cause, name);
 	fsck_repairable(k, e->path, r, what);
+}
+
+/* A v1 file none of whose header slots verifies.  The ids its slots claim
+ * keep its attributes from being taken for orphans.  Repair moves it
+ * (if it has one name) to BACKING/lost+found, out of the user's tree. */
+static void header_destroyed(struct fsck *k, struct fcheck *c)
+{
+	const uint8_t *slots[2] = { c->area + fh_slot_offset(0), c->area + fh_slot_offset(1) };
+
+	fsck_file_lost(k, c->e, slots, 2, "file header missing or damaged");
 }
 
 void fsck_file_check(struct fsck *k, const struct walk_entry *e)
@@ -359,6 +420,12 @@ void fsck_file_check(struct fsck *k, const struct walk_entry *e)
 		goto out;
 	}
 	memset(c->area + n, 0, sizeof(c->area) - (size_t)n);
+	/* A v2 file has its second slot at 512, inside a v1 first slot (as
+	 * ofile.c tells them apart). */
+	if (fh2_is_v2(c->area) || fh2_is_v2(c->area + FH2_SLOT)) {
+		fsck_file2_check(k, e, c->fd, c->area);
+		goto out;
+	}
 	c->cur = -1;
 	for (int i = 0; i < 2; i++) {
 		c->rc[i] = fh_open(k->s->key, c->area + fh_slot_offset(i), &c->h[i]);
@@ -371,7 +438,7 @@ void fsck_file_check(struct fsck *k, const struct walk_entry *e)
 	}
 	check_slots(k, c);
 	check_file_xattrs(k, c);
-	check_hint(k, c);
+	fsck_hint_check(k, c->e, &c->h[c->cur], 0);
 	check_blocks(k, c);
 out:
 	backend_close(be, c->fd);

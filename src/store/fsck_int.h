@@ -3,7 +3,10 @@
  *
  *   fsck.c         the run, the entry callbacks, BACKING's top, the totals
  *   fsck_names.c   directory values, names, internal files, /lost+found
- *   fsck_file.c    regular files: header slots, size hint, blocks
+ *   fsck_file.c    regular files of format v1: header slots, size hint,
+ *                  blocks; what the v2 check shares
+ *   fsck_file2.c   regular files of format v2 (fh2.h): header slots, index,
+ *                  length, records; repairs through the store layer
  *   fsck_xattrs.c  BACKING/xattrs: blobs, their owners, orphans */
 #ifndef RAGSTORE_FSCK_INT_H
 #define RAGSTORE_FSCK_INT_H
@@ -12,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fileheader.h"
 #include "fsck.h"
 #include "names.h"
 #include "walk.h"
@@ -64,6 +68,10 @@ int fsck_xattrs_list(struct fsck *k);
 /* Object id (XATTRS_ID_LEN bytes) exists at path (NULL: owner of unknown
  * path, its blob is not checked).  Returns 1 if it has a blob. */
 int fsck_xattrs_own(struct fsck *k, const uint8_t *id, const char *path);
+/* The AEAD tag of id's blob as it lies on disk (the last CRYPTO_TAG_LEN
+ * bytes; zeros when there is none), which a v2 header binds.  1 if the
+ * blob exists, 0 if not, -errno. */
+int fsck_xattrs_tag(struct fsck *k, const uint8_t *id, uint8_t *tag);
 /* 1 if id has a blob and it opens. */
 int fsck_xattrs_opens(struct fsck *k, const uint8_t *id);
 /* The ids the files kept in BACKING/lost+found claim own their blobs. */
@@ -83,5 +91,37 @@ int fsck_names_queue(struct fsck *k, const struct walk_entry *e);
 
 /* fsck_file.c: check one regular file (each inode once). */
 void fsck_file_check(struct fsck *k, const struct walk_entry *e);
+/* k's block buffers (rec, plain, scratch) for block size bs.  0 or -ENOMEM. */
+int fsck_bufs_fit(struct fsck *k, uint32_t bs);
+/* Block numbers for one problem line: "3, 7-9, ..." (at most
+ * FSCK_RANGES_SHOWN ranges named).  Zero it, add blocks in increasing
+ * order, flush once before using text. */
+#define FSCK_RANGES_SHOWN 8
+struct fsck_ranges {
+	char text[256];
+	uint64_t count, start, end; /* the open range [start, end) */
+	int shown;
+};
+void fsck_ranges_add(struct fsck_ranges *g, uint64_t b);
+void fsck_ranges_flush(struct fsck_ranges *g);
+/* The size hint of e against its current header h (v2: a v2 file). */
+void fsck_hint_check(struct fsck *k, const struct walk_entry *e, const struct file_header *h,
+		     int v2);
+/* Set the size hint of e to h (with_gen: the form that carries h->gen).
+ * 0 or -errno. */
+int fsck_hint_write(struct fsck *k, const struct walk_entry *e, const struct file_header *h,
+		    int with_gen);
+/* 1 if e's hint has the form that carries the generation. */
+int fsck_hint_has_gen(struct fsck *k, const struct walk_entry *e);
+/* A file that cannot be opened (cause: what is destroyed).  The file ids
+ * the header slots slots[0..nslots) claim (unverified) keep its attributes
+ * from being taken for orphans; repair moves it (if it has one name) to
+ * BACKING/lost+found. */
+void fsck_file_lost(struct fsck *k, const struct walk_entry *e, const uint8_t *const *slots,
+		    int nslots, const char *cause);
+
+/* fsck_file2.c: check a v2 file; fd is open read-only, area holds its first
+ * FH_AREA bytes (zero past its end). */
+void fsck_file2_check(struct fsck *k, const struct walk_entry *e, int fd, const uint8_t *area);
 
 #endif

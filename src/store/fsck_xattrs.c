@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "backfile.h"
 #include "crypto.h"
+#include "fh2.h"
 #include "fileheader.h"
 #include "util.h"
 
@@ -102,6 +103,34 @@ static int blob_check(struct fsck *k, const uint8_t *id)
 	ok = n >= 0 && blob_authentic(k->s, id, raw, (size_t)n);
 	free(raw);
 	return ok;
+}
+
+int fsck_xattrs_tag(struct fsck *k, const uint8_t *id, uint8_t *tag)
+{
+	char rel[16 + 2 * XATTRS_ID_LEN];
+	uint8_t *raw;
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	memset(tag, 0, CRYPTO_TAG_LEN);
+	if (!blob_find(k, id))
+		return 0;
+	blob_rel(id, rel);
+	r = backend_fstatat(k->s->be, k->s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	if (!S_ISREG(st.st_mode) || st.st_size > BLOB_MAX)
+		return -EIO;
+	raw = malloc((size_t)st.st_size + 1);
+	if (!raw)
+		return -ENOMEM;
+	n = backfile_read(k->s->be, k->s->rootfd, rel, raw, (size_t)st.st_size);
+	r = n < 0 ? (int)n : n < CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN ? -EIO : 1;
+	if (r == 1)
+		memcpy(tag, raw + n - CRYPTO_TAG_LEN, CRYPTO_TAG_LEN);
+	free(raw);
+	return r;
 }
 
 /* Object id belongs to the tree (path: where).  Returns 1 if it has a blob. */
@@ -224,11 +253,14 @@ void fsck_xattrs_claims(struct fsck *k)
 		memset(area, 0, sizeof(area));
 		if (backfile_read(be, backend_dirfd(be, d), e->d_name, area, sizeof(area)) < 0)
 			continue;
-		for (int i = 0; i < 2; i++) {
-			if (memcmp(area + fh_slot_offset(i), "RSFH", 4) != 0)
+		/* The slots of v1 (0, 2048) and of v2 (0, 512) files. */
+		for (int i = 0; i < 3; i++) {
+			const uint8_t *slot = area + (i == 2 ? FH2_SLOT : fh_slot_offset(i));
+
+			if (memcmp(slot, "RSFH", 4) != 0)
 				continue;
 			id[0] = 'f';
-			memcpy(id + 1, area + fh_slot_offset(i) + 16, FH_ID_LEN);
+			memcpy(id + 1, slot + 16, FH_ID_LEN);
 			fsck_xattrs_own(k, id, NULL);
 		}
 	}

@@ -13,6 +13,7 @@
 #include "backfile.h"
 #include "fileheader.h"
 #include "ofile.h"
+#include "ofile_int.h"
 #include "pathmap.h"
 #include "stats.h"
 
@@ -289,14 +290,18 @@ struct totals_walk {
  * shows it, its compression setting from the header, its allocation. */
 static int totals_file(struct totals_walk *t, int dfd, const char *rel, const struct stat *st)
 {
-	uint8_t buf[FH_AREA];
+	uint8_t buf[FH_AREA], algo;
+	uint64_t size;
 	ssize_t n;
 
 	memset(buf, 0, sizeof(buf));
 	n = backfile_read(t->s->be, dfd, rel, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? 0 : (int)n; /* removed meanwhile */
-	stats_file_delta(t->walked, fh_peek_algo(buf), 1,
+	/* A v2 header is no v1 header: its algorithm is elsewhere. */
+	if (v2io_peek(buf, &size, &algo) < 0)
+		algo = fh_peek_algo(buf);
+	stats_file_delta(t->walked, algo, 1,
 			 (int64_t)ofile_stat_size(t->s, dfd, rel, st), (int64_t)st->st_blocks * 512);
 	return 0;
 }

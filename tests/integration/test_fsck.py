@@ -122,6 +122,31 @@ def backing_state(backing):
 # --------------------------------------------------------------------------
 # clean stores
 
+def raw(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def record_at(path, block):
+    """Offset of the ciphertext of block's record in a v2 backing file (past
+    its nonce), and the ciphertext length, from the inline index."""
+    rec = rsutil.v2_record(raw(path), block)
+    assert rec is not None, "block %d of %s is a hole" % (block, path)
+    return rec[0] + rsutil.V2_NONCE, rec[1] - rsutil.V2_NONCE
+
+
+def slot_bytes(path, slot):
+    return raw(path)[slot * rsutil.V2_SLOT:(slot + 1) * rsutil.V2_SLOT]
+
+
+def put_bytes(path, offset, data):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def test_clean_store_passes_and_read_only_changes_nothing(store_factory):
     full = store_factory("fsck")
     populate(full)
@@ -140,7 +165,8 @@ def test_clean_plain_stores(store_factory, kind):
     s.paths = populate(s)
     assert_clean(s)
     # Damage is found there too: checksums stand in for MACs.
-    rsutil.flip_byte(s.paths["d/big"], rsutil.payload_offset(1) + 5)
+    assert rsutil.is_v2(raw(s.paths["d/big"]))
+    rsutil.flip_byte(s.paths["d/big"], record_at(s.paths["d/big"], 1)[0] + 5)
     r = fsck(s)
     assert r.returncode == 1 and lines_about(r, "/d/big"), r.stdout
 
@@ -153,27 +179,236 @@ def test_golden_v1_store_is_clean(ragstore_bin, tmp_path):
     assert "no problems found" in r.stdout
 
 
-# --------------------------------------------------------------------------
-# damage that is reported and stays reported
+def test_golden_v1_store_damage(ragstore_bin, tmp_path):
+    """v1 files keep their own check and repair (docs/FSCK.md): a damaged
+    spare header slot is rewritten, a bad block is reported and left."""
+    backing = tmp_path / "backing"
+    shutil.copytree(GOLDEN / "v1" / "store", backing, symlinks=True)
+    fsck_cmd = [ragstore_bin, "fsck", "--passfile", GOLDEN / "passphrase"]
+    docs = backing / "root" / "docs"            # plaintext names
+    numbers, rnd = docs / "numbers.txt", docs / "random.bin"
+    area = raw(numbers)[:4096]
+    assert not rsutil.is_v2(area) and area[2048:2052] == b"RSFH"
+    gens = [int.from_bytes(area[o + 8:o + 16], "little") for o in (0, 2048)]
+    old = 0 if gens[0] < gens[1] else 1
+    rsutil.flip_byte(numbers, old * 2048 + 45)       # the older slot's size
+    for slot in (0, 1):                              # both records of block 1
+        if raw(rnd)[rsutil.slot_offset(1, slot):][:4] == b"RSB1":
+            rsutil.flip_byte(rnd, rsutil.payload_offset(1, slot) + 100)
+    r = run(fsck_cmd + [backing])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert any("header slot %d does not authenticate" % old in l and
+               "[--repair fixes this]" in l
+               for l in lines_about(r, "/docs/numbers.txt")), r.stdout
+    bad = lines_about(r, "/docs/random.bin")
+    assert len(bad) == 1 and "1 block(s)" in bad[0] and ": 1 " in bad[0], r.stdout
+    r = run(fsck_cmd + ["--repair", backing])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert any("[repaired]" in l for l in lines_about(r, "/docs/numbers.txt")), r.stdout
+    bad = lines_about(r, "/docs/random.bin")
+    assert len(bad) == 1 and "[repaired]" not in bad[0] and "hole" not in bad[0], r.stdout
+    r = run(fsck_cmd + [backing])
+    assert r.returncode == 1 and not lines_about(r, "/docs/numbers.txt"), r.stdout
+    assert len(lines_about(r, "/docs/random.bin")) == 1, r.stdout
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    run([ragstore_bin, "mount", "--passfile", GOLDEN / "passphrase", backing, mnt],
+        check=True)
+    try:
+        want = [l.split(" ") for l in (GOLDEN / "v1" / "manifest").read_text().splitlines()]
+        want = {l[1]: l[3] for l in want if l[0] == "f"}
+        assert rsutil.file_digest(mnt / "docs" / "numbers.txt") == want["./docs/numbers.txt"]
+        assert len(rsutil.pread_fresh(mnt / "docs" / "random.bin", 100, 0)) == 100
+        with pytest.raises(OSError) as e:
+            rsutil.pread_fresh(mnt / "docs" / "random.bin", 100, rsutil.DEFAULT_BLOCK + 10)
+        assert e.value.errno == errno.EIO
+    finally:
+        problems = rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+    assert not problems, problems
 
-def test_flipped_block_byte_reported_not_deleted(full):
-    rsutil.flip_byte(full.paths["d/big"], rsutil.payload_offset(1) + 100)
+
+# --------------------------------------------------------------------------
+# damage in v2 files: records, headers, length
+
+def test_flipped_record_byte_becomes_a_hole(full):
+    big = full.paths["d/big"]
+    assert rsutil.is_v2(raw(big))
+    rsutil.flip_byte(big, record_at(big, 1)[0] + 100)
+    before = backing_state(full.backing)
     r = fsck(full)
     assert r.returncode == 1
     bad = lines_about(r, "/d/big")
     assert len(bad) == 1 and "1 block(s)" in bad[0] and ": 1 " in bad[0], r.stdout
+    assert "[--repair fixes this]" in bad[0], r.stdout
     assert len(r.stdout.splitlines()) == 3, r.stdout   # the line and the summary
-    r = fsck(full, "--repair")
-    assert r.returncode == 1 and lines_about(r, "/d/big"), r.stdout
+    assert "(1 bad)" in r.stdout, r.stdout
+    assert backing_state(full.backing) == before
+    want = rsutil.pattern_bytes(BIG, 2)
+    B = rsutil.DEFAULT_BLOCK
     full.mount()
     try:
-        data = rsutil.read_file(full.mnt / "d" / "a.txt")
-        assert data == rsutil.text_bytes(5000, 1)
-        p = full.mnt / "d" / "big"
-        assert rsutil.pread_fresh(p, 100, 0) == rsutil.pattern_bytes(BIG, 2)[:100]
         with pytest.raises(OSError) as e:
-            rsutil.pread_fresh(p, 100, rsutil.DEFAULT_BLOCK + 10)
+            rsutil.pread_fresh(full.mnt / "d" / "big", 100, B + 10)
         assert e.value.errno == errno.EIO
+    finally:
+        full.unmount()
+    r = fsck(full, "--repair")
+    assert r.returncode == 0, r.stdout
+    fixed = lines_about(r, "/d/big")
+    assert len(fixed) == 1 and "[repaired]" in fixed[0] and ": 1;" in fixed[0] and \
+        "hole" in fixed[0], r.stdout
+    assert_clean(full)
+    full.mount()
+    try:
+        p = full.mnt / "d" / "big"
+        assert os.stat(p).st_size == BIG
+        data = rsutil.read_file(p)
+        assert data[:B] == want[:B]
+        assert data[B:2 * B] == bytes(B)               # a hole now, not EIO
+        assert data[2 * B:] == want[2 * B:]
+        assert rsutil.read_file(full.mnt / "d" / "a.txt") == rsutil.text_bytes(5000, 1)
+    finally:
+        full.unmount()
+
+
+def test_cut_backing_file(full):
+    big = full.paths["d/big"]
+    h = rsutil.v2_header(raw(big))
+    last = max(h["entries"], key=lambda e: e["off"])
+    os.truncate(big, last["off"] + 10)               # its last record cut
+    assert os.path.getsize(big) < h["data_end"]
+    r = fsck(full)
+    assert r.returncode == 1
+    lines = lines_about(r, "/d/big")
+    assert any("cut short" in l and "[--repair fixes this]" in l for l in lines), r.stdout
+    assert any("1 block(s)" in l and ": %d " % last["block"] in l for l in lines), r.stdout
+    full.mount()
+    try:
+        with pytest.raises(OSError) as e:
+            rsutil.read_file(full.mnt / "d" / "big")
+        assert e.value.errno == errno.EIO
+    finally:
+        full.unmount()
+    r = fsck(full, "--repair")
+    assert r.returncode == 0, r.stdout
+    lines = lines_about(r, "/d/big")
+    assert len(lines) == 2 and all("[repaired]" in l for l in lines), r.stdout
+    assert os.path.getsize(big) >= h["data_end"]
+    assert_clean(full)
+    want = rsutil.pattern_bytes(BIG, 2)
+    B = rsutil.DEFAULT_BLOCK
+    lo, hi = last["block"] * B, min(BIG, (last["block"] + 1) * B)
+    full.mount()
+    try:
+        data = rsutil.read_file(full.mnt / "d" / "big")
+        assert len(data) == BIG
+        assert data[:lo] == want[:lo] and data[hi:] == want[hi:]
+        assert data[lo:hi] == bytes(hi - lo)
+    finally:
+        full.unmount()
+
+
+def older_header(s, blocks=1):
+    """A file d/grow whose header was rewritten once; returns its backing
+    path, the slot that held the first header and that header's bytes (at
+    rest that slot is zero again: a sync point cleared it)."""
+    B = rsutil.DEFAULT_BLOCK
+    s.mount()
+    try:
+        rsutil.write_file(s.mnt / "d" / "grow", rsutil.pattern_bytes(blocks * B, 7))
+        p = s.backing_path("d/grow")
+    finally:
+        s.unmount()
+    old_slot, _ = rsutil.v2_slots(raw(p))[0]
+    old = slot_bytes(p, old_slot)
+    s.mount()
+    try:
+        # A new block: the older header's records stay where they are.
+        rsutil.write_file(s.mnt / "d" / "grow", rsutil.pattern_bytes(5000, 8), "ab")
+    finally:
+        s.unmount()
+    slots = rsutil.v2_slots(raw(p))
+    assert len(slots) == 1 and slots[0][0] != old_slot, slots
+    assert slot_bytes(p, old_slot) == bytes(rsutil.V2_SLOT)
+    ensure_clean_totals(s)
+    return p, old_slot, old
+
+
+def test_two_valid_header_slots(full):
+    p, old_slot, old = older_header(full)
+    put_bytes(p, old_slot * rsutil.V2_SLOT, old)      # as a crash leaves it
+    assert len(rsutil.v2_slots(raw(p))) == 2
+    r = fsck(full)
+    assert r.returncode == 1
+    lines = lines_about(r, "/d/grow")
+    assert len(lines) == 1 and "older header (slot %d" % old_slot in lines[0] and \
+        "[--repair fixes this]" in lines[0], r.stdout
+    r = fsck(full, "--repair")
+    assert r.returncode == 0, r.stdout
+    assert any("[repaired]" in l for l in lines_about(r, "/d/grow")), r.stdout
+    assert slot_bytes(p, old_slot) == bytes(rsutil.V2_SLOT)
+    assert_clean(full)
+    full.mount()
+    try:
+        assert rsutil.read_file(full.mnt / "d" / "grow") == \
+            rsutil.pattern_bytes(rsutil.DEFAULT_BLOCK, 7) + rsutil.pattern_bytes(5000, 8)
+    finally:
+        full.unmount()
+
+
+def test_damaged_newest_header_rolls_back(full):
+    p, old_slot, old = older_header(full)
+    new_slot = 1 - old_slot
+    put_bytes(p, old_slot * rsutil.V2_SLOT, old)
+    rsutil.flip_byte(p, new_slot * rsutil.V2_SLOT + 490)   # its nonce
+    before = backing_state(full.backing)
+    r = fsck(full)
+    assert r.returncode == 1
+    assert any("newest header (slot %d" % new_slot in l and "does not authenticate" in l
+               and "[--repair fixes this]" in l for l in lines_about(r, "/d/grow")), r.stdout
+    assert backing_state(full.backing) == before
+    r = fsck(full, "--repair")
+    assert r.returncode == 0, r.stdout
+    assert any("ROLLED BACK" in l and "[repaired]" in l
+               for l in lines_about(r, "/d/grow")), r.stdout
+    assert slot_bytes(p, new_slot) == bytes(rsutil.V2_SLOT)
+    assert_clean(full)
+    full.mount()
+    try:
+        assert rsutil.read_file(full.mnt / "d" / "grow") == \
+            rsutil.pattern_bytes(rsutil.DEFAULT_BLOCK, 7)
+    finally:
+        full.unmount()
+
+
+def test_damaged_newest_index_rolls_back(full):
+    # More than 9 blocks: the index is a sealed blob in the data area.
+    blocks = rsutil.V2_INLINE_ENTS + 1
+    p, old_slot, old = older_header(full, blocks)
+    new_slot = 1 - old_slot
+    put_bytes(p, old_slot * rsutil.V2_SLOT, old)
+    h = rsutil.v2_header(raw(p), new_slot)
+    assert h["ninline"] == 0 and h["ix_len"] > 0, h
+    rsutil.flip_byte(p, h["ix_off"] + 30)
+    r = fsck(full)
+    assert r.returncode == 1
+    assert any("newest header (slot %d" % new_slot in l and "index" in l and "(EIO)" in l
+               for l in lines_about(r, "/d/grow")), r.stdout
+    full.mount()
+    try:
+        with pytest.raises(OSError) as e:
+            rsutil.read_file(full.mnt / "d" / "grow")
+        assert e.value.errno == errno.EIO
+    finally:
+        full.unmount()
+    r = fsck(full, "--repair")
+    assert r.returncode == 0, r.stdout
+    assert any("ROLLED BACK" in l for l in lines_about(r, "/d/grow")), r.stdout
+    assert_clean(full)
+    full.mount()
+    try:
+        assert rsutil.read_file(full.mnt / "d" / "grow") == \
+            rsutil.pattern_bytes(blocks * rsutil.DEFAULT_BLOCK, 7)
     finally:
         full.unmount()
 
@@ -207,8 +442,9 @@ def test_damaged_diriv_mac_is_repaired(full):
 def test_destroyed_header_moved_out_of_the_tree(full):
     x = full.paths["d/sub/x"]
     ino = os.lstat(x).st_ino
-    rsutil.flip_byte(x, 20)
-    rsutil.flip_byte(x, 2048 + 20)
+    assert rsutil.is_v2(raw(x))
+    rsutil.flip_byte(x, 20)                           # both slots' file id
+    rsutil.flip_byte(x, rsutil.V2_SLOT + 20)
     r = fsck(full)
     assert r.returncode == 1
     assert any("file header missing or damaged" in l
@@ -227,20 +463,19 @@ def test_destroyed_header_moved_out_of_the_tree(full):
         full.unmount()
 
 
-def test_damaged_header_slot_is_rewritten(full):
+def test_damaged_spare_header_slot_is_zeroed(full):
     a = full.paths["d/big"]
-    with open(a, "rb") as f:
-        area = f.read(4096)
-    # The current slot is the one with the higher generation.
-    gens = [int.from_bytes(area[o + 8:o + 16], "little") for o in (0, 2048)]
-    cur = 0 if gens[0] > gens[1] else 1
-    rsutil.flip_byte(a, cur * 2048 + 45)              # its size field
+    slots = rsutil.v2_slots(raw(a))
+    assert len(slots) == 1, slots                    # at rest the other is zero
+    spare = 1 - slots[0][0]
+    rsutil.flip_byte(a, spare * rsutil.V2_SLOT + 45)
     r = fsck(full)
     assert r.returncode == 1
-    assert any("header slot %d does not authenticate" % cur in l
+    assert any("header slot %d is damaged" % spare in l and "[--repair fixes this]" in l
                for l in lines_about(r, "/d/big")), r.stdout
     r = fsck(full, "--repair")
     assert r.returncode == 0, r.stdout
+    assert slot_bytes(a, spare) == bytes(rsutil.V2_SLOT)
     assert_clean(full)
     mount_and_read(full)
 
@@ -306,6 +541,46 @@ def test_damaged_xattr_blob_reported(full):
     # The file has two names; the walk meets either first.
     assert any("extended attributes do not authenticate" in l
                for l in lines_about(r, "/d/a.txt") + lines_about(r, "/hl")), r.stdout
+
+
+def test_older_xattr_blob_rebound(full):
+    # A v2 header binds its file's attribute blob by its tag: an older copy
+    # of the blob put back is refused (EIO) until --repair binds it.
+    blobs = [b for b in (full.backing / "xattrs").iterdir() if b.name.startswith("66")]
+    assert len(blobs) == 1, blobs                    # 'f': d/a.txt's
+    blob = blobs[0]
+    saved = raw(blob)
+    full.mount()
+    try:
+        os.setxattr(full.mnt / "d" / "a.txt", "user.color", b"green")
+    finally:
+        full.unmount()
+    assert raw(blob) != saved
+    ensure_clean_totals(full)
+    assert_clean(full)
+    blob.write_bytes(saved)
+    r = fsck(full)
+    assert r.returncode == 1
+    lines = lines_about(r, "/d/a.txt") + lines_about(r, "/hl")
+    assert len(lines) == 1 and "not the ones its header names" in lines[0] and \
+        "[--repair fixes this]" in lines[0], r.stdout
+    full.mount()
+    try:
+        with pytest.raises(OSError) as e:
+            os.getxattr(full.mnt / "d" / "a.txt", "user.color")
+        assert e.value.errno == errno.EIO
+    finally:
+        full.unmount()
+    r = fsck(full, "--repair")
+    assert r.returncode == 0, r.stdout
+    lines = lines_about(r, "/d/a.txt") + lines_about(r, "/hl")
+    assert any("ROLLED BACK" in l and "[repaired]" in l for l in lines), r.stdout
+    assert_clean(full)
+    full.mount()
+    try:
+        assert os.getxattr(full.mnt / "d" / "a.txt", "user.color") == b"blue"
+    finally:
+        full.unmount()
 
 
 def test_orphan_side_file_removed(full):
