@@ -3,6 +3,8 @@
 # making a new golden store for a NEW format version, into a new directory;
 # the committed v1 store must never be regenerated).
 #   sh tests/golden/make.sh OUTDIR
+# The current ragstore writes descriptor version 2 and format v2 files: a
+# golden store of those is made by make_v2.sh (README.md), not by this.
 set -eu
 out=${1:?usage: make.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,9 +1,11 @@
 """Golden stores: stores written by earlier builds must still mount and read.
 
-Every tests/golden/v*/ holds a backing directory (store/), made by that format
-version with tests/golden/passphrase, and a manifest of what it contains
-(see tests/golden/README.md)."""
+Every tests/golden/vN/ holds a backing directory made by that format version
+with tests/golden/passphrase, as a tree (store/) or as a tar (store.tar, which
+keeps hard links and the backing files' attributes), and a manifest of what
+it contains (see tests/golden/README.md)."""
 import os
+import re
 import shutil
 
 import pytest
@@ -12,34 +14,95 @@ import rsutil
 from rsutil import REPO, run
 
 GOLDEN = REPO / "tests" / "golden"
-VERSIONS = sorted(p for p in GOLDEN.glob("v*") if (p / "store").is_dir())
+VERSIONS = sorted(p for p in GOLDEN.glob("v*")
+                  if re.fullmatch(r"v[0-9]+", p.name) and
+                  ((p / "store").is_dir() or (p / "store.tar").is_file()))
+
+
+def golden_copy(version, dest):
+    """A private copy of the golden store of directory version at dest (the
+    test writes to it: mounting repairs hints, saves the totals)."""
+    if (version / "store.tar").is_file():
+        dest.mkdir()
+        r = run(["tar", "-x", "-p", "--xattrs", "--xattrs-include=user.*",
+                 "-f", version / "store.tar", "-C", dest], check=True)
+        assert not r.stderr.strip(), r.stderr
+        shutil.move(str(dest / "store"), str(dest / "backing"))
+        return dest / "backing"
+    shutil.copytree(version / "store", dest, symlinks=True)
+    return dest
+
+
+def error_entries(mnt):
+    """/.ragstore/errors of the mount, each line split into its fields
+    [time, kind, path, block, cause] (docs/STATS.md)."""
+    text = (mnt / ".ragstore" / "errors").read_bytes().decode()
+    return [ln.split("\t") for ln in text.splitlines()]
+
+
+def _user_xattrs(p):
+    return {n: os.getxattr(p, n, follow_symlinks=False)
+            for n in os.listxattr(p, follow_symlinks=False)
+            if n.startswith("user.")}
 
 
 def _check_manifest(mnt, manifest):
     seen = set()
+    files, links = set(), {}
+    xattrs, codecs = {}, {}
     for line in manifest.read_text().splitlines():
         kind, rel, *rest = line.split(" ")
         p = mnt / rel
-        seen.add(os.path.normpath(rel))
+        rel = os.path.normpath(rel)
+        seen.add(rel)
         if kind == "d":
             assert p.is_dir() and not p.is_symlink(), rel
         elif kind == "l":
             assert os.readlink(p) == rest[0], rel
-        else:
+        elif kind == "f":
             assert p.is_file() and not p.is_symlink(), rel
             assert p.stat().st_size == int(rest[0]), rel
             assert rsutil.file_digest(p) == rest[1], rel
+            files.add(rel)
+        elif kind == "x":      # x PATH NAME VALUE-HEX
+            xattrs.setdefault(rel, {})[rest[0]] = bytes.fromhex(rest[1])
+        elif kind == "h":      # h PATH OTHERPATH: one inode, two names
+            links.setdefault(os.path.normpath(rest[0]), {os.path.normpath(rest[0])}).add(rel)
+        elif kind == "c":      # c PATH COMPRESSION (user.ragstore.compression)
+            codecs[rel] = rest[0]
+        else:
+            raise AssertionError("unknown manifest line %r" % line)
     found = set()
-    for root, dirs, files in os.walk(mnt):
-        for n in dirs + files:
+    for root, dirs, fnames in os.walk(mnt):
+        for n in dirs + fnames:
             found.add(os.path.normpath(os.path.relpath(os.path.join(root, n), mnt)))
     assert found == seen
+    if links:
+        linked = set()
+        for group in links.values():
+            sts = {rel: os.lstat(mnt / rel) for rel in group}
+            assert len({st.st_ino for st in sts.values()}) == 1, sts
+            assert all(st.st_nlink == len(group) for st in sts.values()), sts
+            linked |= group
+        for rel in files - linked:
+            assert os.lstat(mnt / rel).st_nlink == 1, rel
+    if xattrs or codecs:
+        # Every user attribute listed, none missing, none extra.
+        for rel in seen:
+            p = mnt / rel
+            if p.is_symlink():
+                continue
+            want = dict(xattrs.get(rel, {}))
+            if rel in codecs:
+                want["user.ragstore.compression"] = codecs[rel].encode()
+            assert _user_xattrs(p) == want, rel
+        for rel, codec in codecs.items():
+            assert os.getxattr(mnt / rel, "user.ragstore.compression") == codec.encode(), rel
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda p: p.name)
 def test_golden_store_reads(ragstore_bin, tmp_path, version):
-    backing = tmp_path / "backing"
-    shutil.copytree(version / "store", backing, symlinks=True)
+    backing = golden_copy(version, tmp_path / "copy")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     bad = tmp_path / "bad"
@@ -47,11 +110,15 @@ def test_golden_store_reads(ragstore_bin, tmp_path, version):
     r = run([ragstore_bin, "mount", "--passfile", bad, backing, mnt])
     assert r.returncode == 3, r.stderr
     r = run([ragstore_bin, "mount", "--passfile", GOLDEN / "passphrase", backing, mnt])
-    assert r.returncode == 0, r.stderr
+    pids = rsutil.daemon_pids(mnt)
     try:
+        assert r.returncode == 0, r.stderr
         _check_manifest(mnt, version / "manifest")
+        # Reading a golden store is not an error anywhere.
+        assert error_entries(mnt) == []
     finally:
-        rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
+        problems = rsutil.unmount(mnt, pids or rsutil.daemon_pids(mnt))
+    assert not problems
 
 
 def test_golden_store_exists():
