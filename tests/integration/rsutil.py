@@ -1,8 +1,10 @@
 """Shared helpers for the ragstore integration tests.
 
 Everything that depends on the on-disk layout (where a user file's backing
-file lives, where block slots sit) is in this one module, so that when name
-encryption arrives only backing_path() has to change.
+file lives, where headers and block records sit) is in this one module, so
+that a layout change touches only this file.  New files are format v2 (the
+v2_* helpers); slot_offset() and payload_offset() describe format v1 files
+(the golden v1 store, stores made for the v1 code path).
 """
 import errno
 import hashlib
@@ -19,7 +21,7 @@ PASSPHRASE = "correct horse battery staple"
 
 DEFAULT_BLOCK = 65536
 HEADER_AREA = 4096        # v1: two header slots of 2048 bytes
-PREFIX_LEN = 48           # block record prefix
+PREFIX_LEN = 48           # v1: block record prefix
 TAG_LEN = 16
 
 
@@ -53,6 +55,7 @@ def backing_path(backing, relpath, mnt=None):
 
 
 def slot_size(block_size=DEFAULT_BLOCK):
+    """v1: bytes of one block slot (two slots per block)."""
     n = PREFIX_LEN + block_size + TAG_LEN
     return (n + 4095) // 4096 * 4096
 
@@ -71,8 +74,8 @@ def payload_offset(index, slot=0, block_size=DEFAULT_BLOCK):
 # the header's MAC), so tests can find each record without the key.
 V2_SLOT = 512
 V2_DATA_START = 1024
-V2_INLINE_ENTS = 9
-V2_ENTS_AT = 112
+V2_INLINE_ENTS = 8
+V2_ENTS_AT = 128
 V2_ENT_LEN = 40
 V2_NONCE = 24
 
@@ -117,11 +120,75 @@ def v2_header(raw, slot=None):
 def v2_record(raw, block, slot=None):
     """(offset, length) of block's record in the backing file (nonce and
     ciphertext), from the inline index of the newest header; None for a
-    hole."""
-    for e in v2_header(raw, slot)["entries"]:
+    hole.  A file with an index blob (more than V2_INLINE_ENTS blocks) has
+    its entries encrypted: no record can be found without the key."""
+    h = v2_header(raw, slot)
+    assert h["ninline"] == h["nents"], \
+        "the index is a sealed blob (%d entries): records cannot be found" % h["nents"]
+    for e in h["entries"]:
         if e["block"] == block:
             return e["off"], V2_NONCE + e["stored"]
     return None
+
+
+def v2_newest_slot(raw):
+    """Slot number (0 or 1) of the newest header that looks valid."""
+    slots = v2_slots(raw)
+    assert slots, "no v2 header slot"
+    return slots[0][0]
+
+
+def v2_slot_bytes(raw, slot):
+    """The 512 bytes of header slot 0 or 1."""
+    return raw[slot * V2_SLOT:(slot + 1) * V2_SLOT]
+
+
+def v2_record_of(path, block):
+    """v2_record of the backing file at path (it must have a record)."""
+    rec = v2_record(read_file(path), block)
+    assert rec is not None, "block %d of %s is a hole" % (block, path)
+    return rec
+
+
+def v2_ciphertext_offset(path, block):
+    """Offset of the first ciphertext byte of block's record (after the
+    nonce) in the backing file at path."""
+    return v2_record_of(path, block)[0] + V2_NONCE
+
+
+def v2_index_blob(raw):
+    """(offset, length) of the sealed index blob of the newest header, or
+    None when the index is inline."""
+    h = v2_header(raw)
+    if h["nents"] <= V2_INLINE_ENTS:
+        return None
+    return h["ix_off"], h["ix_len"]
+
+
+def write_at(path, offset, data):
+    """Overwrite bytes of a (backing) file in place, durably."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def punch_hole(path, offset, length):
+    """fallocate(PUNCH_HOLE | KEEP_SIZE): the range reads as zeros and,
+    where it covers whole filesystem blocks, takes no space."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long,
+                               ctypes.c_long]
+    fd = os.open(str(path), os.O_RDWR)
+    try:
+        # FALLOC_FL_PUNCH_HOLE (2) | FALLOC_FL_KEEP_SIZE (1)
+        if libc.fallocate(fd, 3, offset, length) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e), str(path))
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------
@@ -291,6 +358,14 @@ def write_file(path, data, mode="wb"):
 def read_file(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+def error_entries(mnt):
+    """The lines of /.ragstore/errors of the mount, split into their five
+    fields [time, kind, path, block, cause] (docs/STATS.md)."""
+    with open(Path(mnt) / ".ragstore" / "errors", "rb") as f:
+        text = f.read().decode()
+    return [ln.split("\t") for ln in text.splitlines()]
 
 
 def pread_fresh(path, length, offset):

@@ -330,8 +330,9 @@ def test_mount_read_only_option(store):
 
 
 def test_init_options(ragstore_bin, tmp_path, pf):
-    # block size is honoured: a 2-block file with 4 KiB blocks puts block 1
-    # in slot 0 at 8192 + 2 * 8192
+    # block size is honoured: a file of 8 KiB with 4 KiB blocks has a
+    # header with that block size and two entries of 4 KiB each, whose
+    # records are in the file
     b = tmp_path / "b4k"
     mnt = tmp_path / "mnt"
     mnt.mkdir()
@@ -344,7 +345,11 @@ def test_init_options(ragstore_bin, tmp_path, pf):
     finally:
         rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
     raw = bp.read_bytes()
-    assert raw[rsutil.slot_offset(1, 0, 4096):][:4] == b"RSB1"
+    h = rsutil.v2_header(raw)
+    assert (h["block_size"], h["size"]) == (4096, 8192), h
+    assert [(e["block"], e["plain"]) for e in h["entries"]] == [(0, 4096), (1, 4096)], h
+    for e in h["entries"]:
+        assert e["off"] + rsutil.V2_NONCE + e["stored"] <= len(raw), h
     for bad in ("1000", "3000", "2097152", "abc"):
         d = tmp_path / ("bad" + bad)
         r = run([ragstore_bin, "init", "--passfile", pf, "--block-size", bad, d])

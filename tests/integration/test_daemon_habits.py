@@ -173,9 +173,7 @@ def test_foreground_messages_on_stderr_and_quiet(store):
     assert "mounted on" in text and 'unknown command "frobnicate"' in text, text
     assert "unmounted" in text, text
 
-    raw = bp.read_bytes()
-    slot = 0 if raw[rsutil.slot_offset(1, 0, B):][:4] == b"RSB1" else 1
-    rsutil.flip_byte(bp, rsutil.payload_offset(1, slot, B) + 3)
+    rsutil.flip_byte(bp, rsutil.v2_ciphertext_offset(bp, 1) + 3)
     p, errpath = start_foreground(s, ["-q"])
     control(s, "frobnicate")
     with pytest.raises(OSError):

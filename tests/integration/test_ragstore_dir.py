@@ -383,7 +383,8 @@ def test_scrub_finds_flipped_byte(store):
     assert s["scrub"]["files_checked"] == 2 and s["scrub"]["blocks_bad"] == 0
     assert s["integrity_errors"] == 0
 
-    rsutil.flip_byte(store.backing_path("dir/bad"), rsutil.payload_offset(1, 0, B) + 5)
+    bp = store.backing_path("dir/bad")
+    rsutil.flip_byte(bp, rsutil.v2_ciphertext_offset(bp, 1) + 5)
     assert control(store, "scrub\n") == 0
     s = wait_scrub_done(store)
     assert s["scrub"]["files_checked"] == 2
@@ -589,16 +590,6 @@ def test_metrics_name_their_store(store_factory):
     assert not series[0] & series[1], "two stores export the same series"
 
 
-def _block_record_offset(bp, index, block=rsutil.DEFAULT_BLOCK):
-    """Offset of the payload of the record that holds block index (in
-    whichever of its two slots it was written)."""
-    raw = Path(bp).read_bytes()
-    for slot in (0, 1):
-        if raw[rsutil.slot_offset(index, slot, block):][:4] == b"RSB1":
-            return rsutil.payload_offset(index, slot, block)
-    raise AssertionError("block %d of %s has no record" % (index, bp))
-
-
 def test_one_flipped_byte_counts_one_error(store):
     """The kernel retries a read that failed (readahead, then the page), but
     one damaged block read once is one integrity error, listed once; the
@@ -607,7 +598,7 @@ def test_one_flipped_byte_counts_one_error(store):
     rsutil.write_file(store.path("f"), rsutil.pattern_bytes(3 * B, 41))
     bp = store.backing_path("f")
     store.unmount()
-    rsutil.flip_byte(bp, _block_record_offset(bp, 1) + 5)
+    rsutil.flip_byte(bp, rsutil.v2_ciphertext_offset(bp, 1) + 5)
     store.mount()
     with pytest.raises(OSError) as ei:
         rsutil.read_file(store.path("f"))
