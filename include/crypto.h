@@ -54,6 +54,11 @@ int crypto_open(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
 		size_t inlen, const uint8_t *ad, size_t adlen,
 		const uint8_t *nonce);
 
+/* The same with the tag apart: len bytes of ciphertext in, tag mac
+ * (CRYPTO_TAG_LEN bytes), plaintext to out (len bytes; may equal in). */
+int crypto_open_detached(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
+			 size_t len, const uint8_t *mac, const uint8_t *ad, size_t adlen,
+			 const uint8_t *nonce);
 /* Argon2id (crypto_pwhash) of a passphrase into out[CRYPTO_KEY_LEN].
  * Returns 0, or -ENOMEM when the memory limit cannot be met. */
 int crypto_kdf_passphrase(const char *pass, size_t passlen,

@@ -52,6 +52,7 @@ struct store {
 	struct inode_table *inodes; /* objects the kernel knows, see inode.h */
 	int v1_files;              /* create format v1 files (tests of the v1
 				      path only); 0: v2, see fh2.h */
+	struct pool *pool;         /* data-path workers (pool.h); NULL: none */
 	struct store_desc upgrade; /* desc at DESC_VERSION with its MAC, for
 				      store_upgrade (desc.version older) */
 };

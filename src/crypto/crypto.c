@@ -177,18 +177,13 @@ int crypto_seal(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
 	return r == 0 ? 0 : -EIO;
 }
 
-int crypto_open(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
-		size_t inlen, const uint8_t *ad, size_t adlen,
-		const uint8_t *nonce)
+int crypto_open_detached(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
+			 size_t len, const uint8_t *mac, const uint8_t *ad, size_t adlen,
+			 const uint8_t *nonce)
 {
 	uint8_t tag[CRYPTO_TAG_LEN];
-	unsigned long long mlen;
-	size_t len;
 	int r = -1;
 
-	if (inlen < CRYPTO_TAG_LEN)
-		return -EBADMSG;
-	len = inlen - CRYPTO_TAG_LEN;
 	/* Nonce bytes a cipher does not use must be zero, as seal leaves
 	 * them, so that no stored byte goes unchecked. */
 	if (k->cipher == CIPHER_NONE && !sodium_is_zero(nonce, CRYPTO_NONCE_LEN))
@@ -202,20 +197,33 @@ int crypto_open(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
 		/* Verify before copying, so out never holds unverified data. */
 		if (none_tag(in, len, ad, adlen, tag))
 			return -EBADMSG;
-		if (crypto_verify_16(tag, in + len) != 0)
+		if (crypto_verify_16(tag, mac) != 0)
 			return -EBADMSG;
 		memmove(out, in, len);
 		return 0;
 	case CIPHER_XCHACHA:
-		r = crypto_aead_xchacha20poly1305_ietf_decrypt(
-			out, &mlen, NULL, in, inlen, ad, adlen, nonce, k->key);
+		r = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+			out, NULL, in, len, mac, ad, adlen, nonce, k->key);
 		break;
 	case CIPHER_AESGCM:
-		r = crypto_aead_aes256gcm_decrypt_afternm(
-			out, &mlen, NULL, in, inlen, ad, adlen, nonce, &k->aes);
+		r = crypto_aead_aes256gcm_decrypt_detached_afternm(
+			out, NULL, in, len, mac, ad, adlen, nonce, &k->aes);
 		break;
 	}
 	return r == 0 ? 0 : -EBADMSG;
+}
+
+int crypto_open(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
+		size_t inlen, const uint8_t *ad, size_t adlen,
+		const uint8_t *nonce)
+{
+	uint8_t mac[CRYPTO_TAG_LEN];
+
+	if (inlen < CRYPTO_TAG_LEN)
+		return -EBADMSG;
+	/* The tag is copied out first: out may overlap in. */
+	memcpy(mac, in + inlen - CRYPTO_TAG_LEN, CRYPTO_TAG_LEN);
+	return crypto_open_detached(k, out, in, inlen - CRYPTO_TAG_LEN, mac, ad, adlen, nonce);
 }
 
 int crypto_kdf_passphrase(const char *pass, size_t passlen,

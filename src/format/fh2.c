@@ -291,13 +291,12 @@ ssize_t fh2_rec_open(const struct crypto_key *k, const uint8_t *file_id,
 
 	if (e->stored > block_size || e->plain > block_size)
 		return -EBADMSG;
-	memcpy(scratch, rec + CRYPTO_NONCE_LEN, e->stored);
-	memcpy(scratch + e->stored, e->tag, CRYPTO_TAG_LEN);
 	rec_ad(ad, file_id, e);
 	if (e->algo == CODEC_NONE)
-		return crypto_open(k, out, scratch, e->stored + CRYPTO_TAG_LEN, ad, sizeof(ad),
-				   rec) < 0 ? -EBADMSG : (ssize_t)e->plain;
-	if (crypto_open(k, scratch, scratch, e->stored + CRYPTO_TAG_LEN, ad, sizeof(ad), rec) < 0)
+		return crypto_open_detached(k, out, rec + CRYPTO_NONCE_LEN, e->stored, e->tag, ad,
+					    sizeof(ad), rec) < 0 ? -EBADMSG : (ssize_t)e->plain;
+	if (crypto_open_detached(k, scratch, rec + CRYPTO_NONCE_LEN, e->stored, e->tag, ad,
+				 sizeof(ad), rec) < 0)
 		return -EBADMSG;
 	return codec_decompress(e->algo, scratch, e->stored, out, e->plain) < 0
 		       ? -EIO

@@ -21,6 +21,7 @@
 #include "names.h"
 #include "ofile.h"
 #include "pathmap.h"
+#include "pool.h"
 #include "stats.h"
 #include "util.h"
 
@@ -410,6 +411,7 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 	s->dirivs = pathmap_cache_new();
 	s->stats = stats_new();
 	s->inodes = inode_table_new(s->be, s->rootfd, dirfd_budget());
+	s->pool = pool_new(-1); /* none is fine: the caller does the work */
 	if (!s->backing || !s->files || !s->dirivs || !s->stats || !s->inodes) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -543,6 +545,7 @@ void store_close(struct store *s)
 		return;
 	if (s->files)
 		ofile_table_free(s, s->files);
+	pool_free(s->pool);
 	inode_table_free(s->inodes);
 	if (s->be && s->rootfd >= 0)
 		backend_close(s->be, s->rootfd);

@@ -35,6 +35,7 @@
 
 #include "backend.h"
 #include "log.h"
+#include "pool.h"
 #include "stats.h"
 #include "util.h"
 
@@ -410,6 +411,56 @@ static size_t span_end(const struct ofile *f, uint32_t i, uint64_t last, uint32_
 	return len;
 }
 
+/* The records of one span, opened in parallel, each into its part of the
+ * caller's buffer. */
+struct span_job {
+	struct store *s;
+	struct ofile *f;
+	const uint8_t *span;    /* the records as read */
+	ssize_t n;              /* bytes read into span */
+	uint64_t span_off;      /* backing offset of span[0] */
+	const struct fh2_ent *e; /* entry of the first record */
+	char *dst;              /* where byte pos of the file goes */
+	uint64_t pos, end;      /* the request's part covered by this span */
+	int err;                /* first error (atomic) */
+};
+
+static void span_decode(void *arg, size_t k)
+{
+	struct span_job *sj = arg;
+	struct ofile *f = sj->f;
+	const struct fh2_ent *e = &sj->e[k];
+	uint32_t bs = f->hdr.block_size;
+	uint64_t bstart = e->block * bs;
+	uint64_t from = bstart > sj->pos ? bstart : sj->pos;
+	uint64_t to = bstart + bs < sj->end ? bstart + bs : sj->end;
+	size_t at = (size_t)(e->off - sj->span_off);
+	struct iobufs *io = bufs_get(bs);
+	char *dst = sj->dst + (from - sj->pos);
+	ssize_t have;
+
+	if (!io) {
+		__atomic_store_n(&sj->err, -ENOMEM, __ATOMIC_RELAXED);
+		return;
+	}
+	/* A whole block is opened straight into the caller's buffer. */
+	uint8_t *out = from == bstart && to == bstart + bs ? (uint8_t *)dst : io->plain;
+
+	have = rec_decode(sj->s, f, e, sj->span + at, sj->n > (ssize_t)at ? sj->n - (ssize_t)at : 0,
+			  out, io->scratch);
+	if (have < 0) {
+		__atomic_store_n(&sj->err, (int)have, __ATOMIC_RELAXED);
+		return;
+	}
+	if (out != io->plain) {
+		memset(out + have, 0, bs - (size_t)have);
+		return;
+	}
+	if ((uint64_t)have < to - bstart)
+		memset(io->plain + have, 0, (size_t)(to - bstart) - (size_t)have);
+	memcpy(dst, io->plain + (from - bstart), (size_t)(to - from));
+}
+
 ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off)
 {
 	struct v2state *v = f->v2;
@@ -466,23 +517,26 @@ ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t
 			r = n;
 			break;
 		}
-		for (uint32_t k = (uint32_t)i; k <= j && pos < end; k++) {
-			const struct fh2_ent *e = &v->ents[k];
-			uint32_t o = (uint32_t)(pos % bs);
-			size_t take = bs - o < end - pos ? bs - o : (size_t)(end - pos);
-			size_t at = (size_t)(e->off - v->ents[i].off);
-			ssize_t have = rec_decode(s, f, e, span + at, n - (ssize_t)at < 0 ? 0 : n - (ssize_t)at,
-						  io->plain, io->scratch);
+		{
+			struct span_job sj = { s, f, span, n, v->ents[i].off, &v->ents[i], buf + done,
+					       pos, end, 0 };
+			size_t cnt = j - (uint32_t)i + 1;
 
-			if (have < 0) {
-				r = have;
+			/* Blocks past the end of the request are not decoded. */
+			while (cnt > 1 && v->ents[i + (long)cnt - 1].block * bs >= end)
+				cnt--;
+			pool_run(cnt > 1 ? s->pool : NULL, cnt, span_decode, &sj);
+			if (sj.err) {
+				r = sj.err;
 				break;
 			}
-			if ((size_t)have < o + take)
-				memset(io->plain + have, 0, o + take - (size_t)have);
-			memcpy(buf + done, io->plain + o, take);
-			done += take;
-			pos += take;
+			{
+				uint64_t stop = (v->ents[i].block + cnt) * bs;
+
+				stop = stop < end ? stop : end;
+				done += (size_t)(stop - pos);
+				pos = stop;
+			}
 		}
 	}
 out:
@@ -492,6 +546,94 @@ out:
 }
 
 /* ---- writing ---- */
+
+/* Whole blocks of one write, sealed in parallel (pool.h) into slots of the
+ * thread's span buffer, then packed back to back and written with one
+ * pwrite into one extent. */
+#define BATCH_MAX 64
+
+struct batch {
+	struct store *s;
+	struct ofile *f;
+	const char *src;      /* first byte of block first */
+	uint64_t first;
+	size_t slot;          /* bytes per record slot in buf */
+	uint8_t *buf;
+	struct fh2_ent e[BATCH_MAX];
+	ssize_t len[BATCH_MAX]; /* record length, 0 for an all-zero block, -errno */
+};
+
+static void batch_seal(void *arg, size_t i)
+{
+	struct batch *t = arg;
+	uint32_t bs = t->f->hdr.block_size;
+	const uint8_t *plain = (const uint8_t *)t->src + i * bs;
+
+	if (is_zero(plain, bs)) {
+		t->len[i] = 0;
+		return;
+	}
+	t->len[i] = fh2_rec_seal(t->s->key, t->f->hdr.file_id, &t->f->hdr.codec, t->first + i,
+				 plain, bs, bs, t->buf + i * t->slot, &t->e[i]);
+}
+
+static uint8_t *span_get(size_t need);
+
+/* Store n (<= BATCH_MAX) whole blocks from src as blocks first.. */
+static int batch_store(struct store *s, struct ofile *f, uint64_t first, const char *src,
+		       size_t n)
+{
+	struct v2state *v = f->v2;
+	uint32_t bs = f->hdr.block_size;
+	struct batch *t = malloc(sizeof(*t));
+	uint64_t total = 0, off = 0, at = 0;
+	int r = 0;
+
+	if (!t)
+		return -ENOMEM;
+	t->s = s;
+	t->f = f;
+	t->src = src;
+	t->first = first;
+	t->slot = fh2_rec_len(bs) + CRYPTO_TAG_LEN;
+	t->buf = span_get(n * t->slot);
+	if (!t->buf) {
+		free(t);
+		return -ENOMEM;
+	}
+	pool_run(s->pool, n, batch_seal, t);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (t->len[i] < 0)
+			r = (int)t->len[i];
+		total += t->len[i] > 0 ? (uint64_t)t->len[i] : 0;
+	}
+	if (r == 0 && total)
+		r = ext_alloc(v, total, &off);
+	if (r == 0 && total) {
+		for (size_t i = 0; i < n; i++) {
+			if (t->len[i] <= 0)
+				continue;
+			memmove(t->buf + at, t->buf + i * t->slot, (size_t)t->len[i]);
+			t->e[i].off = off + at;
+			t->e[i].state = 0;
+			at += (uint64_t)t->len[i];
+		}
+		r = backend_pwrite_full(f->be, f->fd, t->buf, total, (off_t)off);
+		if (r < 0) {
+			list_add(&v->free, off, total); /* referenced by nothing */
+			stats_error(s->stats, 0, f->path, (int64_t)first, strerror(-r));
+		}
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (t->len[i] == 0)
+			ent_drop(v, first + i, first + i + 1);
+		else
+			r = ent_set(v, &t->e[i]);
+	}
+	v->dirty = 1;
+	free(t);
+	return r;
+}
 
 ssize_t v2io_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off)
 {
@@ -514,11 +656,16 @@ ssize_t v2io_write(struct store *s, struct ofile *f, const char *buf, size_t len
 		size_t n = bs - o < len - done ? bs - o : len - done;
 
 		if (n == bs) {
-			/* A whole block: seal it straight from the caller. */
-			if (f->wb_dirty && f->wb_block == b)
+			/* Whole blocks: sealed straight from the caller's
+			 * buffer, several at once. */
+			size_t k = (len - done) / bs;
+
+			if (k > BATCH_MAX)
+				k = BATCH_MAX;
+			n = k * bs;
+			if (f->wb_dirty && f->wb_block >= b && f->wb_block < b + k)
 				f->wb_dirty = 0;
-			memcpy(io->plain, buf + done, bs);
-			r = block_store(s, f, b, io->plain, bs, io);
+			r = batch_store(s, f, b, buf + done, k);
 		} else {
 			r = wb_take(s, f, b, io);
 			if (r == 0) {
