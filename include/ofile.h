@@ -40,6 +40,11 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
  * single backing name, or a relative path).  Verifies its header.  Returns
  * 0 and *out (a reference), -EIO for a damaged header, or -errno. */
 int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out);
+/* The same, with the file's path in the mount for error reports (NULL if
+ * unknown): a damaged, cut or rolled-back header is logged and counted as
+ * an integrity error. */
+int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *path,
+		    struct ofile **out);
 /* A reference to the open entry of backing inode dev:ino: 0 and *out, or
  * -ENOENT when it is not open. */
 int ofile_find(struct store *s, dev_t dev, ino_t ino, struct ofile **out);

@@ -708,13 +708,20 @@ int ns_open(struct store *s, struct inode *in, int flags, struct ofile **f)
 	if (!S_ISREG(inode_type(in)))
 		return -EINVAL;
 	if (ofile_find(s, inode_dev(in), inode_ino(in), f) < 0) {
+		char *path = malloc(PATH_MAX);
+
 		inode_ns_rdlock(s);
 		r = inode_ref(s, in, &ref);
 		if (r == 0) {
-			r = ofile_open(s, ref.dirfd, ref.name, f);
+			if (path && inode_path(s, in, path, PATH_MAX) < 0) {
+				free(path);
+				path = NULL;
+			}
+			r = ofile_open_path(s, ref.dirfd, ref.name, path, f);
 			inode_ref_put(s, &ref);
 		}
 		inode_ns_unlock(s);
+		free(path);
 		if (r < 0)
 			return r;
 	}

@@ -27,23 +27,25 @@
 #define HINT_LEN_V1 10  /* without the algorithm: still read */
 #define HINT_LEN_GEN 19 /* v2 files: then the header generation (le64) */
 
-/* The hint of header h into out; returns its length. */
-static size_t hint_encode(const struct file_header *h, int v2, uint8_t *out)
+/* The hint of header h of f into out; returns its length.  A v2 file's
+ * hint carries the generation of a header that is durable (v2io.c
+ * hint_gen), so that a crash never leaves a hint newer than the header. */
+static size_t hint_encode(const struct file_header *h, const struct ofile *f, uint8_t *out)
 {
 	util_put_le64(out, h->size);
 	out[8] = (uint8_t)h->flags;
 	out[9] = (uint8_t)(h->flags >> 8);
 	out[10] = h->codec.algo;
-	if (!v2)
+	if (!f->v2)
 		return HINT_LEN;
-	util_put_le64(out + HINT_LEN, h->gen);
+	util_put_le64(out + HINT_LEN, f->v2->hint_gen);
 	return HINT_LEN_GEN;
 }
 
 static void hint_write(struct ofile *f, const struct file_header *h)
 {
 	uint8_t v[HINT_LEN_GEN];
-	size_t n = hint_encode(h, f->v2 != NULL, v);
+	size_t n = hint_encode(h, f, v);
 
 	backend_fsetxattr(f->be, f->fd, HINT_XATTR, v, n, 0);
 }
@@ -64,7 +66,7 @@ void ofile_hint_update(struct ofile *f)
 static int hint_check(struct ofile *f)
 {
 	uint8_t have[HINT_LEN_GEN], want[HINT_LEN_GEN];
-	size_t len = hint_encode(&f->hdr, f->v2 != NULL, want);
+	size_t len = hint_encode(&f->hdr, f, want);
 	ssize_t n;
 
 	n = backend_fgetxattr(f->be, f->fd, HINT_XATTR, have, sizeof(have));
@@ -330,6 +332,12 @@ int ofile_find(struct store *s, dev_t dev, ino_t ino, struct ofile **out)
 
 int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 {
+	return ofile_open_path(s, dirfd, rel, NULL, out);
+}
+
+int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *path,
+		    struct ofile **out)
+{
 	struct stat st;
 	struct ofile *f;
 	int fd = open_backing(s->be, dirfd, rel, 0);
@@ -355,7 +363,10 @@ int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 	}
 	r = header_load(s, f, &f->hdr, &f->hdr_slot);
 	if (r < 0) {
-		log_msg(LOG_LVL_ERROR, "%s: file header missing or damaged", rel);
+		log_msg(LOG_LVL_ERROR, "%s (%s): file header missing or damaged", path ? path : "?",
+			rel);
+		if (r == -EIO)
+			stats_error(s->stats, 1, path, -1, "file header missing or damaged");
 		ofile_free(f);
 		return r;
 	}
@@ -364,8 +375,8 @@ int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 		const char *why = r == -ESTALE ? "header older than its generation hint (rolled back)"
 					       : "size hint below the authenticated size (tampered)";
 
-		log_msg(LOG_LVL_ERROR, "%s: %s", rel, why);
-		stats_error(s->stats, 1, NULL, -1, why);
+		log_msg(LOG_LVL_ERROR, "%s (%s): %s", path ? path : "?", rel, why);
+		stats_error(s->stats, 1, path, -1, why);
 		ofile_free(f);
 		return -EIO;
 	}

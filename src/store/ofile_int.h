@@ -55,6 +55,10 @@ struct v2state {
 	uint8_t disk_algo;
 	uint64_t blen;          /* the backing file's length, at least */
 	int mtime_keep;         /* wb_mtime was set by the user (utimens) */
+	uint64_t durable_gen;   /* generation of the header in durable_slot */
+	uint64_t durable_size;  /* its size: blocks below it had durable content */
+	uint64_t hint_gen;      /* generation the size hint names */
+	uint32_t bs;            /* block size (hdr.block_size) */
 };
 
 struct ofile {

@@ -129,7 +129,10 @@ static int ext_alloc(struct v2state *v, uint64_t len, uint64_t *off)
 /* Space that held a record (or index) with the given V2_* state. */
 static void ext_release(struct v2state *v, uint64_t off, uint64_t len, uint8_t state)
 {
-	if (!(state & V2_COMMITTED)) {
+	/* Space no header on disk names, or that only the header of a file
+	 * without durable content names (a crash may cost that file its
+	 * unsynced data anyway), is free at once. */
+	if (!(state & V2_COMMITTED) || v->durable_slot < 0) {
 		list_add(&v->free, off, len);
 		return;
 	}
@@ -168,6 +171,10 @@ static int ent_set(struct v2state *v, const struct fh2_ent *e)
 	long i = ent_find(v, e->block);
 
 	v->ix_dirty = 1;
+	/* A block that had durable content (data or a hole) gets a record
+	 * that the next header names before it is durable itself: R1. */
+	if (v->durable_slot >= 0 && e->block * v->bs < v->durable_size)
+		v->need_sync = 1;
 	if (i >= 0) {
 		ent_release(v, &v->ents[i]);
 		v->ents[i] = *e;
@@ -279,6 +286,28 @@ static int block_store(struct store *s, struct ofile *f, uint64_t b, const uint8
 			 f->hdr.block_size, io->rec, &e);
 	if (n < 0)
 		return (int)n;
+	if (v->durable_slot < 0) {
+		/* No durable content: a record that fits where the block's
+		 * last one was goes there, so rewrites (a truncate, the
+		 * last block growing) do not spread the file. */
+		long i = ent_find(v, b);
+
+		if (i >= 0 && fh2_rec_len(v->ents[i].stored) >= (uint64_t)n) {
+			uint64_t old = fh2_rec_len(v->ents[i].stored);
+
+			e.off = v->ents[i].off;
+			r = backend_pwrite_full(f->be, f->fd, io->rec, (size_t)n, (off_t)e.off);
+			if (r < 0) {
+				stats_error(s->stats, 0, f->path, (int64_t)b, strerror(-r));
+				return r;
+			}
+			e.state = 0;
+			v->ents[i] = e;
+			v->ix_dirty = 1;
+			list_add(&v->free, e.off + (uint64_t)n, old - (uint64_t)n);
+			return 0;
+		}
+	}
 	r = ext_alloc(v, (uint64_t)n, &e.off);
 	if (r < 0)
 		return r;
@@ -898,6 +927,12 @@ static int header_write(struct store *s, struct ofile *f)
 		x.ix_len = 0;
 		memset(x.ix_tag, 0, sizeof(x.ix_tag));
 	}
+	/* The index blob the header on disk names is superseded. */
+	if (v->disk.nents > FH2_INLINE_ENTS && (new_ix || v->n <= FH2_INLINE_ENTS)) {
+		ext_release(v, v->disk.ix_off, v->disk.ix_len, v->ix_state);
+		v->ix_state = 0;
+		v->disk.nents = 0;
+	}
 	if (v->durable_slot < 0)
 		trim_tail(v);
 	/* R1 */
@@ -925,10 +960,10 @@ static int header_write(struct store *s, struct ofile *f)
 		v->other_valid = 1;
 	v->disk_slot = target;
 	f->hdr.gen = gen;
-	if (v->disk.nents > FH2_INLINE_ENTS && (new_ix || v->n <= FH2_INLINE_ENTS)) {
-		ext_release(v, v->disk.ix_off, v->disk.ix_len, v->ix_state);
-		v->ix_state = 0;
-	}
+	/* A header not yet durable may be lost in a crash: the hint then
+	 * names the durable one, except for a file without durable content,
+	 * whose unsynced data a crash may cost anyway. */
+	v->hint_gen = v->durable_slot < 0 ? gen : v->durable_gen;
 	v->disk = x;
 	v->ix_dirty = 0;
 	mark_all(v, V2_COMMITTED);
@@ -974,7 +1009,13 @@ static int sync_done(struct ofile *f)
 	int wrote = 0;
 
 	v->durable_slot = v->disk_slot;
+	v->durable_gen = f->hdr.gen;
+	v->durable_size = f->csize;
 	mark_all(v, V2_DURABLE);
+	if (v->hint_gen != v->durable_gen) {
+		v->hint_gen = v->durable_gen;
+		ofile_hint_update(f);
+	}
 	for (uint32_t i = 0; i < v->pending.n; i++)
 		list_add(&v->free, v->pending.v[i].off, v->pending.v[i].len);
 	v->pending.n = 0;
@@ -1033,16 +1074,13 @@ static uint64_t live_bytes(const struct v2state *v)
 	return n;
 }
 
-/* The entry whose record lies last in the data area, or -1 (the index
- * blob, which the next header write replaces anyway, is not moved). */
-static long last_record(const struct v2state *v)
+/* qsort_r order of entry indexes: record offset, highest first. */
+static int by_offset_desc(const void *a, const void *b, void *arg)
 {
-	long best = -1;
+	const struct v2state *v = arg;
+	uint64_t x = v->ents[*(const uint32_t *)a].off, y = v->ents[*(const uint32_t *)b].off;
 
-	for (uint32_t i = 0; i < v->n; i++)
-		if (best < 0 || v->ents[i].off > v->ents[best].off)
-			best = (long)i;
-	return best;
+	return x < y ? 1 : x > y ? -1 : 0;
 }
 
 /* Right after a sync point, with every unreferenced extent free: move the
@@ -1050,32 +1088,40 @@ static long last_record(const struct v2state *v)
  * depend on their offset), then make that a new durable header with a
  * smaller data end, and cut the file.  What the durable header refers to
  * is never overwritten (moved-from space goes to pending, R2), and the cut
- * waits until the new header is durable.  Done at the last close when at
- * least an eighth of the data area (and a 4 KiB block) would come back. */
+ * waits until the new header is durable.  Done at the last close when the
+ * file would occupy fewer 4 KiB blocks and at least an eighth of its data
+ * area would come back. */
 static int compact(struct store *s, struct ofile *f)
 {
 	struct v2state *v = f->v2;
 	uint64_t live = live_bytes(v), end = v->data_end;
 	struct iobufs *io = bufs_get(f->hdr.block_size);
+	uint32_t *order;
 	int moved = 0, r = 0;
 
-	if (!io || end - FH2_DATA_START - live < (end - FH2_DATA_START) / 8 + 4096)
+	/* Worth it when the file would occupy fewer 4 KiB blocks and at
+	 * least an eighth of its data area comes back. */
+	if (!io || ((end + 4095) & ~4095ULL) <= ((FH2_DATA_START + live + 4095) & ~4095ULL) ||
+	    end - FH2_DATA_START - live < (end - FH2_DATA_START) / 8)
 		return 0;
-	for (;;) {
-		long i = last_record(v);
-		struct fh2_ent *e;
-		uint64_t len, to;
+	/* From the last record down, each into the lowest free extent below
+	 * it that fits; one that fits nowhere stays. */
+	order = malloc((v->n ? v->n : 1) * sizeof(*order));
+	if (!order)
+		return 0;
+	for (uint32_t k = 0; k < v->n; k++)
+		order[k] = k;
+	qsort_r(order, v->n, sizeof(*order), by_offset_desc, v);
+	for (uint32_t k = 0; k < v->n; k++) {
+		struct fh2_ent *e = &v->ents[order[k]];
+		uint64_t len = fh2_rec_len(e->stored), to;
 		ssize_t n;
 
-		if (i < 0)
-			break;
-		e = &v->ents[i];
-		len = fh2_rec_len(e->stored);
 		if (list_take(&v->free, len, &to) < 0)
-			break;
+			continue;
 		if (to > e->off) {
 			list_add(&v->free, to, len);
-			break;
+			continue;
 		}
 		n = backend_pread_full(f->be, f->fd, io->rec, len, (off_t)e->off);
 		r = n == (ssize_t)len ? backend_pwrite_full(f->be, f->fd, io->rec, len, (off_t)to)
@@ -1090,6 +1136,7 @@ static int compact(struct store *s, struct ofile *f)
 		v->ix_dirty = 1;
 		moved = 1;
 	}
+	free(order);
 	if (!moved)
 		return r;
 	/* What lies past the last record and the (new) index is not needed. */
@@ -1318,9 +1365,11 @@ int v2io_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t bl
 		if (ok[i] && (best < 0 || h[i].gen > h[best].gen))
 			best = i;
 	}
+	/* A backing file shorter than the data end (cut, or a crash that
+	 * kept a header but not the records appended before it) is no
+	 * reason to refuse the file: each record past the end fails when it
+	 * is read, the others still serve. */
 	r = best < 0 ? -EBADMSG : 0;
-	if (r == 0 && x[best].data_end > blen)
-		r = -EBADMSG; /* cut short */
 	if (r == 0) {
 		v->cap = x[best].nents ? x[best].nents : 1;
 		v->ents = calloc(v->cap, sizeof(*v->ents));
@@ -1339,6 +1388,9 @@ int v2io_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t bl
 		memcpy(v->xnext, x[best].xattr_next, CRYPTO_TAG_LEN);
 		v->data_end = x[best].data_end;
 		v->disk_slot = v->durable_slot = best;
+		v->durable_gen = v->hint_gen = h[best].gen;
+		v->durable_size = h[best].size;
+		v->bs = h[best].block_size;
 		v->other_valid = ok[1 - best];
 		v->blen = blen;
 		mark_all(v, V2_COMMITTED | V2_DURABLE);
@@ -1391,6 +1443,8 @@ int v2io_attach_new(struct ofile *f)
 	v->data_end = FH2_DATA_START;
 	v->disk.data_end = FH2_DATA_START;
 	v->durable_slot = -1;
+	v->bs = f->hdr.block_size;
+	v->hint_gen = f->hdr.gen;
 	v->blen = FH2_DATA_START;
 	v->disk_flags = f->hdr.flags;
 	v->disk_algo = f->hdr.codec.algo;

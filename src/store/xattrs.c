@@ -142,6 +142,20 @@ out:
 	return r;
 }
 
+/* fsync of BACKING/xattrs, so that a rename or unlink in it is durable. */
+static int dir_sync(struct store *s)
+{
+	int fd = backend_openat(s->be, s->rootfd, "../" XATTRS_DIR,
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = backend_fsync(s->be, fd, 0);
+	backend_close(s->be, fd);
+	return r;
+}
+
 /* Write the blob atomically (temporary file, fsync, rename); an empty one
  * removes the file.  For a regular file f, whose header binds its blob
  * (ofile_xattr_bind), the header first names both the blob on disk (tag
@@ -160,11 +174,15 @@ static int blob_store(struct store *s, const uint8_t *id, const struct blob *b,
 	if (r < 0)
 		return r;
 	if (b->len <= 8 && (b->len < 8 || util_get_le32(b->data + 4) == 0)) {
-		r = f ? ofile_xattr_bind(s, f, old, none, 1) : 0;
+		/* While the blob goes, the header accepts it or none: "none"
+		 * as the bound blob, the old one as the one in flight. */
+		r = f ? ofile_xattr_bind(s, f, none, old, 1) : 0;
 		if (r == 0)
 			r = backend_unlinkat(s->be, s->rootfd, path, 0);
 		if (r == -ENOENT)
 			r = 0;
+		if (r == 0)
+			r = dir_sync(s);
 		return r == 0 && f ? ofile_xattr_bind(s, f, none, none, 0) : r;
 	}
 	r = backend_mkdirat(s->be, s->rootfd, "../" XATTRS_DIR, 0700);
@@ -193,6 +211,9 @@ static int blob_store(struct store *s, const uint8_t *id, const struct blob *b,
 	backend_close(s->be, fd);
 	if (r == 0)
 		r = backend_renameat2(s->be, s->rootfd, tmp, s->rootfd, path, 0);
+	/* The rename durable before the header names only the new blob. */
+	if (r == 0 && f)
+		r = dir_sync(s);
 	if (r < 0)
 		backend_unlinkat(s->be, s->rootfd, tmp, 0);
 	else if (f)

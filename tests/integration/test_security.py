@@ -484,9 +484,6 @@ def test_flipped_index_blob_byte_is_eio(store, what):
     assert ei.value.errno == errno.EIO
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a header or index that fails at open (ofile_open: header_load) is only "
-    "logged: EIO, but integrity_errors stays 0 and /.ragstore/errors is empty"))
 @pytest.mark.parametrize("damage", ["header-byte", "cut", "index-blob-byte"])
 def test_damaged_header_is_counted_and_listed(store, damage):
     """SPEC 3: the error is counted and reported, for a header or index
