@@ -123,7 +123,18 @@ static int ext_alloc(struct v2state *v, uint64_t len, uint64_t *off)
 		return -EFBIG;
 	*off = v->data_end;
 	v->data_end += len;
+	if (v->data_end > v->blen)
+		v->blen = v->data_end;
 	return 0;
+}
+
+/* Forget free space at or past the data end (it is cut off). */
+static void free_clip(struct v2state *v)
+{
+	while (v->free.n && v->free.v[v->free.n - 1].off >= v->data_end)
+		v->free.n--;
+	if (v->free.n && v->free.v[v->free.n - 1].off + v->free.v[v->free.n - 1].len > v->data_end)
+		v->free.v[v->free.n - 1].len = v->data_end - v->free.v[v->free.n - 1].off;
 }
 
 /* Space that held a record (or index) with the given V2_* state. */
@@ -1083,6 +1094,50 @@ static int by_offset_desc(const void *a, const void *b, void *arg)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* Right after a sync point: cut what lies past the last record.  The
+ * durable header still names the old data end (and maybe an index blob
+ * near it), so one more header, durable, comes before the cut.  The index
+ * blob is written anew below the records' end when a free extent there
+ * holds it; a new blob never lands on the old one, which the durable
+ * header names (R2). */
+static int cut_tail(struct store *s, struct ofile *f)
+{
+	struct v2state *v = f->v2;
+	uint64_t top = FH2_DATA_START, ix_end = 0, off;
+	int r;
+
+	for (uint32_t k = 0; k < v->n; k++)
+		if (v->ents[k].off + fh2_rec_len(v->ents[k].stored) > top)
+			top = v->ents[k].off + fh2_rec_len(v->ents[k].stored);
+	if (v->disk.nents > FH2_INLINE_ENTS)
+		ix_end = v->disk.ix_off + v->disk.ix_len;
+	if (ix_end > top) {
+		uint64_t len = fh2_ix_len(v->n);
+
+		int fits = list_take(&v->free, len, &off) == 0;
+
+		if (fits)
+			list_add(&v->free, off, len); /* only looked */
+		if (fits && off + len <= top)
+			v->ix_dirty = 1; /* header_write takes that extent */
+		else
+			top = ix_end;
+	}
+	if (((top + 4095) & ~4095ULL) >= ((v->data_end + 4095) & ~4095ULL))
+		return 0;
+	v->data_end = top;
+	free_clip(v);
+	v->dirty = 1;
+	r = commit_locked(s, f, 1, 1);
+	/* The old blob, past the new end, came back as free space. */
+	free_clip(v);
+	if (r == 0 && backend_ftruncate(f->be, f->fd, (off_t)v->data_end) == 0) {
+		v->blen = v->data_end;
+		mtime_restore(f);
+	}
+	return r;
+}
+
 /* Right after a sync point, with every unreferenced extent free: move the
  * records nearest the end into free space lower down (records do not
  * depend on their offset), then make that a new durable header with a
@@ -1097,6 +1152,7 @@ static int compact(struct store *s, struct ofile *f)
 	uint64_t live = live_bytes(v), end = v->data_end;
 	struct iobufs *io = bufs_get(f->hdr.block_size);
 	uint32_t *order;
+	uint64_t ix_len, ix_res = 0;
 	int moved = 0, r = 0;
 
 	/* Worth it when the file would occupy fewer 4 KiB blocks and at
@@ -1112,6 +1168,11 @@ static int compact(struct store *s, struct ofile *f)
 	for (uint32_t k = 0; k < v->n; k++)
 		order[k] = k;
 	qsort_r(order, v->n, sizeof(*order), by_offset_desc, v);
+	/* Room for the index blob the next header writes is kept low first,
+	 * or it would land past the moved records. */
+	ix_len = v->n > FH2_INLINE_ENTS ? fh2_ix_len(v->n) : 0;
+	if (ix_len && list_take(&v->free, ix_len, &ix_res) < 0)
+		ix_len = 0;
 	for (uint32_t k = 0; k < v->n; k++) {
 		struct fh2_ent *e = &v->ents[order[k]];
 		uint64_t len = fh2_rec_len(e->stored), to;
@@ -1137,37 +1198,17 @@ static int compact(struct store *s, struct ofile *f)
 		moved = 1;
 	}
 	free(order);
-	if (!moved)
-		return r;
-	/* What lies past the last record and the (new) index is not needed. */
-	v->dirty = 1;
-	v->need_sync = 1;
-	r = commit_locked(s, f, 1, 1);
-	if (r == 0) {
-		uint64_t top = FH2_DATA_START;
-
-		for (uint32_t k = 0; k < v->n; k++)
-			if (v->ents[k].off + fh2_rec_len(v->ents[k].stored) > top)
-				top = v->ents[k].off + fh2_rec_len(v->ents[k].stored);
-		if (v->disk.nents > FH2_INLINE_ENTS && v->disk.ix_off + v->disk.ix_len > top)
-			top = v->disk.ix_off + v->disk.ix_len;
-		if (top < v->data_end) {
-			/* The durable header still says data_end: one more
-			 * header, durable, before the cut. */
-			v->data_end = top;
-			while (v->free.n && v->free.v[v->free.n - 1].off >= top)
-				v->free.n--;
-			if (v->free.n && v->free.v[v->free.n - 1].off + v->free.v[v->free.n - 1].len > top)
-				v->free.v[v->free.n - 1].len = top - v->free.v[v->free.n - 1].off;
-			v->dirty = 1;
-			r = commit_locked(s, f, 1, 1);
-			if (r == 0 && backend_ftruncate(f->be, f->fd, (off_t)v->data_end) == 0) {
-				v->blen = v->data_end;
-				mtime_restore(f);
-			}
-		}
+	if (ix_len)
+		list_add(&v->free, ix_res, ix_len);
+	if (moved) {
+		/* R1: the moved records durable before a header names them. */
+		v->dirty = 1;
+		v->need_sync = 1;
+		r = commit_locked(s, f, 1, 1);
+		if (r < 0)
+			return r;
 	}
-	return r;
+	return cut_tail(s, f);
 }
 
 int v2io_commit(struct store *s, struct ofile *f, int last)

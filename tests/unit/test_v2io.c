@@ -416,7 +416,10 @@ static size_t backing_len(struct store *s, const char *name, uint64_t size)
 /* Written whole, then rewritten whole and closed five times: compaction at
  * the last close keeps the file within a quarter of what the same content
  * takes written once into a new file (its live size), or within as many
- * 4 KiB blocks (compaction only runs when it saves one). */
+ * 4 KiB blocks (compaction only runs when it saves one), or, when the new
+ * records need more room than the old ones left, within twice the live
+ * size plus a block: compaction never slides a record over its own durable
+ * copy (R2), so what does not fit below stays where it is. */
 static void test_rewrites(struct store *s, const char *name, unsigned nblk, int kind)
 {
 	size_t len = (size_t)nblk * BS, have, live;
@@ -432,7 +435,8 @@ static void test_rewrites(struct store *s, const char *name, unsigned nblk, int 
 		done(s, f);
 		live = backing_len(s, "fresh", len);
 		backend_unlinkat(s->be, s->rootfd, "fresh", 0);
-		CHECK(have * 4 <= live * 5 || BLOCKS4K(have) <= BLOCKS4K(live));
+		CHECK(have * 4 <= live * 5 || BLOCKS4K(have) <= BLOCKS4K(live) ||
+		      have <= 2 * live + 4096);
 		if (have * 4 > live * 5 && BLOCKS4K(have) > BLOCKS4K(live))
 			fprintf(stderr, "%s, codec %d: %zu bytes after rewrite %d, live %zu\n", name,
 				s->desc.codec.algo, have, round, live);
