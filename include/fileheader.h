@@ -49,6 +49,12 @@ struct file_header {
 	struct fh_hole holes[FH_MAX_HOLES];
 };
 
+/* Bytes 0..47, the same in every header version: magic, version (given),
+ * generation, file id, block size, algorithm, level, flags, size. */
+void fh_put_common(const struct file_header *h, uint32_t version, uint8_t *buf);
+/* Read them back (the version is the caller's to check). */
+void fh_get_common(const uint8_t *buf, struct file_header *h);
+
 /* Encode and MAC h into buf[FH_SLOT_SIZE].  Returns 0 or -EIO. */
 int fh_seal(const struct crypto_key *k, const struct file_header *h, uint8_t *buf);
 

@@ -90,16 +90,7 @@ int fh2_seal(const struct crypto_key *k, const struct file_header *h,
 	    x->data_end > FH2_OFF_MAX)
 		return -EINVAL;
 	memset(buf, 0, FH2_SLOT);
-	memcpy(buf, FH2_MAGIC, 4);
-	util_put_le32(buf + 4, FH2_VERSION);
-	util_put_le64(buf + 8, h->gen);
-	memcpy(buf + 16, h->file_id, FH_ID_LEN);
-	util_put_le32(buf + 32, h->block_size);
-	buf[36] = h->codec.algo;
-	buf[37] = h->codec.level;
-	buf[38] = (uint8_t)h->flags;
-	buf[39] = (uint8_t)(h->flags >> 8);
-	util_put_le64(buf + 40, h->size);
+	fh_put_common(h, FH2_VERSION, buf);
 	util_put_le64(buf + 48, x->data_end);
 	util_put_le32(buf + 56, x->nents);
 	util_put_le32(buf + 60, ninl);
@@ -156,13 +147,7 @@ int fh2_open(const struct crypto_key *k, const uint8_t *buf, struct file_header 
 		return -EBADMSG;
 	memset(h, 0, sizeof(*h));
 	memset(x, 0, sizeof(*x));
-	h->gen = util_get_le64(buf + 8);
-	memcpy(h->file_id, buf + 16, FH_ID_LEN);
-	h->block_size = util_get_le32(buf + 32);
-	h->codec.algo = buf[36];
-	h->codec.level = buf[37];
-	h->flags = (uint16_t)(buf[38] | buf[39] << 8);
-	h->size = util_get_le64(buf + 40);
+	fh_get_common(buf, h);
 	x->data_end = util_get_le64(buf + 48);
 	x->nents = util_get_le32(buf + 56);
 	ninl = util_get_le32(buf + 60);

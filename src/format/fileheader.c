@@ -17,6 +17,31 @@
 #define FH_MAGIC "RSFH"
 #define FH_FIXED 56
 
+void fh_put_common(const struct file_header *h, uint32_t version, uint8_t *buf)
+{
+	memcpy(buf, FH_MAGIC, 4);
+	util_put_le32(buf + 4, version);
+	util_put_le64(buf + 8, h->gen);
+	memcpy(buf + 16, h->file_id, FH_ID_LEN);
+	util_put_le32(buf + 32, h->block_size);
+	buf[36] = h->codec.algo;
+	buf[37] = h->codec.level;
+	buf[38] = (uint8_t)h->flags;
+	buf[39] = (uint8_t)(h->flags >> 8);
+	util_put_le64(buf + 40, h->size);
+}
+
+void fh_get_common(const uint8_t *buf, struct file_header *h)
+{
+	h->gen = util_get_le64(buf + 8);
+	memcpy(h->file_id, buf + 16, FH_ID_LEN);
+	h->block_size = util_get_le32(buf + 32);
+	h->codec.algo = buf[36];
+	h->codec.level = buf[37];
+	h->flags = (uint16_t)(buf[38] | buf[39] << 8);
+	h->size = util_get_le64(buf + 40);
+}
+
 static size_t fh_body_len(uint32_t nholes)
 {
 	return FH_FIXED + (size_t)nholes * 16;
@@ -31,16 +56,7 @@ int fh_seal(const struct crypto_key *k, const struct file_header *h, uint8_t *bu
 	if (h->nholes > FH_MAX_HOLES)
 		return -EIO;
 	memset(buf, 0, FH_SLOT_SIZE);
-	memcpy(buf, FH_MAGIC, 4);
-	util_put_le32(buf + 4, FH_VERSION);
-	util_put_le64(buf + 8, h->gen);
-	memcpy(buf + 16, h->file_id, FH_ID_LEN);
-	util_put_le32(buf + 32, h->block_size);
-	buf[36] = h->codec.algo;
-	buf[37] = h->codec.level;
-	buf[38] = (uint8_t)h->flags;
-	buf[39] = (uint8_t)(h->flags >> 8);
-	util_put_le64(buf + 40, h->size);
+	fh_put_common(h, FH_VERSION, buf);
 	util_put_le32(buf + 48, h->nholes);
 	for (uint32_t i = 0; i < h->nholes; i++) {
 		util_put_le64(buf + FH_FIXED + 16 * i, h->holes[i].start);
@@ -92,13 +108,7 @@ int fh_open(const struct crypto_key *k, const uint8_t *buf, struct file_header *
 	if (crypto_open(k, &empty, buf + body + CRYPTO_NONCE_LEN, CRYPTO_TAG_LEN,
 			buf, body, buf + body) < 0)
 		return -EBADMSG;
-	h->gen = util_get_le64(buf + 8);
-	memcpy(h->file_id, buf + 16, FH_ID_LEN);
-	h->block_size = util_get_le32(buf + 32);
-	h->codec.algo = buf[36];
-	h->codec.level = buf[37];
-	h->flags = (uint16_t)(buf[38] | buf[39] << 8);
-	h->size = util_get_le64(buf + 40);
+	fh_get_common(buf, h);
 	h->nholes = nholes;
 	for (uint32_t i = 0; i < nholes; i++) {
 		h->holes[i].start = util_get_le64(buf + FH_FIXED + 16 * i);

@@ -43,13 +43,14 @@ static void scrub_file(struct store *s, int dfd, const char *rel, const char *us
 	uint32_t bs = s->desc.block_size ? s->desc.block_size : 1;
 	struct ofile *f;
 	uint64_t blocks;
-	int r = ofile_open(s, dfd, rel, &f);
+	int r = ofile_open_path(s, dfd, rel, user, &f);
 
 	if (r == -ENOENT)
 		return; /* removed meanwhile */
 	if (r < 0) {
-		stats_error(s->stats, r == -EIO, user, -1,
-			    r == -EIO ? "file header missing or damaged" : strerror(-r));
+		/* A damaged or rolled-back header was recorded by the open. */
+		if (r != -EIO)
+			stats_error(s->stats, 0, user, -1, strerror(-r));
 		stats_scrub_file(s->stats, 0, 0, 1);
 		return;
 	}

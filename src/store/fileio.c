@@ -28,7 +28,18 @@ static void bufs_free(void *p)
 	free(b->rec);
 	free(b->plain);
 	free(b->scratch);
+	free(b->span);
 	free(b);
+}
+
+uint8_t *bufs_span(struct iobufs *b, size_t need)
+{
+	if (b->span_cap < need) {
+		free(b->span);
+		b->span = malloc(need);
+		b->span_cap = b->span ? need : 0;
+	}
+	return b->span;
 }
 
 static void bufs_key_init(void)
@@ -406,7 +417,7 @@ int ofile_wb_flush(struct store *s, struct ofile *f)
 	int r;
 
 	if (f->v2)
-		return v2io_commit(s, f, 0);
+		return v2commit_commit(s, f, 0);
 	if (!f->wb_dirty)
 		return 0;
 	io = bufs_get(bs);
@@ -461,7 +472,7 @@ int ofile_changes_pending(struct ofile *f)
 	int r;
 
 	pthread_rwlock_rdlock(&f->lock);
-	r = f->v2 ? v2io_pending(f) : f->wb_dirty || f->ngc > 0 || f->gc_overflow;
+	r = f->v2 ? v2commit_pending(f) : f->wb_dirty || f->ngc > 0 || f->gc_overflow;
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }
@@ -472,7 +483,7 @@ int ofile_flush(struct store *s, struct ofile *f)
 
 	pthread_rwlock_wrlock(&f->lock);
 	if (f->v2) {
-		r = take_error(f, v2io_commit(s, f, __atomic_load_n(&f->refs, __ATOMIC_RELAXED) == 1));
+		r = take_error(f, v2commit_commit(s, f, __atomic_load_n(&f->refs, __ATOMIC_RELAXED) == 1));
 		ofile_account(s, f);
 		pthread_rwlock_unlock(&f->lock);
 		return r;
@@ -631,7 +642,7 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync)
 	int r;
 
 	if (f->v2) {
-		r = v2io_fsync(s, f, datasync);
+		r = v2commit_fsync(s, f, datasync);
 		pthread_rwlock_wrlock(&f->lock);
 		r = take_error(f, r);
 		ofile_account(s, f);
@@ -750,25 +761,31 @@ int ofile_verify(struct store *s, struct ofile *f,
 {
 	int nbad = 0;
 
-	if (f->v2)
-		return v2io_verify(s, f, bad, arg);
-	pthread_rwlock_wrlock(&f->lock);
-	ofile_wb_flush(s, f);
-	pthread_rwlock_unlock(&f->lock);
+	if (!f->v2) {
+		pthread_rwlock_wrlock(&f->lock);
+		ofile_wb_flush(s, f);
+		pthread_rwlock_unlock(&f->lock);
+	}
 	/* The lock is taken per block, so a scrub never holds up writers for
-	 * longer than one block. */
-	for (uint64_t b = 0;; b++) {
-		struct iobufs *io;
-		ssize_t r;
+	 * longer than one block.  k counts blocks (v1) or entries (v2). */
+	for (uint64_t k = 0;; k++) {
+		uint64_t b = k;
+		int r;
 
 		pthread_rwlock_rdlock(&f->lock);
-		if (b >= ofile_nblocks(f->hdr.size, f->hdr.block_size)) {
-			pthread_rwlock_unlock(&f->lock);
-			break;
+		if (f->v2) {
+			r = v2io_verify_one(s, f, k, &b);
+		} else if (b >= ofile_nblocks(f->hdr.size, f->hdr.block_size)) {
+			r = 1;
+		} else {
+			struct iobufs *io = bufs_get(f->hdr.block_size);
+
+			r = io ? (int)block_load(s, f, &f->hdr, b, io->plain, io) : -ENOMEM;
+			r = r < 0 ? r : 0;
 		}
-		io = bufs_get(f->hdr.block_size);
-		r = io ? block_load(s, f, &f->hdr, b, io->plain, io) : -ENOMEM;
 		pthread_rwlock_unlock(&f->lock);
+		if (r == 1)
+			break;
 		if (r == -ENOMEM)
 			return -ENOMEM;
 		if (r < 0) {

@@ -3,15 +3,15 @@
  * flag and every record the index lists (see fsck_int.h, docs/FSCK.md).
  *
  * The check reads through the format layer's pure functions (fh2.c), as
- * v2io_load and v2io_verify read, so that without repair nothing is
+ * v2open_load and v2io_verify read, so that without repair nothing is
  * written (ofile_open would already fix a size hint, and its last release
  * would zero an older header slot).  Repairs that only take away what
  * cannot be read (a damaged header slot, an older header left by a crash)
  * or give back the length the header needs are written here, keeping the
  * file's times; those that change the index (blocks whose records do not
  * authenticate become holes, the attribute flag) go through the store
- * layer (ofile_open, v2io_drop_blocks, ofile_set_flag, ofile_release),
- * which follows the v2 write rules of v2io.c. */
+ * layer (ofile_open, v2commit_drop_blocks, ofile_set_flag, ofile_release),
+ * which follows the v2 write rules of v2commit.c. */
 #include "fsck_int.h"
 
 #include <errno.h>
@@ -65,7 +65,7 @@ static int ext_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* 1 if the records (and the index blob) of sl overlap: v2io_load refuses
+/* 1 if the records (and the index blob) of sl overlap: v2open_load refuses
  * such a header.  0, or -ENOMEM. */
 static int overlap(const struct slot2 *sl)
 {
@@ -189,7 +189,7 @@ static int wclose(struct f2 *c, int fd, const struct stat *st, int r)
 }
 
 /* Zero header slot i.  What the other slot describes is made durable
- * first, so a crash cannot leave neither (the rule R3 of v2io.c). */
+ * first, so a crash cannot leave neither (the rule R3 of v2commit.c). */
 static int slot_clear(struct f2 *c, int i)
 {
 	struct backend *be = c->k->s->be;
@@ -229,7 +229,7 @@ static void report(struct f2 *c, int r, const char *found, const char *done)
 
 /* ---- the checks --------------------------------------------------------- */
 
-/* The slot that is not current: at rest it is all zero (v2io.c, R3). */
+/* The slot that is not current: at rest it is all zero (v2commit.c, R3). */
 static void check_slots(struct f2 *c)
 {
 	struct fsck *k = c->k;
@@ -299,8 +299,8 @@ static void check_slots(struct f2 *c)
 	report(c, r, found, done);
 }
 
-/* The backing file must be at least as long as the header's data end;
- * v2io_load refuses a shorter one. */
+/* The backing file must be at least as long as the header's data end; in
+ * a shorter one the records past the end read as EIO. */
 static void check_length(struct f2 *c)
 {
 	uint64_t need = c->sl[c->cur].x.data_end;
@@ -310,11 +310,12 @@ static void check_length(struct f2 *c)
 	if (c->blen >= need)
 		return;
 	snprintf(found, sizeof(found), "backing file cut short: %llu bytes, but its header "
-		 "needs %llu: the file cannot be opened (EIO); --repair restores the length "
+		 "needs %llu: the blocks whose records lie past the end read as EIO; --repair "
+		 "restores the length "
 		 "(zeros), and the blocks whose records are lost become holes",
 		 (unsigned long long)c->blen, (unsigned long long)need);
 	snprintf(done, sizeof(done), "backing file was cut short (%llu bytes, its header "
-		 "needs %llu): length restored with zeros, so the file opens again",
+		 "needs %llu): length restored with zeros",
 		 (unsigned long long)c->blen, (unsigned long long)need);
 	if (c->k->o->repair) {
 		r = extend(c, need);
@@ -399,7 +400,7 @@ static int store_repair(struct f2 *c, const uint64_t *bad, size_t nbad, int flag
 		return r;
 	ofile_set_path(f, c->e->path);
 	if (nbad)
-		r = v2io_drop_blocks(s, f, bad, nbad);
+		r = v2commit_drop_blocks(s, f, bad, nbad);
 	if (r == 0 && flag)
 		r = ofile_set_flag(s, f, FH_FLAG_XATTRS, 1);
 	if (r == 0 && tag)

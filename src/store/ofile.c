@@ -16,114 +16,6 @@
 
 #define TABLE_BUCKETS 1024
 
-/* A copy of the header's size, flags and compression algorithm kept as an
- * attribute of the backing file, so that stat, listxattr and unlink need
- * not read (from disk, for a cold tree) and authenticate the header.  It is
- * only a hint: opening a file checks it against the authenticated header,
- * repairs it and, when it was wrong, makes the kernel fetch the
- * authenticated size (docs/CORE.md). */
-#define HINT_XATTR "user.ragstore.h"
-#define HINT_LEN 11     /* size (le64), header flags (le16), algorithm */
-#define HINT_LEN_V1 10  /* without the algorithm: still read */
-#define HINT_LEN_GEN 19 /* v2 files: then the header generation (le64) */
-
-/* The hint of header h of f into out; returns its length.  A v2 file's
- * hint carries the generation of a header that is durable (v2io.c
- * hint_gen), so that a crash never leaves a hint newer than the header. */
-static size_t hint_encode(const struct file_header *h, const struct ofile *f, uint8_t *out)
-{
-	util_put_le64(out, h->size);
-	out[8] = (uint8_t)h->flags;
-	out[9] = (uint8_t)(h->flags >> 8);
-	out[10] = h->codec.algo;
-	if (!f->v2)
-		return HINT_LEN;
-	util_put_le64(out + HINT_LEN, f->v2->hint_gen);
-	return HINT_LEN_GEN;
-}
-
-static void hint_write(struct ofile *f, const struct file_header *h)
-{
-	uint8_t v[HINT_LEN_GEN];
-	size_t n = hint_encode(h, f, v);
-
-	backend_fsetxattr(f->be, f->fd, HINT_XATTR, v, n, 0);
-}
-
-void ofile_hint_update(struct ofile *f)
-{
-	hint_write(f, &f->hdr);
-}
-
-/* Check the hint against the authenticated header at open.  For a v1 file
- * the hint is written before the header when a file grows and after it when
- * it shrinks,
- * so a crash leaves it too large at worst.  A hint smaller than the real
- * size would make the kernel stop reading early (it trusts the size it was
- * given at lookup), so that can only be tampering: -EIO.  Anything else
- * (missing after a copy without xattrs, too large after a crash, the
- * shorter form without the algorithm) is repaired. */
-static int hint_check(struct ofile *f)
-{
-	uint8_t have[HINT_LEN_GEN], want[HINT_LEN_GEN];
-	size_t len = hint_encode(&f->hdr, f, want);
-	ssize_t n;
-
-	n = backend_fgetxattr(f->be, f->fd, HINT_XATTR, have, sizeof(have));
-	if (n == HINT_LEN_GEN && f->v2) {
-		/* The hint of a v2 file is written after each header and
-		 * names its generation: an older one is a crash between the
-		 * two (repaired), a newer one means the header was put back
-		 * from an older copy, and the same one with a smaller size
-		 * was edited. */
-		uint64_t gen = util_get_le64(have + HINT_LEN);
-
-		if (gen > f->hdr.gen)
-			return -ESTALE;
-		if (gen == f->hdr.gen && util_get_le64(have) < f->hdr.size)
-			return -EIO;
-		if (memcmp(have, want, len) == 0)
-			return 0;
-	} else if (n == HINT_LEN || n == HINT_LEN_V1) {
-		if (util_get_le64(have) < f->hdr.size)
-			return -EIO;
-		if ((size_t)n == len && memcmp(have, want, len) == 0)
-			return 0;
-	}
-	backend_fsetxattr(f->be, f->fd, HINT_XATTR, want, len, 0);
-	f->hint_fixed = 1;
-	return 0;
-}
-
-int ofile_hint_fixed(struct ofile *f)
-{
-	return __atomic_exchange_n(&f->hint_fixed, 0, __ATOMIC_RELAXED);
-}
-
-/* The hint of rel in dirfd; *algo is -1 for the shorter form. */
-static int hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
-		    uint16_t *flags, int *algo)
-{
-	uint8_t v[HINT_LEN_GEN];
-	/* Through the directory descriptor: no whole backing path. */
-	ssize_t n = backend_getxattrat(s->be, dirfd, name, HINT_XATTR, v, sizeof(v));
-
-	if (n != HINT_LEN && n != HINT_LEN_V1 && n != HINT_LEN_GEN)
-		return -ENODATA;
-	*size = util_get_le64(v);
-	*flags = (uint16_t)(v[8] | v[9] << 8);
-	*algo = n >= HINT_LEN ? v[10] : -1;
-	return 0;
-}
-
-int ofile_hint(struct store *s, int dirfd, const char *name, uint64_t *size,
-	       uint16_t *flags)
-{
-	int algo;
-
-	return hint_get(s, dirfd, name, size, flags, &algo);
-}
-
 struct ofile_table {
 	pthread_mutex_t mu; /* guards buckets and every ofile's refs/next */
 	struct ofile *buckets[TABLE_BUCKETS];
@@ -151,7 +43,7 @@ static void ofile_free(struct ofile *f)
 {
 	free(f->wb);
 	free(f->path);
-	v2io_free(f);
+	v2open_free(f);
 	if (f->fd >= 0)
 		backend_close(f->be, f->fd);
 	pthread_rwlock_destroy(&f->lock);
@@ -167,7 +59,7 @@ void ofile_table_free(struct store *s, struct ofile_table *t)
 			t->buckets[i] = f->next;
 			pthread_rwlock_wrlock(&f->lock);
 			if (f->v2)
-				v2io_commit(s, f, 1); /* what is in memory goes out */
+				v2commit_commit(s, f, 1); /* what is in memory goes out */
 			else
 				ofile_gc_run(s, f);
 			pthread_rwlock_unlock(&f->lock);
@@ -193,7 +85,7 @@ static int header_load(struct store *s, struct ofile *f, struct file_header *h, 
 		memset(buf + n, 0, FH_AREA - (size_t)n);
 	/* A v2 file has its second slot at 512, inside a v1 first slot. */
 	if (fh2_is_v2(buf) || fh2_is_v2(buf + FH2_SLOT))
-		return v2io_load(s, f, buf, f->bsize);
+		return v2open_load(s, f, buf, f->bsize);
 	cand = malloc(2 * sizeof(*cand));
 	if (!cand)
 		return -ENOMEM;
@@ -221,14 +113,14 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 		f->hdr.flags = nh->flags;
 		f->hdr.codec = nh->codec;
 		f->v2->dirty = 1;
-		return v2io_commit(s, f, 0);
+		return v2commit_commit(s, f, 0);
 	}
 	fh_clip_holes(nh, ofile_nblocks(nh->size, nh->block_size));
 	nh->gen = f->hdr.gen + 1;
 	r = fh_seal(s->key, nh, buf);
 	/* The hint never falls below the size in the header (hint_check). */
 	if (r == 0 && nh->size > f->hdr.size)
-		hint_write(f, nh);
+		ofile_hint_write(f, nh);
 	if (r == 0)
 		r = backend_pwrite_full(f->be, f->fd, buf, sizeof(buf), fh_slot_offset(slot));
 	if (r < 0) {
@@ -247,7 +139,7 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 				 (int64_t)nh->size - (int64_t)f->hdr.size, 0);
 	}
 	if (nh->size < f->hdr.size || nh->flags != f->hdr.flags)
-		hint_write(f, nh);
+		ofile_hint_write(f, nh);
 	f->hdr = *nh;
 	f->hdr_slot = slot;
 	__atomic_store_n(&f->size, nh->size, __ATOMIC_RELAXED);
@@ -370,7 +262,7 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 		ofile_free(f);
 		return r;
 	}
-	r = hint_check(f);
+	r = ofile_hint_check(f);
 	if (r < 0) {
 		const char *why = r == -ESTALE ? "header older than its generation hint (rolled back)"
 					       : "size hint below the authenticated size (tampered)";
@@ -399,7 +291,7 @@ static int header_init(struct store *s, int fd, const struct codec_spec *codec,
 	if (!s->v1_files) {
 		r = store_upgrade(s);
 		if (r == 0)
-			r = v2io_header_new(s, codec, out, buf);
+			r = v2open_header_new(s, codec, out, buf);
 		return r < 0 ? r : backend_pwrite_full(s->be, fd, buf, FH2_DATA_START, 0);
 	}
 	h = calloc(1, sizeof(*h));
@@ -527,12 +419,12 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	f->hdr = *h;
 	f->hdr_slot = 0;
 	free(h);
-	if (!s->v1_files && v2io_attach_new(f) < 0) {
+	if (!s->v1_files && v2open_attach_new(f) < 0) {
 		/* The file exists and is valid (empty); only this open fails. */
 		ofile_free(f);
 		return -ENOMEM;
 	}
-	hint_write(f, &f->hdr);
+	ofile_hint_write(f, &f->hdr);
 	f->size = 0;
 	f->csize = 0;
 	f->stored = (uint64_t)st.st_blocks * 512;
@@ -557,7 +449,7 @@ int ofile_release(struct store *s, struct ofile *f)
 	 * open that arrives meanwhile shares this entry instead of racing it. */
 	pthread_rwlock_wrlock(&f->lock);
 	if (f->v2) {
-		err = v2io_commit(s, f, 1);
+		err = v2commit_commit(s, f, 1);
 		ofile_account(s, f);
 	} else {
 		err = ofile_gc_run(s, f);
@@ -607,147 +499,13 @@ uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const stru
 		return 0;
 	if (n < FH_AREA)
 		memset(buf + n, 0, FH_AREA - (size_t)n);
-	if (v2io_peek(buf, &result, &(uint8_t){ 0 }) == 0)
+	if (v2open_peek(buf, &result, &(uint8_t){ 0 }) == 0)
 		return result;
 	for (int i = 0; i < 2; i++)
 		if (fh_peek(buf + fh_slot_offset(i), &gen[i], &size[i]) == 0 &&
 		    (best < 0 || gen[i] > gen[best]))
 			best = i;
 	return best < 0 ? 0 : size[best];
-}
-
-void ofile_gc_add(struct ofile *f, uint64_t start, uint64_t end)
-{
-	if (start >= end)
-		return;
-	if (f->ngc > 0 && f->gc[f->ngc - 1].end >= start &&
-	    f->gc[f->ngc - 1].start <= end) {
-		struct gc_range *g = &f->gc[f->ngc - 1];
-
-		if (start < g->start)
-			g->start = start;
-		if (end > g->end)
-			g->end = end;
-		return;
-	}
-	if (f->ngc == OFILE_GC_MAX) {
-		f->gc_overflow = 1;
-		for (unsigned i = 0; i < f->ngc; i++)
-			if (f->gc[i].end > f->gc_all_end)
-				f->gc_all_end = f->gc[i].end;
-		if (end > f->gc_all_end)
-			f->gc_all_end = end;
-		return;
-	}
-	f->gc[f->ngc].start = start;
-	f->gc[f->ngc].end = end;
-	f->ngc++;
-}
-
-static int punch(struct backend *be, int fd, off_t off, off_t len)
-{
-	int r;
-
-	if (len <= 0)
-		return 0;
-	r = backend_fallocate(be, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
-	return r == -EOPNOTSUPP ? 0 : r;
-}
-
-/* Keep only the newest record of one block inside the file and release the
- * rest of its two slots. */
-static int gc_block(struct ofile *f, uint64_t b)
-{
-	uint32_t bs = f->hdr.block_size;
-	size_t slot = blk_slot_size(bs);
-	uint8_t pre[2][BLK_PREFIX_LEN];
-	struct blk_prefix p[2];
-	int ok[2], keep, r;
-	off_t used;
-
-	if (fh_is_hole(&f->hdr, b))
-		return punch(f->be, f->fd, blk_slot_offset(bs, b, 0), 2 * (off_t)slot);
-	for (int i = 0; i < 2; i++) {
-		ssize_t n = backend_pread_full(f->be, f->fd, pre[i], BLK_PREFIX_LEN,
-					       blk_slot_offset(bs, b, i));
-
-		if (n < 0)
-			return (int)n;
-		if (n < BLK_PREFIX_LEN)
-			memset(pre[i] + n, 0, BLK_PREFIX_LEN - (size_t)n);
-		ok[i] = blk_peek(pre[i], bs, &p[i]) == 0;
-	}
-	if (!ok[0] && !ok[1])
-		return 0; /* nothing we wrote; leave it for fsck to see */
-	keep = !ok[0] || (ok[1] && p[1].gen > p[0].gen);
-	used = ((off_t)BLK_PREFIX_LEN + p[keep].stored_len + 4095) & ~(off_t)4095;
-	r = punch(f->be, f->fd, blk_slot_offset(bs, b, 1 - keep), (off_t)slot);
-	if (r < 0)
-		return r;
-	return punch(f->be, f->fd, blk_slot_offset(bs, b, keep) + used, (off_t)slot - used);
-}
-
-int ofile_gc_run(struct store *s, struct ofile *f)
-{
-	uint32_t bs = f->hdr.block_size;
-	uint64_t nblk;
-	off_t keep_len;
-	struct timespec times[2];
-	struct stat st;
-	int r;
-
-	if (f->v2)
-		return 0; /* nothing to collect: v2 reuses space itself */
-	r = ofile_wb_flush(s, f);
-	if (r < 0)
-		return r;
-	nblk = ofile_nblocks(f->hdr.size, bs);
-	keep_len = blk_slot_offset(bs, nblk, 0);
-	if (f->ngc == 0 && !f->gc_overflow)
-		return 0;
-	r = backend_fstat(f->be, f->fd, &st);
-	if (r < 0)
-		return r;
-	/* The superseded records are the only copy of the old data until the
-	 * new records and header are on disk, unless all of them were written
-	 * after the file was last durable (a file being written in pieces). */
-	{
-		int need_sync = f->gc_overflow;
-
-		for (unsigned i = 0; i < f->ngc && !need_sync; i++)
-			need_sync = f->gc[i].start < f->synced_nblk;
-		if (need_sync) {
-			r = backend_fsync(f->be, f->fd, 1);
-			if (r < 0)
-				return r;
-			f->synced_nblk = nblk;
-		}
-	}
-	if (f->gc_overflow) {
-		f->gc[0].start = 0;
-		f->gc[0].end = f->gc_all_end;
-		f->ngc = 1;
-	}
-	for (unsigned i = 0; i < f->ngc && r == 0; i++)
-		for (uint64_t b = f->gc[i].start; b < f->gc[i].end && b < nblk && r == 0; b++)
-			r = gc_block(f, b);
-	if (r == 0 && st.st_size > keep_len) {
-		r = backend_ftruncate(f->be, f->fd, keep_len);
-		if (r == 0)
-			f->bsize = (uint64_t)keep_len;
-	}
-	ofile_account(s, f);
-	/* Collecting garbage is not a modification the user made. */
-	times[0] = st.st_atim;
-	times[1] = st.st_mtim;
-	backend_futimens(f->be, f->fd, times);
-	f->ngc = 0;
-	f->gc_overflow = 0;
-	f->gc_all_end = 0;
-	if (r < 0)
-		log_msg(LOG_LVL_WARN, "inode %lu: releasing old records failed: %s",
-			(unsigned long)f->ino, strerror(-r));
-	return r;
 }
 
 int ofile_futimens(struct store *s, struct ofile *f, const struct timespec tv[2])
@@ -758,7 +516,7 @@ int ofile_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]
 	/* Buffered data goes out first, or writing it would move the time
 	 * set here. */
 	if (f->v2) {
-		r = v2io_futimens(s, f, tv);
+		r = v2commit_futimens(s, f, tv);
 	} else {
 		r = ofile_wb_flush(s, f);
 		if (r == 0)
@@ -782,7 +540,7 @@ int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct time
 	if (f)
 		pthread_rwlock_wrlock(&f->lock);
 	if (f && f->v2) {
-		r = v2io_futimens(s, f, tv);
+		r = v2commit_futimens(s, f, tv);
 	} else {
 		r = f ? ofile_wb_flush(s, f) : 0;
 		if (r == 0)
@@ -848,7 +606,7 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 
 		/* The hint knows size and algorithm; only its shorter form
 		 * (or none) sends us to the header. */
-		int hinted = hint_get(s, dirfd, rel, &rm->size, &flags, &algo) == 0;
+		int hinted = ofile_hint_get(s, dirfd, rel, &rm->size, &flags, &algo) == 0;
 
 		rm->no_xattrs = hinted && !(flags & FH_FLAG_XATTRS);
 		if (!hinted || algo < 0) {
@@ -860,7 +618,7 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 				backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
 				backend_close(s->be, fd);
 			}
-			if (v2io_peek(buf, &(uint64_t){ 0 }, &rm->algo) == 0)
+			if (v2open_peek(buf, &(uint64_t){ 0 }, &rm->algo) == 0)
 				algo = rm->algo;
 			else
 				algo = fh_peek_algo(buf);
@@ -990,7 +748,7 @@ int ofile_xattr_check(struct ofile *f, const uint8_t *tag)
 
 	pthread_rwlock_rdlock(&f->lock);
 	if (f->v2)
-		r = v2io_xattr_check(f, tag);
+		r = v2commit_xattr_check(f, tag);
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }
@@ -1002,7 +760,7 @@ int ofile_xattr_bind(struct store *s, struct ofile *f, const uint8_t *cur, const
 
 	pthread_rwlock_wrlock(&f->lock);
 	if (f->v2)
-		r = v2io_xattr_bind(s, f, cur, next, sync);
+		r = v2commit_xattr_bind(s, f, cur, next, sync);
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }

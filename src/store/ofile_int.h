@@ -29,7 +29,7 @@ struct v2list {
 	uint32_t n, cap;
 };
 
-/* State of a v2 (packed) file: see v2io.c for the write rules.  hdr (in
+/* State of a v2 (packed) file: see v2commit.c for the write rules.  hdr (in
  * struct ofile) is the in-memory header: its size includes everything
  * written, and only commits put it on disk. */
 struct v2state {
@@ -134,19 +134,27 @@ int ofile_gc_run(struct store *s, struct ofile *f);
  * Caller holds the content lock exclusive. */
 void ofile_account(struct store *s, struct ofile *f);
 
-/* Rewrite the size hint attribute from f->hdr. */
+/* ofile_hint.c.  Rewrite the size hint attribute from f->hdr. */
 void ofile_hint_update(struct ofile *f);
+void ofile_hint_write(struct ofile *f, const struct file_header *h);
+/* At open: 0, -ESTALE (a v2 header older than the generation its hint
+ * names: rolled back) or -EIO (a hint below the size: tampered); anything
+ * else wrong with the hint is repaired. */
+int ofile_hint_check(struct ofile *f);
+/* The hint of name in dirfd; *algo is -1 for the shorter form. */
+int ofile_hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
+		   uint16_t *flags, int *algo);
 
-/* v2io.c: the data path of v2 files.  The functions that take no lock
+/* v2 files (v2open.c, v2io.c, v2commit.c).  The functions that take no lock
  * expect the content lock held exclusive. */
-int v2io_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t blen);
-int v2io_header_new(struct store *s, const struct codec_spec *codec,
+int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t blen);
+int v2open_header_new(struct store *s, const struct codec_spec *codec,
 		    struct file_header *h, uint8_t *area);
-int v2io_attach_new(struct ofile *f);
-void v2io_free(struct ofile *f);
+int v2open_attach_new(struct ofile *f);
+void v2open_free(struct ofile *f);
 /* Size and algorithm from the newer v2 slot of area, unverified; 0 when
  * neither parses. */
-int v2io_peek(const uint8_t *area, uint64_t *size, uint8_t *algo);
+int v2open_peek(const uint8_t *area, uint64_t *size, uint8_t *algo);
 ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off);
 ssize_t v2io_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off);
 int v2io_truncate(struct store *s, struct ofile *f, uint64_t size);
@@ -154,25 +162,26 @@ int v2io_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len);
 off_t v2io_lseek(struct ofile *f, off_t off, int whence);
 /* Commit what changed; last: the last close, which also ends with a sync
  * point when an older header is still on disk.  Lock held. */
-int v2io_commit(struct store *s, struct ofile *f, int last);
-int v2io_fsync(struct store *s, struct ofile *f, int datasync);
+int v2commit_commit(struct store *s, struct ofile *f, int last);
+int v2commit_fsync(struct store *s, struct ofile *f, int datasync);
 /* 1 if a commit or the last close would still write (lock held shared). */
-int v2io_pending(struct ofile *f);
+int v2commit_pending(struct ofile *f);
 /* Set the backing file's times (lock held): commits first, and keeps the
  * mtime across the writes of later commits. */
-int v2io_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]);
-int v2io_verify(struct store *s, struct ofile *f, void (*bad)(void *arg, uint64_t block),
-		void *arg);
+int v2commit_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]);
+/* Check entry k of f (read lock held): 0, -errno (-EIO: it does not
+ * authenticate) with *block set, or 1 when there is no entry k. */
+int v2io_verify_one(struct store *s, struct ofile *f, uint64_t k, uint64_t *block);
 /* Set the xattr binding (lock held) and commit; sync: as a sync point. */
-int v2io_xattr_bind(struct store *s, struct ofile *f, const uint8_t *cur, const uint8_t *next,
+int v2commit_xattr_bind(struct store *s, struct ofile *f, const uint8_t *cur, const uint8_t *next,
 		    int sync);
 /* 0 if tag is the bound blob's (or the one being written), else -EIO. */
-int v2io_xattr_check(struct ofile *f, const uint8_t *tag);
+int v2commit_xattr_check(struct ofile *f, const uint8_t *tag);
 /* fsck's repair: remove the entries of blocks[0..n) (their records do not
  * authenticate), so that they read as holes, and commit with a sync point
  * (the older header slot is zeroed).  Takes the content lock.  0 or -errno;
  * -EINVAL for a v1 file. */
-int v2io_drop_blocks(struct store *s, struct ofile *f, const uint64_t *blocks, size_t n);
+int v2commit_drop_blocks(struct store *s, struct ofile *f, const uint64_t *blocks, size_t n);
 
 /* Per-thread work buffers of the data path (fileio.c), sized for the
  * largest block seen so far: a record, a plain block and a decryption
@@ -181,8 +190,12 @@ int v2io_drop_blocks(struct store *s, struct ofile *f, const uint64_t *blocks, s
 struct iobufs {
 	size_t cap;
 	uint8_t *rec, *plain, *scratch;
+	uint8_t *span;          /* records of a read or write span (v2io.c) */
+	size_t span_cap;
 };
 struct iobufs *bufs_get(uint32_t bs);
+/* b's span buffer grown to need bytes; NULL when out of memory. */
+uint8_t *bufs_span(struct iobufs *b, size_t need);
 /* 1 if p[0..len) is all zero bytes. */
 int is_zero(const uint8_t *p, size_t len);
 

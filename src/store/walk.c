@@ -299,7 +299,7 @@ static int totals_file(struct totals_walk *t, int dfd, const char *rel, const st
 	if (n < 0)
 		return n == -ENOENT ? 0 : (int)n; /* removed meanwhile */
 	/* A v2 header is no v1 header: its algorithm is elsewhere. */
-	if (v2io_peek(buf, &size, &algo) < 0)
+	if (v2open_peek(buf, &size, &algo) < 0)
 		algo = fh_peek_algo(buf);
 	stats_file_delta(t->walked, algo, 1,
 			 (int64_t)ofile_stat_size(t->s, dfd, rel, st), (int64_t)st->st_blocks * 512);

@@ -1,0 +1,176 @@
+/* v2open.c - opening a v2 file (both header slots, the index, the free
+ * space rebuilt from it), creating one, and reading its size unverified. */
+#include "v2_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "log.h"
+#include "pool.h"
+#include "stats.h"
+#include "util.h"
+
+static void state_free(struct v2state *v)
+{
+	if (!v)
+		return;
+	free(v->ents);
+	free(v->free.v);
+	free(v->pending.v);
+	free(v);
+}
+
+void v2open_free(struct ofile *f)
+{
+	state_free(f->v2);
+	f->v2 = NULL;
+}
+
+/* The index of header h (extra fields x, ninl inline entries already in
+ * v->ents) read from its blob when it is not inline. */
+static int index_load(struct store *s, struct ofile *f, struct v2state *v,
+		      const struct file_header *h, const struct fh2_extra *x)
+{
+	uint8_t *blob, *scratch;
+	ssize_t n;
+	int r;
+
+	blob = malloc(x->ix_len);
+	scratch = malloc(x->ix_len + CRYPTO_TAG_LEN);
+	if (!blob || !scratch) {
+		free(blob);
+		free(scratch);
+		return -ENOMEM;
+	}
+	n = backend_pread_full(f->be, f->fd, blob, x->ix_len, (off_t)x->ix_off);
+	r = n < 0 ? (int)n : n < (ssize_t)x->ix_len ? -EBADMSG
+		   : fh2_ix_open(s->key, h, x, blob, x->ix_len, v->ents, scratch);
+	free(blob);
+	free(scratch);
+	return r;
+}
+
+int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t blen)
+{
+	struct file_header h[2];
+	struct fh2_extra x[2];
+	struct fh2_ent inl[2][FH2_INLINE_ENTS];
+	uint32_t ninl[2];
+	int ok[2], best = -1, r;
+	struct v2state *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		ok[i] = fh2_open(s->key, area + i * FH2_SLOT, &h[i], &x[i], inl[i], &ninl[i]) == 0;
+		if (ok[i] && (best < 0 || h[i].gen > h[best].gen))
+			best = i;
+	}
+	/* A backing file shorter than the data end (cut, or a crash that
+	 * kept a header but not the records appended before it) is no
+	 * reason to refuse the file: each record past the end fails when it
+	 * is read, the others still serve. */
+	r = best < 0 ? -EBADMSG : 0;
+	if (r == 0) {
+		v->cap = x[best].nents ? x[best].nents : 1;
+		v->ents = calloc(v->cap, sizeof(*v->ents));
+		r = v->ents ? 0 : -ENOMEM;
+	}
+	if (r == 0) {
+		v->n = x[best].nents;
+		if (ninl[best] == x[best].nents)
+			memcpy(v->ents, inl[best], v->n * sizeof(*v->ents));
+		else
+			r = index_load(s, f, v, &h[best], &x[best]);
+	}
+	if (r == 0) {
+		v->disk = x[best];
+		memcpy(v->xmac, x[best].xattr_mac, CRYPTO_TAG_LEN);
+		memcpy(v->xnext, x[best].xattr_next, CRYPTO_TAG_LEN);
+		v->data_end = x[best].data_end;
+		v->disk_slot = v->durable_slot = best;
+		v->durable_gen = h[best].gen; /* hint_gen: ofile_hint_check */
+		v->durable_size = h[best].size;
+		v->bs = h[best].block_size;
+		v->other_valid = ok[1 - best];
+		v->blen = blen;
+		v2map_mark_all(v, V2_COMMITTED | V2_DURABLE);
+		/* After a crash both slots may verify: what the older one
+		 * refers to stays untouched until a sync point. */
+		r = v2map_gaps_to(v, v->other_valid ? &v->pending : &v->free);
+		if (v->other_valid && blen > v->data_end) {
+			v2map_list_add(&v->pending, v->data_end, blen - v->data_end);
+			v->data_end = blen;
+		}
+	}
+	if (r < 0) {
+		state_free(v);
+		return r == -ENOMEM ? r : -EIO;
+	}
+	f->hdr = h[best];
+	v->disk_flags = h[best].flags;
+	v->disk_algo = h[best].codec.algo;
+	f->v2 = v;
+	return 0;
+}
+
+int v2open_header_new(struct store *s, const struct codec_spec *codec, struct file_header *h,
+		    uint8_t *area)
+{
+	struct fh2_extra x;
+	struct fh2_ent none[1];
+	uint32_t ninl;
+
+	memset(h, 0, sizeof(*h));
+	memset(&x, 0, sizeof(x));
+	h->gen = 1;
+	crypto_random(h->file_id, FH_ID_LEN);
+	h->block_size = s->desc.block_size;
+	h->codec = *codec;
+	x.data_end = FH2_DATA_START;
+	memset(area, 0, FH2_DATA_START);
+	if (fh2_seal(s->key, h, &x, none, area) < 0)
+		return -EIO;
+	/* What a later open will read: decoded from the very bytes written. */
+	return fh2_open(s->key, area, h, &x, none, &ninl) == 0 ? 0 : -EIO;
+}
+
+int v2open_attach_new(struct ofile *f)
+{
+	struct v2state *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	v->data_end = FH2_DATA_START;
+	v->disk.data_end = FH2_DATA_START;
+	v->durable_slot = -1;
+	v->bs = f->hdr.block_size;
+	v->hint_gen = 0; /* nothing durable yet */
+	v->blen = FH2_DATA_START;
+	v->disk_flags = f->hdr.flags;
+	v->disk_algo = f->hdr.codec.algo;
+	f->v2 = v;
+	return 0;
+}
+
+int v2open_peek(const uint8_t *area, uint64_t *size, uint8_t *algo)
+{
+	uint64_t gen[2], sz[2];
+	int best = -1;
+
+	for (int i = 0; i < 2; i++)
+		if (fh2_peek(area + i * FH2_SLOT, &gen[i], &sz[i]) == 0 &&
+		    (best < 0 || gen[i] > gen[best]))
+			best = i;
+	if (best < 0)
+		return -EBADMSG;
+	*size = sz[best];
+	*algo = area[best * FH2_SLOT + 36];
+	return 0;
+}
