@@ -3,7 +3,7 @@
  * flag and every record the index lists (see fsck_int.h, docs/FSCK.md).
  *
  * The check reads through the format layer's pure functions (fh2.c), as
- * v2open_load and v2io_verify read, so that without repair nothing is
+ * v2open_load and v2io_verify_one read, so that without repair nothing is
  * written (ofile_open would already fix a size hint, and its last release
  * would zero an older header slot).  Repairs that only take away what
  * cannot be read (a damaged header slot, an older header left by a crash)

@@ -21,8 +21,9 @@
 #define HINT_LEN_GEN 19 /* v2 files: then the header generation (le64) */
 
 /* The hint of header h of f into out; returns its length.  A v2 file's
- * hint carries the generation of a header that is durable (v2commit.c
- * hint_gen), so that a crash never leaves a hint newer than the header. */
+ * hint carries the generation of a header that is durable (hint_gen of its
+ * v2 state: 0 until its first sync point, raised only by v2commit.c
+ * sync_done), so that a crash never leaves a hint newer than the header. */
 static size_t hint_encode(const struct file_header *h, const struct ofile *f, uint8_t *out)
 {
 	/* A v2 hint is never below the durable header's size either, so
@@ -79,8 +80,12 @@ int ofile_hint_check(struct ofile *f)
 
 		if (gen > f->hdr.gen)
 			return -ESTALE;
-		/* Below the size of the header it names (or, never synced,
-		 * of the only header there is): edited. */
+		/* Below the size of the header it names: edited, since the
+		 * hint's size is never below the durable header's.  With 0
+		 * (never synced) the header found is checked alike; there a
+		 * power loss after a commit that lowered the size below an
+		 * earlier one's can also get here (docs/FORMAT.md, "Size
+		 * hint"). */
 		if (n == HINT_LEN_GEN && (gen == f->hdr.gen || gen == 0) &&
 		    util_get_le64(have) < f->hdr.size)
 			return -EIO;

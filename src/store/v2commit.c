@@ -19,11 +19,13 @@
  *      at rest exactly one authenticated header exists.
  *
  * A file created by this mount has no durable content until its first
- * fsync (durable_slot -1): its header is rewritten in place and superseded
- * space is reused at once, as a crash may lose such a file's unsynced data
- * anyway (as on ext4).  A sync point (fsync, and the last close of a file
- * that had durable content) is: fdatasync, the slot becomes durable, the
- * other slot is zeroed, pending extents become free. */
+ * sync point (durable_slot -1): its header is rewritten in place and
+ * superseded space is reused at once, as a crash may lose such a file's
+ * unsynced data anyway (as on ext4).  A sync point (fsync, step 1 of an
+ * xattr change, the last close of a file that had durable content, fsck's
+ * block repair) is: fdatasync, the slot becomes durable, the size hint
+ * names its generation, the other slot is zeroed, pending extents become
+ * free. */
 #include "ofile_int.h"
 #include "v2_int.h"
 
@@ -153,7 +155,8 @@ static int header_write(struct store *s, struct ofile *f)
 	v->ix_dirty = 0;
 	v2map_mark_all(v, V2_COMMITTED);
 	v->dirty = 0;
-	/* Always after the header: it carries the generation (ofile.c). */
+	/* After the header (ofile_hint.c): its size, flags and algorithm
+	 * follow the header; its generation stays the durable one. */
 	ofile_hint_update(f);
 	account_size(s, f, v->disk_algo);
 	__atomic_store_n(&f->csize, h.size, __ATOMIC_RELAXED);
@@ -186,8 +189,9 @@ static void mtime_restore(struct ofile *f)
 		backend_futimens(f->be, f->fd, tv);
 }
 
-/* After the fdatasync of a sync point: the header on disk is durable.
- * Returns 1 if it wrote (zeroed the older slot). */
+/* After the fdatasync of a sync point: the header on disk is durable.  The
+ * only place the hint's generation is raised (ofile_hint.c).  Returns 1 if
+ * it wrote (zeroed the older slot). */
 static int sync_done(struct ofile *f)
 {
 	struct v2state *v = f->v2;

@@ -622,8 +622,6 @@ off_t v2io_lseek(struct ofile *f, off_t off, int whence)
 	return (off_t)(b * bs > (uint64_t)off ? b * bs : (uint64_t)off);
 }
 
-/* ---- commit and sync points ---- */
-
 /* ---- verify ---- */
 
 int v2io_verify_one(struct store *s, struct ofile *f, uint64_t k, uint64_t *block)
@@ -644,5 +642,3 @@ int v2io_verify_one(struct store *s, struct ofile *f, uint64_t k, uint64_t *bloc
 	n = n < 0 ? n : rec_decode(s, f, e, io->rec, n, io->plain, io->scratch);
 	return n < 0 ? (int)n : 0;
 }
-
-/* ---- open and create ---- */

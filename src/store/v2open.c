@@ -95,7 +95,8 @@ int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t 
 		memcpy(v->xnext, x[best].xattr_next, CRYPTO_TAG_LEN);
 		v->data_end = x[best].data_end;
 		v->disk_slot = v->durable_slot = best;
-		v->durable_gen = h[best].gen; /* hint_gen: ofile_hint_check */
+		/* hint_gen is the hint's, kept by ofile_hint_check. */
+		v->durable_gen = h[best].gen;
 		v->durable_size = h[best].size;
 		v->bs = h[best].block_size;
 		v->other_valid = ok[1 - best];
