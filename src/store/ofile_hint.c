@@ -80,15 +80,19 @@ int ofile_hint_check(struct ofile *f)
 
 		if (gen > f->hdr.gen)
 			return -ESTALE;
-		/* Below the size of the header it names: edited, since the
-		 * hint's size is never below the durable header's.  With 0
-		 * (never synced) the header found is checked alike; there a
-		 * power loss after a commit that lowered the size below an
-		 * earlier one's can also get here (docs/FORMAT.md, "Size
-		 * hint"). */
-		if (n == HINT_LEN_GEN && (gen == f->hdr.gen || gen == 0) &&
+		/* Below the size of the durable header it names: edited, since
+		 * the hint's size is never below that.  A hint naming 0 (never
+		 * synced) or an older header proves nothing: a crash may have
+		 * lost a newer, smaller header after it. */
+		if (n == HINT_LEN_GEN && gen && gen == f->hdr.gen &&
 		    util_get_le64(have) < f->hdr.size)
 			return -EIO;
+		/* The header just read may not be durable: the size a hint of
+		 * an older generation names stays a floor, so that a crash
+		 * which brings that header back does not see a shrunk hint. */
+		if (n == HINT_LEN_GEN && gen != f->hdr.gen &&
+		    util_get_le64(have) > f->v2->durable_size)
+			f->v2->durable_size = util_get_le64(have);
 		f->v2->hint_gen = gen;
 		len = hint_encode(&f->hdr, f, want);
 		if ((size_t)n == len && memcmp(have, want, len) == 0)

@@ -650,14 +650,28 @@ def test_descriptor_holds_no_passphrase(store):
 
 
 def test_shrunk_size_hint_is_eio(store):
-    """The size hint on the backing file (what stat shows before an open) may
-    never be smaller than the authenticated size: the kernel would stop
-    reading early and the file would look cut short."""
+    """The size hint on the backing file (what stat shows before an open) is
+    never smaller than the size of the durable header whose generation it
+    names: a smaller one was edited (EIO).  Of a file never synced, the hint
+    names no durable header and a crash may leave it smaller: it is
+    repaired at open, and the whole file reads (the kernel is told)."""
     data = pattern_bytes(3 * B, "hint")
+    write_file(store.path("g"), data)
+    gp = store.backing_path("g")
     write_file(store.path("f"), data)
+    with open(store.path("f"), "rb+") as fh:
+        os.fsync(fh.fileno())      # a sync point: the hint names this header
     bp = store.backing_path("f")
     store.unmount()
+    w = os.getxattr(gp, "user.ragstore.h")
+    assert int.from_bytes(w[11:19], "little") == 0
+    os.setxattr(gp, "user.ragstore.h", (100).to_bytes(8, "little") + w[8:])
+    store.mount()
+    assert read_file(store.path("g")) == data
+    assert int.from_bytes(os.getxattr(gp, "user.ragstore.h")[:8], "little") == len(data)
+    store.unmount()
     v = os.getxattr(bp, "user.ragstore.h")
+    assert int.from_bytes(v[11:19], "little") > 0
     assert int.from_bytes(v[:8], "little") == len(data)
     os.setxattr(bp, "user.ragstore.h", (100).to_bytes(8, "little") + v[8:])
     store.mount()
