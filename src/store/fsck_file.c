@@ -281,7 +281,7 @@ void fsck_hint_check(struct fsck *k, const struct walk_entry *e, const struct fi
 	flags = (uint16_t)(v[8] | v[9] << 8);
 	if (n == HINT_LEN_GEN)
 		gen = util_get_le64(v + HINT_LEN);
-	if (size < h->size) {
+	if (size < h->size && (!v2 || (gen && gen == h->gen))) {
 		snprintf(what, sizeof(what), "size hint (%llu) below the authenticated size "
 			 "(%llu): opening the file fails (EIO)", (unsigned long long)size,
 			 (unsigned long long)h->size);
@@ -316,8 +316,16 @@ void fsck_hint_check(struct fsck *k, const struct walk_entry *e, const struct fi
 	} else {
 		return;
 	}
-	fsck_repairable(k, e->path, k->o->repair ? fsck_hint_write(k, e, h, n == HINT_LEN_GEN) : 0,
-			what);
+	{
+		/* The generation the hint names stays: only a sync point
+		 * raises it (a header fsck reads may not be durable yet). */
+		struct file_header named = *h;
+
+		named.gen = gen;
+		fsck_repairable(k, e->path,
+				k->o->repair ? fsck_hint_write(k, e, &named, n == HINT_LEN_GEN) : 0,
+				what);
+	}
 }
 
 /* The file's attributes: its blob (if any) must authenticate, and the
