@@ -32,6 +32,13 @@ static void bufs_free(void *p)
 	free(b);
 }
 
+void bufs_copy_out(char *dst, uint8_t *plain, size_t have, uint32_t o, size_t n)
+{
+	if (have < o + n)
+		memset(plain + have, 0, o + n - have);
+	memcpy(dst, plain + o, n);
+}
+
 uint8_t *bufs_span(struct iobufs *b, size_t need)
 {
 	if (b->span_cap < need) {
@@ -313,9 +320,7 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 			r = have;
 			break;
 		}
-		if ((size_t)have < o + n)
-			memset(io->plain + have, 0, o + n - (size_t)have);
-		memcpy(buf + done, io->plain + o, n);
+		bufs_copy_out(buf + done, io->plain, (size_t)have, o, n);
 		done += n;
 		pos += n;
 	}

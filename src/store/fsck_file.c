@@ -20,7 +20,7 @@
 #include "util.h"
 
 /* docs/FORMAT.md, "Size hint": size (le64), header flags (le16), the
- * compression algorithm (ofile.c writes and reads it; the first 10 bytes
+ * compression algorithm (ofile_hint.c writes and reads it; the first 10 bytes
  * alone are an older form, still read); a v2 file's hint may also carry
  * the header generation (le64) that wrote it. */
 #define HINT_XATTR "user.ragstore.h"
@@ -429,7 +429,7 @@ void fsck_file_check(struct fsck *k, const struct walk_entry *e)
 	}
 	memset(c->area + n, 0, sizeof(c->area) - (size_t)n);
 	/* A v2 file has its second slot at 512, inside a v1 first slot (as
-	 * ofile.c tells them apart). */
+	 * ofile_hint.c tells them apart). */
 	if (fh2_is_v2(c->area) || fh2_is_v2(c->area + FH2_SLOT)) {
 		fsck_file2_check(k, e, c->fd, c->area);
 		goto out;

@@ -1,5 +1,7 @@
-/* ofile.c - the open-file table, file creation, header I/O and garbage
- * collection of superseded block records. */
+/* ofile.c - the open-file table, opening and creating files (v1 and v2),
+ * v1 header I/O, and per-file metadata (times, compression, flags, the
+ * totals at removal).  The size hint is in ofile_hint.c, v1 garbage
+ * collection in ofile_gc.c, the v2 data path in v2*.c. */
 #include "ofile_int.h"
 
 #include <errno.h>
@@ -118,7 +120,7 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 	fh_clip_holes(nh, ofile_nblocks(nh->size, nh->block_size));
 	nh->gen = f->hdr.gen + 1;
 	r = fh_seal(s->key, nh, buf);
-	/* The hint never falls below the size in the header (hint_check). */
+	/* The hint never falls below the size in the header (ofile_hint_check). */
 	if (r == 0 && nh->size > f->hdr.size)
 		ofile_hint_write(f, nh);
 	if (r == 0)

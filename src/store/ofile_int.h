@@ -194,6 +194,9 @@ struct iobufs {
 	size_t span_cap;
 };
 struct iobufs *bufs_get(uint32_t bs);
+/* Bytes [o, o+n) of a block whose first have bytes are in plain (the rest
+ * reads as zeros, written into plain) to dst. */
+void bufs_copy_out(char *dst, uint8_t *plain, size_t have, uint32_t o, size_t n);
 /* b's span buffer grown to need bytes; NULL when out of memory. */
 uint8_t *bufs_span(struct iobufs *b, size_t need);
 /* 1 if p[0..len) is all zero bytes. */

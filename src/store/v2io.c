@@ -303,9 +303,7 @@ ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t
 				r = have;
 				break;
 			}
-			if ((size_t)have < o + take)
-				memset(io->plain + have, 0, o + take - (size_t)have);
-			memcpy(buf + done, io->plain + o, take);
+			bufs_copy_out(buf + done, io->plain, (size_t)have, o, take);
 			done += take;
 			pos += take;
 			continue;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fh2.h"
+#include "testkeys.h"
 #include "unit.h"
 #include "util.h"
 
@@ -21,22 +22,6 @@ static struct fh2_ent ents[MAXENTS], got[MAXENTS];
 static const uint8_t id_a[FH_ID_LEN] = "file-id-aaaaaaa";
 static const uint8_t id_b[FH_ID_LEN] = "file-id-bbbbbbb";
 static const uint32_t block_sizes[] = { 4096, 65536, 1048576 };
-
-static void fill_text(uint8_t *p, size_t n)
-{
-	static const char line[] = "the quick brown fox jumps over the lazy dog 0123\n";
-
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)line[i % (sizeof(line) - 1)];
-}
-
-static struct crypto_key *key_for(int cipher, uint8_t seed)
-{
-	uint8_t k[CRYPTO_KEY_LEN];
-
-	memset(k, seed, sizeof(k));
-	return crypto_key_new(cipher, cipher == CIPHER_NONE ? NULL : k);
-}
 
 /* ---- headers and index blobs ---------------------------------------- */
 

@@ -5,6 +5,7 @@
 
 #include "blockfmt.h"
 #include "fileheader.h"
+#include "testkeys.h"
 #include "unit.h"
 
 #define BS 65536
@@ -12,22 +13,6 @@
 static uint8_t rec[BS * 2], out[BS], scratch[BS * 2], plain[BS];
 static const uint8_t id_a[FH_ID_LEN] = "file-id-aaaaaaa";
 static const uint8_t id_b[FH_ID_LEN] = "file-id-bbbbbbb";
-
-static void fill_text(uint8_t *p, size_t n)
-{
-	static const char line[] = "the quick brown fox jumps over the lazy dog 0123\n";
-
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)line[i % (sizeof(line) - 1)];
-}
-
-static struct crypto_key *key_for(int cipher, uint8_t seed)
-{
-	uint8_t k[CRYPTO_KEY_LEN];
-
-	memset(k, seed, sizeof(k));
-	return crypto_key_new(cipher, cipher == CIPHER_NONE ? NULL : k);
-}
 
 static void test_roundtrip(int cipher)
 {

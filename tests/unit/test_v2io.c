@@ -1,4 +1,4 @@
-/* test_v2io.c - the data path of format v2 files (src/store/v2io.c, fh2.h)
+/* test_v2io.c - the data path of format v2 files (src/store/v2*.c, fh2.h)
  * through the ofile API, on a store whose backing storage is the memory
  * backend (4 KiB blocks), once without compression and once with zstd:
  *
@@ -543,7 +543,7 @@ static void test_layout(struct store *s)
  * every barrier of the watched file (the fsync of the memory backend is
  * hooked), just before it runs: a crash while the store syncs.
  *
- * The model (v2io.c's header comment; FORMAT.md, the v2 write rules): every
+ * The model (v2commit.c's header comment; FORMAT.md, the v2 write rules): every
  * state opens; its size is that of one of the candidate contents (c[0], the
  * content at the last sync point, and each one committed since); each block
  * reads as the same block of one of them, or EIO only if it had no data at
