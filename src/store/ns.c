@@ -679,12 +679,23 @@ int ns_statfs(struct store *s, struct statvfs *sv)
 	return backend_fstatvfs(s->be, s->rootfd, sv);
 }
 
-/* The end of open and create: O_TRUNC, and a path for error reports. */
-static int opened(struct store *s, struct inode *in, struct ofile *f, int flags)
+/* The path of in for error reports: malloc'ed, or NULL. */
+static char *report_path(struct store *s, struct inode *in)
 {
 	char *path = malloc(PATH_MAX);
 
-	if (path && inode_path(s, in, path, PATH_MAX) == 0)
+	if (path && inode_path(s, in, path, PATH_MAX) < 0) {
+		free(path);
+		path = NULL;
+	}
+	return path;
+}
+
+/* The end of open and create: O_TRUNC, and path (consumed; NULL: unknown)
+ * for error reports. */
+static int opened(struct store *s, struct ofile *f, int flags, char *path)
+{
+	if (path)
 		ofile_set_path(f, path);
 	free(path);
 	if (flags & O_TRUNC) {
@@ -701,31 +712,28 @@ static int opened(struct store *s, struct inode *in, struct ofile *f, int flags)
 int ns_open(struct store *s, struct inode *in, int flags, struct ofile **f)
 {
 	struct iref ref;
+	char *path;
 	int r;
 
 	if (S_ISDIR(inode_type(in)))
 		return -EISDIR;
 	if (!S_ISREG(inode_type(in)))
 		return -EINVAL;
+	path = report_path(s, in);
 	if (ofile_find(s, inode_dev(in), inode_ino(in), f) < 0) {
-		char *path = malloc(PATH_MAX);
-
 		inode_ns_rdlock(s);
 		r = inode_ref(s, in, &ref);
 		if (r == 0) {
-			if (path && inode_path(s, in, path, PATH_MAX) < 0) {
-				free(path);
-				path = NULL;
-			}
 			r = ofile_open_path(s, ref.dirfd, ref.name, path, f);
 			inode_ref_put(s, &ref);
 		}
 		inode_ns_unlock(s);
-		free(path);
-		if (r < 0)
+		if (r < 0) {
+			free(path);
 			return r;
+		}
 	}
-	return opened(s, in, *f, flags);
+	return opened(s, *f, flags, path);
 }
 
 int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode, int flags,
@@ -751,7 +759,7 @@ int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode,
 	}
 	name_end(s, &n);
 	if (r == 0) {
-		r = opened(s, *out, *f, flags);
+		r = opened(s, *f, flags, report_path(s, *out));
 		if (r < 0)
 			inode_forget(s, *out, 1);
 	}

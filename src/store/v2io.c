@@ -387,22 +387,19 @@ static int batch_store(struct store *s, struct ofile *f, uint64_t first, const c
 {
 	struct v2state *v = f->v2;
 	uint32_t bs = f->hdr.block_size;
-	struct batch *t = malloc(sizeof(*t));
+	struct batch tb; /* about 3 KiB: on the stack, no allocation per write */
+	struct batch *t = &tb;
 	uint64_t total = 0, off = 0, at = 0;
 	int r = 0;
 
-	if (!t)
-		return -ENOMEM;
 	t->s = s;
 	t->f = f;
 	t->src = src;
 	t->first = first;
 	t->slot = fh2_rec_len(bs) + CRYPTO_TAG_LEN;
 	t->buf = span_get(bs, n * t->slot);
-	if (!t->buf) {
-		free(t);
+	if (!t->buf)
 		return -ENOMEM;
-	}
 	pool_run(s->pool, n, batch_seal, t);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		if (t->len[i] < 0)
@@ -433,7 +430,6 @@ static int batch_store(struct store *s, struct ofile *f, uint64_t first, const c
 			r = v2map_set(v, &t->e[i]);
 	}
 	v->dirty = 1;
-	free(t);
 	return r;
 }
 
