@@ -51,8 +51,7 @@ struct v2state {
 	int ix_dirty;           /* entries changed since the index blob */
 	uint8_t xmac[CRYPTO_TAG_LEN];  /* xattr binding (fh2_extra) in memory */
 	uint8_t xnext[CRYPTO_TAG_LEN];
-	uint16_t disk_flags;    /* flags and algorithm of the header on disk */
-	uint8_t disk_algo;
+	uint8_t disk_algo;      /* algorithm of the header on disk (totals) */
 	uint64_t blen;          /* the backing file's length, at least */
 	int mtime_keep;         /* wb_mtime was set by the user (utimens) */
 	uint64_t durable_gen;   /* generation of the header in durable_slot */

@@ -160,7 +160,6 @@ static int header_write(struct store *s, struct ofile *f)
 	ofile_hint_update(f);
 	account_size(s, f, v->disk_algo);
 	__atomic_store_n(&f->csize, h.size, __ATOMIC_RELAXED);
-	v->disk_flags = h.flags;
 	v->disk_algo = h.codec.algo;
 	if (v->durable_slot < 0 && v->blen > v->data_end &&
 	    backend_ftruncate(f->be, f->fd, (off_t)v->data_end) == 0)

@@ -115,7 +115,6 @@ int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t 
 		return r == -ENOMEM ? r : -EIO;
 	}
 	f->hdr = h[best];
-	v->disk_flags = h[best].flags;
 	v->disk_algo = h[best].codec.algo;
 	f->v2 = v;
 	return 0;
@@ -154,7 +153,6 @@ int v2open_attach_new(struct ofile *f)
 	v->bs = f->hdr.block_size;
 	v->hint_gen = 0; /* nothing durable yet */
 	v->blen = FH2_DATA_START;
-	v->disk_flags = f->hdr.flags;
 	v->disk_algo = f->hdr.codec.algo;
 	f->v2 = v;
 	return 0;
