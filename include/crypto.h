@@ -59,6 +59,11 @@ int crypto_open(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
 int crypto_open_detached(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
 			 size_t len, const uint8_t *mac, const uint8_t *ad, size_t adlen,
 			 const uint8_t *nonce);
+/* Unkeyed BLAKE2b-128 of a || b (a digest of values already
+ * authenticated, e.g. a table of AEAD tags). */
+void crypto_digest_tag(uint8_t out[CRYPTO_TAG_LEN], const uint8_t *a, size_t alen,
+		       const uint8_t *b, size_t blen);
+
 /* Argon2id (crypto_pwhash) of a passphrase into out[CRYPTO_KEY_LEN].
  * Returns 0, or -ENOMEM when the memory limit cannot be met. */
 int crypto_kdf_passphrase(const char *pass, size_t passlen,

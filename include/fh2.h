@@ -104,21 +104,4 @@ int fh2_ix_open(const struct crypto_key *k, const struct file_header *h,
 		const struct fh2_extra *x, const uint8_t *blob, size_t len,
 		struct fh2_ent *ents, uint8_t *scratch);
 
-/* Compress (with spec; raw when it saves less than 1/8) and seal block
- * index of plain[0..plain_len) into rec (room for fh2_rec_len(block_size) +
- * CRYPTO_TAG_LEN
- * bytes), filling e (everything but off and state).  Returns the record
- * length or -errno. */
-ssize_t fh2_rec_seal(const struct crypto_key *k, const uint8_t *file_id,
-		     const struct codec_spec *spec, uint64_t index,
-		     const uint8_t *plain, uint32_t plain_len, uint32_t block_size,
-		     uint8_t *rec, struct fh2_ent *e);
-
-/* Open record rec (fh2_rec_len(e->stored) bytes) of entry e into out
- * (block_size bytes).  scratch: block_size + CRYPTO_TAG_LEN bytes.  Returns
- * e->plain, -EBADMSG (not authentic), or -EIO (bad compressed stream). */
-ssize_t fh2_rec_open(const struct crypto_key *k, const uint8_t *file_id,
-		     const struct fh2_ent *e, const uint8_t *rec, uint32_t block_size,
-		     uint8_t *out, uint8_t *scratch);
-
 #endif

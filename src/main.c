@@ -417,6 +417,7 @@ static int serve(struct fuse_session *se)
 	}
 	fuse_loop_cfg_set_max_threads(cfg, 16);
 	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
 	r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	fuse_remove_signal_handlers(se);

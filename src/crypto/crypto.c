@@ -144,6 +144,17 @@ static int none_tag(const uint8_t *data, size_t len, const uint8_t *ad,
 	return 0;
 }
 
+void crypto_digest_tag(uint8_t out[CRYPTO_TAG_LEN], const uint8_t *a, size_t alen,
+		       const uint8_t *b, size_t blen)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, CRYPTO_TAG_LEN);
+	crypto_generichash_update(&st, a, alen);
+	crypto_generichash_update(&st, b, blen);
+	crypto_generichash_final(&st, out, CRYPTO_TAG_LEN);
+}
+
 int crypto_seal(const struct crypto_key *k, uint8_t *out, const uint8_t *in,
 		size_t len, const uint8_t *ad, size_t adlen, uint8_t *nonce)
 {

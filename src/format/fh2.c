@@ -12,8 +12,7 @@
  *     bytes 0..471.
  * Entry: 0 u64 block   8 u64 offset (bits 0-47) | algorithm << 48
  *        16 u32 stored length   20 u32 plain length   24 tag[16]
- * Record: nonce[24] || ciphertext; associated data "RSR2" || file id ||
- *        u64 block || u8 algorithm || u32 plain || u32 stored.
+ * Records: fh2rec.c.
  * Index blob: nonce[24] || ciphertext of the entries; associated data
  *        "RSI2" || file id || u32 entries. */
 #include "fh2.h"
@@ -23,12 +22,12 @@
 
 #include "blockfmt.h"
 #include "codec.h"
+#include "fh2rec.h"
 #include "util.h"
 
 #define FH2_MAGIC "RSFH"
 #define FH2_ENTS_AT 128
 #define FH2_BODY (FH2_SLOT - CRYPTO_NONCE_LEN - CRYPTO_TAG_LEN)
-#define REC_AD_LEN (4 + FH_ID_LEN + 8 + 1 + 4 + 4)
 #define IX_AD_LEN (4 + FH_ID_LEN + 4)
 
 static void ent_put(uint8_t *p, const struct fh2_ent *e)
@@ -65,13 +64,10 @@ static int ents_check(const struct file_header *h, const struct fh2_extra *x,
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t left;
 
-		if (e[i].state || e[i].block >= nblk || e[i].algo > CODEC_ZSTD ||
-		    (i > 0 && e[i].block <= e[i - 1].block))
+		if (e[i].state || e[i].block >= nblk || (i > 0 && e[i].block <= e[i - 1].block))
 			return -EBADMSG;
 		left = h->size - e[i].block * bs;
-		if (e[i].plain == 0 || e[i].plain > bs || e[i].plain > left ||
-		    e[i].stored > bs || e[i].stored == 0 ||
-		    (e[i].algo == CODEC_NONE && e[i].stored != e[i].plain))
+		if (!fh2rec_ent_ok(&e[i], bs) || e[i].plain > left)
 			return -EBADMSG;
 		if (e[i].off < FH2_DATA_START ||
 		    e[i].off + fh2_rec_len(e[i].stored) > x->data_end)
@@ -229,61 +225,4 @@ int fh2_ix_open(const struct crypto_key *k, const struct file_header *h,
 	for (uint32_t i = 0; i < x->nents; i++)
 		ent_get(scratch + FH2_ENT_LEN * i, &ents[i]);
 	return ents_check(h, x, ents, x->nents);
-}
-
-static void rec_ad(uint8_t *ad, const uint8_t *file_id, const struct fh2_ent *e)
-{
-	memcpy(ad, "RSR2", 4);
-	memcpy(ad + 4, file_id, FH_ID_LEN);
-	util_put_le64(ad + 4 + FH_ID_LEN, e->block);
-	ad[12 + FH_ID_LEN] = e->algo;
-	util_put_le32(ad + 13 + FH_ID_LEN, e->plain);
-	util_put_le32(ad + 17 + FH_ID_LEN, e->stored);
-}
-
-ssize_t fh2_rec_seal(const struct crypto_key *k, const uint8_t *file_id,
-		     const struct codec_spec *spec, uint64_t index,
-		     const uint8_t *plain, uint32_t plain_len, uint32_t block_size,
-		     uint8_t *rec, struct fh2_ent *e)
-{
-	uint8_t ad[REC_AD_LEN];
-	uint8_t *ct = rec + CRYPTO_NONCE_LEN;
-	ssize_t clen;
-
-	if (plain_len == 0 || plain_len > block_size)
-		return -EINVAL;
-	clen = codec_compress(spec, plain, plain_len, ct, block_size);
-	if (clen < 0)
-		return clen;
-	e->block = index;
-	e->algo = clen ? spec->algo : CODEC_NONE;
-	e->plain = plain_len;
-	e->stored = clen ? (uint32_t)clen : plain_len;
-	if (!clen)
-		memcpy(ct, plain, plain_len);
-	rec_ad(ad, file_id, e);
-	if (crypto_seal(k, ct, ct, e->stored, ad, sizeof(ad), rec) < 0)
-		return -EIO;
-	memcpy(e->tag, ct + e->stored, CRYPTO_TAG_LEN);
-	return (ssize_t)fh2_rec_len(e->stored);
-}
-
-ssize_t fh2_rec_open(const struct crypto_key *k, const uint8_t *file_id,
-		     const struct fh2_ent *e, const uint8_t *rec, uint32_t block_size,
-		     uint8_t *out, uint8_t *scratch)
-{
-	uint8_t ad[REC_AD_LEN];
-
-	if (e->stored > block_size || e->plain > block_size)
-		return -EBADMSG;
-	rec_ad(ad, file_id, e);
-	if (e->algo == CODEC_NONE)
-		return crypto_open_detached(k, out, rec + CRYPTO_NONCE_LEN, e->stored, e->tag, ad,
-					    sizeof(ad), rec) < 0 ? -EBADMSG : (ssize_t)e->plain;
-	if (crypto_open_detached(k, scratch, rec + CRYPTO_NONCE_LEN, e->stored, e->tag, ad,
-				 sizeof(ad), rec) < 0)
-		return -EBADMSG;
-	return codec_decompress(e->algo, scratch, e->stored, out, e->plain) < 0
-		       ? -EIO
-		       : (ssize_t)e->plain;
 }

@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "blockfmt.h"
+#include "fh2rec.h"
 #include "log.h"
 #include "stats.h"
 #include "util.h"
@@ -56,7 +57,8 @@ static void bufs_key_init(void)
 
 struct iobufs *bufs_get(uint32_t bs)
 {
-	size_t need = blk_slot_size(bs);
+	/* A v1 slot or a v2 record, whichever is larger. */
+	size_t need = blk_slot_size(bs) > fh2rec_max(bs) ? blk_slot_size(bs) : fh2rec_max(bs);
 	struct iobufs *b;
 
 	pthread_once(&bufs_once, bufs_key_init);

@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "blockfmt.h"
+#include "fh2rec.h"
 #include "fh2.h"
 #include "fileheader.h"
 #include "ofile.h"
@@ -42,7 +43,7 @@ struct fcheck {
 
 int fsck_bufs_fit(struct fsck *k, uint32_t bs)
 {
-	size_t need = blk_slot_size(bs);
+	size_t need = blk_slot_size(bs) > fh2rec_max(bs) ? blk_slot_size(bs) : fh2rec_max(bs);
 
 	if (k->bufcap >= need)
 		return 0;

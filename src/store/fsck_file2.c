@@ -23,6 +23,7 @@
 
 #include "backend.h"
 #include "fh2.h"
+#include "fh2rec.h"
 #include "ofile.h"
 #include "ofile_int.h"
 
@@ -347,7 +348,7 @@ static long check_records(struct f2 *c, uint64_t *bad, struct fsck_ranges *g)
 			return n;
 		}
 		k->sum->blocks++;
-		if ((size_t)n < len || fh2_rec_open(k->s->key, cu->h.file_id, en, k->rec,
+		if ((size_t)n < len || fh2rec_open(k->s->key, cu->h.file_id, en, k->rec,
 						    cu->h.block_size, k->plain, k->scratch) < 0) {
 			bad[nbad++] = en->block;
 			fsck_ranges_add(g, en->block);

@@ -32,6 +32,19 @@ struct v2list {
 /* State of a v2 (packed) file: see v2commit.c for the write rules.  hdr (in
  * struct ofile) is the in-memory header: its size includes everything
  * written, and only commits put it on disk. */
+/* The write-behind block of a v2 file taken from a chunked record
+ * (fh2rec.h): only the chunks a write touches are opened, and only the
+ * changed ones sealed again (v2chunk.c).  Meaningful while wb_dirty. */
+#define V2_CHUNK_WORDS 4 /* bitmap words: 256 chunks, a 1 MiB block */
+struct v2lazy {
+	int on;                 /* wb came from the chunked record base */
+	struct fh2_ent base;
+	uint8_t *old;           /* that record as read, tag table checked */
+	size_t cap;
+	uint64_t have[V2_CHUNK_WORDS]; /* chunks whose content wb holds */
+	uint64_t mod[V2_CHUNK_WORDS];  /* chunks changed since taken */
+};
+
 struct v2state {
 	struct fh2_ent *ents;   /* sorted by block; state: V2_* bits */
 	uint32_t n, cap;
@@ -58,6 +71,7 @@ struct v2state {
 	uint64_t durable_size;  /* its size: blocks below it had durable content */
 	uint64_t hint_gen;      /* generation the size hint names */
 	uint32_t bs;            /* block size (hdr.block_size) */
+	struct v2lazy lz;
 };
 
 struct ofile {

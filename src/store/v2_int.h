@@ -4,6 +4,7 @@
 #ifndef RAGSTORE_V2_INT_H
 #define RAGSTORE_V2_INT_H
 
+#include "fh2rec.h"
 #include "ofile_int.h"
 
 /* State bits of an entry (struct fh2_ent.state) and of the index blob. */
@@ -35,5 +36,30 @@ int v2map_gaps_to(struct v2state *v, struct v2list *list);
 
 /* v2io.c: store the write-behind block (content lock held). */
 int v2io_wb_out(struct store *s, struct ofile *f, struct iobufs *io);
+/* Log and count a block that fails its integrity check. */
+void v2io_integrity_error(struct store *s, struct ofile *f, uint64_t b, const char *cause);
+/* Write record rec (n bytes) of entry e (all but off and state filled)
+ * and put it in the index.  0 or -errno. */
+int v2io_place(struct store *s, struct ofile *f, struct fh2_ent *e, const uint8_t *rec,
+	       size_t n);
+
+/* v2chunk.c: chunked records (fh2rec.h) a chunk at a time.
+ * Bytes [from, to) of block e (to <= block size) into dst, opening only the
+ * chunks they cover.  0 or -errno. */
+int v2chunk_read(struct store *s, struct ofile *f, const struct fh2_ent *e, uint32_t from,
+		 uint32_t to, char *dst, struct iobufs *io);
+/* wb (room for a block) becomes block e->block taken from its chunked
+ * record e, nothing opened yet (f->v2->lz).  0 or -errno. */
+int v2chunk_take(struct store *s, struct ofile *f, const struct fh2_ent *e);
+/* Before wb bytes [o, o+n) change: open the chunks they do not cover
+ * whole, and mark them all changed.  0 or -errno. */
+int v2chunk_prepare(struct store *s, struct ofile *f, uint32_t o, uint32_t n);
+/* The write-behind block's wb_len bytes into out, unopened chunks opened
+ * from the base record.  0 or -errno. */
+int v2chunk_fill(struct store *s, struct ofile *f, uint8_t *out);
+/* Store the write-behind block as a record that copies its unchanged
+ * chunks: 1 done, 0 when it must be stored whole (wb then holds all of
+ * it), -errno. */
+int v2chunk_out(struct store *s, struct ofile *f, struct iobufs *io);
 
 #endif

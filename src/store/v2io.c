@@ -24,7 +24,7 @@
 
 /* ---- blocks ---- */
 
-static void integrity_error(struct store *s, struct ofile *f, uint64_t b, const char *cause)
+void v2io_integrity_error(struct store *s, struct ofile *f, uint64_t b, const char *cause)
 {
 	log_msg(LOG_LVL_ERROR, "%s (inode %lu) block %llu: integrity check failed (%s)",
 		f->path ? f->path : "?", (unsigned long)f->ino, (unsigned long long)b, cause);
@@ -39,12 +39,12 @@ static ssize_t rec_decode(struct store *s, struct ofile *f, const struct fh2_ent
 	ssize_t r;
 
 	if (n < (ssize_t)fh2_rec_len(e->stored)) {
-		integrity_error(s, f, e->block, "record cut short");
+		v2io_integrity_error(s, f, e->block, "record cut short");
 		return -EIO;
 	}
-	r = fh2_rec_open(s->key, f->hdr.file_id, e, rec, f->hdr.block_size, out, scratch);
+	r = fh2rec_open(s->key, f->hdr.file_id, e, rec, f->hdr.block_size, out, scratch);
 	if (r < 0) {
-		integrity_error(s, f, e->block, "record does not authenticate");
+		v2io_integrity_error(s, f, e->block, "record does not authenticate");
 		return -EIO;
 	}
 	return r;
@@ -61,8 +61,9 @@ static ssize_t block_load(struct store *s, struct ofile *f, uint64_t b, uint8_t 
 	ssize_t n;
 
 	if (f->wb_dirty && b == f->wb_block) {
-		memcpy(out, f->wb, f->wb_len);
-		return f->wb_len;
+		int r = v2chunk_fill(s, f, out);
+
+		return r < 0 ? r : (ssize_t)f->wb_len;
 	}
 	i = v2map_find(v, b);
 	if (i < 0)
@@ -76,61 +77,67 @@ static ssize_t block_load(struct store *s, struct ofile *f, uint64_t b, uint8_t 
 	return rec_decode(s, f, e, io->rec, n, out, io->scratch);
 }
 
+int v2io_place(struct store *s, struct ofile *f, struct fh2_ent *e, const uint8_t *rec,
+	       size_t n)
+{
+	struct v2state *v = f->v2;
+	int r;
+
+	v->dirty = 1;
+	if (v->durable_slot < 0) {
+		/* No durable content: a record that fits where the block's
+		 * last one was goes there, so rewrites (a truncate, the
+		 * last block growing) do not spread the file. */
+		long i = v2map_find(v, e->block);
+
+		if (i >= 0 && fh2_rec_len(v->ents[i].stored) >= (uint64_t)n) {
+			uint64_t old = fh2_rec_len(v->ents[i].stored);
+
+			e->off = v->ents[i].off;
+			r = backend_pwrite_full(f->be, f->fd, rec, n, (off_t)e->off);
+			if (r < 0) {
+				stats_error(s->stats, 0, f->path, (int64_t)e->block, strerror(-r));
+				return r;
+			}
+			e->state = 0;
+			v->ents[i] = *e;
+			v->ix_dirty = 1;
+			v2map_list_add(&v->free, e->off + (uint64_t)n, old - (uint64_t)n);
+			return 0;
+		}
+	}
+	r = v2map_alloc(v, (uint64_t)n, &e->off);
+	if (r < 0)
+		return r;
+	r = backend_pwrite_full(f->be, f->fd, rec, n, (off_t)e->off);
+	if (r < 0) {
+		v2map_list_add(&v->free, e->off, (uint64_t)n); /* referenced by nothing */
+		stats_error(s->stats, 0, f->path, (int64_t)e->block, strerror(-r));
+		return r;
+	}
+	e->state = 0;
+	r = v2map_set(v, e);
+	if (r < 0)
+		v2map_list_add(&v->free, e->off, (uint64_t)n);
+	return r;
+}
+
 /* Seal plain[0..len) as block b's new record and put it in the index; an
  * all-zero block becomes a hole instead. */
 static int block_store(struct store *s, struct ofile *f, uint64_t b, const uint8_t *plain,
 		       uint32_t len, struct iobufs *io)
 {
-	struct v2state *v = f->v2;
 	struct fh2_ent e;
 	ssize_t n;
-	int r;
 
-	v->dirty = 1;
+	f->v2->dirty = 1;
 	if (is_zero(plain, len)) {
-		v2map_drop(v, b, b + 1);
+		v2map_drop(f->v2, b, b + 1);
 		return 0;
 	}
-	n = fh2_rec_seal(s->key, f->hdr.file_id, &f->hdr.codec, b, plain, len,
-			 f->hdr.block_size, io->rec, &e);
-	if (n < 0)
-		return (int)n;
-	if (v->durable_slot < 0) {
-		/* No durable content: a record that fits where the block's
-		 * last one was goes there, so rewrites (a truncate, the
-		 * last block growing) do not spread the file. */
-		long i = v2map_find(v, b);
-
-		if (i >= 0 && fh2_rec_len(v->ents[i].stored) >= (uint64_t)n) {
-			uint64_t old = fh2_rec_len(v->ents[i].stored);
-
-			e.off = v->ents[i].off;
-			r = backend_pwrite_full(f->be, f->fd, io->rec, (size_t)n, (off_t)e.off);
-			if (r < 0) {
-				stats_error(s->stats, 0, f->path, (int64_t)b, strerror(-r));
-				return r;
-			}
-			e.state = 0;
-			v->ents[i] = e;
-			v->ix_dirty = 1;
-			v2map_list_add(&v->free, e.off + (uint64_t)n, old - (uint64_t)n);
-			return 0;
-		}
-	}
-	r = v2map_alloc(v, (uint64_t)n, &e.off);
-	if (r < 0)
-		return r;
-	r = backend_pwrite_full(f->be, f->fd, io->rec, (size_t)n, (off_t)e.off);
-	if (r < 0) {
-		v2map_list_add(&v->free, e.off, (uint64_t)n); /* referenced by nothing */
-		stats_error(s->stats, 0, f->path, (int64_t)b, strerror(-r));
-		return r;
-	}
-	e.state = 0;
-	r = v2map_set(v, &e);
-	if (r < 0)
-		v2map_list_add(&v->free, e.off, (uint64_t)n);
-	return r;
+	n = fh2rec_seal(s->key, f->hdr.file_id, &f->hdr.codec, b, plain, len,
+			f->hdr.block_size, io->rec, &e);
+	return n < 0 ? (int)n : v2io_place(s, f, &e, io->rec, (size_t)n);
 }
 
 /* Plain length block b has inside size. */
@@ -150,7 +157,11 @@ int v2io_wb_out(struct store *s, struct ofile *f, struct iobufs *io)
 
 	if (!f->wb_dirty)
 		return 0;
-	r = block_store(s, f, f->wb_block, f->wb, f->wb_len, io);
+	r = v2chunk_out(s, f, io);
+	if (r == 0)
+		r = block_store(s, f, f->wb_block, f->wb, f->wb_len, io);
+	else if (r > 0)
+		r = 0;
 	if (r == 0)
 		f->wb_dirty = 0;
 	return r;
@@ -161,6 +172,7 @@ static int wb_take(struct store *s, struct ofile *f, uint64_t b, struct iobufs *
 {
 	uint32_t bs = f->hdr.block_size, len = block_len(f->hdr.size, bs, b);
 	ssize_t have;
+	long i;
 	int r;
 
 	if (f->wb_dirty && f->wb_block == b)
@@ -173,15 +185,24 @@ static int wb_take(struct store *s, struct ofile *f, uint64_t b, struct iobufs *
 		if (!f->wb)
 			return -ENOMEM;
 	}
-	have = block_load(s, f, b, f->wb, io);
+	f->v2->lz.on = 0;
+	i = v2map_find(f->v2, b);
+	if (i >= 0 && f->v2->ents[i].algo == FH2_ALGO_CHUNKED) {
+		/* Chunks are opened as writes need them. */
+		r = v2chunk_take(s, f, &f->v2->ents[i]);
+		have = r < 0 ? r : (ssize_t)f->v2->ents[i].plain;
+	} else {
+		have = block_load(s, f, b, f->wb, io);
+		if (have >= 0 && (uint32_t)have < len)
+			memset(f->wb + have, 0, len - (size_t)have);
+	}
 	if (have < 0)
 		return (int)have;
-	if ((uint32_t)have < len)
-		memset(f->wb + have, 0, len - (size_t)have);
 	f->wb_block = b;
 	f->wb_len = len > (uint32_t)have ? len : (uint32_t)have;
 	f->wb_dirty = 1;
-	return 0;
+	/* A short last chunk that grows changes. */
+	return v2chunk_prepare(s, f, (uint32_t)have, f->wb_len - (uint32_t)have);
 }
 
 /* ---- reading ---- */
@@ -308,6 +329,19 @@ ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t
 			pos += take;
 			continue;
 		}
+		if (v->ents[i].algo == FH2_ALGO_CHUNKED) {
+			/* Part of a chunked block: only the chunks needed. */
+			uint64_t bstart = b * bs;
+			uint32_t from = (uint32_t)(pos - bstart);
+			uint32_t to = end - bstart < bs ? (uint32_t)(end - bstart) : bs;
+
+			if (from > 0 || to < v->ents[i].plain) {
+				r = v2chunk_read(s, f, &v->ents[i], from, to, buf + done, io);
+				done += to - from;
+				pos += to - from;
+				continue;
+			}
+		}
 		slen = span_end(f, (uint32_t)i, last, &j);
 		span = span_get(bs, slen);
 		if (!span) {
@@ -376,7 +410,7 @@ static void batch_seal(void *arg, size_t i)
 		t->len[i] = 0;
 		return;
 	}
-	t->len[i] = fh2_rec_seal(t->s->key, t->f->hdr.file_id, &t->f->hdr.codec, t->first + i,
+	t->len[i] = fh2rec_seal(t->s->key, t->f->hdr.file_id, &t->f->hdr.codec, t->first + i,
 				 plain, bs, bs, t->buf + i * t->slot, &t->e[i]);
 }
 
@@ -396,7 +430,7 @@ static int batch_store(struct store *s, struct ofile *f, uint64_t first, const c
 	t->f = f;
 	t->src = src;
 	t->first = first;
-	t->slot = fh2_rec_len(bs) + CRYPTO_TAG_LEN;
+	t->slot = fh2rec_max(bs);
 	t->buf = span_get(bs, n * t->slot);
 	if (!t->buf)
 		return -ENOMEM;
@@ -466,6 +500,9 @@ ssize_t v2io_write(struct store *s, struct ofile *f, const char *buf, size_t len
 			r = batch_store(s, f, b, buf + done, k);
 		} else {
 			r = wb_take(s, f, b, io);
+			if (r == 0)
+				r = o > f->wb_len ? v2chunk_prepare(s, f, f->wb_len, o + (uint32_t)n - f->wb_len)
+						  : v2chunk_prepare(s, f, o, (uint32_t)n);
 			if (r == 0) {
 				if (o > f->wb_len)
 					memset(f->wb + f->wb_len, 0, o - f->wb_len);
@@ -510,8 +547,10 @@ static int truncate_locked(struct store *s, struct ofile *f, uint64_t size, stru
 			long i = v2map_find(v, b);
 
 			if (f->wb_dirty && f->wb_block == b) {
-				if (f->wb_len > keep)
+				if (f->wb_len > keep) {
+					r = v2chunk_prepare(s, f, keep, f->wb_len - keep);
 					f->wb_len = keep;
+				}
 			} else if (i >= 0 && v->ents[i].plain > keep) {
 				/* Bytes past the new end must not come back
 				 * when the file grows again. */
@@ -563,6 +602,10 @@ int v2io_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len)
 		if (b >= first_full && b < end_full)
 			continue;
 		r = wb_take(s, f, b, io);
+		if (r == 0 && zs - bstart < f->wb_len)
+			r = v2chunk_prepare(s, f, (uint32_t)(zs - bstart),
+					    (uint32_t)((ze - bstart < f->wb_len ? ze - bstart : f->wb_len) -
+						       (zs - bstart)));
 		if (r == 0 && zs - bstart < f->wb_len)
 			memset(f->wb + (zs - bstart), 0,
 			       (ze - bstart < f->wb_len ? ze - bstart : f->wb_len) - (zs - bstart));

@@ -21,6 +21,7 @@ static void state_free(struct v2state *v)
 	if (!v)
 		return;
 	free(v->ents);
+	free(v->lz.old);
 	free(v->free.v);
 	free(v->pending.v);
 	free(v);

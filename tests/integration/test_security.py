@@ -12,7 +12,8 @@ import rsutil
 from rsutil import pattern_bytes, pread_fresh, read_file, run, text_bytes, write_file
 
 B = rsutil.DEFAULT_BLOCK
-REC = rsutil.V2_NONCE + B   # record of an incompressible full block
+CHUNKED = 0x10              # algorithm of a chunked raw record (fh2rec.h)
+REC = B + 40 * (B // 4096)  # chunked record of an incompressible full block
 MARK = b"RAGSTORE-KNOWN-PLAINTEXT-7f3a9c1e: the distinctive line\n"
 
 
@@ -27,7 +28,8 @@ def test_layout_assumptions(store):
     header in slot 0 or 1 and the other slot zeros, an inline index (4
     blocks) whose entries locate each block's record (nonce || ciphertext),
     records packed back to back from 1024 up to the data end, which is the
-    length of the backing file."""
+    length of the backing file; incompressible blocks are chunked records
+    (tag table, then 16 x nonce || ciphertext of 4 KiB)."""
     write_file(store.path("f"), pattern_bytes(4 * B, "lay"))
     bp = store.backing_path("f")
     store.unmount()
@@ -38,8 +40,8 @@ def test_layout_assumptions(store):
     assert (h["block_size"], h["size"], h["nents"], h["ninline"]) == (B, 4 * B, 4, 4)
     assert [e["block"] for e in h["entries"]] == [0, 1, 2, 3]
     for e in h["entries"]:
-        # incompressible: stored as is (algorithm 0), as long as the block
-        assert (e["algo"], e["stored"], e["plain"]) == (0, B, B), e
+        # incompressible: stored raw in 4 KiB chunks
+        assert (e["algo"], e["stored"], e["plain"]) == (CHUNKED, REC - rsutil.V2_NONCE, B), e
     spans = sorted(rsutil.v2_record(raw, i) for i in range(4))
     assert all(n == REC for _, n in spans), spans
     assert spans[0][0] == rsutil.V2_DATA_START

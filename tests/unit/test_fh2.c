@@ -1,12 +1,14 @@
 /* test_fh2.c - format v2 (fh2.c) for every cipher: header slots and index
  * blobs round trip at every block size and entry count, every flipped byte
  * is caught, block records round trip with every codec and refuse to open
- * when tampered, moved or rolled back, and entry lists that fh2_seal
+ * when tampered, moved or rolled back (chunked raw records chunk by chunk
+ * too), and entry lists that fh2_seal
  * encodes but the code could never have written are refused by fh2_open. */
 #include <errno.h>
 #include <string.h>
 
 #include "fh2.h"
+#include "fh2rec.h"
 #include "testkeys.h"
 #include "unit.h"
 #include "util.h"
@@ -16,7 +18,9 @@
 #define MAXENTS 1000
 
 static uint8_t plain[MAXBS], out[MAXBS], scratch[MAXBS + 64];
-static uint8_t rec[MAXBS + 64], rec2[MAXBS + 64];
+/* Room for the largest record: a chunked 1 MiB block. */
+#define MAXREC (MAXBS + (MAXBS / FH2_CHUNK) * FH2_CHUNK_OVERHEAD + 64)
+static uint8_t rec[MAXREC], rec2[MAXREC];
 static uint8_t blob[MAXENTS * FH2_ENT_LEN + 64];
 static struct fh2_ent ents[MAXENTS], got[MAXENTS];
 static const uint8_t id_a[FH_ID_LEN] = "file-id-aaaaaaa";
@@ -390,12 +394,16 @@ static void test_record_roundtrip(int cipher)
 
 					fill_block(rnd, 0, lens[l]);
 					memset(&e, 0xee, sizeof(e));
-					n = fh2_rec_seal(k, id_a, &spec, 7, plain, lens[l], bs, rec, &e);
+					n = fh2rec_seal(k, id_a, &spec, 7, plain, lens[l], bs, rec, &e);
 					CHECK_EQ(n, fh2_rec_len(e.stored));
 					CHECK_EQ(e.block, 7);
 					CHECK_EQ(e.plain, lens[l]);
-					CHECK(e.stored >= 1 && e.stored <= lens[l]);
-					if (rnd || spec.algo == CODEC_NONE) {
+					CHECK(fh2rec_ent_ok(&e, bs));
+					if ((rnd || spec.algo == CODEC_NONE) && lens[l] > FH2_CHUNK) {
+						/* Raw and more than a chunk: chunked. */
+						CHECK_EQ(e.algo, FH2_ALGO_CHUNKED);
+						CHECK_EQ(e.stored, fh2rec_chunked_stored(lens[l]));
+					} else if (rnd || spec.algo == CODEC_NONE) {
 						CHECK_EQ(e.algo, CODEC_NONE);
 						CHECK_EQ(e.stored, e.plain);
 					} else if (lens[l] >= 3000) {
@@ -403,7 +411,7 @@ static void test_record_roundtrip(int cipher)
 						CHECK(e.stored < e.plain);
 					}
 					memset(out, 0xee, lens[l]);
-					CHECK_EQ(fh2_rec_open(k, id_a, &e, rec, bs, out, scratch), lens[l]);
+					CHECK_EQ(fh2rec_open(k, id_a, &e, rec, bs, out, scratch), lens[l]);
 					CHECK(memcmp(out, plain, lens[l]) == 0);
 				}
 			}
@@ -417,10 +425,10 @@ static void test_record_roundtrip(int cipher)
 		struct codec_spec spec = { CODEC_LZ4, 0 };
 		struct fh2_ent e;
 
-		CHECK_EQ(fh2_rec_seal(k, id_a, &spec, 0, plain, 0, 4096, rec, &e), -EINVAL);
-		CHECK_EQ(fh2_rec_seal(k, id_a, &spec, 0, plain, 4097, 4096, rec, &e), -EINVAL);
+		CHECK_EQ(fh2rec_seal(k, id_a, &spec, 0, plain, 0, 4096, rec, &e), -EINVAL);
+		CHECK_EQ(fh2rec_seal(k, id_a, &spec, 0, plain, 4097, 4096, rec, &e), -EINVAL);
 		fill_block(0, 0, 4096);
-		CHECK(fh2_rec_seal(k, id_a, &spec, 0, plain, 4096, 4096, rec, &e) > 0);
+		CHECK(fh2rec_seal(k, id_a, &spec, 0, plain, 4096, 4096, rec, &e) > 0);
 		CHECK(e.stored <= FH2_SMALL_MAX);
 	}
 	crypto_key_free(k);
@@ -430,7 +438,7 @@ static void test_record_roundtrip(int cipher)
 static void check_refused(const struct crypto_key *k, const uint8_t *id,
 			  const struct fh2_ent *f, const uint8_t *r, uint32_t bs)
 {
-	CHECK_EQ(fh2_rec_open(k, id, f, r, bs, out, scratch), -EBADMSG);
+	CHECK_EQ(fh2rec_open(k, id, f, r, bs, out, scratch), -EBADMSG);
 }
 
 static void test_record_tamper(int cipher)
@@ -447,7 +455,7 @@ static void test_record_tamper(int cipher)
 			ssize_t n;
 
 			fill_block(rnd, 1, len);
-			n = fh2_rec_seal(k, id_a, &spec, 5, plain, len, bs, rec, &e);
+			n = fh2rec_seal(k, id_a, &spec, 5, plain, len, bs, rec, &e);
 			CHECK(n > 0);
 			CHECK_EQ(e.algo, rnd ? CODEC_NONE : CODEC_ZSTD);
 			/* Every byte of the nonce and the ciphertext. */
@@ -456,7 +464,7 @@ static void test_record_tamper(int cipher)
 				check_refused(k, id_a, &e, rec, bs);
 				rec[i] ^= 0x01;
 			}
-			CHECK_EQ(fh2_rec_open(k, id_a, &e, rec, bs, out, scratch), len);
+			CHECK_EQ(fh2rec_open(k, id_a, &e, rec, bs, out, scratch), len);
 			/* The entry altered, the record moved to another block or
 			 * file, or opened with another key. */
 			f = e; f.tag[0] ^= 1; check_refused(k, id_a, &f, rec, bs);
@@ -476,16 +484,97 @@ static void test_record_tamper(int cipher)
 			/* Rolled back: the older record of the same block does not
 			 * open with the newer entry, nor the reverse. */
 			fill_block(rnd, 2, len);
-			n = fh2_rec_seal(k, id_a, &spec, 5, plain, len, bs, rec2, &e2);
+			n = fh2rec_seal(k, id_a, &spec, 5, plain, len, bs, rec2, &e2);
 			CHECK(n > 0);
 			check_refused(k, id_a, &e2, rec, bs);
 			check_refused(k, id_a, &e, rec2, bs);
-			CHECK_EQ(fh2_rec_open(k, id_a, &e2, rec2, bs, out, scratch), len);
+			CHECK_EQ(fh2rec_open(k, id_a, &e2, rec2, bs, out, scratch), len);
 			CHECK(memcmp(out, plain, len) == 0);
 		}
 	}
 	crypto_key_free(k);
 	crypto_key_free(other);
+}
+
+/* A raw 64 KiB block is chunked: it opens whole and chunk by chunk; any
+ * flipped byte, a chunk from an older record, two chunks swapped, or the
+ * entry's lengths altered are refused; a record patched by sealing one
+ * chunk anew and copying the others opens as the new content. */
+static void test_chunked(int cipher)
+{
+	struct crypto_key *k = key_for(cipher, 9);
+	struct codec_spec spec = { CODEC_LZ4, 0 };
+	const uint32_t bs = 65536, lens[] = { 4097, 40000, 65536 };
+
+	for (size_t l = 0; l < COUNT(lens); l++) {
+		uint32_t len = lens[l], n = fh2rec_nchunks(len);
+		struct fh2_ent e, e2, f;
+		ssize_t r;
+
+		fill_block(1, 3, len);
+		r = fh2rec_seal(k, id_a, &spec, 9, plain, len, bs, rec, &e);
+		CHECK_EQ(r, fh2_rec_len(e.stored));
+		CHECK_EQ(e.algo, FH2_ALGO_CHUNKED);
+		CHECK_EQ((uint64_t)r, fh2rec_chunk_at(len, n - 1) + CRYPTO_NONCE_LEN +
+					      fh2rec_chunk_plain(len, n - 1));
+		CHECK_EQ(fh2rec_open(k, id_a, &e, rec, bs, out, scratch), len);
+		CHECK(memcmp(out, plain, len) == 0);
+		CHECK_EQ(fh2rec_tags_check(id_a, &e, rec), 0);
+		for (uint32_t j = 0; j < n; j++) {
+			memset(out, 0, FH2_CHUNK);
+			CHECK_EQ(fh2rec_chunk_open(k, id_a, &e, rec, j,
+						   rec + fh2rec_chunk_at(len, j), out), 0);
+			CHECK(memcmp(out, plain + (size_t)j * FH2_CHUNK,
+				     fh2rec_chunk_plain(len, j)) == 0);
+		}
+		/* Every byte of the tag table, and a sample of the rest. */
+		for (ssize_t i = 0; i < r; i += i < (ssize_t)(n * CRYPTO_TAG_LEN) + 64 ? 1 : 61) {
+			rec[i] ^= 0x20;
+			check_refused(k, id_a, &e, rec, bs);
+			rec[i] ^= 0x20;
+		}
+		f = e; f.plain--; check_refused(k, id_a, &f, rec, bs);
+		f = e; f.stored++; check_refused(k, id_a, &f, rec, bs);
+		f = e; f.block++; check_refused(k, id_a, &f, rec, bs);
+		f = e; f.algo = CODEC_NONE; check_refused(k, id_a, &f, rec, bs);
+		check_refused(k, id_b, &e, rec, bs);
+		if (cipher != CIPHER_NONE) {
+			struct crypto_key *other = key_for(cipher, 10);
+
+			check_refused(other, id_a, &e, rec, bs);
+			crypto_key_free(other);
+		}
+		/* Two chunks swapped (tags and all): refused. */
+		if (n >= 3) {
+			uint8_t t[CRYPTO_NONCE_LEN + FH2_CHUNK];
+			uint8_t *c0 = rec + fh2rec_chunk_at(len, 0), *c1 = rec + fh2rec_chunk_at(len, 1);
+
+			memcpy(rec2, rec, (size_t)r);
+			memcpy(t, c0, sizeof(t)); memcpy(c0, c1, sizeof(t)); memcpy(c1, t, sizeof(t));
+			memcpy(t, rec, 16); memcpy(rec, rec + 16, 16); memcpy(rec + 16, t, 16);
+			check_refused(k, id_a, &e, rec, bs);
+			memcpy(rec, rec2, (size_t)r);
+		}
+		/* Patch chunk 0 into rec2: the rest is copied ciphertext. */
+		memcpy(rec2, rec, (size_t)r);
+		plain[5] ^= 0x55;
+		e2 = e;
+		CHECK_EQ(fh2rec_chunk_seal(k, id_a, &e2, 0, plain, rec2 + fh2rec_chunk_at(len, 0),
+					   rec2), 0);
+		/* The seal's tag slack overwrote chunk 1's nonce: copy it back. */
+		if (n > 1)
+			memcpy(rec2 + fh2rec_chunk_at(len, 1), rec + fh2rec_chunk_at(len, 1),
+			       CRYPTO_TAG_LEN);
+		fh2rec_tags_sum(id_a, &e2, rec2);
+		CHECK_EQ(fh2rec_open(k, id_a, &e2, rec2, bs, out, scratch), len);
+		CHECK(memcmp(out, plain, len) == 0);
+		/* The older record does not open with the newer entry, nor the
+		 * newer chunk 0 put into the older record. */
+		check_refused(k, id_a, &e2, rec, bs);
+		memcpy(rec2 + CRYPTO_TAG_LEN * n, rec + CRYPTO_TAG_LEN * n, CRYPTO_NONCE_LEN + FH2_CHUNK);
+		check_refused(k, id_a, &e2, rec2, bs);
+	}
+	crypto_key_free(k);
 }
 
 int main(void)
@@ -503,6 +592,7 @@ int main(void)
 		test_peek(ciphers[i]);
 		test_record_roundtrip(ciphers[i]);
 		test_record_tamper(ciphers[i]);
+		test_chunked(ciphers[i]);
 	}
 	return unit_done();
 }
