@@ -145,6 +145,9 @@ uint32_t ofile_block_size(struct ofile *f);
 /* The file id (FH_ID_LEN bytes) from the authenticated header. */
 void ofile_file_id(struct ofile *f, uint8_t *out);
 uint64_t ofile_size(struct ofile *f);
+/* Bytes written to open files that are not yet in a record (their
+ * write-behind blocks); files busy at the moment are skipped. */
+uint64_t ofile_dirty_bytes(struct store *s);
 /* The backing file's descriptor: one of the store's backend (s->be), for
  * backend_* calls only (see backend.h), never for a system call.  Owned by
  * f. */

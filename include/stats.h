@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "bcache.h"
+
 /* Operation classes for counts and latency percentiles. */
 enum stats_op {
 	STATS_OP_GETATTR, STATS_OP_READDIR, STATS_OP_OPEN, STATS_OP_CREATE,
@@ -131,6 +133,11 @@ struct stats_snapshot {
 	int totals_load;          /* enum stats_load_result of this mount */
 	time_t totals_rebuilt_at;
 	struct stats_scrub scrub;
+	/* Filled by the caller that knows the store (stats.c does not): the
+	 * block cache (its hits and misses are also in cache_hits and
+	 * cache_misses) and the bytes written but not yet in a record. */
+	struct bcache_stats bcache;
+	uint64_t dirty_bytes;
 };
 
 /* Fill *out.  Latency percentiles come from a fixed log-linear histogram

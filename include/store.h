@@ -53,6 +53,7 @@ struct store {
 	int v1_files;              /* create format v1 files (tests of the v1
 				      path only); 0: v2, see fh2.h */
 	struct pool *pool;         /* data-path workers (pool.h); NULL: none */
+	struct bcache *bcache;     /* plaintext blocks (bcache.h); NULL: none */
 	struct store_desc upgrade; /* desc at DESC_VERSION with its MAC, for
 				      store_upgrade (desc.version older) */
 };
@@ -71,6 +72,10 @@ void pathmap_cache_free(struct pathmap_cache *c);
 #define STORE_EWRONGPASS (-4097) /* passphrase does not unwrap the key */
 #define STORE_ENOTSTORE (-4098)  /* no descriptor: not a backing dir */
 #define STORE_EDAMAGED (-4099)   /* descriptor malformed or altered */
+
+/* Replace the block cache by one of bytes (0: none), before the store
+ * serves anything.  Returns 0 or -ENOMEM. */
+int store_set_cache(struct store *s, size_t bytes);
 
 /* Raise the descriptor of a store opened at an older version to
  * DESC_VERSION (once; rewrites ragstore.conf), before the first file that

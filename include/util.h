@@ -29,6 +29,10 @@ void util_hex_encode(const uint8_t *in, size_t len, char *out);
 int util_hex_decode(const char *str, uint8_t *out, size_t len);
 
 /* Little-endian fixed-width fields for on-disk structures. */
+/* A size: decimal digits with an optional binary suffix K, M, G or T (also
+ * KiB ... TiB; any case).  0, or -EINVAL for anything else or an overflow. */
+int util_parse_size(const char *str, uint64_t *out);
+
 static inline void util_put_le32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)

@@ -23,6 +23,7 @@
 #include "fs/vdir.h"
 #include "log.h"
 #include "store.h"
+#include "util.h"
 
 #define RAGSTORE_VERSION "0.1.0"
 
@@ -75,8 +76,10 @@ static const char *help_mount =
 	"  -q                quiet: report errors only\n"
 	"  -o OPT[,OPT...]   mount options: allow_other, ro, passfile=F, extpass=CMD,\n"
 	"                    nonempty (mount over a non-empty directory), nosyslog\n"
-	"                    (keep messages on stderr in the background), and other\n"
-	"                    FUSE options; auto, noauto, _netdev, nofail are ignored\n"
+	"                    (keep messages on stderr in the background),\n"
+	"                    cache_size=SIZE (plaintext block cache, default 64M;\n"
+	"                    0: none), and other FUSE options; auto, noauto,\n"
+	"                    _netdev, nofail are ignored\n"
 	"  --passfile F      passphrase from the first line of F\n"
 	"  --extpass CMD     passphrase from the first line CMD prints\n"
 	"SIGTERM or SIGINT unmounts cleanly and exits 0.  Exit codes: ragstore(1).\n";
@@ -277,6 +280,7 @@ struct mount_opts {
 	int nosyslog;    /* -o nosyslog: the daemon keeps stderr for messages */
 	int nonempty;    /* -o nonempty: mount over a directory with entries */
 	int allow_other; /* allow_other or allow_root is among fuse_opts */
+	const char *cache_size; /* -o cache_size=SIZE, NULL: the default */
 	char fuse_opts[4096]; /* comma-separated, for -o */
 };
 
@@ -302,6 +306,12 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 			m->extpass = o + 8;
 		} else if (strncmp(o, "config=", 7) == 0) {
 			m->config = o + 7;
+		} else if (strncmp(o, "cache_size=", 11) == 0) {
+			uint64_t v;
+
+			if (util_parse_size(o + 11, &v) < 0 || v > ((uint64_t)1 << 40))
+				die_usage("-o cache_size=SIZE: bytes, or with K, M or G (at most 1T)");
+			m->cache_size = o + 11;
 		} else if (strcmp(o, "nosyslog") == 0) {
 			m->nosyslog = 1;
 		} else if (strcmp(o, "nonempty") == 0) {
@@ -441,7 +451,13 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 	struct fuse_session *f = NULL;
 	unsigned char code;
 	int r = open_store(backing, pass, passlen, &s);
+	uint64_t cache;
 
+	if (r == EXIT_OK && m->cache_size && util_parse_size(m->cache_size, &cache) == 0 &&
+	    store_set_cache(s, (size_t)cache) < 0) {
+		log_msg(LOG_LVL_ERROR, "cannot allocate a block cache of %s", m->cache_size);
+		r = EXIT_ERR;
+	}
 	if (r == EXIT_OK)
 		r = fuse_setup(s, backing, mnt, m, &f);
 	if (r == EXIT_OK && status_fd >= 0) {

@@ -63,6 +63,11 @@ void render_stats(const struct stats_snapshot *sn, struct strbuf *sb)
 	strbuf_printf(sb, "  \"io_errors\": %" PRIu64 ",\n", sn->io_errors);
 	strbuf_printf(sb, "  \"cache_hits\": %" PRIu64 ",\n", sn->cache_hits);
 	strbuf_printf(sb, "  \"cache_misses\": %" PRIu64 ",\n", sn->cache_misses);
+	strbuf_printf(sb, "  \"block_cache\": {\"capacity_bytes\": %" PRIu64 ", \"bytes\": %" PRIu64
+		      ", \"blocks\": %" PRIu64 ", \"hits\": %" PRIu64 ", \"misses\": %" PRIu64
+		      ", \"evictions\": %" PRIu64 ", \"dirty_bytes\": %" PRIu64 "},\n",
+		      sn->bcache.capacity, sn->bcache.bytes, sn->bcache.blocks, sn->bcache.hits,
+		      sn->bcache.misses, sn->bcache.evictions, sn->dirty_bytes);
 	strbuf_printf(sb, "  \"uptime_seconds\": %.3f,\n", sn->uptime_seconds);
 	strbuf_printf(sb, "  \"scrub\": {\"state\": \"%s\", \"files_checked\": %" PRIu64
 		      ", \"files_bad\": %" PRIu64 ", \"blocks_checked\": %" PRIu64
@@ -289,6 +294,20 @@ void render_metrics(const struct stats_snapshot *sn, const struct health *h,
 		      "%" PRIu64, sn->cache_hits);
 	render_metric(sb, L, "ragstore_cache_misses_total", "counter", "Cache lookups that missed.",
 		      "%" PRIu64, sn->cache_misses);
+	render_metric(sb, L, "ragstore_block_cache_capacity_bytes", "gauge",
+		      "Capacity of the plaintext block cache (-o cache_size).", "%" PRIu64,
+		      sn->bcache.capacity);
+	render_metric(sb, L, "ragstore_block_cache_bytes", "gauge",
+		      "Bytes held by the block cache.", "%" PRIu64, sn->bcache.bytes);
+	render_metric(sb, L, "ragstore_block_cache_hits_total", "counter",
+		      "Block cache lookups that hit.", "%" PRIu64, sn->bcache.hits);
+	render_metric(sb, L, "ragstore_block_cache_misses_total", "counter",
+		      "Block cache lookups that missed.", "%" PRIu64, sn->bcache.misses);
+	render_metric(sb, L, "ragstore_block_cache_evictions_total", "counter",
+		      "Blocks evicted from the block cache.", "%" PRIu64, sn->bcache.evictions);
+	render_metric(sb, L, "ragstore_dirty_bytes", "gauge",
+		      "Bytes written to open files and not yet in a record.", "%" PRIu64,
+		      sn->dirty_bytes);
 	render_metric(sb, L, "ragstore_uptime_seconds", "gauge",
 		      "Seconds since the store was opened.", "%.3f", sn->uptime_seconds);
 	render_scrub_metrics(sb, L, &sn->scrub);

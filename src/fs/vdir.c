@@ -17,6 +17,7 @@
 #include "health.h"
 #include "log.h"
 #include "mountinfo.h"
+#include "ofile.h"
 #include "render.h"
 #include "scrub.h"
 #include "stats.h"
@@ -80,6 +81,10 @@ static int vdir_render(struct store *s, enum vfile kind, char **buf, size_t *len
 			return -ENOMEM;
 		}
 		stats_snapshot(s->stats, sn);
+		bcache_stats(s->bcache, &sn->bcache);
+		sn->cache_hits += sn->bcache.hits;
+		sn->cache_misses += sn->bcache.misses;
+		sn->dirty_bytes = ofile_dirty_bytes(s);
 		if (kind != VF_STATS)
 			health_compute(s, sn, h);
 	}

@@ -734,6 +734,22 @@ void ofile_file_id(struct ofile *f, uint8_t *out)
 	pthread_rwlock_unlock(&f->lock);
 }
 
+uint64_t ofile_dirty_bytes(struct store *s)
+{
+	struct ofile_table *t = s->files;
+	uint64_t sum = 0;
+
+	pthread_mutex_lock(&t->mu);
+	for (int i = 0; i < TABLE_BUCKETS; i++)
+		for (struct ofile *f = t->buckets[i]; f; f = f->next)
+			if (pthread_rwlock_tryrdlock(&f->lock) == 0) {
+				sum += f->wb_dirty ? f->wb_len : 0;
+				pthread_rwlock_unlock(&f->lock);
+			}
+	pthread_mutex_unlock(&t->mu);
+	return sum;
+}
+
 uint64_t ofile_size(struct ofile *f)
 {
 	return __atomic_load_n(&f->size, __ATOMIC_RELAXED);

@@ -72,6 +72,8 @@ struct v2state {
 	uint64_t hint_gen;      /* generation the size hint names */
 	uint32_t bs;            /* block size (hdr.block_size) */
 	struct v2lazy lz;
+	int wb_rmw;             /* the write-behind block had content when
+				   taken: its new plaintext goes to the cache */
 };
 
 struct ofile {

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "backend.h"
+#include "bcache.h"
 #include "crypto.h"
 #include "inode.h"
 #include "log.h"
@@ -412,7 +413,8 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 	s->stats = stats_new();
 	s->inodes = inode_table_new(s->be, s->rootfd, dirfd_budget());
 	s->pool = pool_new(-1); /* none is fine: the caller does the work */
-	if (!s->backing || !s->files || !s->dirivs || !s->stats || !s->inodes) {
+	s->bcache = bcache_new(BCACHE_DEFAULT);
+	if (!s->backing || !s->files || !s->dirivs || !s->stats || !s->inodes || !s->bcache) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -539,6 +541,17 @@ out:
 	return r;
 }
 
+int store_set_cache(struct store *s, size_t bytes)
+{
+	struct bcache *c = bcache_new(bytes);
+
+	if (bytes && !c)
+		return -ENOMEM;
+	bcache_free(s->bcache);
+	s->bcache = c;
+	return 0;
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
@@ -546,6 +559,7 @@ void store_close(struct store *s)
 	if (s->files)
 		ofile_table_free(s, s->files);
 	pool_free(s->pool);
+	bcache_free(s->bcache);
 	inode_table_free(s->inodes);
 	if (s->be && s->rootfd >= 0)
 		backend_close(s->be, s->rootfd);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "bcache.h"
 #include "log.h"
 #include "pool.h"
 #include "stats.h"
@@ -50,13 +51,21 @@ static ssize_t rec_decode(struct store *s, struct ofile *f, const struct fh2_ent
 	return r;
 }
 
+static void cache_key(const struct ofile *f, const struct fh2_ent *e, struct bcache_key *k)
+{
+	memcpy(k->id, f->hdr.file_id, FH_ID_LEN);
+	k->block = e->block;
+	memcpy(k->tag, e->tag, CRYPTO_TAG_LEN);
+}
+
 /* Block b into out: its plain length (the rest reads as zeros), 0 for a
- * hole, or -errno. */
+ * hole, or -errno.  Goes through the block cache. */
 static ssize_t block_load(struct store *s, struct ofile *f, uint64_t b, uint8_t *out,
 			  struct iobufs *io)
 {
 	struct v2state *v = f->v2;
 	const struct fh2_ent *e;
+	struct bcache_key k;
 	long i;
 	ssize_t n;
 
@@ -69,12 +78,18 @@ static ssize_t block_load(struct store *s, struct ofile *f, uint64_t b, uint8_t 
 	if (i < 0)
 		return 0;
 	e = &v->ents[i];
+	cache_key(f, e, &k);
+	if (bcache_get(s->bcache, &k, 0, e->plain, out))
+		return e->plain;
 	n = backend_pread_full(f->be, f->fd, io->rec, fh2_rec_len(e->stored), (off_t)e->off);
 	if (n < 0) {
 		stats_error(s->stats, 0, f->path, (int64_t)b, strerror((int)-n));
 		return n;
 	}
-	return rec_decode(s, f, e, io->rec, n, out, io->scratch);
+	n = rec_decode(s, f, e, io->rec, n, out, io->scratch);
+	if (n > 0)
+		bcache_put(s->bcache, &k, out, (uint32_t)n);
+	return n;
 }
 
 int v2io_place(struct store *s, struct ofile *f, struct fh2_ent *e, const uint8_t *rec,
@@ -125,7 +140,7 @@ int v2io_place(struct store *s, struct ofile *f, struct fh2_ent *e, const uint8_
 /* Seal plain[0..len) as block b's new record and put it in the index; an
  * all-zero block becomes a hole instead. */
 static int block_store(struct store *s, struct ofile *f, uint64_t b, const uint8_t *plain,
-		       uint32_t len, struct iobufs *io)
+		       uint32_t len, struct iobufs *io, int cache)
 {
 	struct fh2_ent e;
 	ssize_t n;
@@ -137,7 +152,17 @@ static int block_store(struct store *s, struct ofile *f, uint64_t b, const uint8
 	}
 	n = fh2rec_seal(s->key, f->hdr.file_id, &f->hdr.codec, b, plain, len,
 			f->hdr.block_size, io->rec, &e);
-	return n < 0 ? (int)n : v2io_place(s, f, &e, io->rec, (size_t)n);
+	if (n < 0)
+		return (int)n;
+	if (cache && e.algo != FH2_ALGO_CHUNKED) {
+		/* A block rewritten in place (read, modified, written):
+		 * likely to be taken again. */
+		struct bcache_key k;
+
+		cache_key(f, &e, &k);
+		bcache_put(s->bcache, &k, plain, len);
+	}
+	return v2io_place(s, f, &e, io->rec, (size_t)n);
 }
 
 /* Plain length block b has inside size. */
@@ -159,7 +184,7 @@ int v2io_wb_out(struct store *s, struct ofile *f, struct iobufs *io)
 		return 0;
 	r = v2chunk_out(s, f, io);
 	if (r == 0)
-		r = block_store(s, f, f->wb_block, f->wb, f->wb_len, io);
+		r = block_store(s, f, f->wb_block, f->wb, f->wb_len, io, f->v2->wb_rmw);
 	else if (r > 0)
 		r = 0;
 	if (r == 0)
@@ -198,6 +223,7 @@ static int wb_take(struct store *s, struct ofile *f, uint64_t b, struct iobufs *
 	}
 	if (have < 0)
 		return (int)have;
+	f->v2->wb_rmw = have > 0;
 	f->wb_block = b;
 	f->wb_len = len > (uint32_t)have ? len : (uint32_t)have;
 	f->wb_dirty = 1;
@@ -287,6 +313,14 @@ static void span_decode(void *arg, size_t k)
 	memcpy(dst, io->plain + (from - bstart), (size_t)(to - from));
 }
 
+/* The request [pos, end) covers only part of the data of e's block. */
+static int part_of(const struct ofile *f, const struct fh2_ent *e, uint64_t pos, uint64_t end)
+{
+	uint64_t bstart = e->block * f->hdr.block_size;
+
+	return pos > bstart || end < bstart + e->plain;
+}
+
 ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off)
 {
 	struct v2state *v = f->v2;
@@ -314,8 +348,10 @@ ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t
 		size_t slen;
 		ssize_t n;
 
-		if (i < 0 || (f->wb_dirty && b == f->wb_block)) {
-			/* A hole or the write-behind block. */
+		if (i < 0 || (f->wb_dirty && b == f->wb_block) ||
+		    (v->ents[i].algo != FH2_ALGO_CHUNKED && part_of(f, &v->ents[i], pos, end))) {
+			/* A hole, the write-behind block, or part of a whole
+			 * record's data (through the block cache). */
 			uint32_t o = (uint32_t)(pos % bs);
 			size_t take = bs - o < end - pos ? bs - o : (size_t)(end - pos);
 			ssize_t have = block_load(s, f, b, io->plain, io);
@@ -335,7 +371,7 @@ ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t
 			uint32_t from = (uint32_t)(pos - bstart);
 			uint32_t to = end - bstart < bs ? (uint32_t)(end - bstart) : bs;
 
-			if (from > 0 || to < v->ents[i].plain) {
+			if (part_of(f, &v->ents[i], pos, end)) {
 				r = v2chunk_read(s, f, &v->ents[i], from, to, buf + done, io);
 				done += to - from;
 				pos += to - from;
@@ -556,7 +592,7 @@ static int truncate_locked(struct store *s, struct ofile *f, uint64_t size, stru
 				 * when the file grows again. */
 				ssize_t have = block_load(s, f, b, io->plain, io);
 
-				r = have < 0 ? (int)have : block_store(s, f, b, io->plain, keep, io);
+				r = have < 0 ? (int)have : block_store(s, f, b, io->plain, keep, io, 0);
 			}
 		}
 	}

@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 int util_open_noatime(int dirfd, const char *rel)
@@ -89,4 +92,35 @@ int util_hex_decode(const char *str, uint8_t *out, size_t len)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return str[2 * len] ? -EINVAL : 0;
+}
+
+int util_parse_size(const char *str, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	uint64_t v = 0, mul = 1;
+	const char *p = str;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p) {
+		const char *u = strchr(units, *p & ~0x20);
+
+		if (!u)
+			return -EINVAL;
+		mul = 1ULL << (10 * (u - units + 1));
+		p++;
+		if (strcasecmp(p, "iB") == 0 || strcasecmp(p, "B") == 0)
+			p += strlen(p);
+		if (*p)
+			return -EINVAL;
+	}
+	if (v > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
 }
