@@ -122,11 +122,18 @@ def test_partial_rewrite_takes_block_from_cache(store):
         assert f.read() == bytes(data)
 
 
-def test_capacity_bounds_it(store_factory):
+def cached_text_file(store_factory, size, blocks):
+    """A store mounted with -o cache_size=size holding text file t of
+    blocks blocks, remounted (cold); returns the store and the data."""
     s = store_factory(mount=False)
-    s.mount(["-o", "cache_size=1M"])
-    data = text_file(s, "t", 40)
-    s.remount(["-o", "cache_size=1M"])
+    s.mount(["-o", "cache_size=" + size])
+    data = text_file(s, "t", blocks)
+    s.remount(["-o", "cache_size=" + size])
+    return s, data
+
+
+def test_capacity_bounds_it(store_factory):
+    s, data = cached_text_file(store_factory, "1M", 40)
     for b in range(40):
         assert direct_read(s.path("t"), b * B + 4096) == data[b * B + 4096:b * B + 8192]
     st = stats(s)
@@ -137,10 +144,7 @@ def test_capacity_bounds_it(store_factory):
 
 
 def test_cache_size_zero_is_off(store_factory):
-    s = store_factory(mount=False)
-    s.mount(["-o", "cache_size=0"])
-    data = text_file(s, "t", 2)
-    s.remount(["-o", "cache_size=0"])
+    s, data = cached_text_file(store_factory, "0", 2)
     for _ in range(3):
         assert direct_read(s.path("t"), 8192) == data[8192:12288]
     st = stats(s)
