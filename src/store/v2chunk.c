@@ -184,20 +184,46 @@ static int reusable(const struct v2lazy *z, uint32_t len, uint32_t j)
 	       fh2rec_chunk_plain(z->base.plain, j) == fh2rec_chunk_plain(len, j);
 }
 
+/* How many chunks of wb (len bytes) changed; *zero: all of them hold
+ * only zeros. */
+static uint32_t changed(const struct v2lazy *z, const uint8_t *wb, uint32_t len, int *zero)
+{
+	uint32_t n = 0;
+
+	*zero = 1;
+	for (uint32_t j = 0; j < fh2rec_nchunks(len); j++)
+		if (bit(z->mod, j)) {
+			n++;
+			if (!is_zero(wb + (size_t)j * FH2_CHUNK, fh2rec_chunk_plain(len, j)))
+				*zero = 0;
+		}
+	return n;
+}
+
 int v2chunk_out(struct store *s, struct ofile *f, struct iobufs *io)
 {
 	struct v2lazy *z = &f->v2->lz;
-	uint32_t len = f->wb_len, n = fh2rec_nchunks(len), reuse = 0;
+	uint32_t len = f->wb_len, n = fh2rec_nchunks(len), reuse = 0, mod;
 	struct fh2_ent e;
 	uint8_t *rec = io->rec;
+	int zero;
 
 	if (!z->on)
 		return 0;
+	mod = changed(z, f->wb, len, &zero);
+	if (mod == 0 && len == z->base.plain) {
+		/* Taken and not changed (a write that failed): the block's
+		 * record is still the base. */
+		z->on = 0;
+		return 1;
+	}
 	for (uint32_t j = 0; j < n && len > FH2_CHUNK; j++)
 		reuse += (uint32_t)reusable(z, len, j);
+	if (reuse && zero)
+		reuse = 0; /* zeros written: the block may have become a hole */
 	if (!reuse) {
 		/* Nothing to copy: wb becomes whole for block_store, which
-		 * gives compression its chance. */
+		 * gives compression its chance (and makes zeros a hole). */
 		for (uint32_t j = 0; j < fh2rec_nchunks(z->base.plain); j++)
 			if (!bit(z->have, j) && (size_t)j * FH2_CHUNK < len) {
 				if (old_open(s, f, j, f->wb + (size_t)j * FH2_CHUNK) < 0)

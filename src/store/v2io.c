@@ -574,9 +574,8 @@ static int truncate_locked(struct store *s, struct ofile *f, uint64_t size, stru
 	int r = 0;
 
 	if (size < f->hdr.size) {
-		if (f->wb_dirty && f->wb_block >= nblk)
-			f->wb_dirty = 0;
-		v2map_drop(v, nblk, UINT64_MAX);
+		/* The cut block first: if it cannot be cut (a damaged
+		 * record), nothing has changed. */
 		if (size % bs) {
 			uint64_t b = size / bs;
 			uint32_t keep = (uint32_t)(size % bs);
@@ -585,7 +584,8 @@ static int truncate_locked(struct store *s, struct ofile *f, uint64_t size, stru
 			if (f->wb_dirty && f->wb_block == b) {
 				if (f->wb_len > keep) {
 					r = v2chunk_prepare(s, f, keep, f->wb_len - keep);
-					f->wb_len = keep;
+					if (r == 0)
+						f->wb_len = keep;
 				}
 			} else if (i >= 0 && v->ents[i].plain > keep) {
 				/* Bytes past the new end must not come back
@@ -594,6 +594,11 @@ static int truncate_locked(struct store *s, struct ofile *f, uint64_t size, stru
 
 				r = have < 0 ? (int)have : block_store(s, f, b, io->plain, keep, io, 0);
 			}
+		}
+		if (r == 0) {
+			if (f->wb_dirty && f->wb_block >= nblk)
+				f->wb_dirty = 0;
+			v2map_drop(v, nblk, UINT64_MAX);
 		}
 	}
 	if (r == 0) {

@@ -67,3 +67,37 @@ def record(raw, block, slot=None):
         if e["block"] == block:
             return e["off"], NONCE + e["stored"]
     return None
+
+
+# Chunked records (include/fh2rec.h, src/format/fh2rec.c), written by the
+# stores of tests/golden/v2-chunked*: a raw block of more than CHUNK bytes
+# is a table of TAG-byte tags, one per 4 KiB chunk, then each chunk as
+# nonce || ciphertext; the entry's algorithm is ALGO_CHUNKED.
+ALGO_CHUNKED = 0x10
+CHUNK = 4096
+TAG = 16
+
+
+def nchunks(plain):
+    return (plain + CHUNK - 1) // CHUNK
+
+
+def chunked_stored(plain):
+    """The entry's stored length of a chunked record of plain bytes."""
+    return plain + nchunks(plain) * (TAG + NONCE) - NONCE
+
+
+def chunk_at(plain, j):
+    """Offset of chunk j (its nonce) inside a chunked record of plain
+    bytes; chunk j's tag is at j * TAG."""
+    return nchunks(plain) * TAG + j * (NONCE + CHUNK)
+
+
+def entry(raw, block, slot=None):
+    """The inline index entry of block (header()'s form), None for a hole."""
+    h = header(raw, slot)
+    assert h["ninline"] == h["nents"], "the index is a sealed blob"
+    for e in h["entries"]:
+        if e["block"] == block:
+            return e
+    return None

@@ -165,6 +165,42 @@ def v2_index_blob(raw):
     return h["ix_off"], h["ix_len"]
 
 
+# Chunked records (include/fh2rec.h, src/format/fh2rec.c): a raw block of
+# more than V2_CHUNK bytes is stored as a table of 16-byte tags, one per
+# 4 KiB chunk, then each chunk as nonce || ciphertext; its entry's algorithm
+# is V2_ALGO_CHUNKED and its stored length v2_chunked_stored(plain).
+V2_ALGO_CHUNKED = 0x10
+V2_CHUNK = 4096
+V2_TAG = TAG_LEN
+
+
+def v2_nchunks(plain):
+    return (plain + V2_CHUNK - 1) // V2_CHUNK
+
+
+def v2_chunked_stored(plain):
+    """The entry's stored length of a chunked record of plain bytes."""
+    return plain + v2_nchunks(plain) * (V2_TAG + V2_NONCE) - V2_NONCE
+
+
+def v2_chunk_at(plain, j):
+    """Offset of chunk j (its nonce) inside a chunked record of plain
+    bytes; its tag is at j * V2_TAG."""
+    return v2_nchunks(plain) * V2_TAG + j * (V2_NONCE + V2_CHUNK)
+
+
+def v2_entry(raw, block):
+    """The inline index entry (v2_header's form) of block, None for a
+    hole."""
+    h = v2_header(raw)
+    assert h["ninline"] == h["nents"], \
+        "the index is a sealed blob (%d entries): records cannot be found" % h["nents"]
+    for e in h["entries"]:
+        if e["block"] == block:
+            return e
+    return None
+
+
 def write_at(path, offset, data):
     """Overwrite bytes of a (backing) file in place, durably."""
     with open(path, "r+b") as f:

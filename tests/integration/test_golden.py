@@ -1,10 +1,15 @@
 """Golden stores: stores written by earlier builds must still mount and read.
 
-Every tests/golden/vN/ holds a backing directory made by that format version
-with tests/golden/passphrase, as a tree (store/) or as a tar (store.tar, which
-keeps hard links and the backing files' attributes), and a manifest of what
-it contains (see tests/golden/README.md)."""
+Every tests/golden/vN/ (and vN-KIND/, such as v2-chunked/, a store of
+format N that holds a record kind added later) with a manifest holds a
+backing directory made by that format version with tests/golden/passphrase,
+as a tree (store/) or as a tar (store.tar, which keeps hard links and the
+backing files' attributes), and a manifest of what it contains (see
+tests/golden/README.md)."""
+import hashlib
+import mmap
 import os
+import random
 import re
 import shutil
 
@@ -15,8 +20,9 @@ from rsutil import REPO, run
 
 GOLDEN = REPO / "tests" / "golden"
 VERSIONS = sorted(p for p in GOLDEN.glob("v*")
-                  if re.fullmatch(r"v[0-9]+", p.name) and
+                  if re.fullmatch(r"v[0-9]+(-[a-z]+)?", p.name) and (p / "manifest").is_file() and
                   ((p / "store").is_dir() or (p / "store.tar").is_file()))
+CHUNKED = GOLDEN / "v2-chunked"
 
 
 def golden_copy(version, dest):
@@ -123,3 +129,79 @@ def test_golden_store_reads(ragstore_bin, tmp_path, version):
 
 def test_golden_store_exists():
     assert VERSIONS, "no golden store under tests/golden/"
+    assert {p.name for p in VERSIONS} >= {"v1", "v2", "v2-chunked"}, VERSIONS
+
+
+def _pread_direct(path, offset, length):
+    """O_DIRECT pread: the daemon is asked for exactly this range."""
+    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, max(4096, (length + 4095) // 4096 * 4096))
+    try:
+        got = 0
+        with memoryview(buf) as whole:
+            while got < length:
+                with whole[got:length] as rest:
+                    n = os.preadv(fd, [rest], offset + got)
+                if n == 0:
+                    break
+                got += n
+            return bytes(whole[:got])
+    finally:
+        os.close(fd)
+        buf.close()
+
+
+def test_golden_chunked_layout(tmp_path):
+    """v2-chunked holds what it is for: chunked records (include/fh2rec.h),
+    in whole blocks and in short last blocks, beside whole records; each
+    chunked entry has the stored length of its plain length."""
+    backing = golden_copy(CHUNKED, tmp_path / "copy")
+    chunked, short, whole, blobs = 0, 0, 0, 0
+    for root, dirs, files in os.walk(backing / "root"):
+        for f in files:
+            if f.startswith("."):
+                continue
+            h = rsutil.v2_header(rsutil.read_file(os.path.join(root, f)))
+            blobs += h["nents"] > h["ninline"]
+            for e in h["entries"]:
+                if e["algo"] == rsutil.V2_ALGO_CHUNKED:
+                    assert e["plain"] > rsutil.V2_CHUNK, e
+                    assert e["stored"] == rsutil.v2_chunked_stored(e["plain"]), e
+                    chunked += 1
+                    short += e["plain"] % rsutil.V2_CHUNK != 0
+                else:
+                    whole += 1
+    assert chunked >= 15 and short >= 3 and whole >= 4 and blobs == 1, \
+        (chunked, short, whole, blobs)
+
+
+def test_golden_chunked_ranges(ragstore_bin, tmp_path):
+    """Every file of v2-chunked read in ranges that reach the daemon as
+    they are (O_DIRECT): each 4 KiB chunk, and ranges of random offset and
+    length, agree with the whole file, whose sha256 the manifest has."""
+    backing = golden_copy(CHUNKED, tmp_path / "copy")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run([ragstore_bin, "mount", "--passfile", GOLDEN / "passphrase", backing, mnt])
+    pids = rsutil.daemon_pids(mnt)
+    rnd = random.Random(4096)
+    try:
+        assert r.returncode == 0, r.stderr
+        for line in (CHUNKED / "manifest").read_text().splitlines():
+            kind, rel, *rest = line.split(" ")
+            if kind != "f":
+                continue
+            p = mnt / rel
+            data = rsutil.read_file(p)
+            assert hashlib.sha256(data).hexdigest() == rest[1], rel
+            for off in range(0, len(data), rsutil.V2_CHUNK):
+                assert _pread_direct(p, off, rsutil.V2_CHUNK) == \
+                    data[off:off + rsutil.V2_CHUNK], (rel, off)
+            for _ in range(20):
+                off = rnd.randrange(len(data) + 1) if data else 0
+                n = rnd.randint(1, 3 * rsutil.V2_CHUNK)
+                assert _pread_direct(p, off, n) == data[off:off + n], (rel, off, n)
+        assert error_entries(mnt) == []
+    finally:
+        problems = rsutil.unmount(mnt, pids or rsutil.daemon_pids(mnt))
+    assert not problems

@@ -1,12 +1,16 @@
-"""The broken golden store: tests/golden/v2-broken/store.tar is one v2 store
-(tests/golden/passphrase) with one file per attack on its backing files,
-made by tests/golden/make_v2_broken.py; tests/golden/v2-broken/expect says
-what reading each must give.  Every expect line is checked on its own fresh
-copy and mount: the outcome (EIO, or the intact content), and that an EIO
-is listed in /.ragstore/errors as an integrity error while an intact read
-lists nothing."""
+"""The broken golden stores: each tests/golden/v*-broken/store.tar is one v2
+store (tests/golden/passphrase) with one file per attack on its backing
+files, made by the script its README entry names (tests/golden/README.md);
+its expect file says what reading each must give.  v2-broken/ attacks whole
+records, headers and xattr blobs; v2-chunked-broken/ attacks chunked
+records (include/fh2rec.h), also at the granularity of a 4 KiB chunk.
+Every expect line is checked on its own fresh copy and mount: the outcome
+(EIO, or the intact content), and that an EIO is listed in
+/.ragstore/errors as an integrity error while an intact read lists
+nothing."""
 import errno
 import hashlib
+import mmap
 import os
 
 import pytest
@@ -16,23 +20,27 @@ from rsutil import run
 from test_golden import GOLDEN, error_entries, golden_copy
 
 BROKEN = GOLDEN / "v2-broken"
+CHUNKED = GOLDEN / "v2-chunked-broken"
+BROKEN_DIRS = sorted(p for p in GOLDEN.glob("v*-broken")
+                     if (p / "store.tar").is_file() and (p / "expect").is_file())
 
 
-def _expect():
+def _expect(bdir):
     out = []
-    for n, line in enumerate((BROKEN / "expect").read_text().splitlines(), 1):
+    for n, line in enumerate((bdir / "expect").read_text().splitlines(), 1):
         if line and not line.startswith("#"):
-            out.append(pytest.param(line, id="%d:%s" % (n, " ".join(line.split(" ")[:3]))))
+            out.append(pytest.param(bdir, line, id="%s:%d:%s" % (
+                bdir.name, n, " ".join(line.split(" ")[:3]))))
     return out
 
 
-EXPECT = _expect() if (BROKEN / "expect").is_file() else []
+EXPECT = [p for d in BROKEN_DIRS for p in _expect(d)]
 
 # Attacks the current code does not detect (the outcome test) or detects
-# without listing them in /.ragstore/errors (the listing test), keyed by the
-# path the expect line names.
+# without listing them in /.ragstore/errors (the listing test), keyed by
+# the broken store's directory name and the path the expect line names.
 NOT_DETECTED = {
-    "./g_rolled_back_header_no_hint.bin":
+    ("v2-broken", "./g_rolled_back_header_no_hint.bin"):
         "an older header whose records are all intact is refused only by the "
         "generation in the backing file's user.ragstore.h attribute; without "
         "the attribute it is taken, silently repaired into the hint, and the "
@@ -41,28 +49,55 @@ NOT_DETECTED = {
 NOT_LISTED = dict(NOT_DETECTED)
 
 
-def _mark(line, known):
+def _mark(bdir, line, known):
     rel = line.split(" ")[1]
-    if rel in known:
-        return pytest.mark.xfail(strict=True, reason=known[rel])
+    if (bdir.name, rel) in known:
+        return pytest.mark.xfail(strict=True, reason=known[(bdir.name, rel)])
     return None
 
 
 @pytest.fixture
-def broken(ragstore_bin, tmp_path):
-    """Mount a fresh copy of the broken store; yields the mountpoint."""
-    backing = golden_copy(BROKEN, tmp_path / "copy")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    r = run([ragstore_bin, "mount", "--passfile", GOLDEN / "passphrase", backing, mnt])
-    pids = rsutil.daemon_pids(mnt)
-    try:
+def mount_broken(ragstore_bin, tmp_path):
+    """mount_broken(bdir): a fresh copy of broken store bdir, mounted;
+    returns the mountpoint (unmounted at the end of the test)."""
+    mounted = []
+
+    def mount(bdir):
+        backing = golden_copy(bdir, tmp_path / "copy")
+        mnt = tmp_path / "mnt"
+        mnt.mkdir()
+        r = run([ragstore_bin, "mount", "--passfile", GOLDEN / "passphrase", backing, mnt])
+        mounted.append((mnt, rsutil.daemon_pids(mnt)))
         assert r.returncode == 0, r.stderr
         assert error_entries(mnt) == []
-        yield mnt
-    finally:
-        problems = rsutil.unmount(mnt, pids or rsutil.daemon_pids(mnt))
+        return mnt
+
+    yield mount
+    problems = []
+    for mnt, pids in mounted:
+        problems += rsutil.unmount(mnt, pids or rsutil.daemon_pids(mnt))
     assert not problems
+
+
+def _pread_direct(path, offset, length):
+    """An O_DIRECT pread of length bytes at offset: the page cache is
+    bypassed, so the daemon is asked for exactly that range (no readahead
+    into a neighbouring chunk or block)."""
+    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, (length + 4095) // 4096 * 4096)
+    try:
+        got = 0
+        with memoryview(buf) as whole:
+            while got < length:
+                with whole[got:length] as rest:
+                    n = os.preadv(fd, [rest], offset + got)
+                if n == 0:
+                    break
+                got += n
+            return bytes(whole[:got])
+    finally:
+        os.close(fd)
+        buf.close()
 
 
 def _do(mnt, line):
@@ -70,13 +105,18 @@ def _do(mnt, line):
     kind, rel, *rest = line.split(" ")
     p = mnt / rel
     try:
-        if kind == "r":
+        if kind == "r":      # r PATH EIO | r PATH OK SHA256
             with open(p, "rb") as f:
                 got = hashlib.sha256(f.read()).hexdigest()
             want = rest[1] if rest[0] == "OK" else None
-        elif kind == "x":
+        elif kind == "x":    # x PATH NAME EIO | x PATH NAME OK HEX
             got = os.getxattr(p, rest[0]).hex()
             want = rest[2] if rest[1] == "OK" else None
+        elif kind == "p":    # p PATH OFFSET LENGTH EIO | ... OK SHA256
+            data = _pread_direct(p, int(rest[0]), int(rest[1]))
+            assert len(data) == int(rest[1]), "short read: %d bytes" % len(data)
+            got = hashlib.sha256(data).hexdigest()
+            want = rest[3] if rest[2] == "OK" else None
         else:
             raise AssertionError("unknown expect line %r" % line)
     except OSError as e:
@@ -89,23 +129,24 @@ def _do(mnt, line):
 def _params(known):
     out = []
     for p in EXPECT:
-        mark = _mark(p.values[0], known)
+        mark = _mark(*p.values, known)
         out.append(pytest.param(*p.values, id=p.id, marks=[mark] if mark else []))
     return out
 
 
-@pytest.mark.parametrize("line", _params(NOT_DETECTED))
-def test_broken_outcome(broken, line):
-    outcome, seen = _do(broken, line)
+@pytest.mark.parametrize("bdir,line", _params(NOT_DETECTED))
+def test_broken_outcome(mount_broken, bdir, line):
+    outcome, seen = _do(mount_broken(bdir), line)
     want = "EIO" if line.endswith(" EIO") else "OK"
     assert outcome == want, "%s: got %s (%s)" % (line, outcome, seen)
 
 
-@pytest.mark.parametrize("line", _params(NOT_LISTED))
-def test_broken_errors_listed(broken, line):
+@pytest.mark.parametrize("bdir,line", _params(NOT_LISTED))
+def test_broken_errors_listed(mount_broken, bdir, line):
     rel = os.path.normpath(line.split(" ")[1])
-    _do(broken, line)
-    ents = error_entries(broken)
+    mnt = mount_broken(bdir)
+    _do(mnt, line)
+    ents = error_entries(mnt)
     if line.endswith(" EIO"):
         assert [e for e in ents if e[1] == "integrity"], "%s: nothing listed" % line
         assert all(e[1] == "integrity" and e[2] in ("/" + rel, "-") for e in ents), ents
@@ -113,11 +154,19 @@ def test_broken_errors_listed(broken, line):
         assert ents == [], ents
 
 
+def _names(bdir):
+    return {p.values[1].split(" ")[1] for p in EXPECT if p.values[0] == bdir}
+
+
+def test_broken_stores_exist():
+    assert BROKEN in BROKEN_DIRS and CHUNKED in BROKEN_DIRS, BROKEN_DIRS
+
+
 def test_broken_store_is_v2():
     """The attacks are on a descriptor-2 store of v2 files, each expect line
     names a file of it, and every attack has its expect line."""
-    assert EXPECT, "no tests/golden/v2-broken/expect"
-    names = {p.values[0].split(" ")[1] for p in EXPECT}
+    names = _names(BROKEN)
+    assert names, "no tests/golden/v2-broken/expect"
     assert {n for n in names if not n.startswith("./control")} >= \
         {"./a_flipped_record.bin", "./b_rolled_back_block.bin",
          "./c_rolled_back_header.bin", "./d_rolled_back_xattrs.txt",
@@ -125,8 +174,39 @@ def test_broken_store_is_v2():
     assert any(n.startswith("./control") for n in names)
 
 
-def test_broken_store_descriptor(tmp_path):
-    backing = golden_copy(BROKEN, tmp_path / "copy")
+def test_chunked_broken_store_is_chunked(tmp_path):
+    """Every attack of v2-chunked-broken has its expect lines, at whole-file
+    and at chunk granularity, and every file of it is made of chunked
+    records (the attacks damage record bytes, never a header)."""
+    names = _names(CHUNKED)
+    assert {n for n in names if not n.startswith("./control")} == \
+        {"./a_flipped_chunk.bin", "./b_flipped_tag_table.bin", "./c_older_chunk.bin",
+         "./d_older_chunk_and_tag.bin", "./e_older_record.bin", "./f_cut_in_chunk.bin",
+         "./g_swapped_chunks.bin", "./h_chunk_from_block_0.bin"}
+    assert "./control.bin" in names
+    for n in names:
+        lines = [p.values[1] for p in EXPECT
+                 if p.values[0] == CHUNKED and p.values[1].split(" ")[1] == n]
+        assert any(ln.startswith("p ") and " OK " in ln for ln in lines), n
+        if n != "./control.bin":
+            assert "r %s EIO" % n in lines, n
+            assert any(ln.startswith("p ") and ln.endswith(" EIO") for ln in lines), n
+    backing = golden_copy(CHUNKED, tmp_path / "copy")
+    count = 0
+    for root, dirs, files in os.walk(backing / "root"):
+        for f in files:
+            if f.startswith("."):
+                continue
+            h = rsutil.v2_header(rsutil.read_file(os.path.join(root, f)))
+            assert h["nents"] == 4 and all(
+                e["algo"] == rsutil.V2_ALGO_CHUNKED for e in h["entries"]), (f, h)
+            count += 1
+    assert count == len(names)
+
+
+@pytest.mark.parametrize("bdir", BROKEN_DIRS, ids=lambda p: p.name)
+def test_broken_store_descriptor(tmp_path, bdir):
+    backing = golden_copy(bdir, tmp_path / "copy")
     conf = (backing / "ragstore.conf").read_text()
     assert "\nversion = 2\n" in conf and "plaintext_names = no" in conf
     n = 0
@@ -135,4 +215,4 @@ def test_broken_store_descriptor(tmp_path):
             if not f.startswith("."):
                 assert rsutil.is_v2(rsutil.read_file(os.path.join(root, f))), f
                 n += 1
-    assert n == len({p.values[0].split(" ")[1] for p in EXPECT})
+    assert n == len(_names(bdir))

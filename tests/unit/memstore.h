@@ -14,10 +14,11 @@
 #include "store.h"
 #include "unit.h"
 
-/* A store on a fresh memory backend with 4 KiB blocks, XChaCha20 and the
- * given name mode and compression; NULL (with a message) on failure.  Free
- * with store_close. */
-static inline struct store *memstore_open(int plaintext_names, uint8_t algo)
+/* A store on a fresh memory backend with block_size blocks (a power of
+ * two, 4 KiB..1 MiB), XChaCha20 and the given name mode and compression;
+ * NULL (with a message) on failure.  Free with store_close. */
+static inline struct store *memstore_open_bs(int plaintext_names, uint8_t algo,
+					     uint32_t block_size)
 {
 	struct store_init_opts o;
 	struct store *s = NULL;
@@ -26,14 +27,20 @@ static inline struct store *memstore_open(int plaintext_names, uint8_t algo)
 	memset(&o, 0, sizeof(o));
 	o.cipher = CIPHER_XCHACHA;
 	o.plaintext_names = plaintext_names;
-	o.block_size = 4096;
+	o.block_size = block_size;
 	o.codec.algo = algo;
-	o.codec.level = algo == CODEC_NONE ? 0 : 1;
+	o.codec.level = algo == CODEC_NONE || algo == CODEC_LZ4 ? 0 : 1; /* lz4 has no levels */
 	if (store_open_mem(&o, &s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "store_open_mem: %s\n", err);
 		return NULL;
 	}
 	return s;
+}
+
+/* The same with 4 KiB blocks. */
+static inline struct store *memstore_open(int plaintext_names, uint8_t algo)
+{
+	return memstore_open_bs(plaintext_names, algo, 4096);
 }
 
 /* A new regular file name in the root of s, open for reading and writing
