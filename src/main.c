@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cmd_fsck.h"
+#include "cli/cmd_scrub.h"
 #include "cli/daemon.h"
 #include "cli/fuselog.h"
 #include "cli/masterkey.h"
@@ -54,6 +55,7 @@ static const char *usage_text =
 	"  passwd [--passfile OLD | --extpass CMD | --masterkey-file F]\n"
 	"         [--new-passfile NEW] BACKING\n"
 	"  fsck   [--repair | --read-only] [--passfile F | --extpass CMD] BACKING\n"
+	"  scrub  MOUNTPOINT  (verify every block online, with progress)\n"
 	"  info   BACKING\n"
 	"  help   [COMMAND]\n"
 	"\n"
@@ -792,6 +794,8 @@ static int cmd_help(int argc, char **argv)
 			t = help_info;
 		else if (!strcmp(argv[1], "fsck"))
 			t = fsck_help;
+		else if (!strcmp(argv[1], "scrub"))
+			t = scrub_help;
 		else
 			die_usage("help: unknown command '%s'", argv[1]);
 	}
@@ -833,6 +837,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(cmd, "fsck"))
 		return cmd_fsck(argc - 1, argv + 1, unlock_store);
+	if (!strcmp(cmd, "scrub"))
+		return cmd_scrub(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		die_usage("unknown option %s (options follow the command)", cmd);
 	die_usage("unknown command '%s'", cmd);
