@@ -45,7 +45,7 @@ static const struct {
 	M("files_total", files_total), M("files_bad", files_bad),
 	M("blocks_checked", blocks_checked), M("blocks_bad", blocks_bad),
 	M("checked_bytes", bytes_checked), M("total_bytes", bytes_total),
-	M("rate_bytes_per_second", rate),
+	M("rate_bytes", rate),
 #undef M
 };
 

@@ -286,7 +286,7 @@ static void render_scrub_metrics(struct strbuf *sb, const char *L, const struct 
 		      sc->bytes_total);
 	render_metric(sb, L, "ragstore_scrub_progress_ratio", "gauge",
 		      "Part of the running or last scrub done, 0 to 1.", "%.4f", p.progress);
-	render_metric(sb, L, "ragstore_scrub_rate_bytes_per_second", "gauge",
+	render_metric(sb, L, "ragstore_scrub_rate_bytes", "gauge",
 		      "Logical bytes verified per second by the running or last scrub.", "%.0f",
 		      p.rate);
 	render_metric(sb, L, "ragstore_scrub_eta_seconds", "gauge",
