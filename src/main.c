@@ -87,6 +87,7 @@ static const char *help_mount =
 	"  -f                stay in the foreground; messages go to stderr\n"
 	"  -q                quiet: report errors only\n"
 	"  -o OPT[,OPT...]   mount options: allow_other, ro, passfile=F, extpass=CMD,\n"
+	"                    masterkey_file=F,\n"
 	"                    nonempty (mount over a non-empty directory), nosyslog\n"
 	"                    (keep messages on stderr in the background), and other\n"
 	"                    FUSE options; auto, noauto, _netdev, nofail are ignored\n"
@@ -393,6 +394,8 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 			m->passfile = o + 9;
 		} else if (strncmp(o, "extpass=", 8) == 0) {
 			m->extpass = o + 8;
+		} else if (strncmp(o, "masterkey_file=", 15) == 0) {
+			m->keyfile = o + 15;
 		} else if (strncmp(o, "config=", 7) == 0) {
 			m->config = o + 7;
 		} else if (strcmp(o, "nosyslog") == 0) {

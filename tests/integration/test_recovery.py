@@ -183,6 +183,11 @@ def test_mount_with_the_key_file_alone(env):
     r = env.mount("--passfile", env.pf)
     assert r.returncode == 0, r.stderr
     assert tree(env.mnt) == want
+    env.unmount()
+    # The same as a mount option (what mount.fuse.ragstore and fstab pass).
+    r = env.mount("-o", "masterkey_file=%s" % env.key)
+    assert r.returncode == 0, r.stderr
+    assert tree(env.mnt) == want
 
 
 def test_passwd_with_the_key_file_sets_a_new_passphrase(env):
