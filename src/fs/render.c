@@ -249,20 +249,33 @@ static void render_totals_metrics(struct strbuf *sb, const char *L,
 /* The running or last scrub. */
 static void render_scrub_metrics(struct strbuf *sb, const char *L, const struct stats_scrub *sc)
 {
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} counts[] = {
+		{ "ragstore_scrub_files_checked", "Files verified by the running or last scrub.",
+		  sc->files_checked },
+		{ "ragstore_scrub_files_bad", "Damaged files found by the running or last scrub.",
+		  sc->files_bad },
+		{ "ragstore_scrub_blocks_checked", "Blocks verified by the running or last scrub.",
+		  sc->blocks_checked },
+		{ "ragstore_scrub_blocks_bad", "Bad blocks found by the running or last scrub.",
+		  sc->blocks_bad },
+		{ "ragstore_scrub_files_total", "Files the running or last scrub set out to verify.",
+		  sc->files_total },
+		{ "ragstore_scrub_checked_bytes",
+		  "Logical bytes verified by the running or last scrub.", sc->bytes_checked },
+		{ "ragstore_scrub_total_bytes",
+		  "Logical bytes the running or last scrub set out to verify.", sc->bytes_total },
+	};
 	struct health_scrub_pace p;
 
 	health_scrub_pace(sc, &p);
 	render_metric(sb, L, "ragstore_scrub_running", "gauge", "1 while a scrub runs.", "%d",
 		      sc->state == STATS_SCRUB_RUNNING);
-	render_metric(sb, L, "ragstore_scrub_files_checked", "gauge",
-		      "Files verified by the running or last scrub.", "%" PRIu64,
-		      sc->files_checked);
-	render_metric(sb, L, "ragstore_scrub_files_bad", "gauge",
-		      "Damaged files found by the running or last scrub.", "%" PRIu64,
-		      sc->files_bad);
-	render_metric(sb, L, "ragstore_scrub_blocks_bad", "gauge",
-		      "Bad blocks found by the running or last scrub.", "%" PRIu64,
-		      sc->blocks_bad);
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		render_metric(sb, L, counts[i].name, "gauge", counts[i].help, "%" PRIu64,
+			      counts[i].v);
 	render_metric(sb, L, "ragstore_scrub_last_finished_timestamp_seconds", "gauge",
 		      "Unix time the last scrub finished (0: never).", "%lld",
 		      (long long)sc->last_finished);
@@ -272,18 +285,6 @@ static void render_scrub_metrics(struct strbuf *sb, const char *L, const struct 
 	render_metric(sb, L, "ragstore_scrub_stopped", "gauge",
 		      "1 when the last scrub was stopped before its end (scrub --stop, unmount).",
 		      "%d", sc->state != STATS_SCRUB_RUNNING && sc->aborted);
-	render_metric(sb, L, "ragstore_scrub_blocks_checked", "gauge",
-		      "Blocks verified by the running or last scrub.", "%" PRIu64,
-		      sc->blocks_checked);
-	render_metric(sb, L, "ragstore_scrub_files_total", "gauge",
-		      "Files the running or last scrub set out to verify.", "%" PRIu64,
-		      sc->files_total);
-	render_metric(sb, L, "ragstore_scrub_checked_bytes", "gauge",
-		      "Logical bytes verified by the running or last scrub.", "%" PRIu64,
-		      sc->bytes_checked);
-	render_metric(sb, L, "ragstore_scrub_total_bytes", "gauge",
-		      "Logical bytes the running or last scrub set out to verify.", "%" PRIu64,
-		      sc->bytes_total);
 	render_metric(sb, L, "ragstore_scrub_progress_ratio", "gauge",
 		      "Part of the running or last scrub done, 0 to 1.", "%.4f", p.progress);
 	render_metric(sb, L, "ragstore_scrub_rate_bytes", "gauge",
