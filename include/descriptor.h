@@ -34,6 +34,12 @@ struct store_desc {
 	uint8_t mac[32];               /* over desc_canonical(), master-key MAC */
 };
 
+/* 1 if u is a uuid as a descriptor holds it (8-4-4-4-12 lower-case hex,
+ * NUL-terminated), else 0. */
+int desc_uuid_valid(const char *u);
+/* 1 if b is a valid block size: a power of two from 4096 to 1048576. */
+int desc_block_size_valid(uint64_t b);
+
 /* Read and validate BACKING/ragstore.conf.  Returns 0; -ENOENT when there is
  * no descriptor (not a ragstore backing directory); -EINVAL with a
  * "FILE:LINE: message" in err for a malformed or unknown field. */

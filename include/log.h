@@ -4,7 +4,10 @@
 #ifndef RAGSTORE_LOG_H
 #define RAGSTORE_LOG_H
 
-enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+/* LOG_LVL_SILENT drops everything: for a command that reports a failure in
+ * its own one line (the store layer's messages would add more). */
+enum log_level { LOG_LVL_SILENT = -1, LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO,
+		 LOG_LVL_DEBUG };
 
 /* Send messages to syslog (1) or stderr (0, the default). */
 void log_use_syslog(int on);
@@ -14,6 +17,7 @@ void log_use_syslog(int on);
 int log_syslog_reachable(void);
 /* Messages above this level are dropped; default LOG_LVL_INFO. */
 void log_set_level(enum log_level lvl);
+enum log_level log_get_level(void);
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

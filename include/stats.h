@@ -102,9 +102,21 @@ enum stats_load_result {
 
 enum stats_scrub_state { STATS_SCRUB_IDLE, STATS_SCRUB_RUNNING, STATS_SCRUB_DONE };
 
+/* How the last scrub ended (not persisted: a remount starts at NONE,
+ * or DONE with the persisted figures). */
+enum stats_scrub_end { STATS_SCRUB_END_NONE, STATS_SCRUB_END_DONE,
+		       STATS_SCRUB_END_STOPPED,      /* scrub --stop */
+		       STATS_SCRUB_END_INTERRUPTED }; /* unmount */
+
 struct stats_scrub {
 	int state;                /* enum stats_scrub_state */
-	int aborted;              /* the last scrub was stopped by unmount */
+	int aborted;              /* the last scrub was stopped before its end */
+	int end;                  /* enum stats_scrub_end of the last scrub */
+	uint64_t files_total;     /* the store's files and logical bytes when */
+	uint64_t bytes_total;     /* the scrub began (what it expects to check) */
+	uint64_t bytes_checked;   /* logical bytes of the files checked */
+	double seconds;           /* running: since it began; else how long the
+				     last one of this mount took (0: unknown) */
 	uint64_t files_checked;   /* so far (running) or in total (done) */
 	uint64_t files_bad;       /* files with a bad block or header */
 	uint64_t blocks_checked;
@@ -164,12 +176,14 @@ int stats_set_totals_if(struct stats *st, const struct stats *walked, uint64_t g
 void stats_rebuild_abandon(struct stats *st);
 
 /* Scrub progress.  stats_scrub_begin returns 0, or -EBUSY when a scrub is
- * already running.  stats_scrub_file records one checked file with its
- * number of blocks and bad blocks (bad_header: the file could not be opened
- * for verification).  stats_scrub_end: finished, or aborted by unmount. */
+ * already running; it takes the current totals as what the scrub will
+ * check.  stats_scrub_file records one checked file with its logical size,
+ * its number of blocks and bad blocks (bad_header: the file could not be
+ * opened for verification).  stats_scrub_end: how it ended (enum
+ * stats_scrub_end; only DONE counts as finished). */
 int stats_scrub_begin(struct stats *st);
-void stats_scrub_file(struct stats *st, uint64_t blocks, uint64_t bad_blocks,
-		      int bad_header);
-void stats_scrub_end(struct stats *st, int aborted);
+void stats_scrub_file(struct stats *st, uint64_t bytes, uint64_t blocks,
+		      uint64_t bad_blocks, int bad_header);
+void stats_scrub_end(struct stats *st, int end);
 
 #endif

@@ -72,6 +72,7 @@ void pathmap_cache_free(struct pathmap_cache *c);
 #define STORE_EWRONGPASS (-4097) /* passphrase does not unwrap the key */
 #define STORE_ENOTSTORE (-4098)  /* no descriptor: not a backing dir */
 #define STORE_EDAMAGED (-4099)   /* descriptor malformed or altered */
+#define STORE_EWRONGKEY (-4100)  /* a master key that is not the store's */
 
 /* Replace the block cache by one of bytes (0: none), before the store
  * serves anything.  Returns 0 or -ENOMEM. */
@@ -82,10 +83,16 @@ int store_set_cache(struct store *s, size_t bytes);
  * an older release could not read is created.  Returns 0 or -errno. */
 int store_upgrade(struct store *s);
 
+struct keyfile;
+
 /* Create a new store in backing (created if absent; must be empty).  pass
- * is ignored for CIPHER_NONE.  Returns 0 or -errno with a message in err. */
+ * is ignored for CIPHER_NONE.  With kf non-NULL and a cipher, *kf receives
+ * the new master key and the settings (keyfile.h) for the one printout; kf
+ * is the caller's locked memory to wipe.  Returns 0 or -errno with a
+ * message in err. */
 int store_create(const char *backing, const struct store_init_opts *o,
-		 const char *pass, size_t passlen, char *err, size_t errlen);
+		 const char *pass, size_t passlen, struct keyfile *kf, char *err,
+		 size_t errlen);
 
 /* 1 if the store at backing needs a passphrase, 0 if not, -errno (with err)
  * if it is not a readable store. */
@@ -110,6 +117,28 @@ int store_open_mem(const struct store_init_opts *o, struct store **out, char *er
  * changes.  Returns 0 or the errors of store_open, with a message in err. */
 int store_change_passphrase(const char *backing, const char *oldp, size_t oldlen,
 			    const char *newp, size_t newlen, char *err, size_t errlen);
+
+/* Unlock and open a store with the master key of a key file instead of a
+ * passphrase (docs/RECOVERY.md).  When BACKING/ragstore.conf verifies under
+ * the key, it serves as with store_open (*recovered = 0).  When it is
+ * missing or damaged (malformed, or its MAC does not verify), the store is
+ * opened with kf's settings at the current format version, once what the
+ * key should authenticate in BACKING does (keycheck.h), and *recovered is
+ * 1; nothing is written (an upgrade is never needed).  Returns 0 and *out,
+ * or STORE_EWRONGKEY (the descriptor names another store, or the key fails
+ * to authenticate the tree), -EINVAL (an unencrypted store: no key),
+ * -EBUSY (mounted), -errno, always with a message in err. */
+int store_open_key(const char *backing, const struct keyfile *kf, struct store **out,
+		   int *recovered, char *err, size_t errlen);
+
+/* Wrap the master key of kf under a new passphrase, with a new salt, and
+ * write the descriptor: the one on disk when it verifies under the key
+ * (nothing else changes); else (*recovered = 1) a new one made as
+ * store_open_key makes it, with the default KDF cost, after the same check
+ * of the key against BACKING (which needs the store unmounted).  Returns 0
+ * or the errors of store_open_key, with a message in err. */
+int store_set_passphrase(const char *backing, const struct keyfile *kf, const char *newp,
+			 size_t newlen, int *recovered, char *err, size_t errlen);
 
 /* Close every remaining open file, wipe keys, free (the backend too, when
  * the store owns it).  NULL is a no-op. */

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "cli/cmd_fsck.h"
+#include "cli/cmd_scrub.h"
 #include "cli/daemon.h"
 #include "cli/fuselog.h"
+#include "cli/masterkey.h"
 #include "cli/mountcheck.h"
 #include "cli/passphrase.h"
 #include "crypto.h"
@@ -38,17 +40,23 @@ enum exit_code {
 	EXIT_PERM = 7,        /* permission denied on BACKING or its descriptor */
 	EXIT_FUSEDEV = 8,     /* /dev/fuse missing or not to be opened */
 	EXIT_ALLOWOTHER = 9,  /* allow_other refused by /etc/fuse.conf */
+	/* 10 and 11 are fsck's (cmd_fsck.h) */
+	EXIT_KEYFILE = 12,    /* master key file missing, unreadable, malformed,
+				 mistyped, or (init) already there */
 };
 
 static const char *usage_text =
 	"usage: ragstore COMMAND [OPTIONS] ...\n"
 	"\n"
 	"  init   [--passfile F | --extpass CMD] [--no-encryption] [--plaintext-names]\n"
-	"         [--cipher C] [--block-size N] [--compression ALG] BACKING\n"
-	"  mount  [-f] [-q] [-o OPT[,OPT...]] [--passfile F | --extpass CMD]\n"
-	"         BACKING MOUNTPOINT\n"
-	"  passwd [--passfile OLD --new-passfile NEW] BACKING\n"
+	"         [--cipher C] [--block-size N] [--compression ALG]\n"
+	"         [--masterkey-file F] BACKING\n"
+	"  mount  [-f] [-q] [-o OPT[,OPT...]]\n"
+	"         [--passfile F | --extpass CMD | --masterkey-file F] BACKING MOUNTPOINT\n"
+	"  passwd [--passfile OLD | --extpass CMD | --masterkey-file F]\n"
+	"         [--new-passfile NEW] BACKING\n"
 	"  fsck   [--repair | --read-only] [--passfile F | --extpass CMD] BACKING\n"
+	"  scrub  MOUNTPOINT  (verify every block online, with progress)\n"
 	"  info   BACKING\n"
 	"  help   [COMMAND]\n"
 	"\n"
@@ -65,7 +73,12 @@ static const char *help_init =
 	"  --cipher C        xchacha20-poly1305 (default) or aes-256-gcm (needs AES-NI)\n"
 	"  --block-size N    block size in bytes, power of two, 4096..1048576 (default 65536)\n"
 	"  --compression A   default compression: none, lz4, zlib[:1-9], gzip, zstd[:1-19]\n"
-	"                    (default zstd:1)\n";
+	"                    (default zstd:1)\n"
+	"  --masterkey-file F  write the master key to F (created, mode 0600; an\n"
+	"                    existing F is refused) instead of showing it\n"
+	"The master key is shown once, on stdout when it is a terminal (otherwise\n"
+	"not at all), for paper: with it a forgotten passphrase or a lost\n"
+	"ragstore.conf can be replaced (docs/RECOVERY.md).  Not with --no-encryption.\n";
 
 static const char *help_mount =
 	"usage: ragstore mount [OPTIONS] BACKING MOUNTPOINT\n"
@@ -75,6 +88,7 @@ static const char *help_mount =
 	"  -f                stay in the foreground; messages go to stderr\n"
 	"  -q                quiet: report errors only\n"
 	"  -o OPT[,OPT...]   mount options: allow_other, ro, passfile=F, extpass=CMD,\n"
+	"                    masterkey_file=F,\n"
 	"                    nonempty (mount over a non-empty directory), nosyslog\n"
 	"                    (keep messages on stderr in the background),\n"
 	"                    cache_size=SIZE (plaintext block cache, default 64M;\n"
@@ -82,11 +96,22 @@ static const char *help_mount =
 	"                    _netdev, nofail are ignored\n"
 	"  --passfile F      passphrase from the first line of F\n"
 	"  --extpass CMD     passphrase from the first line CMD prints\n"
+	"  --masterkey-file F  unlock with the master key in F instead (what init\n"
+	"                    showed or wrote); also when ragstore.conf is missing\n"
+	"                    or damaged, with the settings F holds\n"
 	"SIGTERM or SIGINT unmounts cleanly and exits 0.  Exit codes: ragstore(1).\n";
 
 static const char *help_passwd =
-	"usage: ragstore passwd [--passfile OLD --new-passfile NEW] BACKING\n"
-	"Change the passphrase.  Only the wrapped master key changes; no data is rewritten.\n";
+	"usage: ragstore passwd [--passfile OLD | --extpass CMD | --masterkey-file F]\n"
+	"                       [--new-passfile NEW] BACKING\n"
+	"Change the passphrase.  Only the wrapped master key changes; no data is rewritten.\n"
+	"  --passfile OLD    the old passphrase from the first line of OLD\n"
+	"  --extpass CMD     the old passphrase from the first line CMD prints\n"
+	"                    (otherwise asked on the terminal)\n"
+	"  --masterkey-file F  no old passphrase: the master key in F (what init\n"
+	"                    showed or wrote) proves the right to set one; a\n"
+	"                    missing or damaged ragstore.conf is written anew\n"
+	"  --new-passfile NEW  the new passphrase from NEW (otherwise asked twice)\n";
 
 static const char *help_info =
 	"usage: ragstore info BACKING\n"
@@ -130,6 +155,7 @@ static int exit_for(int r)
 {
 	switch (r) {
 	case STORE_EWRONGPASS:
+	case STORE_EWRONGKEY:
 		return EXIT_PASS;
 	case STORE_ENOTSTORE:
 	case STORE_EDAMAGED:
@@ -152,6 +178,7 @@ static const struct option pass_opts[] = {
 	{ "compression", required_argument, NULL, 'z' },
 	{ "new-passfile", required_argument, NULL, 'n' },
 	{ "config", required_argument, NULL, 'C' },
+	{ "masterkey-file", required_argument, NULL, 'K' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -159,11 +186,12 @@ static const struct option pass_opts[] = {
 static int cmd_init(int argc, char **argv)
 {
 	struct store_init_opts o = { .cipher = CIPHER_XCHACHA };
-	const char *passfile = NULL, *extpass = NULL;
+	const char *passfile = NULL, *extpass = NULL, *keypath = NULL;
 	char err[512], *pass = NULL, *end;
+	struct keyfile *kf = NULL;
 	size_t passlen = 0;
 	unsigned long bs;
-	int c, r;
+	int c, r, keyfd = -1;
 
 	o.codec.algo = STORE_DEFAULT_ALGO;
 	o.codec.level = STORE_DEFAULT_LEVEL;
@@ -194,6 +222,7 @@ static int cmd_init(int argc, char **argv)
 			if (codec_parse(optarg, &o.codec) < 0)
 				die_usage("--compression: none, lz4, zlib[:1-9], gzip[:1-9], zstd[:1-19]");
 			break;
+		case 'K': keypath = optarg; break;
 		case 'h': fputs(help_init, stdout); return EXIT_OK;
 		default: die_bad_option("init", c, argc, argv);
 		}
@@ -206,31 +235,83 @@ static int cmd_init(int argc, char **argv)
 			return EXIT_ERR;
 	} else if (passfile || extpass) {
 		die_usage("--no-encryption takes no passphrase");
+	} else if (keypath) {
+		die_usage("--no-encryption: a store without encryption has no master key");
 	}
-	r = store_create(argv[optind], &o, pass, passlen, err, sizeof(err));
+	if (o.cipher != CIPHER_NONE) {
+		kf = masterkey_alloc();
+		/* Before the store exists: an F that cannot be made stops init. */
+		keyfd = kf && keypath ? masterkey_create(keypath) : -1;
+		if (!kf || (keypath && keyfd < 0)) {
+			passphrase_free(pass);
+			masterkey_free(kf);
+			return kf ? EXIT_KEYFILE : EXIT_ERR;
+		}
+	}
+	r = store_create(argv[optind], &o, pass, passlen, kf, err, sizeof(err));
 	passphrase_free(pass);
 	if (r < 0) {
 		fprintf(stderr, "ragstore: %s\n", err);
+		if (keyfd >= 0) {
+			close(keyfd);
+			unlink(keypath);
+		}
+		masterkey_free(kf);
 		return exit_for(r);
 	}
 	printf("Created %s store in %s.\n",
 	       o.cipher == CIPHER_NONE ? "an unencrypted" : "an encrypted", argv[optind]);
+	c = EXIT_OK;
+	if (keyfd >= 0) {
+		c = masterkey_write(keyfd, keypath, kf) == 0 ? EXIT_OK : EXIT_KEYFILE;
+		if (c == EXIT_OK)
+			printf("The master key is in %s (mode 0600): keep it offline.\n", keypath);
+	} else if (kf && isatty(STDOUT_FILENO)) {
+		masterkey_print(stdout, kf);
+	} else if (kf) {
+		/* Never into a pipe or a file: that is how keys end up in logs. */
+		fprintf(stderr, "ragstore: the master key was not shown (stdout is not a "
+			"terminal); use --masterkey-file F at init to keep a copy\n");
+	}
+	masterkey_free(kf);
 	if (o.cipher != CIPHER_NONE)
-		printf("Keep your passphrase safe: without it the data cannot be recovered.\n");
-	return EXIT_OK;
+		printf("Keep your passphrase safe: without it (or the master key) the data "
+		       "cannot be recovered.\n");
+	return c;
 }
 
-/* The passphrase of the store at backing, asked for only when it has one:
- * *pass is then a passphrase buffer for open_store, else NULL.  Returns
+/* What unlocks a store: its passphrase, or the master key of a key file
+ * (--masterkey-file), or nothing for a store without encryption.  Both
+ * buffers are locked memory, wiped when freed. */
+struct unlock {
+	char *pass;          /* a passphrase buffer, or NULL */
+	size_t passlen;
+	struct keyfile *key; /* or NULL */
+};
+
+static void unlock_free(struct unlock *u)
+{
+	passphrase_free(u->pass);
+	masterkey_free(u->key);
+	u->pass = NULL;
+	u->key = NULL;
+}
+
+/* Fill u for the store at backing: the key file at keypath when given,
+ * else the passphrase, asked for only when the store has one.  Returns
  * EXIT_OK, or an exit code after one line on stderr. */
-static int read_passphrase(const char *backing, const char *passfile, const char *extpass,
-			   char **pass, size_t *passlen)
+static int read_unlock(const char *backing, const char *passfile, const char *extpass,
+		       const char *keypath, struct unlock *u)
 {
 	char err[512];
-	int r = store_needs_passphrase(backing, err, sizeof(err));
+	int r;
 
-	*pass = NULL;
-	*passlen = 0;
+	memset(u, 0, sizeof(*u));
+	if (keypath) {
+		u->key = masterkey_read(keypath);
+		return u->key ? EXIT_OK : EXIT_KEYFILE;
+	}
+	r = store_needs_passphrase(backing, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "ragstore: %s\n", err);
 		return exit_for(r);
@@ -241,25 +322,39 @@ static int read_passphrase(const char *backing, const char *passfile, const char
 		return EXIT_NOSTORE;
 	}
 	if (r == 1) {
-		*pass = passphrase_get(passfile, extpass, "Passphrase: ", 0, passlen);
-		if (!*pass)
+		u->pass = passphrase_get(passfile, extpass, "Passphrase: ", 0, &u->passlen);
+		if (!u->pass)
 			return EXIT_ERR;
 	}
 	return EXIT_OK;
 }
 
-/* Unlock a store with the passphrase from read_passphrase, which this
- * wipes and frees whatever the outcome. */
-static int open_store(const char *backing, char *pass, size_t passlen, struct store **s)
+/* Unlock a store with what read_unlock read, which this wipes and frees
+ * whatever the outcome. */
+static int open_store(const char *backing, struct unlock *u, struct store **s)
 {
 	char err[512];
-	int r = store_open(backing, pass, passlen, s, err, sizeof(err));
+	enum log_level lvl = log_get_level();
+	int r, recovered = 0;
 
-	passphrase_free(pass);
+	if (u->key) {
+		/* Checking a key against the tree may meet what it does not
+		 * open; the one line below says what that means. */
+		log_set_level(LOG_LVL_SILENT);
+		r = store_open_key(backing, u->key, s, &recovered, err, sizeof(err));
+		log_set_level(lvl);
+	} else {
+		r = store_open(backing, u->pass, u->passlen, s, err, sizeof(err));
+	}
+	unlock_free(u);
 	if (r < 0) {
 		fprintf(stderr, "ragstore: %s\n", err);
 		return exit_for(r);
 	}
+	if (recovered)
+		fprintf(stderr, "ragstore: warning: %s/%s is missing or damaged; opened with the "
+			"settings of the master key file (recreate it with 'ragstore passwd "
+			"--masterkey-file F %s')\n", backing, DESC_FILE, backing);
 	return EXIT_OK;
 }
 
@@ -267,15 +362,14 @@ static int open_store(const char *backing, char *pass, size_t passlen, struct st
 static int unlock_store(const char *backing, const char *passfile, const char *extpass,
 			struct store **s)
 {
-	char *pass;
-	size_t passlen;
-	int c = read_passphrase(backing, passfile, extpass, &pass, &passlen);
+	struct unlock u;
+	int c = read_unlock(backing, passfile, extpass, NULL, &u);
 
-	return c != EXIT_OK ? c : open_store(backing, pass, passlen, s);
+	return c != EXIT_OK ? c : open_store(backing, &u, s);
 }
 
 struct mount_opts {
-	const char *passfile, *extpass, *config;
+	const char *passfile, *extpass, *config, *keyfile;
 	int foreground, quiet, debug;
 	int nosyslog;    /* -o nosyslog: the daemon keeps stderr for messages */
 	int nonempty;    /* -o nonempty: mount over a directory with entries */
@@ -304,6 +398,8 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 			m->passfile = o + 9;
 		} else if (strncmp(o, "extpass=", 8) == 0) {
 			m->extpass = o + 8;
+		} else if (strncmp(o, "masterkey_file=", 15) == 0) {
+			m->keyfile = o + 15;
 		} else if (strncmp(o, "config=", 7) == 0) {
 			m->config = o + 7;
 		} else if (strncmp(o, "cache_size=", 11) == 0) {
@@ -441,16 +537,16 @@ static int serve(struct fuse_session *se)
 	return r == 0 ? EXIT_OK : EXIT_ERR;
 }
 
-/* Unlock (consuming pass, as open_store does), mount and serve.  In the
+/* Unlock (consuming u, as open_store does), mount and serve.  In the
  * background case this runs in the child, which reports success or the
  * exit code through fd status_fd. */
 static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
-		     char *pass, size_t passlen, int status_fd)
+		     struct unlock *u, int status_fd)
 {
 	struct store *s = NULL;
 	struct fuse_session *f = NULL;
 	unsigned char code;
-	int r = open_store(backing, pass, passlen, &s);
+	int r = open_store(backing, u, &s);
 	uint64_t cache;
 
 	if (r == EXIT_OK && m->cache_size && util_parse_size(m->cache_size, &cache) == 0 &&
@@ -494,8 +590,8 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 static int cmd_mount(int argc, char **argv)
 {
 	struct mount_opts m;
-	char *pass, *mnt;
-	size_t passlen;
+	struct unlock u;
+	char *mnt;
 	int c, pipefd[2];
 	pid_t pid;
 
@@ -512,12 +608,15 @@ static int cmd_mount(int argc, char **argv)
 		case 'p': m.passfile = optarg; break;
 		case 'x': m.extpass = optarg; break;
 		case 'C': m.config = optarg; break;
+		case 'K': m.keyfile = optarg; break;
 		case 'h': fputs(help_mount, stdout); return EXIT_OK;
 		default: die_bad_option("mount", c, argc, argv);
 		}
 	}
 	if (optind != argc - 2)
 		die_usage("mount needs BACKING and MOUNTPOINT");
+	if (m.keyfile && (m.passfile || m.extpass))
+		die_usage("--masterkey-file replaces the passphrase: give one or the other");
 	if (m.config) {
 		fprintf(stderr, "ragstore: --config: policies are not supported by this version\n");
 		return EXIT_USAGE;
@@ -535,44 +634,45 @@ static int cmd_mount(int argc, char **argv)
 	/* Ask here, while the terminal the command was typed on is ours: the
 	 * daemon below leaves it (setsid) and could not open /dev/tty.  An
 	 * --extpass command runs here too, so it may prompt as well. */
-	c = read_passphrase(argv[optind], m.passfile, m.extpass, &pass, &passlen);
+	c = read_unlock(argv[optind], m.passfile, m.extpass, m.keyfile, &u);
 	if (c != EXIT_OK)
 		goto out;
 	if (m.foreground) {
-		c = mount_run(argv[optind], mnt, &m, pass, passlen, -1);
+		c = mount_run(argv[optind], mnt, &m, &u, -1);
 		goto out;
 	}
 	c = EXIT_ERR;
 	if (pipe(pipefd) < 0) {
 		perror("ragstore: pipe");
-		passphrase_free(pass);
+		unlock_free(&u);
 		goto out;
 	}
 	pid = fork();
 	if (pid < 0) {
 		perror("ragstore: fork");
-		passphrase_free(pass);
+		unlock_free(&u);
 		close(pipefd[0]);
 		close(pipefd[1]);
 		goto out;
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		/* The passphrase reached this process as a copy of the parent's
-		 * memory, which fork does not keep locked.  Failing to lock is
-		 * no reason to refuse the mount (sodium_malloc does not insist
-		 * either). */
-		passphrase_relock(pass);
+		/* The passphrase or key reached this process as a copy of the
+		 * parent's memory, which fork does not keep locked.  Failing to
+		 * lock is no reason to refuse the mount (sodium_malloc does not
+		 * insist either). */
+		passphrase_relock(u.pass);
+		masterkey_relock(u.key);
 		setsid();
 		/* Keys are created in this process, so their memory locks (not
 		 * inherited across fork) belong to the daemon. */
-		_exit(mount_run(argv[optind], mnt, &m, pass, passlen, pipefd[1]));
+		_exit(mount_run(argv[optind], mnt, &m, &u, pipefd[1]));
 	} else {
 		unsigned char code;
 		ssize_t n;
 
 		/* Only the daemon needs the passphrase: wipe this copy now. */
-		passphrase_free(pass);
+		unlock_free(&u);
 		close(pipefd[1]);
 		do
 			n = read(pipefd[0], &code, 1);
@@ -590,9 +690,41 @@ out:
 	return c;
 }
 
+/* passwd --masterkey-file: set a passphrase with the master key alone. */
+static int passwd_with_key(const char *backing, const char *keypath, const char *newfile)
+{
+	struct keyfile *kf = masterkey_read(keypath);
+	enum log_level lvl = log_get_level();
+	char err[512], *newp = NULL;
+	size_t newlen = 0;
+	int r, recovered = 0;
+
+	if (!kf)
+		return EXIT_KEYFILE;
+	newp = passphrase_get(newfile, NULL, "New passphrase: ", 1, &newlen);
+	if (!newp) {
+		masterkey_free(kf);
+		return EXIT_ERR;
+	}
+	log_set_level(LOG_LVL_SILENT); /* as in open_store */
+	r = store_set_passphrase(backing, kf, newp, newlen, &recovered, err, sizeof(err));
+	log_set_level(lvl);
+	masterkey_free(kf);
+	passphrase_free(newp);
+	if (r < 0) {
+		fprintf(stderr, "ragstore: %s\n", err);
+		return exit_for(r);
+	}
+	if (recovered)
+		printf("%s/%s was missing or damaged: written anew from the master key file "
+		       "(docs/RECOVERY.md).\n", backing, DESC_FILE);
+	printf("Passphrase set.\n");
+	return EXIT_OK;
+}
+
 static int cmd_passwd(int argc, char **argv)
 {
-	const char *passfile = NULL, *extpass = NULL, *newfile = NULL;
+	const char *passfile = NULL, *extpass = NULL, *newfile = NULL, *keypath = NULL;
 	char err[512], *oldp = NULL, *newp = NULL;
 	size_t oldlen = 0, newlen = 0;
 	int c, r;
@@ -602,12 +734,17 @@ static int cmd_passwd(int argc, char **argv)
 		case 'p': passfile = optarg; break;
 		case 'x': extpass = optarg; break;
 		case 'n': newfile = optarg; break;
+		case 'K': keypath = optarg; break;
 		case 'h': fputs(help_passwd, stdout); return EXIT_OK;
 		default: die_bad_option("passwd", c, argc, argv);
 		}
 	}
 	if (optind != argc - 1)
 		die_usage("passwd needs exactly one BACKING directory");
+	if (keypath && (passfile || extpass))
+		die_usage("--masterkey-file replaces the old passphrase: give one or the other");
+	if (keypath)
+		return passwd_with_key(argv[optind], keypath, newfile);
 	oldp = passphrase_get(passfile, extpass, "Old passphrase: ", 0, &oldlen);
 	if (oldp)
 		newp = passphrase_get(newfile, NULL, "New passphrase: ", 1, &newlen);
@@ -677,6 +814,8 @@ static int cmd_help(int argc, char **argv)
 			t = help_info;
 		else if (!strcmp(argv[1], "fsck"))
 			t = fsck_help;
+		else if (!strcmp(argv[1], "scrub"))
+			t = scrub_help;
 		else
 			die_usage("help: unknown command '%s'", argv[1]);
 	}
@@ -718,6 +857,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(cmd, "fsck"))
 		return cmd_fsck(argc - 1, argv + 1, unlock_store);
+	if (!strcmp(cmd, "scrub"))
+		return cmd_scrub(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		die_usage("unknown option %s (options follow the command)", cmd);
 	die_usage("unknown command '%s'", cmd);

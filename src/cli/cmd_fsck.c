@@ -5,11 +5,11 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fsck.h"
 #include "log.h"
+#include "progress.h"
 #include "store.h"
 
 const char fsck_help[] =
@@ -43,62 +43,16 @@ static const struct option fsck_opts[] = {
 /* What the callbacks of one run share. */
 struct out {
 	const char *backing;
-	int bar;                 /* a progress bar is on stderr */
-	int bar_shown;           /* and drawn now */
-	struct timespec start, last;
+	struct progress prog;    /* the bar, when stderr is a terminal */
 };
 
-static double since(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static void bar_clear(struct out *o)
-{
-	if (o->bar_shown) {
-		fputs("\r\033[K", stderr);
-		o->bar_shown = 0;
-	}
-}
-
-/* done/total with a bar, the rate and the time left, at most ten times a
- * second. */
 static void on_progress(void *arg, const struct fsck_progress *p)
 {
 	struct out *o = arg;
-	struct timespec now;
-	double t, frac, rate;
-	char bar[31], eta[32];
-	int fill;
+	double t = progress_elapsed(&o->prog);
 
-	if (!o->bar)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (o->bar_shown && since(&o->last, &now) < 0.1 && p->files_done < p->files_total)
-		return;
-	o->last = now;
-	t = since(&o->start, &now);
-	frac = p->bytes_total ? (double)p->bytes_done / (double)p->bytes_total
-	       : p->files_total ? (double)p->files_done / (double)p->files_total : 1.0;
-	if (frac > 1.0)
-		frac = 1.0;
-	fill = (int)(frac * 30);
-	memset(bar, '#', (size_t)fill);
-	memset(bar + fill, '.', (size_t)(30 - fill));
-	bar[30] = '\0';
-	rate = t > 0 ? (double)p->bytes_done / t : 0;
-	if (rate > 0 && p->bytes_total > p->bytes_done) {
-		long left = (long)((double)(p->bytes_total - p->bytes_done) / rate);
-
-		snprintf(eta, sizeof(eta), "ETA %ld:%02ld", left / 60, left % 60);
-	} else {
-		snprintf(eta, sizeof(eta), "ETA -:--");
-	}
-	fprintf(stderr, "\r\033[K[%s] %3d%%  %llu/%llu files  %.1f MB/s  %s", bar,
-		(int)(frac * 100), (unsigned long long)p->files_done,
-		(unsigned long long)p->files_total, rate / 1e6, eta);
-	fflush(stderr);
-	o->bar_shown = 1;
+	progress_show(&o->prog, p->bytes_done, p->bytes_total, p->files_done, p->files_total,
+		      t > 0 ? (double)p->bytes_done / t : 0, p->files_done >= p->files_total);
 }
 
 static void on_problem(void *arg, const struct fsck_problem *p)
@@ -112,7 +66,7 @@ static void on_problem(void *arg, const struct fsck_problem *p)
 	};
 	struct out *o = arg;
 
-	bar_clear(o);
+	progress_clear(&o->prog);
 	/* Paths outside the user's tree are relative to BACKING. */
 	if (p->path[0] == '/')
 		printf("%s: %s%s\n", p->path, p->what, suffix[p->state]);
@@ -193,12 +147,11 @@ int cmd_fsck(int argc, char **argv, cmd_unlock_fn unlock)
 	log_set_level(LOG_LVL_ERROR);
 	fo.repair = repair;
 	fo.arg = &o;
-	o.bar = isatty(STDERR_FILENO);
-	if (o.bar)
+	progress_start(&o.prog, 1, 0, "fsck");
+	if (isatty(STDERR_FILENO))
 		fo.progress = on_progress;
-	clock_gettime(CLOCK_MONOTONIC, &o.start);
 	r = fsck_run(s, &fo, &sum);
-	bar_clear(&o);
+	progress_clear(&o.prog);
 	store_close(s);
 	if (r < 0) {
 		fprintf(stderr, "ragstore: fsck of %s could not run to its end: %s\n", o.backing,

@@ -118,7 +118,7 @@ static int parse_u64(const char *v, uint64_t *out)
 	return 0;
 }
 
-static int uuid_valid(const char *u)
+int desc_uuid_valid(const char *u)
 {
 	for (int i = 0; i < DESC_UUID_LEN; i++) {
 		int dash = (i == 8 || i == 13 || i == 18 || i == 23);
@@ -131,7 +131,7 @@ static int uuid_valid(const char *u)
 	return u[DESC_UUID_LEN] == '\0';
 }
 
-static int block_size_valid(uint64_t b)
+int desc_block_size_valid(uint64_t b)
 {
 	return b >= DESC_MIN_BLOCK && b <= DESC_MAX_BLOCK && (b & (b - 1)) == 0;
 }
@@ -155,7 +155,7 @@ static int p_version(struct store_desc *d, const char *v, char *msg, size_t len)
 
 static int p_uuid(struct store_desc *d, const char *v, char *msg, size_t len)
 {
-	if (!uuid_valid(v))
+	if (!desc_uuid_valid(v))
 		return bad_value(msg, len, "uuid", v);
 	memcpy(d->uuid, v, DESC_UUID_LEN + 1);
 	return 0;
@@ -194,7 +194,7 @@ static int p_block_size(struct store_desc *d, const char *v, char *msg,
 {
 	uint64_t x;
 
-	if (parse_u64(v, &x) || !block_size_valid(x)) {
+	if (parse_u64(v, &x) || !desc_block_size_valid(x)) {
 		char q[40];
 
 		quote_value(v, q, sizeof(q));
@@ -558,12 +558,12 @@ static int desc_valid(const struct store_desc *d)
 	struct codec_spec spec;
 	char text[32];
 
-	if (d->version < DESC_VERSION_MIN || d->version > DESC_VERSION || !uuid_valid(d->uuid))
+	if (d->version < DESC_VERSION_MIN || d->version > DESC_VERSION || !desc_uuid_valid(d->uuid))
 		return 0;
 	if (d->cipher != CIPHER_NONE && d->cipher != CIPHER_XCHACHA &&
 	    d->cipher != CIPHER_AESGCM)
 		return 0;
-	if (!block_size_valid(d->block_size))
+	if (!desc_block_size_valid(d->block_size))
 		return 0;
 	codec_format(&d->codec, text, sizeof(text));
 	if (codec_parse(text, &spec))

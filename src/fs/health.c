@@ -40,6 +40,40 @@ const char *health_scrub_state_name(int state)
 	return state == STATS_SCRUB_DONE ? "done" : "idle";
 }
 
+void health_scrub_pace(const struct stats_scrub *sc, struct health_scrub_pace *p)
+{
+	uint64_t done = sc->bytes_checked, total = sc->bytes_total;
+
+	if (!total) {
+		done = sc->files_checked;
+		total = sc->files_total;
+	}
+	p->progress = sc->state == STATS_SCRUB_DONE ? 1.0 : total ? (double)done / (double)total : 0;
+	if (p->progress > 1.0)
+		p->progress = 1.0;
+	p->rate = sc->seconds > 0 ? (double)sc->bytes_checked / sc->seconds : 0;
+	p->eta = -1;
+	if (sc->state == STATS_SCRUB_RUNNING && p->rate > 0)
+		p->eta = sc->bytes_total > sc->bytes_checked
+			 ? (double)(sc->bytes_total - sc->bytes_checked) / p->rate : 0;
+}
+
+const char *health_scrub_result(const struct stats_scrub *sc)
+{
+	if (sc->state == STATS_SCRUB_RUNNING)
+		return NULL;
+	switch (sc->end) {
+	case STATS_SCRUB_END_DONE:
+		return sc->blocks_bad || sc->files_bad ? "damaged" : "clean";
+	case STATS_SCRUB_END_STOPPED:
+		return "stopped";
+	case STATS_SCRUB_END_INTERRUPTED:
+		return "interrupted";
+	default:
+		return NULL;
+	}
+}
+
 /* Add a check; its detail and extra start empty for the caller to fill. */
 static struct health_check *health_add(struct health *h, const char *name,
 				       enum health_status st, int penalty)

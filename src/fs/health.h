@@ -54,4 +54,17 @@ double health_ratio(const struct stats_totals *t);
  * check and the renderers name it. */
 const char *health_scrub_state_name(int state);
 
+/* Figures derived from a scrub's counters: progress 0..1 (by logical bytes,
+ * by files when the store holds no bytes; 1 once done), the rate in logical
+ * bytes per second over its run, and the seconds left at that rate (-1 when
+ * not running or not yet known). */
+struct health_scrub_pace {
+	double progress, rate, eta;
+};
+void health_scrub_pace(const struct stats_scrub *sc, struct health_scrub_pace *p);
+
+/* How the last scrub ended: "clean", "damaged", "stopped" (scrub --stop),
+ * "interrupted" (unmount), or NULL (running, or none this mount knows). */
+const char *health_scrub_result(const struct stats_scrub *sc);
+
 #endif

@@ -20,6 +20,29 @@ static void render_op_counts(struct strbuf *sb, const uint64_t count[STATS_OP_CO
 			      stats_op_name((enum stats_op)i), count[i]);
 }
 
+/* The members of the scrub object past the counters: how it ended and
+ * how far it has come (docs/STATS.md). */
+static void render_scrub_progress(struct strbuf *sb, const struct stats_scrub *sc)
+{
+	const char *result = health_scrub_result(sc);
+	struct health_scrub_pace p;
+
+	health_scrub_pace(sc, &p);
+	strbuf_printf(sb, ", \"result\": ");
+	if (result)
+		strbuf_printf(sb, "\"%s\"", result);
+	else
+		strbuf_printf(sb, "null");
+	strbuf_printf(sb, ", \"files_total\": %" PRIu64 ", \"bytes_checked\": %" PRIu64
+		      ", \"bytes_total\": %" PRIu64 ", \"progress\": %.4f, \"seconds\": %.3f"
+		      ", \"rate_bytes_per_second\": %.0f, \"eta_seconds\": ", sc->files_total,
+		      sc->bytes_checked, sc->bytes_total, p.progress, sc->seconds, p.rate);
+	if (p.eta >= 0)
+		strbuf_printf(sb, "%.1f", p.eta);
+	else
+		strbuf_printf(sb, "null");
+}
+
 void render_stats(const struct stats_snapshot *sn, struct strbuf *sb)
 {
 	const struct stats_totals *t = &sn->totals;
@@ -77,6 +100,7 @@ void render_stats(const struct stats_snapshot *sn, struct strbuf *sb)
 	strbuf_json_time(sb, sc->last_started);
 	strbuf_printf(sb, ", \"last_finished\": ");
 	strbuf_json_time(sb, sc->last_finished);
+	render_scrub_progress(sb, sc);
 	strbuf_printf(sb, "}\n}\n");
 }
 
@@ -230,20 +254,50 @@ static void render_totals_metrics(struct strbuf *sb, const char *L,
 /* The running or last scrub. */
 static void render_scrub_metrics(struct strbuf *sb, const char *L, const struct stats_scrub *sc)
 {
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} counts[] = {
+		{ "ragstore_scrub_files_checked", "Files verified by the running or last scrub.",
+		  sc->files_checked },
+		{ "ragstore_scrub_files_bad", "Damaged files found by the running or last scrub.",
+		  sc->files_bad },
+		{ "ragstore_scrub_blocks_checked", "Blocks verified by the running or last scrub.",
+		  sc->blocks_checked },
+		{ "ragstore_scrub_blocks_bad", "Bad blocks found by the running or last scrub.",
+		  sc->blocks_bad },
+		{ "ragstore_scrub_files_total", "Files the running or last scrub set out to verify.",
+		  sc->files_total },
+		{ "ragstore_scrub_checked_bytes",
+		  "Logical bytes verified by the running or last scrub.", sc->bytes_checked },
+		{ "ragstore_scrub_total_bytes",
+		  "Logical bytes the running or last scrub set out to verify.", sc->bytes_total },
+	};
+	struct health_scrub_pace p;
+
+	health_scrub_pace(sc, &p);
 	render_metric(sb, L, "ragstore_scrub_running", "gauge", "1 while a scrub runs.", "%d",
 		      sc->state == STATS_SCRUB_RUNNING);
-	render_metric(sb, L, "ragstore_scrub_files_checked", "gauge",
-		      "Files verified by the running or last scrub.", "%" PRIu64,
-		      sc->files_checked);
-	render_metric(sb, L, "ragstore_scrub_files_bad", "gauge",
-		      "Damaged files found by the running or last scrub.", "%" PRIu64,
-		      sc->files_bad);
-	render_metric(sb, L, "ragstore_scrub_blocks_bad", "gauge",
-		      "Bad blocks found by the running or last scrub.", "%" PRIu64,
-		      sc->blocks_bad);
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		render_metric(sb, L, counts[i].name, "gauge", counts[i].help, "%" PRIu64,
+			      counts[i].v);
 	render_metric(sb, L, "ragstore_scrub_last_finished_timestamp_seconds", "gauge",
 		      "Unix time the last scrub finished (0: never).", "%lld",
 		      (long long)sc->last_finished);
+	render_metric(sb, L, "ragstore_scrub_last_started_timestamp_seconds", "gauge",
+		      "Unix time the running or last scrub started (0: never).", "%lld",
+		      (long long)sc->last_started);
+	render_metric(sb, L, "ragstore_scrub_stopped", "gauge",
+		      "1 when the last scrub was stopped before its end (scrub --stop, unmount).",
+		      "%d", sc->state != STATS_SCRUB_RUNNING && sc->aborted);
+	render_metric(sb, L, "ragstore_scrub_progress_ratio", "gauge",
+		      "Part of the running or last scrub done, 0 to 1.", "%.4f", p.progress);
+	render_metric(sb, L, "ragstore_scrub_rate_bytes", "gauge",
+		      "Logical bytes verified per second by the running or last scrub.", "%.0f",
+		      p.rate);
+	render_metric(sb, L, "ragstore_scrub_eta_seconds", "gauge",
+		      "Seconds the running scrub still needs (-1: not running or not known).",
+		      "%.1f", p.eta);
 }
 
 /* The backing filesystem (when statvfs answered) and the health verdict. */

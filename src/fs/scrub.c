@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -27,6 +28,12 @@
 static struct {
 	pthread_mutex_t mu;  /* guards the fields below; taken before no other */
 	int stop;            /* atomic: threads poll it between files */
+	int scrub_stop;      /* atomic: the scrub polls it (set by stop too) */
+	/* The running scrub's pace: written by scrub_start before the thread
+	 * exists, then the thread's own. */
+	uint64_t limit;      /* logical bytes per second; 0: as fast as it can */
+	uint64_t paced;      /* bytes checked, for the limit */
+	struct timespec t0;  /* CLOCK_MONOTONIC at its start */
 	pthread_t scrub, rebuild;
 	int scrub_started;   /* a scrub thread exists and is not joined */
 	int scrub_done;      /* atomic: that thread has finished its work */
@@ -35,6 +42,29 @@ static struct {
 
 /* ---- the two walks ---------------------------------------------------- */
 
+/* Hold the scrub to bg.limit: after a file of bytes, sleep until the
+ * bytes so far are no more than the limit allows, in short naps so that a
+ * stop is seen at once. */
+static void scrub_pace(uint64_t bytes)
+{
+	struct timespec now;
+	double due, elapsed;
+
+	bg.paced += bytes;
+	if (!bg.limit)
+		return;
+	due = (double)bg.paced / (double)bg.limit;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (double)(now.tv_sec - bg.t0.tv_sec) +
+			  (double)(now.tv_nsec - bg.t0.tv_nsec) / 1e9;
+		if (elapsed >= due || __atomic_load_n(&bg.scrub_stop, __ATOMIC_RELAXED))
+			return;
+		nanosleep(&(struct timespec){ 0, due - elapsed > 0.05 ? 50000000L
+					      : (long)((due - elapsed) * 1e9) }, NULL);
+	}
+}
+
 /* A regular file for the scrub: every block authenticated.  Damaged blocks
  * are recorded in the error ring by the block reader itself, under the path
  * set here. */
@@ -42,7 +72,7 @@ static void scrub_file(struct store *s, int dfd, const char *rel, const char *us
 {
 	uint32_t bs = s->desc.block_size ? s->desc.block_size : 1;
 	struct ofile *f;
-	uint64_t blocks;
+	uint64_t blocks, size;
 	int r = ofile_open_path(s, dfd, rel, user, &f);
 
 	if (r == -ENOENT)
@@ -51,21 +81,23 @@ static void scrub_file(struct store *s, int dfd, const char *rel, const char *us
 		/* A damaged or rolled-back header was recorded by the open. */
 		if (r != -EIO)
 			stats_error(s->stats, 0, user, -1, strerror(-r));
-		stats_scrub_file(s->stats, 0, 0, 1);
+		stats_scrub_file(s->stats, 0, 0, 0, 1);
 		return;
 	}
 	ofile_set_path(f, user);
-	blocks = (ofile_size(f) + bs - 1) / bs;
+	size = ofile_size(f);
+	blocks = (size + bs - 1) / bs;
 	r = ofile_verify(s, f, NULL, NULL);
 	ofile_release(s, f);
 	if (r < 0) {
 		stats_error(s->stats, 0, user, -1, strerror(-r));
-		stats_scrub_file(s->stats, blocks, 0, 1);
+		stats_scrub_file(s->stats, size, blocks, 0, 1);
 		return;
 	}
 	if (r > 0)
 		log_msg(LOG_LVL_ERROR, "scrub: %s: %d damaged block(s)", user, r);
-	stats_scrub_file(s->stats, blocks, (uint64_t)r, 0);
+	stats_scrub_file(s->stats, size, blocks, (uint64_t)r, 0);
+	scrub_pace(size);
 }
 
 static int scrub_entry(void *arg, const struct walk_entry *e)
@@ -106,19 +138,24 @@ static void *scrub_main(void *arg)
 {
 	struct store *s = arg;
 	struct walk_ops ops = { .entry = scrub_entry, .error = scrub_error, .arg = s,
-				.stop = &bg.stop };
+				.stop = &bg.scrub_stop };
 	struct stats_snapshot *snap = malloc(sizeof(*snap));
-	int r;
+	int r, end;
 
 	log_msg(LOG_LVL_INFO, "scrub started");
 	r = walk_tree(s, &ops);
-	stats_scrub_end(s->stats, r == -ECANCELED);
+	end = r != -ECANCELED ? STATS_SCRUB_END_DONE
+	      : __atomic_load_n(&bg.stop, __ATOMIC_RELAXED) ? STATS_SCRUB_END_INTERRUPTED
+	      : STATS_SCRUB_END_STOPPED;
+	stats_scrub_end(s->stats, end);
 	if (snap) {
 		stats_snapshot(s->stats, snap);
 		log_msg(r == -ECANCELED || snap->scrub.blocks_bad || snap->scrub.files_bad
 				? LOG_LVL_WARN : LOG_LVL_INFO,
 			"scrub %s: %llu files checked, %llu damaged, %llu bad blocks",
-			r == -ECANCELED ? "stopped by unmount" : "finished",
+			end == STATS_SCRUB_END_DONE ? "finished"
+			: end == STATS_SCRUB_END_STOPPED ? "stopped (scrub --stop)"
+			: "stopped by unmount",
 			(unsigned long long)snap->scrub.files_checked,
 			(unsigned long long)snap->scrub.files_bad,
 			(unsigned long long)snap->scrub.blocks_bad);
@@ -170,7 +207,7 @@ static int spawn(pthread_t *th, void *(*fn)(void *), void *arg)
 	return -r;
 }
 
-int scrub_start(struct store *s)
+int scrub_start(struct store *s, uint64_t limit)
 {
 	int r;
 
@@ -187,9 +224,13 @@ int scrub_start(struct store *s)
 	if (r < 0)
 		goto out;
 	bg.scrub_done = 0;
+	__atomic_store_n(&bg.scrub_stop, 0, __ATOMIC_RELAXED);
+	bg.limit = limit;
+	bg.paced = 0;
+	clock_gettime(CLOCK_MONOTONIC, &bg.t0);
 	r = spawn(&bg.scrub, scrub_main, s);
 	if (r < 0) {
-		stats_scrub_end(s->stats, 1);
+		stats_scrub_end(s->stats, STATS_SCRUB_END_INTERRUPTED);
 		goto out;
 	}
 	bg.scrub_started = 1;
@@ -215,10 +256,26 @@ int scrub_rebuild_start(struct store *s)
 	return r;
 }
 
+int scrub_cancel(void)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&bg.mu);
+	if (bg.scrub_started) {
+		__atomic_store_n(&bg.scrub_stop, 1, __ATOMIC_RELAXED);
+		pthread_join(bg.scrub, NULL);
+		bg.scrub_started = 0;
+		r = 0;
+	}
+	pthread_mutex_unlock(&bg.mu);
+	return r;
+}
+
 void scrub_stop(void)
 {
 	pthread_mutex_lock(&bg.mu);
 	__atomic_store_n(&bg.stop, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&bg.scrub_stop, 1, __ATOMIC_RELAXED);
 	if (bg.scrub_started)
 		pthread_join(bg.scrub, NULL);
 	if (bg.rebuild_started)

@@ -13,9 +13,16 @@
 
 struct stats;
 
-/* Start a scrub of s in the background.  Returns 0, -EBUSY when one is
- * already running, -ESHUTDOWN once scrub_stop has been called, or -errno. */
-int scrub_start(struct store *s);
+/* Start a scrub of s in the background, verifying at most limit logical
+ * bytes per second (0: no limit; the pace is kept file by file).  Returns
+ * 0, -EBUSY when one is already running, or -errno. */
+int scrub_start(struct store *s, uint64_t limit);
+
+/* Stop a running scrub (scrub --stop) and wait for it: it ends after the
+ * file it is verifying, recorded as stopped.  Returns 0, or -ENOENT when
+ * no scrub runs (one that has just finished counts as running until this
+ * has joined it: its figures stand as they are). */
+int scrub_cancel(void);
 
 /* Rebuild the totals of s->stats in the background (they are marked as
  * being rebuilt before this returns).  Returns 0 or -errno. */

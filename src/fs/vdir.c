@@ -193,6 +193,31 @@ int vdir_read(struct vdir_handle *h, char *buf, size_t size, off_t off)
 	return (int)n;
 }
 
+/* A rate such as 5000000, 512K, 20M or 1G (powers of 1024), above 0. */
+static int parse_rate(const char *v, uint64_t *out)
+{
+	static const char units[] = "KMG";
+	char *end;
+	unsigned long long x;
+	const char *u;
+
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || x == 0)
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, *end);
+		if (!u || end[1])
+			return -EINVAL;
+		for (long i = u - units; i >= 0; i--)
+			x = x > (UINT64_MAX >> 10) ? UINT64_MAX : x << 10;
+	}
+	*out = x;
+	return 0;
+}
+
 /* One write call carries one command, optionally followed by a newline
  * (what echo and printf produce).  A command split over several write
  * calls is not reassembled: each piece is judged on its own. */
@@ -212,8 +237,15 @@ int vdir_write(struct store *s, struct vdir_handle *h, const char *buf, size_t s
 	}
 	memcpy(cmd, buf, n);
 	cmd[n] = '\0';
-	if (!strcmp(cmd, "scrub")) {
-		r = scrub_start(s);
+	if (!strcmp(cmd, "scrub") || !strncmp(cmd, "scrub --limit ", 14)) {
+		uint64_t limit = 0;
+
+		if (cmd[5] && parse_rate(cmd + 14, &limit) < 0) {
+			log_msg(LOG_LVL_WARN, "/%s/control: scrub --limit wants bytes per second "
+				"(a number, K, M or G after it)", VDIR_NAME);
+			return -EINVAL;
+		}
+		r = scrub_start(s, limit);
 		if (r == -EBUSY)
 			log_msg(LOG_LVL_INFO, "/%s/control: a scrub is already running", VDIR_NAME);
 		else if (r < 0)
@@ -221,13 +253,19 @@ int vdir_write(struct store *s, struct vdir_handle *h, const char *buf, size_t s
 				strerror(-r));
 		return r < 0 ? r : (int)size;
 	}
+	if (!strcmp(cmd, "scrub --stop")) {
+		/* Nothing to stop is no failure: the wish is already true. */
+		if (scrub_cancel() < 0)
+			log_msg(LOG_LVL_INFO, "/%s/control: no scrub is running", VDIR_NAME);
+		return (int)size;
+	}
 	if (!strcmp(cmd, "cleanup") || !strcmp(cmd, "cleanup --dry-run")) {
 		log_msg(LOG_LVL_WARN, "/%s/control: %s: retention policies are not available "
 			"in this version", VDIR_NAME, cmd);
 		return -EINVAL;
 	}
-	log_msg(LOG_LVL_WARN, "/%s/control: unknown command \"%s\" (known: scrub, cleanup, "
-		"cleanup --dry-run)", VDIR_NAME, cmd);
+	log_msg(LOG_LVL_WARN, "/%s/control: unknown command \"%s\" (known: scrub, scrub --stop, "
+		"cleanup, cleanup --dry-run)", VDIR_NAME, cmd);
 	return -EINVAL;
 }
 

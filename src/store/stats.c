@@ -58,6 +58,7 @@ struct stats {
 	int load;           /* enum stats_load_result */
 	time_t rebuilt_at;
 	struct stats_scrub scrub;
+	struct timespec scrub_began; /* CLOCK_MONOTONIC, for scrub.seconds */
 	struct stats_err ring[STATS_ERRORS_MAX];
 	unsigned ring_next; /* slot of the next error */
 	unsigned ring_used; /* <= STATS_ERRORS_MAX */
@@ -488,6 +489,7 @@ int stats_load(struct stats *st, const char *backing)
 		st->scrub.last_finished = sc.last_finished;
 		if (sc.last_finished) {
 			st->scrub.state = STATS_SCRUB_DONE;
+			st->scrub.end = STATS_SCRUB_END_DONE;
 			st->scrub.files_checked = sc.files_checked;
 			st->scrub.files_bad = sc.files_bad;
 			st->scrub.blocks_checked = sc.blocks_checked;
@@ -619,6 +621,12 @@ int stats_scrub_begin(struct stats *st)
 	} else {
 		st->scrub.state = STATS_SCRUB_RUNNING;
 		st->scrub.aborted = 0;
+		st->scrub.end = STATS_SCRUB_END_NONE;
+		st->scrub.files_total = st->totals.files > 0 ? (uint64_t)st->totals.files : 0;
+		st->scrub.bytes_total = st->totals.logical > 0 ? (uint64_t)st->totals.logical : 0;
+		st->scrub.bytes_checked = 0;
+		st->scrub.seconds = 0;
+		clock_gettime(CLOCK_MONOTONIC, &st->scrub_began);
 		st->scrub.files_checked = 0;
 		st->scrub.files_bad = 0;
 		st->scrub.blocks_checked = 0;
@@ -629,11 +637,12 @@ int stats_scrub_begin(struct stats *st)
 	return r;
 }
 
-void stats_scrub_file(struct stats *st, uint64_t blocks, uint64_t bad_blocks,
-		      int bad_header)
+void stats_scrub_file(struct stats *st, uint64_t bytes, uint64_t blocks,
+		      uint64_t bad_blocks, int bad_header)
 {
 	pthread_mutex_lock(&st->mu);
 	st->scrub.files_checked++;
+	st->scrub.bytes_checked += bytes;
 	st->scrub.blocks_checked += blocks;
 	st->scrub.blocks_bad += bad_blocks;
 	if (bad_blocks || bad_header)
@@ -641,11 +650,24 @@ void stats_scrub_file(struct stats *st, uint64_t blocks, uint64_t bad_blocks,
 	pthread_mutex_unlock(&st->mu);
 }
 
-void stats_scrub_end(struct stats *st, int aborted)
+/* Seconds since t (CLOCK_MONOTONIC). */
+static double seconds_since(const struct timespec *t)
 {
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+void stats_scrub_end(struct stats *st, int end)
+{
+	int aborted = end != STATS_SCRUB_END_DONE;
+
 	pthread_mutex_lock(&st->mu);
 	st->scrub.state = aborted ? STATS_SCRUB_IDLE : STATS_SCRUB_DONE;
 	st->scrub.aborted = aborted;
+	st->scrub.end = end;
+	st->scrub.seconds = seconds_since(&st->scrub_began);
 	if (!aborted)
 		st->scrub.last_finished = time(NULL);
 	pthread_mutex_unlock(&st->mu);
@@ -672,7 +694,6 @@ static uint64_t hist_percentile(const uint64_t *h, uint64_t count, unsigned perm
 
 void stats_snapshot(struct stats *st, struct stats_snapshot *out)
 {
-	struct timespec now;
 	uint64_t h[HIST_BUCKETS];
 
 	memset(out, 0, sizeof(*out));
@@ -696,9 +717,7 @@ void stats_snapshot(struct stats *st, struct stats_snapshot *out)
 	out->cache_misses = load(&st->cache_misses);
 	out->integrity_errors = load(&st->integrity_errors);
 	out->io_errors = load(&st->io_errors);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	out->uptime_seconds = (double)(now.tv_sec - st->started.tv_sec) +
-			      (double)(now.tv_nsec - st->started.tv_nsec) / 1e9;
+	out->uptime_seconds = seconds_since(&st->started);
 	out->now = time(NULL);
 
 	pthread_mutex_lock(&st->mu);
@@ -709,6 +728,8 @@ void stats_snapshot(struct stats *st, struct stats_snapshot *out)
 	out->totals_rebuilt_at = st->rebuilt_at;
 	out->totals_load = st->load;
 	out->scrub = st->scrub;
+	if (st->scrub.state == STATS_SCRUB_RUNNING)
+		out->scrub.seconds = seconds_since(&st->scrub_began);
 	pthread_mutex_unlock(&st->mu);
 }
 

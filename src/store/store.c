@@ -18,6 +18,8 @@
 #include "bcache.h"
 #include "crypto.h"
 #include "inode.h"
+#include "keycheck.h"
+#include "keyfile.h"
 #include "log.h"
 #include "names.h"
 #include "ofile.h"
@@ -31,7 +33,8 @@
 #define STORE_KDF_OPS 3ULL
 #define STORE_KDF_MEM (64ULL << 20)
 
-/* Subkey ids under the 8-byte context "ragstore". */
+/* Subkey ids under the 8-byte context "ragstore" (KEYFILE_SUBKEY, 5, is
+ * keyfile.c's). */
 #define SUBKEY_DESC_MAC 1
 #define SUBKEY_CONTENT 2
 #define SUBKEY_NAME_ENC 3
@@ -178,8 +181,21 @@ static int layout_create(struct backend *be, const char *backing, const struct s
 	return r;
 }
 
+/* The settings of d and the master key, as a key file holds them. */
+static void keyfile_from_desc(struct keyfile *kf, const struct store_desc *d,
+			      const uint8_t *master)
+{
+	memcpy(kf->key, master, CRYPTO_KEY_LEN);
+	memcpy(kf->uuid, d->uuid, sizeof(kf->uuid));
+	kf->cipher = d->cipher;
+	kf->plaintext_names = d->plaintext_names;
+	kf->block_size = d->block_size;
+	kf->codec = d->codec;
+}
+
 int store_create(const char *backing, const struct store_init_opts *o,
-		 const char *pass, size_t passlen, char *err, size_t errlen)
+		 const char *pass, size_t passlen, struct keyfile *kf, char *err,
+		 size_t errlen)
 {
 	struct backend *be = backend_posix();
 	struct store_desc d;
@@ -246,6 +262,8 @@ int store_create(const char *backing, const struct store_init_opts *o,
 	if (r < 0)
 		snprintf(err, errlen, "cannot write %s/%s: %s", backing, DESC_FILE,
 			 strerror(-r));
+	else if (kf && master)
+		keyfile_from_desc(kf, &d, master);
 out_keys:
 	if (r < 0 && made_root)
 		layout_remove(be, backing);
@@ -500,16 +518,41 @@ fail:
 	return store_opened(s, master, r, out);
 }
 
+/* Wrap master under a new passphrase (new salt) into d, MAC d, and write it
+ * to backing.  Returns 0 or -errno with a message in err. */
+static int desc_rewrap(const char *backing, struct store_desc *d, const uint8_t *master,
+		       const char *newp, size_t newlen, char *err, size_t errlen)
+{
+	uint8_t *kek = sodium_malloc(CRYPTO_KEY_LEN);
+	int r = -ENOMEM;
+
+	if (!kek) {
+		snprintf(err, errlen, "out of memory for key material");
+		return r;
+	}
+	crypto_random(d->salt, sizeof(d->salt));
+	r = crypto_kdf_passphrase(newp, newlen, d->salt, d->kdf_ops, d->kdf_mem, kek);
+	if (r == 0) {
+		crypto_wrap(kek, master, (const uint8_t *)d->uuid, DESC_UUID_LEN, d->wrapped);
+		r = desc_compute_mac(d, master, d->mac);
+	}
+	sodium_free(kek);
+	if (r == 0)
+		r = desc_write(backing, d, 0);
+	if (r < 0)
+		snprintf(err, errlen, "cannot write the new descriptor: %s", strerror(-r));
+	return r;
+}
+
 int store_change_passphrase(const char *backing, const char *oldp, size_t oldlen,
 			    const char *newp, size_t newlen, char *err, size_t errlen)
 {
 	struct store_desc d;
 	struct crypto_key *key = NULL;
 	uint8_t *master = sodium_malloc(CRYPTO_KEY_LEN);
-	uint8_t *kek = sodium_malloc(CRYPTO_KEY_LEN);
 	int r;
 
-	if (!master || !kek) {
+	if (!master) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory for key material");
 		goto out;
@@ -521,22 +564,118 @@ int store_change_passphrase(const char *backing, const char *oldp, size_t oldlen
 	}
 	if (r == 0)
 		r = store_unlock(&d, oldp, oldlen, master, &key, err, errlen);
-	if (r < 0)
-		goto out;
-	crypto_random(d.salt, sizeof(d.salt));
-	r = crypto_kdf_passphrase(newp, newlen, d.salt, d.kdf_ops, d.kdf_mem, kek);
-	if (r == 0) {
-		crypto_wrap(kek, master, (const uint8_t *)d.uuid, DESC_UUID_LEN, d.wrapped);
-		r = desc_compute_mac(&d, master, d.mac);
-	}
 	if (r == 0)
-		r = desc_write(backing, &d, 0);
-	if (r < 0)
-		snprintf(err, errlen, "cannot write the new descriptor: %s", strerror(-r));
+		r = desc_rewrap(backing, &d, master, newp, newlen, err, errlen);
 out:
 	crypto_key_free(key);
 	sodium_free(master);
-	sodium_free(kek);
+	crypto_wipe(&d, sizeof(d));
+	return r;
+}
+
+/* ---- with the master key instead of the passphrase --------------------- */
+
+/* The descriptor of the store at backing as far as the key file kf can
+ * vouch for it, into *d: the one on disk when its MAC verifies under kf's
+ * key (*recovered = 0), else, when it is missing or damaged, one made of
+ * kf's settings at the current format version, without key material
+ * (*recovered = 1: the key is still to be checked against BACKING).
+ * Returns 0, STORE_EWRONGKEY when the descriptor names another store, or
+ * the errors of reading it other than missing or malformed. */
+static int desc_for_key(const char *backing, const struct keyfile *kf, struct store_desc *d,
+			int *recovered, char *err, size_t errlen)
+{
+	uint8_t mac[32];
+	int r = desc_read(backing, d, err, errlen);
+
+	*recovered = 0;
+	if (r == 0 && d->cipher == CIPHER_NONE) {
+		snprintf(err, errlen, "%s is not encrypted: it has no master key (use no "
+			 "--masterkey-file)", backing);
+		return -EINVAL;
+	}
+	if (r == 0 && strcmp(d->uuid, kf->uuid) != 0) {
+		snprintf(err, errlen, "the master key file is for store %s, but %s holds store %s",
+			 kf->uuid, backing, d->uuid);
+		return STORE_EWRONGKEY;
+	}
+	if (r == 0 && desc_compute_mac(d, kf->key, mac) == 0 &&
+	    sodium_memcmp(mac, d->mac, sizeof(mac)) == 0)
+		return 0;
+	if (r < 0 && r != -ENOENT && r != -EINVAL) {
+		snprintf(err, errlen, "cannot read %s/%s: %s", backing, DESC_FILE, strerror(-r));
+		return r;
+	}
+	memset(d, 0, sizeof(*d));
+	d->version = DESC_VERSION;
+	memcpy(d->uuid, kf->uuid, sizeof(d->uuid));
+	d->cipher = kf->cipher;
+	d->plaintext_names = kf->plaintext_names;
+	d->block_size = kf->block_size;
+	d->codec = kf->codec;
+	*recovered = 1;
+	return 0;
+}
+
+int store_open_key(const char *backing, const struct keyfile *kf, struct store **out,
+		   int *recovered, char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int r;
+
+	*recovered = 0;
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->be = backend_posix();
+	s->rootfd = -1;
+	r = desc_for_key(backing, kf, &s->desc, recovered, err, errlen);
+	if (r == 0)
+		r = content_key(&s->desc, kf->key, &s->key, err, errlen);
+	if (r == 0)
+		r = name_keys_setup(s, kf->key, err, errlen);
+	if (r == 0)
+		r = store_attach(s, backing, err, errlen);
+	if (r == 0 && *recovered) {
+		r = keycheck_run(s);
+		if (r == -EKEYREJECTED) {
+			snprintf(err, errlen, "%s/%s is missing or damaged, and the master key file "
+				 "is not the key of the store in %s (what it should authenticate "
+				 "does not)", backing, DESC_FILE, backing);
+			r = STORE_EWRONGKEY;
+		} else if (r < 0) {
+			snprintf(err, errlen, "cannot check the master key against %s: %s",
+				 backing, strerror(-r));
+		} else {
+			r = 0;
+		}
+	}
+	if (r < 0) {
+		store_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+int store_set_passphrase(const char *backing, const struct keyfile *kf, const char *newp,
+			 size_t newlen, int *recovered, char *err, size_t errlen)
+{
+	struct store_desc d;
+	struct store *s = NULL;
+	int r = desc_for_key(backing, kf, &d, recovered, err, errlen);
+
+	/* A descriptor that verifies proves the key; one made from the key
+	 * file must first be proven by what the key opens in BACKING. */
+	if (r == 0 && *recovered) {
+		r = store_open_key(backing, kf, &s, recovered, err, errlen);
+		store_close(s);
+		d.kdf_ops = STORE_KDF_OPS;
+		d.kdf_mem = STORE_KDF_MEM;
+	}
+	if (r == 0)
+		r = desc_rewrap(backing, &d, kf->key, newp, newlen, err, errlen);
 	crypto_wipe(&d, sizeof(d));
 	return r;
 }

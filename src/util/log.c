@@ -45,6 +45,11 @@ void log_set_level(enum log_level lvl)
 	max_level = lvl;
 }
 
+enum log_level log_get_level(void)
+{
+	return max_level;
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };

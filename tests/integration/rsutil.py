@@ -9,9 +9,12 @@ v2_* helpers); slot_offset() and payload_offset() describe format v1 files
 import errno
 import hashlib
 import os
+import pty
+import select
 import signal
 import stat
 import subprocess
+import termios
 import time
 from pathlib import Path
 
@@ -242,6 +245,55 @@ def run(args, check=False, timeout=120, **kw):
             "command failed (rc=%d): %s\nstdout: %s\nstderr: %s"
             % (r.returncode, " ".join(args), r.stdout[-4000:], r.stderr[-4000:]))
     return r
+
+
+def on_terminal(args, replies, timeout=60):
+    """Run args with a new pseudo-terminal as its controlling terminal and
+    stdin, stdout and stderr, as a user at a shell would.  replies maps a
+    prompt to the line typed when the prompt appears (once echo is off, as
+    for a passphrase), in that order.  Returns (exit code, all the terminal showed); ends
+    when every holder of the terminal (a daemon too, until it detaches) has
+    let it go."""
+    args = [str(a) for a in args]
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execv(args[0], args)
+        finally:
+            os._exit(127)
+    shown, pending, seen = b"", list(replies.items()), 0
+    deadline = time.time() + timeout
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
+            assert ready, "no end after %ds; the terminal showed %r" % (timeout, shown)
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError as e:
+                if e.errno != errno.EIO:  # EIO: nobody holds the terminal any more
+                    raise
+                break
+            if not chunk:
+                break
+            shown += chunk
+            at = shown.find(pending[0][0].encode(), seen) if pending else -1
+            if at >= 0:
+                prompt, line = pending.pop(0)
+                seen = at + len(prompt)
+                # Typed while echo is still on, the line would be shown
+                # (or flushed away by TCSAFLUSH): wait for echo to go off.
+                while termios.tcgetattr(fd)[3] & termios.ECHO:
+                    assert time.time() < deadline, "echo stayed on after %r" % prompt
+                    time.sleep(0.01)
+                os.write(fd, (line + "\n").encode())
+        _, status = os.waitpid(pid, 0)
+        pid = None
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
 
 
 def _unescape_mount(s):

@@ -1,12 +1,7 @@
 """Command line: init, mount, exit codes, messages."""
-import errno
 import hashlib
 import os
-import pty
-import select
-import signal
 import subprocess
-import termios
 import time
 
 import pytest
@@ -170,55 +165,6 @@ def test_passfile_trailing_newline_stripped(ragstore_bin, tmp_path, pf):
             rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
 
 
-def _on_terminal(args, replies, timeout=60):
-    """Run args with a new pseudo-terminal as its controlling terminal and
-    stdin, stdout and stderr, as a user at a shell would.  replies maps a
-    prompt to the line typed when the prompt appears (once echo is off, as
-    for a passphrase), in that order.  Returns (exit code, all the terminal showed); ends
-    when every holder of the terminal (a daemon too, until it detaches) has
-    let it go."""
-    args = [str(a) for a in args]
-    pid, fd = pty.fork()
-    if pid == 0:
-        try:
-            os.execv(args[0], args)
-        finally:
-            os._exit(127)
-    shown, pending, seen = b"", list(replies.items()), 0
-    deadline = time.time() + timeout
-    try:
-        while True:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
-            assert ready, "no end after %ds; the terminal showed %r" % (timeout, shown)
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError as e:
-                if e.errno != errno.EIO:  # EIO: nobody holds the terminal any more
-                    raise
-                break
-            if not chunk:
-                break
-            shown += chunk
-            at = shown.find(pending[0][0].encode(), seen) if pending else -1
-            if at >= 0:
-                prompt, line = pending.pop(0)
-                seen = at + len(prompt)
-                # Typed while echo is still on, the line would be shown
-                # (or flushed away by TCSAFLUSH): wait for echo to go off.
-                while termios.tcgetattr(fd)[3] & termios.ECHO:
-                    assert time.time() < deadline, "echo stayed on after %r" % prompt
-                    time.sleep(0.01)
-                os.write(fd, (line + "\n").encode())
-        _, status = os.waitpid(pid, 0)
-        pid = None
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
-
-
 @pytest.fixture
 def unmounted_store(ragstore_bin, tmp_path, pf):
     """(BACKING, MOUNTPOINT) of a new store with passphrase PASSPHRASE, not
@@ -235,7 +181,7 @@ def test_mount_typed_passphrase_daemonized(ragstore_bin, unmounted_store):
     """The README's first example: mount (no -f) asks on the terminal, then
     goes to the background."""
     b, mnt = unmounted_store
-    rc, shown = _on_terminal([ragstore_bin, "mount", b, mnt], {"Passphrase: ": PASSPHRASE})
+    rc, shown = rsutil.on_terminal([ragstore_bin, "mount", b, mnt], {"Passphrase: ": PASSPHRASE})
     assert rc == 0, "rc=%d, the terminal showed: %s" % (rc, shown)
     assert "Passphrase: " in shown
     assert PASSPHRASE not in shown, "the passphrase was echoed"
@@ -244,14 +190,14 @@ def test_mount_typed_passphrase_daemonized(ragstore_bin, unmounted_store):
     assert len(pids) == 1, "daemon not found: %s" % pids
     write_file(mnt / "typed", b"written after a typed passphrase")
     assert not rsutil.unmount(mnt, pids)
-    rc, shown = _on_terminal([ragstore_bin, "mount", b, mnt], {"Passphrase: ": PASSPHRASE})
+    rc, shown = rsutil.on_terminal([ragstore_bin, "mount", b, mnt], {"Passphrase: ": PASSPHRASE})
     assert rc == 0, "remount: rc=%d, the terminal showed: %s" % (rc, shown)
     assert (mnt / "typed").read_bytes() == b"written after a typed passphrase"
 
 
 def test_mount_typed_wrong_passphrase_exit_3(ragstore_bin, unmounted_store):
     b, mnt = unmounted_store
-    rc, shown = _on_terminal([ragstore_bin, "mount", b, mnt],
+    rc, shown = rsutil.on_terminal([ragstore_bin, "mount", b, mnt],
                              {"Passphrase: ": "not " + PASSPHRASE})
     assert rc == 3, "rc=%d, the terminal showed: %s" % (rc, shown)
     assert "Passphrase: " in shown

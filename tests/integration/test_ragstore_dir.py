@@ -731,3 +731,114 @@ def test_damaged_stats_file_is_rebuilt(store_factory):
     st = wait_totals_settled(s)
     assert st["totals"]["state"] == "rebuilt"
     assert_totals_exact(s)
+
+
+# --------------------------------------------------------------------------
+# scrub progress, stop, and `ragstore scrub MOUNTPOINT`
+
+SCRUB_PROGRESS_KEYS = {"result", "files_total", "bytes_checked", "bytes_total", "progress",
+                       "seconds", "rate_bytes_per_second", "eta_seconds"}
+
+
+def fill_for_scrub(store, files=40, size=200_000):
+    for i in range(files):
+        rsutil.write_file(store.path("s%03d" % i), rsutil.pattern_bytes(size, 300 + i))
+    return files * size
+
+
+def test_scrub_progress_in_stats_and_metrics(store):
+    total = fill_for_scrub(store)
+    wait_totals_settled(store)
+    # Paced to about 2 MB/s, the 8 MB take some 4 seconds: long enough to
+    # watch it run.
+    assert control(store, "scrub --limit 2M") == 0
+    seen = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        sc = stats(store)["scrub"]
+        assert SCRUB_PROGRESS_KEYS <= set(sc)
+        if sc["state"] != "running":
+            break
+        seen.append(sc)
+        time.sleep(0.3)
+    assert len(seen) >= 3, seen
+    mid = [sc for sc in seen if 0 < sc["bytes_checked"] < total]
+    assert mid, seen
+    sc = mid[len(mid) // 2]
+    assert sc["bytes_total"] == total and sc["files_total"] == 40
+    assert sc["result"] is None
+    assert abs(sc["progress"] - sc["bytes_checked"] / total) < 0.01
+    assert 0.5e6 < sc["rate_bytes_per_second"] < 4e6, sc
+    assert sc["eta_seconds"] is not None and 0 < sc["eta_seconds"] < 30
+    assert [s["bytes_checked"] for s in seen] == sorted(s["bytes_checked"] for s in seen)
+    done = wait_scrub_done(store)["scrub"]
+    assert done["result"] == "clean" and done["progress"] == 1
+    assert done["bytes_checked"] == total and done["eta_seconds"] is None
+    m = metrics(store)
+    assert m[("ragstore_scrub_checked_bytes", ())] == total
+    assert m[("ragstore_scrub_total_bytes", ())] == total
+    assert m[("ragstore_scrub_progress_ratio", ())] == 1
+    assert m[("ragstore_scrub_stopped", ())] == 0
+    assert m[("ragstore_scrub_eta_seconds", ())] == -1
+    assert control(store, "scrub --limit fast") == errno.EINVAL
+    assert control(store, "scrub --limit 0") == errno.EINVAL
+
+
+def test_scrub_stop(store):
+    total = fill_for_scrub(store)
+    wait_totals_settled(store)
+    assert control(store, "scrub --stop") == 0  # none runs: nothing to do
+    assert control(store, "scrub --limit 1M") == 0
+    wait_for(lambda: stats(store)["scrub"]["files_checked"] >= 2, what="scrub to begin")
+    t = time.time()
+    assert control(store, "scrub --stop\n") == 0
+    assert time.time() - t < 5  # it stops after the file it is on
+    sc = stats(store)["scrub"]
+    assert sc["state"] == "idle" and sc["result"] == "stopped" and sc["aborted"]
+    assert 0 < sc["bytes_checked"] < total
+    time.sleep(0.5)
+    assert stats(store)["scrub"]["bytes_checked"] == sc["bytes_checked"]
+    assert metrics(store)[("ragstore_scrub_stopped", ())] == 1
+    # A new scrub runs to its end.
+    assert control(store, "scrub") == 0
+    assert wait_scrub_done(store)["scrub"]["result"] == "clean"
+
+
+def test_scrub_command_exit_codes(store, ragstore_bin, tmp_path):
+    fill_for_scrub(store, files=5)
+    wait_totals_settled(store)
+    r = run([ragstore_bin, "scrub", store.mnt], timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "finished clean" in r.stdout
+    # Not a terminal: plain lines, no bar drawing.
+    assert "\r" not in r.stderr and "\033" not in r.stderr
+    bp = store.backing_path("s002")
+    rsutil.flip_byte(bp, rsutil.v2_ciphertext_offset(bp, 1) + 5)
+    rsutil.drop_caches()
+    r = run([ragstore_bin, "scrub", store.mnt], timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "found damage" in r.stdout and "1 bad blocks" in r.stdout
+    # Joining a scrub that another started, and seeing it stopped.
+    assert control(store, "scrub --limit 200K") == 0
+    p = subprocess.Popen([ragstore_bin, "scrub", store.mnt], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert control(store, "scrub --stop") == 0
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 10, out + err
+    assert "following" in err and "stopped before its end" in out
+    # Not a ragstore mount; usage.
+    r = run([ragstore_bin, "scrub", tmp_path])
+    assert r.returncode == 4 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert run([ragstore_bin, "scrub"]).returncode == 2
+    assert run([ragstore_bin, "scrub", "-x", store.mnt]).returncode == 2
+
+
+def test_scrub_command_progress_bar_on_a_terminal(store, ragstore_bin):
+    fill_for_scrub(store, files=20)
+    wait_totals_settled(store)
+    assert control(store, "scrub --limit 2M") == 0
+    rc, shown = rsutil.on_terminal([ragstore_bin, "scrub", store.mnt], {})
+    assert rc == 0, shown
+    assert re.search(r"\[#*\.*\]\s+\d+%\s+\d+/20 files\s+[\d.]+ MB/s\s+ETA \d+:\d\d", shown), shown
+    assert "finished clean" in shown
