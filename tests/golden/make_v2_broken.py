@@ -13,71 +13,20 @@ generation; git would drop it).  Run only when deliberately making a new
 store; it refuses to overwrite one."""
 import hashlib
 import os
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-import rsutil  # noqa: E402  (mounts, processes, backing paths)
-import v2layout as v2  # noqa: E402  (the layout of the files)
+import goldenlib as gl  # (the store made, mounted and kept as a tar)
+import rsutil  # (mounts, processes, backing paths; goldenlib puts it on the path)
+import v2layout as v2  # (the layout of the files)
 
-RS = os.environ.get("RAGSTORE_BIN", str(HERE.parent.parent / "ragstore"))
-PASS = HERE / "passphrase"
 BS = rsutil.DEFAULT_BLOCK
 
 # path in the mount -> (what was done, the expect lines)
 CASES = {}
 
 
-def sh(*args):
-    rsutil.run(args, check=True)
-
-
-def write_at(path, offset, data):
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        f.write(data)
-
-
 def text(n, seed):
     return rsutil.text_bytes(n, seed)
-
-
-def main(out):
-    out = Path(out)
-    if (out / "store.tar").exists() or (out / "expect").exists():
-        sys.exit("make_v2_broken.py: %s already holds a store; never regenerate one" % out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp())
-    store, mnt = tmp / "store", tmp / "mnt"
-    mnt.mkdir()
-    pids = []
-
-    def mount():
-        sh(RS, "mount", "--passfile", PASS, store, mnt)
-        pids[:] = rsutil.daemon_pids(mnt)
-
-    def unmount():
-        problems = rsutil.unmount(mnt, pids)
-        assert not problems, problems
-
-    try:
-        build(store, mnt, mount, unmount)
-        sh("tar", "--format=posix", "--xattrs", "--xattrs-include=user.*", "--sort=name",
-           "--numeric-owner", "--owner=0", "--group=0", "-C", tmp, "-cf",
-           out / "store.tar", "store")
-        order = sorted(CASES, key=lambda k: (not k.startswith("control"), k))
-        (out / "expect").write_text(EXPECT_HEAD + "".join(
-            "# %s\n%s\n" % (CASES[k][0], "\n".join(CASES[k][1])) for k in order))
-        print("made %s (%d KiB) and %s" % (out / "store.tar",
-                                          (out / "store.tar").stat().st_size // 1024,
-                                          out / "expect"))
-    finally:
-        rsutil.unmount(mnt, pids)
-        if not rsutil.is_mounted(mnt):
-            shutil.rmtree(tmp)
 
 
 EXPECT_HEAD = """\
@@ -92,8 +41,8 @@ EXPECT_HEAD = """\
 """
 
 
-def build(store, mnt, mount, unmount):
-    sh(RS, "init", "--passfile", PASS, store)
+def build(tmp, store, mnt, mount, unmount):
+    """Fill the store and damage it; the text of its expect file."""
     mount()
     m = lambda rel: mnt / rel  # noqa: E731
     rnd = os.urandom
@@ -111,16 +60,14 @@ def build(store, mnt, mount, unmount):
         "f_flipped_header.txt": b"twenty bytes inline\n",
         "g_rolled_back_header_no_hint.bin": rnd(3 * BS) + text(30000, 2),
     }
-    for rel, data in plain.items():
-        rsutil.write_file(m(rel), data)
+    back = gl.write_files(store, mnt, plain)
     for rel in ("control.bin", "d_rolled_back_xattrs.txt"):
         os.setxattr(m(rel), "user.state", b"approved")
-    back = {rel: rsutil.backing_path(store, rel, mnt) for rel in plain}
     blob = {rel: store / "xattrs" / ("66" + rsutil.read_file(back[rel])[16:32].hex())
             for rel in ("control.bin", "d_rolled_back_xattrs.txt")}
     unmount()
 
-    old = {rel: rsutil.read_file(p) for rel, p in back.items()}
+    old = gl.read_backing(back)
     old_blob = {rel: rsutil.read_file(p) for rel, p in blob.items()}
     for rel, raw in old.items():
         assert v2.is_v2(raw), rel
@@ -145,7 +92,7 @@ def build(store, mnt, mount, unmount):
     for rel, data in now.items():
         assert rsutil.read_file(m(rel)) == data, rel
     unmount()
-    cur = {rel: rsutil.read_file(p) for rel, p in back.items()}
+    cur = gl.read_backing(back)
     ok = lambda rel: "r ./%s OK %s" % (rel, hashlib.sha256(now[rel]).hexdigest())  # noqa: E731
 
     CASES["control.bin"] = (
@@ -166,7 +113,7 @@ def build(store, mnt, mount, unmount):
     assert length == olength == v2.NONCE + BS, (length, olength)
     older = old[rel][ooff:ooff + olength]
     assert older != cur[rel][off:off + length]
-    write_at(back[rel], off, older)
+    rsutil.write_at(back[rel], off, older)
     CASES[rel] = ("(b) block 1's record replaced by its older version (a valid record "
                   "of this file and block, older than the header's tag)", ["r ./%s EIO" % rel])
 
@@ -178,7 +125,7 @@ def build(store, mnt, mount, unmount):
         oslot, nslot = v2.newest_slot(old[rel]), v2.newest_slot(cur[rel])
         oh, nh = v2.header(old[rel]), v2.header(cur[rel])
         assert oh["gen"] < nh["gen"] and oh["nents"] == nh["nents"] == 4, (oh, nh)
-        write_at(back[rel], nslot * v2.SLOT, v2.slot_bytes(old[rel], oslot))
+        rsutil.write_at(back[rel], nslot * v2.SLOT, v2.slot_bytes(old[rel], oslot))
         raw = rsutil.read_file(back[rel])
         assert v2.slots(raw) == [(nslot, oh["gen"])], v2.slots(raw)
         for e in oh["entries"]:
@@ -223,9 +170,10 @@ def build(store, mnt, mount, unmount):
     rsutil.flip_byte(back[rel], v2.newest_slot(cur[rel]) * v2.SLOT + 40)
     CASES[rel] = ("(f) 20-byte inline file, one byte of its header flipped (the size)",
                   ["r ./%s EIO" % rel])
+    return gl.expect_text(EXPECT_HEAD, CASES)
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: make_v2_broken.py OUTDIR")
-    main(sys.argv[1])
+    gl.make_store("make_v2_broken.py", sys.argv[1], "expect", build)

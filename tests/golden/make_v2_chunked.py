@@ -16,75 +16,19 @@ ciphertext) before it writes the tar.  Run only when deliberately making a
 new golden store; it refuses to overwrite one."""
 import hashlib
 import os
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-import rsutil  # noqa: E402  (mounts, processes, backing paths)
-import v2layout as v2  # noqa: E402  (the layout of the files)
+import goldenlib as gl  # (the store made, mounted and kept as a tar)
+import rsutil  # (mounts, processes, backing paths; goldenlib puts it on the path)
+import v2layout as v2  # (the layout of the files)
 
-RS = os.environ.get("RAGSTORE_BIN", str(HERE.parent.parent / "ragstore"))
-PASS = HERE / "passphrase"
 B = rsutil.DEFAULT_BLOCK
 CH = v2.CHUNK
 ZSTD, NONE, LZ4 = 3, 0, 1
 
 
-def sh(*args):
-    return rsutil.run(args, check=True)
-
-
-def main(out):
-    out = Path(out)
-    if (out / "store.tar").exists() or (out / "manifest").exists():
-        sys.exit("make_v2_chunked.py: %s already holds a golden store; never regenerate one"
-                 % out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp())
-    store, mnt = tmp / "store", tmp / "mnt"
-    mnt.mkdir()
-    pids = []
-
-    def mount():
-        sh(RS, "mount", "--passfile", PASS, store, mnt)
-        pids[:] = rsutil.daemon_pids(mnt)
-
-    def unmount():
-        problems = rsutil.unmount(mnt, pids)
-        assert not problems, problems
-
-    try:
-        build(tmp, store, mnt, mount, unmount, out / "manifest")
-        sh("tar", "--format=posix", "--xattrs", "--xattrs-include=user.*", "--sort=name",
-           "--numeric-owner", "--owner=0", "--group=0", "-C", tmp, "-cf",
-           out / "store.tar", "store")
-        print("made %s (%d KiB) and %s" % (out / "store.tar",
-                                          (out / "store.tar").stat().st_size // 1024,
-                                          out / "manifest"))
-    finally:
-        rsutil.unmount(mnt, pids)
-        if not rsutil.is_mounted(mnt):
-            shutil.rmtree(tmp)
-
-
-def dd_patch(tmp, path, offset, data):
-    """Write data at offset of path in the mount with dd (4 KiB blocks when
-    aligned, bytes otherwise), as a user would patch a file in place."""
-    src = tmp / "patch"
-    src.write_bytes(data)
-    if offset % CH == 0 and len(data) % CH == 0:
-        sh("dd", "if=%s" % src, "of=%s" % path, "bs=%d" % CH, "seek=%d" % (offset // CH),
-           "count=%d" % (len(data) // CH), "conv=notrunc", "status=none")
-    else:
-        sh("dd", "if=%s" % src, "of=%s" % path, "bs=1", "seek=%d" % offset,
-           "count=%d" % len(data), "conv=notrunc", "status=none")
-
-
-def build(tmp, store, mnt, mount, unmount, manifest):
-    sh(RS, "init", "--passfile", PASS, store)
+def build(tmp, store, mnt, mount, unmount):
+    """Fill the store; the text of its manifest."""
     mount()
     rnd = os.urandom
     text = rsutil.text_bytes
@@ -113,11 +57,9 @@ def build(tmp, store, mnt, mount, unmount, manifest):
     files["dir/lz4.bin"] = rnd(2 * B + 4097)   # lz4 must fall back to chunked records
     rsutil.write_file(mnt / "dir/lz4.bin", b"")
     os.setxattr(mnt / "dir/lz4.bin", "user.ragstore.compression", b"lz4")
-    for rel, data in files.items():
-        rsutil.write_file(mnt / rel, data)
-    back = {rel: rsutil.backing_path(store, rel, mnt) for rel in files}
+    back = gl.write_files(store, mnt, files)
     unmount()
-    before = {rel: rsutil.read_file(p) for rel, p in back.items()}
+    before = gl.read_backing(back)
 
     # Patch through the mount: whole chunks, unaligned 4 KiB, a write
     # across two blocks, one byte; a cut inside a chunk.
@@ -126,7 +68,7 @@ def build(tmp, store, mnt, mount, unmount, manifest):
 
     def patch(rel, offset, data, with_dd=True):
         if with_dd:
-            dd_patch(tmp, mnt / rel, offset, data)
+            gl.dd_patch(tmp, mnt / rel, offset, data)
         else:
             fd = os.open(mnt / rel, os.O_WRONLY)
             try:
@@ -146,12 +88,13 @@ def build(tmp, store, mnt, mount, unmount, manifest):
     now["cut.bin"] = now["cut.bin"][:B + 4100]
     for rel, data in now.items():
         assert rsutil.read_file(mnt / rel) == data, rel
-    write_manifest(mnt, manifest)
+    manifest = manifest_text(mnt)
     unmount()
     check_layout(store, back, before, {rel: bytes(d) for rel, d in now.items()})
+    return manifest
 
 
-def write_manifest(mnt, manifest):
+def manifest_text(mnt):
     """The manifest of tests/golden/README.md: d and f lines, and the user
     xattrs (c for user.ragstore.compression, x for the others)."""
     lines = []
@@ -175,7 +118,7 @@ def write_manifest(mnt, manifest):
                 lines.append("c %s %s" % (p, v.decode()))
             else:
                 lines.append("x %s %s %s" % (p, name, v.hex()))
-    Path(manifest).write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def chunk_bytes(raw, e, j):
@@ -191,7 +134,7 @@ def check_layout(store, back, before, now):
     exactly the written chunks changed."""
     conf = (store / "ragstore.conf").read_text()
     assert "\nversion = 2\n" in conf and "plaintext_names = no" in conf, conf
-    raw = {rel: rsutil.read_file(p) for rel, p in back.items()}
+    raw = gl.read_backing(back)
     for rel, r in raw.items():
         assert v2.is_v2(r), rel
 
@@ -251,4 +194,4 @@ def check_layout(store, back, before, now):
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: make_v2_chunked.py OUTDIR")
-    main(sys.argv[1])
+    gl.make_store("make_v2_chunked.py", sys.argv[1], "manifest", build)

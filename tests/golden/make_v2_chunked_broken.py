@@ -14,18 +14,12 @@ access to the backing directory would.  Run only when deliberately making a
 new store; it refuses to overwrite one."""
 import hashlib
 import os
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-import rsutil  # noqa: E402  (mounts, processes, backing paths)
-import v2layout as v2  # noqa: E402  (the layout of the files)
+import goldenlib as gl  # (the store made, mounted and kept as a tar)
+import rsutil  # (mounts, processes, backing paths; goldenlib puts it on the path)
+import v2layout as v2  # (the layout of the files)
 
-RS = os.environ.get("RAGSTORE_BIN", str(HERE.parent.parent / "ragstore"))
-PASS = HERE / "passphrase"
 B = rsutil.DEFAULT_BLOCK
 CH = v2.CHUNK
 
@@ -45,80 +39,29 @@ EXPECT_HEAD = """\
 """
 
 
-def sh(*args):
-    rsutil.run(args, check=True)
-
-
-def write_at(path, offset, data):
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        f.write(data)
-
-
-def main(out):
-    out = Path(out)
-    if (out / "store.tar").exists() or (out / "expect").exists():
-        sys.exit("make_v2_chunked_broken.py: %s already holds a store; never regenerate one"
-                 % out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp())
-    store, mnt = tmp / "store", tmp / "mnt"
-    mnt.mkdir()
-    pids = []
-
-    def mount():
-        sh(RS, "mount", "--passfile", PASS, store, mnt)
-        pids[:] = rsutil.daemon_pids(mnt)
-
-    def unmount():
-        problems = rsutil.unmount(mnt, pids)
-        assert not problems, problems
-
-    try:
-        build(tmp, store, mnt, mount, unmount)
-        sh("tar", "--format=posix", "--xattrs", "--xattrs-include=user.*", "--sort=name",
-           "--numeric-owner", "--owner=0", "--group=0", "-C", tmp, "-cf",
-           out / "store.tar", "store")
-        order = sorted(CASES, key=lambda k: (not k.startswith("control"), k))
-        (out / "expect").write_text(EXPECT_HEAD + "".join(
-            "# %s\n%s\n" % (CASES[k][0], "\n".join(CASES[k][1])) for k in order))
-        print("made %s (%d KiB) and %s" % (out / "store.tar",
-                                          (out / "store.tar").stat().st_size // 1024,
-                                          out / "expect"))
-    finally:
-        rsutil.unmount(mnt, pids)
-        if not rsutil.is_mounted(mnt):
-            shutil.rmtree(tmp)
-
-
 NAMES = ("control.bin", "a_flipped_chunk.bin", "b_flipped_tag_table.bin",
          "c_older_chunk.bin", "d_older_chunk_and_tag.bin", "e_older_record.bin",
          "f_cut_in_chunk.bin", "g_swapped_chunks.bin", "h_chunk_from_block_0.bin")
 
 
 def build(tmp, store, mnt, mount, unmount):
-    sh(RS, "init", "--passfile", PASS, store)
+    """Fill the store and damage it; the text of its expect file."""
     mount()
     plain = {rel: os.urandom(4 * B) for rel in NAMES}
-    for rel, data in plain.items():
-        rsutil.write_file(mnt / rel, data)
-    back = {rel: rsutil.backing_path(store, rel, mnt) for rel in NAMES}
+    back = gl.write_files(store, mnt, plain)
     unmount()
-    old = {rel: rsutil.read_file(p) for rel, p in back.items()}
+    old = gl.read_backing(back)
 
     # Chunk 3 of block 1 rewritten with dd through the mount.
     mount()
     now = {}
-    patch = tmp / "patch"
     for rel in NAMES:
         new = os.urandom(CH)
-        patch.write_bytes(new)
-        sh("dd", "if=%s" % patch, "of=%s" % (mnt / rel), "bs=%d" % CH,
-           "seek=%d" % ((B + 3 * CH) // CH), "count=1", "conv=notrunc", "status=none")
+        gl.dd_patch(tmp, mnt / rel, B + 3 * CH, new)
         now[rel] = plain[rel][:B + 3 * CH] + new + plain[rel][B + 4 * CH:]
         assert rsutil.read_file(mnt / rel) == now[rel], rel
     unmount()
-    cur = {rel: rsutil.read_file(p) for rel, p in back.items()}
+    cur = gl.read_backing(back)
     for rel in NAMES:
         h = v2.header(cur[rel])
         assert h["nents"] == 4 and all(
@@ -179,7 +122,7 @@ def build(tmp, store, mnt, mount, unmount):
     o, e = rec(rel, old[rel]), rec(rel)
     older = old[rel][chunk_off(o, 3):chunk_off(o, 3) + v2.NONCE + CH]
     assert older != cur[rel][chunk_off(e, 3):chunk_off(e, 3) + v2.NONCE + CH]
-    write_at(back[rel], chunk_off(e, 3), older)
+    rsutil.write_at(back[rel], chunk_off(e, 3), older)
     CASES[rel] = ("(c) chunk 3 of block 1 replaced by its older version (before the 4 KiB "
                   "write): it fails against its tag in the table",
                   [r_eio(rel), p_eio(rel, 1, 3), p_ok(rel, 1, 4), p_ok(rel, 0, 0, B)])
@@ -188,8 +131,9 @@ def build(tmp, store, mnt, mount, unmount):
     # table is not the one the header's entry vouches for.
     rel = "d_older_chunk_and_tag.bin"
     o, e = rec(rel, old[rel]), rec(rel)
-    write_at(back[rel], chunk_off(e, 3), old[rel][chunk_off(o, 3):chunk_off(o, 3) + v2.NONCE + CH])
-    write_at(back[rel], tag_off(e, 3), old[rel][tag_off(o, 3):tag_off(o, 3) + v2.TAG])
+    rsutil.write_at(back[rel], chunk_off(e, 3),
+                old[rel][chunk_off(o, 3):chunk_off(o, 3) + v2.NONCE + CH])
+    rsutil.write_at(back[rel], tag_off(e, 3), old[rel][tag_off(o, 3):tag_off(o, 3) + v2.TAG])
     CASES[rel] = ("(d) chunk 3 of block 1 and its tag in the table put back as they were "
                   "before the 4 KiB write: the table no longer matches the header's entry",
                   [r_eio(rel), p_eio(rel, 1, 3), p_eio(rel, 1, 4), p_ok(rel, 0, 0, B)])
@@ -200,7 +144,7 @@ def build(tmp, store, mnt, mount, unmount):
     o, e = rec(rel, old[rel]), rec(rel)
     n = v2.NONCE + e["stored"]
     assert n == v2.NONCE + o["stored"]
-    write_at(back[rel], e["off"], old[rel][o["off"]:o["off"] + n])
+    rsutil.write_at(back[rel], e["off"], old[rel][o["off"]:o["off"] + n])
     CASES[rel] = ("(e) block 1's chunked record replaced by its older version, whole",
                   [r_eio(rel), p_eio(rel, 1, 3), p_eio(rel, 1, 9), p_ok(rel, 3, 0, B)])
 
@@ -224,10 +168,10 @@ def build(tmp, store, mnt, mount, unmount):
     c7 = cur[rel][chunk_off(e, 7):chunk_off(e, 7) + v2.NONCE + CH]
     t2 = cur[rel][tag_off(e, 2):tag_off(e, 2) + v2.TAG]
     t7 = cur[rel][tag_off(e, 7):tag_off(e, 7) + v2.TAG]
-    write_at(back[rel], chunk_off(e, 2), c7)
-    write_at(back[rel], chunk_off(e, 7), c2)
-    write_at(back[rel], tag_off(e, 2), t7)
-    write_at(back[rel], tag_off(e, 7), t2)
+    rsutil.write_at(back[rel], chunk_off(e, 2), c7)
+    rsutil.write_at(back[rel], chunk_off(e, 7), c2)
+    rsutil.write_at(back[rel], tag_off(e, 2), t7)
+    rsutil.write_at(back[rel], tag_off(e, 7), t2)
     CASES[rel] = ("(g) chunks 2 and 7 of block 1 swapped, their tags in the table too",
                   [r_eio(rel), p_eio(rel, 1, 2), p_eio(rel, 1, 7), p_eio(rel, 1, 0),
                    p_ok(rel, 0, 0, B)])
@@ -235,15 +179,16 @@ def build(tmp, store, mnt, mount, unmount):
     # (h) chunk 4 of block 0 (with its tag) copied over chunk 4 of block 1.
     rel = "h_chunk_from_block_0.bin"
     e0, e1 = rec(rel, block=0), rec(rel)
-    write_at(back[rel], chunk_off(e1, 4),
-             cur[rel][chunk_off(e0, 4):chunk_off(e0, 4) + v2.NONCE + CH])
-    write_at(back[rel], tag_off(e1, 4), cur[rel][tag_off(e0, 4):tag_off(e0, 4) + v2.TAG])
+    rsutil.write_at(back[rel], chunk_off(e1, 4),
+                cur[rel][chunk_off(e0, 4):chunk_off(e0, 4) + v2.NONCE + CH])
+    rsutil.write_at(back[rel], tag_off(e1, 4), cur[rel][tag_off(e0, 4):tag_off(e0, 4) + v2.TAG])
     CASES[rel] = ("(h) chunk 4 of block 0 and its tag copied over chunk 4 of block 1",
                   [r_eio(rel), p_eio(rel, 1, 4), p_eio(rel, 1, 5), p_ok(rel, 0, 4),
                    p_ok(rel, 0, 0, B)])
+    return gl.expect_text(EXPECT_HEAD, CASES)
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: make_v2_chunked_broken.py OUTDIR")
-    main(sys.argv[1])
+    gl.make_store("make_v2_chunked_broken.py", sys.argv[1], "expect", build)

@@ -8,6 +8,7 @@ v2_* helpers); slot_offset() and payload_offset() describe format v1 files
 """
 import errno
 import hashlib
+import mmap
 import os
 import pty
 import select
@@ -469,6 +470,28 @@ def pread_fresh(path, length, offset):
         return bytes(out)
     finally:
         os.close(fd)
+
+
+def pread_direct(path, offset, length):
+    """An O_DIRECT pread of length bytes at offset of path (in a mount):
+    the page cache is bypassed, so the daemon is asked for exactly that
+    range (no readahead into a neighbouring chunk or block).  Fewer bytes
+    at the end of the file; raises OSError as the read does."""
+    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, max(4096, (length + 4095) // 4096 * 4096))
+    try:
+        got = 0
+        with memoryview(buf) as whole:
+            while got < length:
+                with whole[got:length] as rest:
+                    n = os.preadv(fd, [rest], offset + got)
+                if n == 0:
+                    break
+                got += n
+            return bytes(whole[:got])
+    finally:
+        os.close(fd)
+        buf.close()
 
 
 def flip_byte(path, offset):

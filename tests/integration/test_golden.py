@@ -7,7 +7,6 @@ as a tree (store/) or as a tar (store.tar, which keeps hard links and the
 backing files' attributes), and a manifest of what it contains (see
 tests/golden/README.md)."""
 import hashlib
-import mmap
 import os
 import random
 import re
@@ -132,25 +131,6 @@ def test_golden_store_exists():
     assert {p.name for p in VERSIONS} >= {"v1", "v2", "v2-chunked"}, VERSIONS
 
 
-def _pread_direct(path, offset, length):
-    """O_DIRECT pread: the daemon is asked for exactly this range."""
-    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECT)
-    buf = mmap.mmap(-1, max(4096, (length + 4095) // 4096 * 4096))
-    try:
-        got = 0
-        with memoryview(buf) as whole:
-            while got < length:
-                with whole[got:length] as rest:
-                    n = os.preadv(fd, [rest], offset + got)
-                if n == 0:
-                    break
-                got += n
-            return bytes(whole[:got])
-    finally:
-        os.close(fd)
-        buf.close()
-
-
 def test_golden_chunked_layout(tmp_path):
     """v2-chunked holds what it is for: chunked records (include/fh2rec.h),
     in whole blocks and in short last blocks, beside whole records; each
@@ -195,12 +175,12 @@ def test_golden_chunked_ranges(ragstore_bin, tmp_path):
             data = rsutil.read_file(p)
             assert hashlib.sha256(data).hexdigest() == rest[1], rel
             for off in range(0, len(data), rsutil.V2_CHUNK):
-                assert _pread_direct(p, off, rsutil.V2_CHUNK) == \
+                assert rsutil.pread_direct(p, off, rsutil.V2_CHUNK) == \
                     data[off:off + rsutil.V2_CHUNK], (rel, off)
             for _ in range(20):
                 off = rnd.randrange(len(data) + 1) if data else 0
                 n = rnd.randint(1, 3 * rsutil.V2_CHUNK)
-                assert _pread_direct(p, off, n) == data[off:off + n], (rel, off, n)
+                assert rsutil.pread_direct(p, off, n) == data[off:off + n], (rel, off, n)
         assert error_entries(mnt) == []
     finally:
         problems = rsutil.unmount(mnt, pids or rsutil.daemon_pids(mnt))

@@ -10,7 +10,6 @@ Every expect line is checked on its own fresh copy and mount: the outcome
 nothing."""
 import errno
 import hashlib
-import mmap
 import os
 
 import pytest
@@ -79,27 +78,6 @@ def mount_broken(ragstore_bin, tmp_path):
     assert not problems
 
 
-def _pread_direct(path, offset, length):
-    """An O_DIRECT pread of length bytes at offset: the page cache is
-    bypassed, so the daemon is asked for exactly that range (no readahead
-    into a neighbouring chunk or block)."""
-    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECT)
-    buf = mmap.mmap(-1, (length + 4095) // 4096 * 4096)
-    try:
-        got = 0
-        with memoryview(buf) as whole:
-            while got < length:
-                with whole[got:length] as rest:
-                    n = os.preadv(fd, [rest], offset + got)
-                if n == 0:
-                    break
-                got += n
-            return bytes(whole[:got])
-    finally:
-        os.close(fd)
-        buf.close()
-
-
 def _do(mnt, line):
     """Carry out the expect line; returns (outcome, what was seen)."""
     kind, rel, *rest = line.split(" ")
@@ -113,7 +91,7 @@ def _do(mnt, line):
             got = os.getxattr(p, rest[0]).hex()
             want = rest[2] if rest[1] == "OK" else None
         elif kind == "p":    # p PATH OFFSET LENGTH EIO | ... OK SHA256
-            data = _pread_direct(p, int(rest[0]), int(rest[1]))
+            data = rsutil.pread_direct(p, int(rest[0]), int(rest[1]))
             assert len(data) == int(rest[1]), "short read: %d bytes" % len(data)
             got = hashlib.sha256(data).hexdigest()
             want = rest[3] if rest[2] == "OK" else None

@@ -21,9 +21,9 @@
  *     make a hole; a truncate that fails on a damaged chunk (of the
  *     write-behind block or not) changes nothing.
  *
- * The header slots are parsed without the key (the layout is in fh2.c, the
- * chunked record's in fh2rec.c): the test looks at where records are and
- * which bytes changed, never at what they say. */
+ * The header slots are parsed without the key (v2image.h; the layout is in
+ * fh2.c, the chunked record's in fh2rec.c): the test looks at where records
+ * are and which bytes changed, never at what they say. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -40,6 +40,7 @@
 #include "store.h"
 #include "unit.h"
 #include "util.h"
+#include "v2image.h"
 
 #define BS 65536               /* the block size of the stores here */
 #define CH FH2_CHUNK           /* 4096 */
@@ -50,81 +51,11 @@
 #define READ_MAX (200 * 1024)
 #define SEEDS 8                /* model runs per codec */
 #define STEPS 600              /* operations per run */
-#define ENTS_AT 128            /* inline entries of a slot (fh2.c) */
 #define TAGS (NCH * CRYPTO_TAG_LEN) /* tag table of a full block */
 
 static uint8_t rbuf[PAD], wbuf[PAD];
 
 /* ---- helpers ---- */
-
-static uint64_t rng = 1;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ULL;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-enum { DATA_RANDOM, DATA_TEXT, DATA_ZERO };
-
-static void fill(uint8_t *p, size_t len, int kind)
-{
-	static const char words[] = "a chunk of plain words that compress well; ";
-	size_t at = below(sizeof(words) - 1);
-
-	for (size_t i = 0; i < len; i++)
-		p[i] = kind == DATA_ZERO ? 0
-		       : kind == DATA_TEXT ? (uint8_t)words[(at + i) % (sizeof(words) - 1)]
-					   : (uint8_t)rnd();
-}
-
-static struct ofile *create(struct store *s, const char *name)
-{
-	struct ofile *f = NULL;
-
-	CHECK_EQ(ofile_create(s, s->rootfd, name, 0600, (uid_t)-1, (gid_t)-1, &s->desc.codec, 1,
-			      &f), 0);
-	return f;
-}
-
-/* Release f (if any) and open name again. */
-static struct ofile *reopen(struct store *s, struct ofile *f, const char *name)
-{
-	struct ofile *g = NULL;
-
-	if (f)
-		CHECK_EQ(ofile_release(s, f), 0);
-	CHECK_EQ(ofile_open(s, s->rootfd, name, &g), 0);
-	return g;
-}
-
-static void done(struct store *s, struct ofile *f)
-{
-	if (f)
-		CHECK_EQ(ofile_release(s, f), 0);
-}
-
-/* 1 if f holds exactly want[0..len); else 0, printing the first difference. */
-static int same(struct store *s, struct ofile *f, const uint8_t *want, size_t len)
-{
-	ssize_t n = ofile_read(s, f, (char *)rbuf, len + BS, 0);
-	size_t i = 0;
-
-	if (n == (ssize_t)len && ofile_size(f) == len && memcmp(rbuf, want, len) == 0)
-		return 1;
-	while (n > 0 && i < (size_t)n && i < len && rbuf[i] == want[i])
-		i++;
-	fprintf(stderr, "same: read %zd of %zu bytes, size %llu, first difference at %zu\n", n,
-		len, (unsigned long long)ofile_size(f), i);
-	return 0;
-}
 
 /* 1 if len bytes at off of f read as want does (want holds the whole
  * content, size bytes, zeros past it). */
@@ -141,97 +72,7 @@ static int read_ok(struct store *s, struct ofile *f, const uint8_t *want, size_t
 	return 0;
 }
 
-/* ---- the backing file, raw ---- */
-
-struct image {
-	uint8_t *b;
-	size_t len;
-};
-
-static void image_free(struct image *im)
-{
-	free(im->b);
-	im->b = NULL;
-	im->len = 0;
-}
-
-static void image_fd(struct store *s, int fd, struct image *im)
-{
-	struct stat st;
-
-	image_free(im);
-	CHECK_EQ(backend_fstat(s->be, fd, &st), 0);
-	im->len = (size_t)st.st_size;
-	im->b = calloc(1, im->len + FH2_DATA_START);
-	CHECK(im->b && backend_pread_full(s->be, fd, im->b, im->len, 0) == (ssize_t)im->len);
-}
-
-static void image_of(struct store *s, const char *name, struct image *im)
-{
-	int fd = backend_openat(s->be, s->rootfd, name, O_RDONLY, 0);
-
-	CHECK(fd >= 0);
-	if (fd >= 0) {
-		image_fd(s, fd, im);
-		backend_close(s->be, fd);
-	}
-}
-
-/* An index entry as it is on disk. */
-struct rent {
-	uint64_t block, off;
-	uint32_t stored, plain;
-	uint8_t algo;
-	uint8_t tag[CRYPTO_TAG_LEN];
-};
-
-/* The slot with the higher generation (0 or 1). */
-static int newest(const struct image *im)
-{
-	const uint8_t *a = im->b, *b = im->b + FH2_SLOT;
-
-	if (im->len < 2 * FH2_SLOT || !fh2_is_v2(b))
-		return 0;
-	return !fh2_is_v2(a) || util_get_le64(b + 8) > util_get_le64(a + 8);
-}
-
-/* The inline entries of the newest slot into e (room for FH2_INLINE_ENTS);
- * their number, or -1 when the index is a sealed blob. */
-static int ents_of(const struct image *im, struct rent *e)
-{
-	const uint8_t *p = im->b + newest(im) * FH2_SLOT;
-	uint32_t n = util_get_le32(p + 56), ninline = util_get_le32(p + 60);
-
-	if (n != ninline || n > FH2_INLINE_ENTS)
-		return -1;
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *q = p + ENTS_AT + FH2_ENT_LEN * i;
-		uint64_t w = util_get_le64(q + 8);
-
-		e[i].block = util_get_le64(q);
-		e[i].off = w & FH2_OFF_MAX;
-		e[i].algo = (uint8_t)(w >> 48);
-		e[i].stored = util_get_le32(q + 16);
-		e[i].plain = util_get_le32(q + 20);
-		memcpy(e[i].tag, q + 24, CRYPTO_TAG_LEN);
-	}
-	return (int)n;
-}
-
-/* Block b's entry of im into *e; 0, or -1 (with a failed check) if none. */
-static int ent_of(const struct image *im, uint64_t b, struct rent *e)
-{
-	struct rent all[FH2_INLINE_ENTS];
-	int n = ents_of(im, all);
-
-	for (int i = 0; i < n; i++)
-		if (all[i].block == b) {
-			*e = all[i];
-			return 0;
-		}
-	CHECK(!"no inline entry for the block");
-	return -1;
-}
+/* ---- chunks of a record in the backing file ---- */
 
 /* Where chunk j of the record of e starts (its nonce), in the file. */
 static uint64_t chunk_pos(const struct rent *e, uint32_t j)
@@ -244,51 +85,35 @@ static size_t chunk_len(const struct rent *e, uint32_t j)
 	return CRYPTO_NONCE_LEN + fh2rec_chunk_plain(e->plain, j);
 }
 
-/* Name what was being checked if a check failed since before. */
-static int context(unsigned before, const char *what)
-{
-	if (unit_failed != before)
-		fprintf(stderr, "    (in: %s)\n", what);
-	return unit_failed == before;
-}
-
 /* ---- 1. the randomized model test ---- */
 
 struct mfile {
-	const char *name;
-	struct ofile *f;
-	uint8_t *m;      /* the model: PAD bytes, zeros past len */
-	size_t len;
+	struct model mo;  /* mo.m: PAD bytes */
 	unsigned chunked; /* chunked records seen at rest */
 	unsigned blobs;   /* times at rest with an index blob */
 };
 
 /* At rest (closed, or right after fsync): the backing length is the data
  * end, the size is the model's; count the chunked records. */
-static void model_at_rest(struct store *s, struct mfile *mf, int fd)
+static void model_at_rest(struct model *mo, const struct image *im, const char *what)
 {
-	struct image im = { 0 };
+	struct mfile *mf = (struct mfile *)mo; /* its first member */
 	struct rent e[FH2_INLINE_ENTS];
-	const uint8_t *p;
+	struct slot sl;
 	int n;
 
-	if (fd >= 0)
-		image_fd(s, fd, &im);
-	else
-		image_of(s, mf->name, &im);
-	if (!im.b)
+	if (!im->b)
 		return;
-	p = im.b + newest(&im) * FH2_SLOT;
-	CHECK_EQ(util_get_le64(p + 40), mf->len);
-	CHECK_EQ(util_get_le64(p + 48), im.len);
-	n = ents_of(&im, e);
+	sl = slot_get(im, newest(im));
+	CHECK_EQ(sl.size, mo->len);
+	CHECK_EQ(sl.data_end, im->len);
+	n = ents_of(im, e);
 	mf->blobs += n < 0;
 	for (int i = 0; i < n; i++) {
 		mf->chunked += e[i].algo == FH2_ALGO_CHUNKED;
 		if (e[i].algo == FH2_ALGO_CHUNKED)
 			CHECK(e[i].plain > CH && e[i].stored == fh2rec_chunked_stored(e[i].plain));
 	}
-	image_free(&im);
 }
 
 /* An offset to write at, given the file's length. */
@@ -320,16 +145,16 @@ static size_t pick_len(void)
 }
 
 /* Random reads of the file, each against the model. */
-static int model_reads(struct store *s, struct mfile *mf, char *what, size_t wlen)
+static int model_reads(struct store *s, struct model *mo, char *what, size_t wlen)
 {
 	for (int k = 0; k < 3; k++) {
 		size_t off, n;
 
 		switch (below(4)) {
-		case 0: off = CH * below(mf->len / CH + 1); break;
-		case 1: off = below(mf->len + 1); break;
-		case 2: off = mf->len > CH ? mf->len - below(CH) : 0; break;
-		default: off = BS * below(mf->len / BS + 1) + below(2) * (CH - 1); break;
+		case 0: off = CH * below(mo->len / CH + 1); break;
+		case 1: off = below(mo->len + 1); break;
+		case 2: off = mo->len > CH ? mo->len - below(CH) : 0; break;
+		default: off = BS * below(mo->len / BS + 1) + below(2) * (CH - 1); break;
 		}
 		switch (below(5)) {
 		case 0: n = 1 + below(16); break;
@@ -338,7 +163,7 @@ static int model_reads(struct store *s, struct mfile *mf, char *what, size_t wle
 		case 3: n = BS; break;
 		default: n = 1 + below(READ_MAX); break;
 		}
-		if (!read_ok(s, mf->f, mf->m, mf->len, off, n)) {
+		if (!read_ok(s, mo->f, mo->m, mo->len, off, n)) {
 			snprintf(what + strlen(what), wlen - strlen(what), ", then read %zu at %zu", n,
 				 off);
 			return 0;
@@ -347,28 +172,18 @@ static int model_reads(struct store *s, struct mfile *mf, char *what, size_t wle
 	return 1;
 }
 
-/* One random operation on mf, described into what; 0 if it failed. */
-static int model_step(struct store *s, struct mfile *mf, char *what, size_t wlen)
+/* One random operation on mo, described into what; 0 if it failed. */
+static int model_step(struct store *s, struct model *mo, char *what, size_t wlen)
 {
 	unsigned op = (unsigned)below(100), before = unit_failed;
-	size_t off, n, len = mf->len;
-	struct ofile *g = NULL;
+	size_t off, n, len = mo->len;
 
 	if (op < 42) {
 		int kind = below(10) < 6 ? DATA_RANDOM : below(4) ? DATA_TEXT : DATA_ZERO;
 
 		n = pick_len();
 		off = pick_off(len);
-		if (off >= MAXLEN)
-			off = below(MAXLEN);
-		if (off + n > MAXLEN)
-			n = MAXLEN - off;
-		snprintf(what, wlen, "write %zu at %zu (size %zu), kind %d", n, off, len, kind);
-		fill(wbuf, n, kind);
-		CHECK_EQ(ofile_write(s, mf->f, (char *)wbuf, n, (off_t)off), n);
-		memcpy(mf->m + off, wbuf, n);
-		if (off + n > len)
-			mf->len = off + n;
+		model_write(s, mo, off, n, kind, what, wlen);
 	} else if (op < 52) {
 		size_t grow = below(2) ? below(2 * BS) : 0;
 
@@ -382,16 +197,13 @@ static int model_step(struct store *s, struct mfile *mf, char *what, size_t wlen
 			n = MAXLEN;
 		if (n + grow > MAXLEN)
 			grow = MAXLEN - n;
-		snprintf(what, wlen, "truncate %zu to %zu, then to %zu", len, n, n + grow);
-		CHECK_EQ(ofile_truncate(s, mf->f, n), 0);
-		if (n < len)
-			memset(mf->m + n, 0, len - n);
-		mf->len = n;
+		model_truncate(s, mo, n, what, wlen);
 		if (grow) {
 			/* The bytes past the cut read as zeros. */
-			CHECK_EQ(ofile_truncate(s, mf->f, n + grow), 0);
-			mf->len = n + grow;
-			CHECK(read_ok(s, mf->f, mf->m, mf->len, n > CH ? n - CH : 0, 2 * CH));
+			snprintf(what + strlen(what), wlen - strlen(what), ", then to %zu", n + grow);
+			CHECK_EQ(ofile_truncate(s, mo->f, n + grow), 0);
+			mo->len = n + grow;
+			CHECK(read_ok(s, mo->f, mo->m, mo->len, n > CH ? n - CH : 0, 2 * CH));
 		}
 	} else if (op < 60) {
 		off = below(len + 1);
@@ -400,74 +212,60 @@ static int model_step(struct store *s, struct mfile *mf, char *what, size_t wlen
 			off -= off % CH;
 			n = CH * (1 + below(NCH));
 		}
-		snprintf(what, wlen, "punch %zu at %zu (size %zu)", n, off, len);
-		CHECK_EQ(ofile_fallocate(s, mf->f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					 (off_t)off, (off_t)n), 0);
-		if (off < len)
-			memset(mf->m + off, 0, (off + n < len ? off + n : len) - off);
+		model_punch(s, mo, off, n, what, wlen);
 	} else if (op < 70) {
 		snprintf(what, wlen, "flush");
-		CHECK_EQ(ofile_flush(s, mf->f), 0);
+		CHECK_EQ(ofile_flush(s, mo->f), 0);
 	} else if (op < 74) {
-		snprintf(what, wlen, "flush of a second handle");
-		CHECK_EQ(ofile_open(s, s->rootfd, mf->name, &g), 0);
-		CHECK(g == mf->f);
-		CHECK_EQ(ofile_flush(s, g), 0);
-		CHECK_EQ(ofile_release(s, g), 0);
+		model_flush_other(s, mo, what, wlen);
 	} else if (op < 81) {
-		snprintf(what, wlen, "fsync (size %zu)", len);
-		CHECK_EQ(ofile_fsync(s, mf->f, (int)below(2)), 0);
-		model_at_rest(s, mf, ofile_fd(mf->f));
+		model_fsync(s, mo, what, wlen);
 	} else if (op < 89) {
-		snprintf(what, wlen, "close and reopen (size %zu)", len);
-		CHECK_EQ(ofile_release(s, mf->f), 0);
-		model_at_rest(s, mf, -1);
-		mf->f = reopen(s, NULL, mf->name);
-		if (!mf->f)
+		if (!model_reopen(s, mo, what, wlen))
 			return 0;
 	} else if (op < 93) {
 		snprintf(what, wlen, "verify (size %zu)", len);
-		CHECK_EQ(ofile_verify(s, mf->f, NULL, NULL), 0);
+		CHECK_EQ(ofile_verify(s, mo->f, NULL, NULL), 0);
 	} else {
 		snprintf(what, wlen, "reads only (size %zu)", len);
 	}
 	if (unit_failed != before)
 		return 0;
-	return model_reads(s, mf, what, wlen) && same(s, mf->f, mf->m, mf->len);
+	return model_reads(s, mo, what, wlen) && same(s, mo->f, mo->m, mo->len);
 }
 
 static void test_model(struct store *s, uint64_t seed, unsigned ops, unsigned *chunked,
 		       unsigned *blobs)
 {
 	char name[32], what[192];
-	struct mfile mf = { name, NULL, calloc(1, PAD), 0, 0, 0 };
+	struct mfile mf = { { name, NULL, calloc(1, PAD), 0, MAXLEN, model_at_rest }, 0, 0 };
 	struct ofile *f;
 
 	snprintf(name, sizeof(name), "model%llu", (unsigned long long)seed);
 	rng = seed * 0x9e3779b97f4a7c15ULL;
-	mf.f = create(s, name);
+	mf.mo.f = create(s, name);
 	/* Start from random blocks, so that there are chunked records to
 	 * write into from the first step on. */
-	mf.len = (size_t)(1 + below(4)) * BS + below(BS);
-	fill(mf.m, mf.len, DATA_RANDOM);
-	if (mf.f && mf.m)
-		CHECK_EQ(ofile_write(s, mf.f, (char *)mf.m, mf.len, 0), mf.len);
-	for (unsigned i = 0; i < ops && mf.f && mf.m; i++) {
-		if (model_step(s, &mf, what, sizeof(what)))
+	mf.mo.len = (size_t)(1 + below(4)) * BS + below(BS);
+	fill(mf.mo.m, mf.mo.len, DATA_RANDOM);
+	if (mf.mo.f && mf.mo.m)
+		CHECK_EQ(ofile_write(s, mf.mo.f, (char *)mf.mo.m, mf.mo.len, 0), mf.mo.len);
+	for (unsigned i = 0; i < ops && mf.mo.f && mf.mo.m; i++) {
+		if (model_step(s, &mf.mo, what, sizeof(what)))
 			continue;
 		CHECK(!"model: content differs");
 		fprintf(stderr, "chunk model seed %llu, codec %d: op %u failed: %s\n",
 			(unsigned long long)seed, s->desc.codec.algo, i, what);
 		break;
 	}
-	done(s, mf.f);
+	done(s, mf.mo.f);
 	f = reopen(s, NULL, name);
-	CHECK(f && same(s, f, mf.m, mf.len));
+	CHECK(f && same(s, f, mf.mo.m, mf.mo.len));
 	done(s, f);
 	*chunked += mf.chunked;
 	*blobs += mf.blobs;
 	backend_unlinkat(s->be, s->rootfd, name, 0);
-	free(mf.m);
+	free(mf.mo.m);
 }
 
 /* ---- 2. layout ---- */
@@ -690,40 +488,22 @@ out:
 
 /* ---- 3. tampering ---- */
 
-static void flip(struct store *s, int fd, uint64_t off)
-{
-	uint8_t c;
-
-	CHECK_EQ(backend_pread(s->be, fd, &c, 1, (off_t)off), 1);
-	c ^= 0x20;
-	CHECK_EQ(backend_pwrite(s->be, fd, &c, 1, (off_t)off), 1);
-}
-
 static void put(struct store *s, int fd, const void *p, size_t n, uint64_t off)
 {
 	CHECK_EQ(backend_pwrite_full(s->be, fd, p, n, (off_t)off), 0);
 }
 
-static void bad_block(void *arg, uint64_t block)
-{
-	*(uint64_t *)arg |= 1ULL << block;
-}
-
-/* 4 random blocks, durable, reopened; their entries in e[]. */
+/* A tamper file (tamper_new) of 4 chunked records; their entries in e[]. */
 static struct ofile *tamper_file(struct store *s, const char *name, uint8_t *d, struct rent *e)
 {
-	struct ofile *f = create(s, name);
+	struct ofile *f = tamper_new(s, name, d);
 	struct image im = { 0 };
 
-	fill(d, 4 * BS, DATA_RANDOM);
-	CHECK_EQ(ofile_write(s, f, (char *)d, 4 * BS, 0), 4 * BS);
-	CHECK_EQ(ofile_fsync(s, f, 0), 0);
-	f = reopen(s, f, name);
 	if (!f)
 		return NULL;
 	/* Errors are counted once per path, block and cause in a while. */
 	ofile_set_path(f, name);
-	image_fd(s, ofile_fd(f), &im);
+	image_take(s, ofile_fd(f), &im);
 	CHECK_EQ(ents_of(&im, e), 4);
 	for (uint32_t i = 0; i < 4; i++)
 		CHECK(e[i].block == i && e[i].algo == FH2_ALGO_CHUNKED && e[i].plain == BS);
@@ -746,25 +526,6 @@ static void check_chunk(struct store *s, struct ofile *f, const uint8_t *d, uint
 	}
 }
 
-/* Whole blocks read alone: as in d, or EIO for those in the mask bad; and
- * ofile_verify reports exactly those. */
-static void check_blocks(struct store *s, struct ofile *f, const uint8_t *d, uint64_t bad)
-{
-	uint64_t seen = 0;
-
-	for (uint64_t b = 0; b < 4; b++) {
-		ssize_t n = ofile_read(s, f, (char *)rbuf, BS, (off_t)(b * BS));
-
-		if (bad >> b & 1)
-			CHECK_EQ(n, -EIO);
-		else
-			CHECK(n == BS && memcmp(rbuf, d + b * BS, BS) == 0);
-	}
-	CHECK_EQ(ofile_read(s, f, (char *)rbuf, 4 * BS, 0), bad ? -EIO : 4 * BS);
-	CHECK_EQ(ofile_verify(s, f, bad_block, &seen), __builtin_popcountll(bad));
-	CHECK_EQ(seen, bad);
-}
-
 /* Integrity errors counted since *last (which moves on). */
 static uint64_t new_errors(struct store *s, uint64_t *last)
 {
@@ -774,165 +535,198 @@ static uint64_t new_errors(struct store *s, uint64_t *last)
 	return d;
 }
 
+/* Chunk j of block b was just damaged: it reads EIO, and the store counts
+ * an integrity error since *errs (which moves on). */
+static void check_damaged(struct store *s, struct ofile *f, const uint8_t *d, uint64_t b,
+			  uint32_t j, uint64_t *errs)
+{
+	check_chunk(s, f, d, b, j, 1);
+	CHECK(new_errors(s, errs) >= 1);
+}
+
+/* What the tampering cases share. */
+struct tamper {
+	uint8_t *d;                     /* 4 * BS bytes: what the file holds */
+	uint8_t *old;                   /* room for a record: fh2rec_max(BS) */
+	struct rent e[FH2_INLINE_ENTS]; /* the file's entries, undamaged */
+	uint64_t errs;                  /* integrity errors counted so far */
+};
+
+/* One case: f is a new tamper file, open; the case damages it, checks what
+ * reads, writes and verify make of it and returns it (or a handle opened
+ * anew, or NULL). */
+typedef struct ofile *tamper_fn(struct store *s, struct tamper *t, struct ofile *f);
+
+/* Run the case fn on a new tamper file name; its failed checks are named
+ * what. */
+static void tamper_case(struct store *s, struct tamper *t, const char *name, tamper_fn *fn,
+			const char *what)
+{
+	unsigned before = unit_failed;
+	struct ofile *f = tamper_file(s, name, t->d, t->e);
+
+	if (f) {
+		done(s, fn(s, t, f));
+		new_errors(s, &t->errs);
+	}
+	context(before, what);
+}
+
+/* A flipped ciphertext byte in chunk 3 of block 1.  The tag table
+ * still matches the entry, so the other chunks of block 1 open, and
+ * only a read that needs chunk 3 fails (it never returns its bytes). */
+static struct ofile *tamper_flipped_chunk(struct store *s, struct tamper *t, struct ofile *f)
+{
+	uint8_t *d = t->d;
+	const struct rent *e = t->e;
+	struct rent e2;
+	struct image im = { 0 };
+	int fd = ofile_fd(f);
+
+	flip(s, fd, chunk_pos(&e[1], 3) + CRYPTO_NONCE_LEN + 1000);
+	check_damaged(s, f, d, 1, 3, &t->errs);
+	check_chunk(s, f, d, 1, 2, 0);
+	check_chunk(s, f, d, 1, 4, 0);
+	check_chunk(s, f, d, 1, 15, 0);
+	CHECK_EQ(ofile_read(s, f, (char *)rbuf, 2 * CH, BS + 2 * CH + 1), -EIO);
+	check_blocks(s, f, d, 1 << 1);
+	/* A write into part of chunk 3 needs its old bytes: EIO. */
+	CHECK_EQ(ofile_write(s, f, "x", 1, BS + 3 * CH + 5), -EIO);
+	CHECK_EQ(ofile_flush(s, f), 0);
+	check_blocks(s, f, d, 1 << 1);
+	/* A write into chunk 5 copies chunk 3's ciphertext as it is:
+	 * chunk 3 still fails, chunk 5 has the new bytes. */
+	CHECK_EQ(ofile_write(s, f, "y", 1, BS + 5 * CH + 5), 1);
+	d[BS + 5 * CH + 5] = 'y';
+	CHECK_EQ(ofile_fsync(s, f, 0), 0);
+	check_chunk(s, f, d, 1, 3, 1);
+	check_chunk(s, f, d, 1, 5, 0);
+	f = reopen(s, f, "flipped-chunk");
+	check_chunk(s, f, d, 1, 3, 1);
+	check_chunk(s, f, d, 1, 5, 0);
+	check_blocks(s, f, d, 1 << 1);
+	/* A flipped nonce byte of chunk 0 of block 2, too. */
+	image_take(s, ofile_fd(f), &im);
+	if (ent_of(&im, 2, &e2) == 0)
+		flip(s, ofile_fd(f), chunk_pos(&e2, 0) + 5);
+	check_chunk(s, f, d, 2, 0, 1);
+	check_chunk(s, f, d, 2, 1, 0);
+	check_blocks(s, f, d, 1 << 1 | 1 << 2);
+	/* Writing the whole of chunk 3 needs none of its old bytes: the
+	 * block is whole again. */
+	fill(d + BS + 3 * CH, CH, DATA_RANDOM);
+	CHECK_EQ(ofile_write(s, f, (char *)d + BS + 3 * CH, CH, BS + 3 * CH), CH);
+	CHECK_EQ(ofile_flush(s, f), 0);
+	check_chunk(s, f, d, 1, 3, 0);
+	check_blocks(s, f, d, 1 << 2);
+	image_free(&im);
+	return f;
+}
+
+/* An older copy of chunk 4 of block 2 put back into the record that
+ * replaced it, then the whole older record: both fail. */
+static struct ofile *tamper_older_chunk(struct store *s, struct tamper *t, struct ofile *f)
+{
+	uint8_t *d = t->d;
+	const struct rent *e = t->e;
+	struct rent e2;
+	struct image im = { 0 };
+	int fd = ofile_fd(f);
+
+	CHECK_EQ(backend_pread_full(s->be, fd, t->old, fh2_rec_len(e[2].stored),
+				    (off_t)e[2].off), fh2_rec_len(e[2].stored));
+	fill(d + 2 * BS + 4 * CH, CH, DATA_RANDOM);
+	CHECK_EQ(ofile_write(s, f, (char *)d + 2 * BS + 4 * CH, CH, 2 * BS + 4 * CH), CH);
+	CHECK_EQ(ofile_fsync(s, f, 0), 0);
+	image_take(s, fd, &im);
+	if (ent_of(&im, 2, &e2) == 0) {
+		CHECK(memcmp(e2.tag, e[2].tag, CRYPTO_TAG_LEN) != 0);
+		put(s, fd, t->old + fh2rec_chunk_at(BS, 4), CRYPTO_NONCE_LEN + CH,
+		    chunk_pos(&e2, 4));
+		check_damaged(s, f, d, 2, 4, &t->errs);
+		check_chunk(s, f, d, 2, 3, 0);
+		check_chunk(s, f, d, 2, 12, 0);
+		check_blocks(s, f, d, 1 << 2);
+		/* Its old tag with it: the table no longer matches. */
+		put(s, fd, t->old + 4 * CRYPTO_TAG_LEN, CRYPTO_TAG_LEN,
+		    e2.off + 4 * CRYPTO_TAG_LEN);
+		check_chunk(s, f, d, 2, 4, 1);
+		check_chunk(s, f, d, 2, 12, 1);
+		/* The whole older record: authentic, but older than the
+		 * entry's tag. */
+		put(s, fd, t->old, fh2_rec_len(e[2].stored), e2.off);
+		check_chunk(s, f, d, 2, 4, 1);
+		check_chunk(s, f, d, 2, 0, 1);
+		check_blocks(s, f, d, 1 << 2);
+		CHECK_EQ(ofile_write(s, f, "z", 1, 2 * BS + 9 * CH + 1), -EIO);
+	}
+	image_free(&im);
+	return f;
+}
+
+/* A flipped byte of the tag table of block 0 (chunk 6's tag): no
+ * chunk of block 0 opens, and no partial write into it; the other
+ * blocks are intact; a whole-block write replaces it. */
+static struct ofile *tamper_flipped_table(struct store *s, struct tamper *t, struct ofile *f)
+{
+	uint8_t *d = t->d;
+	const struct rent *e = t->e;
+	int fd = ofile_fd(f);
+
+	flip(s, fd, e[0].off + 6 * CRYPTO_TAG_LEN + 3);
+	check_damaged(s, f, d, 0, 6, &t->errs);
+	check_chunk(s, f, d, 0, 0, 1);
+	check_chunk(s, f, d, 0, 15, 1);
+	check_chunk(s, f, d, 1, 6, 0);
+	check_blocks(s, f, d, 1 << 0);
+	CHECK_EQ(ofile_write(s, f, "w", 1, 9 * CH), -EIO);
+	CHECK_EQ(ofile_write(s, f, (char *)d, CH, 0), -EIO); /* the rest is needed */
+	CHECK_EQ(ofile_write(s, f, "w", 1, 3 * BS + 9), 1);
+	d[3 * BS + 9] = 'w';
+	CHECK_EQ(ofile_flush(s, f), 0);
+	check_blocks(s, f, d, 1 << 0);
+	fill(d, BS, DATA_RANDOM);
+	CHECK_EQ(ofile_write(s, f, (char *)d, BS, 0), BS);
+	f = reopen(s, f, "flipped-table");
+	check_blocks(s, f, d, 0);
+	return f;
+}
+
+/* Cut inside the last chunk of the last record: the chunks before
+ * the cut still open, the cut one reads EIO, and so does a partial
+ * write into that block (it needs the whole record). */
+static struct ofile *tamper_cut(struct store *s, struct tamper *t, struct ofile *f)
+{
+	uint8_t *d = t->d;
+	const struct rent *e = t->e;
+	uint32_t last = 0;
+	int fd = ofile_fd(f);
+
+	for (uint32_t i = 1; i < 4; i++)
+		last = e[i].off > e[last].off ? i : last;
+	CHECK_EQ(backend_ftruncate(s->be, fd, (off_t)(chunk_pos(&e[last], NCH - 1) + 100)), 0);
+	check_damaged(s, f, d, last, NCH - 1, &t->errs);
+	check_chunk(s, f, d, last, 0, 0);
+	check_chunk(s, f, d, last, NCH - 2, 0);
+	check_blocks(s, f, d, 1ULL << last);
+	CHECK_EQ(ofile_write(s, f, "c", 1, (off_t)last * BS + 1), -EIO);
+	return f;
+}
+
 static void test_tamper(struct store *s)
 {
-	uint8_t *d = calloc(1, 4 * BS);
-	uint8_t *old = malloc(fh2rec_max(BS));
-	struct rent e[FH2_INLINE_ENTS], e2;
-	struct image im = { 0 };
-	struct ofile *f;
-	uint64_t errs = memstore_stats(s).integrity_errors;
-	unsigned before;
-	int fd;
+	struct tamper t = { calloc(1, 4 * BS), malloc(fh2rec_max(BS)), { { 0 } },
+			    memstore_stats(s).integrity_errors };
 
-	if (!d || !old)
-		goto out;
-	printf("test_v2chunk: the integrity errors logged are expected\n");
-
-	/* A flipped ciphertext byte in chunk 3 of block 1.  The tag table
-	 * still matches the entry, so the other chunks of block 1 open, and
-	 * only a read that needs chunk 3 fails (it never returns its bytes). */
-	before = unit_failed;
-	f = tamper_file(s, "flipped-chunk", d, e);
-	if (f) {
-		fd = ofile_fd(f);
-		flip(s, fd, chunk_pos(&e[1], 3) + CRYPTO_NONCE_LEN + 1000);
-		check_chunk(s, f, d, 1, 3, 1);
-		CHECK(new_errors(s, &errs) >= 1);
-		check_chunk(s, f, d, 1, 2, 0);
-		check_chunk(s, f, d, 1, 4, 0);
-		check_chunk(s, f, d, 1, 15, 0);
-		CHECK_EQ(ofile_read(s, f, (char *)rbuf, 2 * CH, BS + 2 * CH + 1), -EIO);
-		check_blocks(s, f, d, 1 << 1);
-		/* A write into part of chunk 3 needs its old bytes: EIO. */
-		CHECK_EQ(ofile_write(s, f, "x", 1, BS + 3 * CH + 5), -EIO);
-		CHECK_EQ(ofile_flush(s, f), 0);
-		check_blocks(s, f, d, 1 << 1);
-		/* A write into chunk 5 copies chunk 3's ciphertext as it is:
-		 * chunk 3 still fails, chunk 5 has the new bytes. */
-		CHECK_EQ(ofile_write(s, f, "y", 1, BS + 5 * CH + 5), 1);
-		d[BS + 5 * CH + 5] = 'y';
-		CHECK_EQ(ofile_fsync(s, f, 0), 0);
-		check_chunk(s, f, d, 1, 3, 1);
-		check_chunk(s, f, d, 1, 5, 0);
-		f = reopen(s, f, "flipped-chunk");
-		check_chunk(s, f, d, 1, 3, 1);
-		check_chunk(s, f, d, 1, 5, 0);
-		check_blocks(s, f, d, 1 << 1);
-		/* A flipped nonce byte of chunk 0 of block 2, too. */
-		image_fd(s, ofile_fd(f), &im);
-		if (ent_of(&im, 2, &e2) == 0)
-			flip(s, ofile_fd(f), chunk_pos(&e2, 0) + 5);
-		check_chunk(s, f, d, 2, 0, 1);
-		check_chunk(s, f, d, 2, 1, 0);
-		check_blocks(s, f, d, 1 << 1 | 1 << 2);
-		/* Writing the whole of chunk 3 needs none of its old bytes: the
-		 * block is whole again. */
-		fill(d + BS + 3 * CH, CH, DATA_RANDOM);
-		CHECK_EQ(ofile_write(s, f, (char *)d + BS + 3 * CH, CH, BS + 3 * CH), CH);
-		CHECK_EQ(ofile_flush(s, f), 0);
-		check_chunk(s, f, d, 1, 3, 0);
-		check_blocks(s, f, d, 1 << 2);
-		done(s, f);
-		new_errors(s, &errs);
+	if (t.d && t.old) {
+		printf("test_v2chunk: the integrity errors logged are expected\n");
+		tamper_case(s, &t, "flipped-chunk", tamper_flipped_chunk, "a flipped chunk byte");
+		tamper_case(s, &t, "older-chunk", tamper_older_chunk, "an older chunk");
+		tamper_case(s, &t, "flipped-table", tamper_flipped_table, "a flipped tag-table byte");
+		tamper_case(s, &t, "cut", tamper_cut, "a file cut inside a chunk");
 	}
-	context(before, "a flipped chunk byte");
-
-	/* An older copy of chunk 4 of block 2 put back into the record that
-	 * replaced it, then the whole older record: both fail. */
-	before = unit_failed;
-	f = tamper_file(s, "older-chunk", d, e);
-	if (f) {
-		fd = ofile_fd(f);
-		CHECK_EQ(backend_pread_full(s->be, fd, old, fh2_rec_len(e[2].stored),
-					    (off_t)e[2].off), fh2_rec_len(e[2].stored));
-		fill(d + 2 * BS + 4 * CH, CH, DATA_RANDOM);
-		CHECK_EQ(ofile_write(s, f, (char *)d + 2 * BS + 4 * CH, CH, 2 * BS + 4 * CH), CH);
-		CHECK_EQ(ofile_fsync(s, f, 0), 0);
-		image_fd(s, fd, &im);
-		if (ent_of(&im, 2, &e2) == 0) {
-			CHECK(memcmp(e2.tag, e[2].tag, CRYPTO_TAG_LEN) != 0);
-			put(s, fd, old + fh2rec_chunk_at(BS, 4), CRYPTO_NONCE_LEN + CH,
-			    chunk_pos(&e2, 4));
-			check_chunk(s, f, d, 2, 4, 1);
-			CHECK(new_errors(s, &errs) >= 1);
-			check_chunk(s, f, d, 2, 3, 0);
-			check_chunk(s, f, d, 2, 12, 0);
-			check_blocks(s, f, d, 1 << 2);
-			/* Its old tag with it: the table no longer matches. */
-			put(s, fd, old + 4 * CRYPTO_TAG_LEN, CRYPTO_TAG_LEN,
-			    e2.off + 4 * CRYPTO_TAG_LEN);
-			check_chunk(s, f, d, 2, 4, 1);
-			check_chunk(s, f, d, 2, 12, 1);
-			/* The whole older record: authentic, but older than the
-			 * entry's tag. */
-			put(s, fd, old, fh2_rec_len(e[2].stored), e2.off);
-			check_chunk(s, f, d, 2, 4, 1);
-			check_chunk(s, f, d, 2, 0, 1);
-			check_blocks(s, f, d, 1 << 2);
-			CHECK_EQ(ofile_write(s, f, "z", 1, 2 * BS + 9 * CH + 1), -EIO);
-		}
-		done(s, f);
-		new_errors(s, &errs);
-	}
-	context(before, "an older chunk");
-
-	/* A flipped byte of the tag table of block 0 (chunk 6's tag): no
-	 * chunk of block 0 opens, and no partial write into it; the other
-	 * blocks are intact; a whole-block write replaces it. */
-	before = unit_failed;
-	f = tamper_file(s, "flipped-table", d, e);
-	if (f) {
-		fd = ofile_fd(f);
-		flip(s, fd, e[0].off + 6 * CRYPTO_TAG_LEN + 3);
-		check_chunk(s, f, d, 0, 6, 1);
-		CHECK(new_errors(s, &errs) >= 1);
-		check_chunk(s, f, d, 0, 0, 1);
-		check_chunk(s, f, d, 0, 15, 1);
-		check_chunk(s, f, d, 1, 6, 0);
-		check_blocks(s, f, d, 1 << 0);
-		CHECK_EQ(ofile_write(s, f, "w", 1, 9 * CH), -EIO);
-		CHECK_EQ(ofile_write(s, f, (char *)d, CH, 0), -EIO); /* the rest is needed */
-		CHECK_EQ(ofile_write(s, f, "w", 1, 3 * BS + 9), 1);
-		d[3 * BS + 9] = 'w';
-		CHECK_EQ(ofile_flush(s, f), 0);
-		check_blocks(s, f, d, 1 << 0);
-		fill(d, BS, DATA_RANDOM);
-		CHECK_EQ(ofile_write(s, f, (char *)d, BS, 0), BS);
-		f = reopen(s, f, "flipped-table");
-		check_blocks(s, f, d, 0);
-		done(s, f);
-		new_errors(s, &errs);
-	}
-	context(before, "a flipped tag-table byte");
-
-	/* Cut inside the last chunk of the last record: the chunks before
-	 * the cut still open, the cut one reads EIO, and so does a partial
-	 * write into that block (it needs the whole record). */
-	before = unit_failed;
-	f = tamper_file(s, "cut", d, e);
-	if (f) {
-		uint32_t last = 0;
-
-		fd = ofile_fd(f);
-		for (uint32_t i = 1; i < 4; i++)
-			last = e[i].off > e[last].off ? i : last;
-		CHECK_EQ(backend_ftruncate(s->be, fd,
-					   (off_t)(chunk_pos(&e[last], NCH - 1) + 100)), 0);
-		check_chunk(s, f, d, last, NCH - 1, 1);
-		CHECK(new_errors(s, &errs) >= 1);
-		check_chunk(s, f, d, last, 0, 0);
-		check_chunk(s, f, d, last, NCH - 2, 0);
-		check_blocks(s, f, d, 1ULL << last);
-		CHECK_EQ(ofile_write(s, f, "c", 1, (off_t)last * BS + 1), -EIO);
-		done(s, f);
-		new_errors(s, &errs);
-	}
-	context(before, "a file cut inside a chunk");
-out:
-	image_free(&im);
-	free(old);
-	free(d);
+	free(t.old);
+	free(t.d);
 }
 
 /* ---- 4. edge cases ---- */
@@ -988,7 +782,7 @@ static void test_failed_truncate(struct store *s, int wb)
 	if (!f)
 		goto out;
 	ofile_set_path(f, wb ? "failed-cut-wb" : "failed-cut");
-	image_fd(s, ofile_fd(f), &im);
+	image_take(s, ofile_fd(f), &im);
 	if (ent_of(&im, 0, &e) == 0)
 		flip(s, ofile_fd(f), chunk_pos(&e, 5) + CRYPTO_NONCE_LEN + 10);
 	if (wb) {
