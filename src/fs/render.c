@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "crypto.h"
 #include "mountinfo.h"
+#include "policy.h"
 
 /* The members of a JSON object of one count per operation class. */
 static void render_op_counts(struct strbuf *sb, const uint64_t count[STATS_OP_COUNT])
@@ -407,5 +408,10 @@ void render_config(const struct store *s, struct strbuf *sb)
 		strbuf_printf(sb, "# mount point and options not found in /proc/self/mountinfo\n");
 	}
 	strbuf_printf(sb, "\n[policies]\n");
-	strbuf_printf(sb, "# Retention policies are not available in this version.\n");
+	if (policy_source(s->policies))
+		render_ini_value(sb, "file", policy_source(s->policies));
+	else
+		strbuf_printf(sb, "# built in: no --config was given\n");
+	strbuf_printf(sb, "\n");
+	policy_set_render(s->policies, sb);
 }

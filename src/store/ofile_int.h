@@ -99,6 +99,7 @@ struct ofile {
 	uint64_t stored;        /* backing allocation last reported to stats */
 	char *path;             /* a path in the mount, for error reports */
 	int hint_fixed;         /* the size hint was wrong at open (atomic) */
+	uint64_t max_size;      /* its policy's max_file_size, 0: none (atomic) */
 	/* Blocks whose records may have a superseded twin, or which lie past
 	 * the end after a truncate; collected after fdatasync. */
 	struct gc_range gc[OFILE_GC_MAX];
@@ -163,8 +164,9 @@ int ofile_hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
 /* v2 files (v2open.c, v2io.c, v2commit.c).  The functions that take no lock
  * expect the content lock held exclusive. */
 int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t blen);
-int v2open_header_new(struct store *s, const struct codec_spec *codec,
-		    struct file_header *h, uint8_t *area);
+/* A new file's header: block_size 0 is the store's. */
+int v2open_header_new(struct store *s, const struct codec_spec *codec, uint32_t block_size,
+		      struct file_header *h, uint8_t *area);
 int v2open_attach_new(struct ofile *f);
 void v2open_free(struct ofile *f);
 /* Size and algorithm from the newer v2 slot of area, unverified; 0 when
