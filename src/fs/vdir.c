@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mountinfo.h"
 #include "ofile.h"
+#include "optimize.h"
 #include "render.h"
 #include "retention.h"
 #include "scrub.h"
@@ -96,6 +97,7 @@ static int vdir_render(struct store *s, enum vfile kind, char **buf, size_t *len
 		sn->cache_hits += sn->bcache.hits;
 		sn->cache_misses += sn->bcache.misses;
 		sn->dirty_bytes = ofile_dirty_bytes(s);
+		optimize_progress(&sn->optimize);
 		if (kind != VF_STATS)
 			health_compute(s, sn, h);
 	}
@@ -280,6 +282,20 @@ int vdir_write(struct store *s, struct vdir_handle *h, const char *buf, size_t s
 				strerror((int)-got));
 		return got < 0 ? (int)got : (int)size;
 	}
+	if (!strcmp(cmd, "optimize") || !strcmp(cmd, "optimize --dry-run")) {
+		r = optimize_start(s, cmd[8] != '\0');
+		if (r == -EBUSY)
+			log_msg(LOG_LVL_INFO, "/%s/control: optimize is already running", VDIR_NAME);
+		else if (r < 0)
+			log_msg(LOG_LVL_ERROR, "/%s/control: cannot start optimize: %s", VDIR_NAME,
+				strerror(-r));
+		return r < 0 ? r : (int)size;
+	}
+	if (!strcmp(cmd, "optimize --stop")) {
+		if (optimize_stop() < 0)
+			log_msg(LOG_LVL_INFO, "/%s/control: optimize is not running", VDIR_NAME);
+		return (int)size;
+	}
 	log_msg(LOG_LVL_WARN, "/%s/control: unknown command \"%s\" (known: scrub, scrub --stop, "
 		"scrub --limit RATE, cleanup, cleanup --dry-run, optimize, optimize --dry-run, "
 		"optimize --stop)", VDIR_NAME, cmd);
@@ -331,6 +347,8 @@ void vdir_stop(struct store *s)
 	int r;
 
 	scrub_stop();
+	optimize_shutdown();
+	retention_reset();
 	r = mountinfo_backing(s, backing, sizeof(backing));
 	if (r == 0)
 		r = stats_save(s->stats, backing);

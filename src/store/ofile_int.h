@@ -186,6 +186,14 @@ int v2commit_pending(struct ofile *f);
 /* Set the backing file's times (lock held): commits first, and keeps the
  * mtime across the writes of later commits. */
 int v2commit_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]);
+/* The optimizer (optimize.c), taking the content lock: v2io_recompress
+ * seals block b's record anew with the file's current compression, from
+ * its plaintext (not the write-behind block, which is sealed with it
+ * anyway): 1 done, 0 no record, -errno.  v2commit_compact makes what was
+ * written durable (a sync point) and compacts the file as a last close
+ * would.  The file's mtime stays. */
+int v2io_recompress(struct store *s, struct ofile *f, uint64_t b);
+int v2commit_compact(struct store *s, struct ofile *f);
 /* Check entry k of f (read lock held): 0, -errno (-EIO: it does not
  * authenticate) with *block set, or 1 when there is no entry k. */
 int v2io_verify_one(struct store *s, struct ofile *f, uint64_t k, uint64_t *block);
