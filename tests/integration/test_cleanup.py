@@ -23,12 +23,8 @@ retention_days = 90
 
 
 @pytest.fixture
-def cstore(store_factory, tmp_path):
-    cfg = tmp_path / "p.ini"
-    cfg.write_text(CONFIG)
-    s = store_factory(mount=False)
-    s.cfg = cfg
-    s.mount(["--config", str(cfg)])
+def cstore(policy_store):
+    s = policy_store(CONFIG)
     m = s.mnt
     (m / "cache/sub").mkdir(parents=True)
     (m / "keep").mkdir()

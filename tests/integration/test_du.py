@@ -26,11 +26,8 @@ def table(out):
     return rows
 
 
-def test_du_totals_and_algorithms(store_factory, tmp_path):
-    cfg = tmp_path / "p.ini"
-    cfg.write_text(CONFIG)
-    s = store_factory(mount=False)
-    s.mount(["--config", str(cfg)])
+def test_du_totals_and_algorithms(policy_store):
+    s = policy_store(CONFIG)
     m = s.mnt
     for d in ("raw", "fast", "home"):
         (m / d).mkdir()

@@ -43,12 +43,8 @@ def write_text(path, n=300000, seed=0):
 
 
 @pytest.fixture
-def pstore(store_factory, tmp_path):
-    cfg = tmp_path / "policies.ini"
-    cfg.write_text(CONFIG)
-    s = store_factory(mount=False)
-    s.cfg = cfg
-    s.mount(["--config", str(cfg)])
+def pstore(policy_store):
+    s = policy_store(CONFIG)
     return s
 
 
@@ -222,3 +218,14 @@ def test_help_config(ragstore_bin):
     for word in ("[defaults]", "[policy", "match", "compression", "block_size",
                  "max_file_size", "retention_days", "backup", "**"):
         assert word in r.stdout, word
+
+
+def test_shipped_example_mounts(store_factory):
+    s = store_factory(mount=False)
+    s.mount(["--config", str(rsutil.REPO / "docs" / "policies.example.ini")])
+    (s.mnt / "logs").mkdir()
+    rsutil.write_file(s.mnt / "logs/x", b"log\n")
+    assert vattr(s.mnt / "logs/x", "policy") == "logs"
+    assert vattr(s.mnt / "logs/x", "block_size") == "262144"
+    cfg = s.path(".ragstore/config").read_text()
+    assert "retention_days = 2555" in cfg and "[policy cache]" in cfg
