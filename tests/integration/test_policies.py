@@ -229,3 +229,33 @@ def test_shipped_example_mounts(store_factory):
     assert vattr(s.mnt / "logs/x", "block_size") == "262144"
     cfg = s.path(".ragstore/config").read_text()
     assert "retention_days = 2555" in cfg and "[policy cache]" in cfg
+
+
+def test_backup_leaves_out_backup_no(pstore, tmp_path):
+    """ragstore-backup snapshot copies every file except those of policies
+    with backup = no (here: cache), also for names with rsync wildcards."""
+    m = pstore.mnt
+    for d in ("docs", "logs", "home/ann/cache"):
+        (m / d).mkdir(parents=True)
+    keep = ["docs/a.txt", "logs/app.log", "docs/we*ird[1]?.txt", "top.txt"]
+    drop = ["home/ann/cache/blob", "x.tmp", "home/ann/cache/st*r[2].bin"]
+    for i, rel in enumerate(keep + drop):
+        rsutil.write_file(m / rel, b"file %d\n" % i)
+    # A name in a kept policy that, read as an rsync pattern, would match a
+    # dropped file must not take it along (and the reverse).
+    rsutil.write_file(m / "home/ann/cache/star2.bin", b"cache")
+    drop.append("home/ann/cache/star2.bin")
+    dest = tmp_path / "dest"
+    helper = os.path.join(os.path.dirname(__file__), "..", "..", "mount-helpers",
+                          "ragstore-backup")
+    r = run([helper, "snapshot", str(m), str(dest)], timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "4 file(s) of policies with 'backup = no' left out" in r.stdout, r.stdout
+    snap = dest / "latest"
+    for rel in keep:
+        assert (snap / rel).read_bytes() == (m / rel).read_bytes(), rel
+    for rel in drop:
+        assert not (snap / rel).exists(), rel
+    assert (snap / "home/ann/cache").is_dir()
+    r = run([helper, "verify", str(dest), "latest"], timeout=120)
+    assert r.returncode == 0, r.stderr
