@@ -438,7 +438,7 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 
 int ofile_release(struct store *s, struct ofile *f)
 {
-	int err;
+	int err, last;
 
 	pthread_mutex_lock(&s->files->mu);
 	if (f->refs > 1) {
@@ -449,7 +449,14 @@ int ofile_release(struct store *s, struct ofile *f)
 	pthread_mutex_unlock(&s->files->mu);
 
 	/* Last user: collect garbage while still holding the reference, so an
-	 * open that arrives meanwhile shares this entry instead of racing it. */
+	 * open that arrives meanwhile shares this entry instead of racing it.
+	 * Whether this is still the last reference is decided before the
+	 * content lock is let go: one taken meanwhile is released after us,
+	 * and whatever its holder changed (a truncate by path right after a
+	 * close) is committed by that release.  Deciding after the unlock lost
+	 * such a change: its holder saw our reference and did not commit, and
+	 * we freed the entry (tests/soak/truncate_race.py).  The table lock is
+	 * a leaf: nothing waits for a content lock while holding it. */
 	pthread_rwlock_wrlock(&f->lock);
 	if (f->v2) {
 		err = v2commit_commit(s, f, 1);
@@ -460,16 +467,14 @@ int ofile_release(struct store *s, struct ofile *f)
 	if (f->err)
 		err = f->err;
 	f->err = 0;
-	pthread_rwlock_unlock(&f->lock);
-
 	pthread_mutex_lock(&s->files->mu);
-	if (--f->refs == 0) {
+	last = --f->refs == 0;
+	if (last)
 		*table_slot(s->files, f->dev, f->ino) = f->next;
-		pthread_mutex_unlock(&s->files->mu);
+	pthread_mutex_unlock(&s->files->mu);
+	pthread_rwlock_unlock(&f->lock);
+	if (last)
 		ofile_free(f);
-	} else {
-		pthread_mutex_unlock(&s->files->mu);
-	}
 	return err;
 }
 

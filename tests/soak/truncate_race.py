@@ -1,22 +1,23 @@
 #!/usr/bin/env python3
-"""Reproducer of a known bug (found by soak.py, present since before format
-chunked records and the block cache: it reproduces with the binary of git
-77d3c40 too): a truncate by path that follows close() of the same file can
-be lost when several processes work at once.
+"""Reproducer of a bug found by soak.py and fixed in src/store/ofile.c
+(ofile_release; it was present since before chunked records and the block
+cache, at git 77d3c40 too): a truncate by path that follows close() of the
+same file could be lost when several processes work at once.
+tests/integration/test_release_race.py runs it for 15 s.
 
 usage: tests/soak/truncate_race.py MNT [SECONDS]
 
 Four processes each, over and over, write a file (open "wb", write, close),
 then modify it: overwrite part of it, or truncate it by path (os.truncate)
 and sometimes grow it again, comparing its content with a model after every
-step.  On this 2-core VM one of them reports a mismatch within a minute: the
-bytes after a truncate point come back (the shrink is lost), or the size is
-wrong.  With a 10 ms pause between close() and the truncate no mismatch is
+step.  Before the fix, on this 2-core VM, one of them reported a mismatch
+within seconds: the bytes after a truncate point came back (the shrink was
+lost), or a grow was lost.  With a 10 ms pause between close() and the truncate no mismatch is
 seen (4 x 1200 cycles), so it is a race between the asynchronous FUSE
-RELEASE of the closed handle and the SETATTR of the truncate.  After a
-mismatch the daemon itself reports the wrong size (user.ragstore.logical_size
-and stat agree, also 1.5 s later): the update is lost in the daemon, not
-cached wrongly by the kernel.  Exit 1 on a mismatch, 0 if none was seen."""
+RELEASE of the closed handle and the SETATTR of the truncate: the release
+committed, the truncate took a reference and changed the file, dropped its
+reference without committing (the release still held one), and the release
+then freed the entry.  Exit 1 on a mismatch, 0 if none was seen."""
 import multiprocessing
 import os
 import random
