@@ -13,6 +13,7 @@
 #include "fuzz.h"
 
 #include "codec.h"
+#include "fh2ent.h"
 #include "fh2rec.h"
 
 #define MAX_REC (CRYPTO_NONCE_LEN + 2 * BLK_MAX + 4096)
@@ -21,22 +22,6 @@
 static uint8_t rec[MAX_REC], out[BLK_MAX], scratch[BLK_MAX + CRYPTO_TAG_LEN];
 static uint8_t plain[BLK_MAX];
 static const uint8_t file_id[FH_ID_LEN] = "fuzz file id 16b";
-
-/* Entry layout, docs/FORMAT.md: u64 block, u64 offset | algorithm << 48,
- * u32 stored, u32 plain, tag[16]. */
-static void ent_decode(struct fz *f, struct fh2_ent *e)
-{
-	uint64_t w;
-
-	memset(e, 0, sizeof(*e));
-	e->block = fz_u64(f);
-	w = fz_u64(f);
-	e->off = w & FH2_OFF_MAX;
-	e->algo = (uint8_t)(w >> 48);
-	e->stored = fz_u32(f);
-	e->plain = fz_u32(f);
-	fz_take(f, e->tag, CRYPTO_TAG_LEN);
-}
 
 static void open_raw(struct crypto_key *k, const struct fh2_ent *e, uint32_t bs)
 {
@@ -116,9 +101,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct crypto_key *k = fz_key();
 	struct fz f = { data, size };
 	uint32_t bs = fz_block_size(&f), len;
+	uint8_t ent[FH2_ENT_LEN];
 	struct fh2_ent e;
 
-	ent_decode(&f, &e);
+	fz_take(&f, ent, sizeof(ent));
+	fh2ent_decode(ent, &e);
 	len = (uint32_t)(f.n < fh2rec_max(bs) ? f.n : fh2rec_max(bs));
 	memset(rec, 0, fh2rec_max(bs));
 	memcpy(rec, f.p, len);

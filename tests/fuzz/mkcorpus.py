@@ -15,7 +15,6 @@ name that says where it came from.  Run it again only when a golden store is
 added."""
 import os
 import struct
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -24,8 +23,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden"
+sys.path[:0] = [str(GOLDEN), str(GOLDEN / "mustfail")]
+import make as mustfail  # noqa: E402  (zstd frames as ragstore writes them)
+import v2layout  # noqa: E402
 OUT = REPO / "tests" / "fuzz" / "corpus"
-TEXT = b"the quick brown fox jumps over the lazy dog 0123\n"
 
 
 def put(target, name, data):
@@ -76,27 +77,27 @@ def v1_seeds(kind, store):
 
 def v2_seeds(kind, store):
     recs = {"whole": 0, "chunked": 0}
+    L = v2layout
     for n, p in enumerate(backing_files(store)):
         data = p.read_bytes()
-        if data[:4] != b"RSFH" or struct.unpack_from("<I", data, 4)[0] != 2:
+        if not L.is_v2(data):
             continue
-        bs = struct.unpack_from("<I", data, 32)[0]
         for s in (0, 1):
-            slot = data[512 * s:512 * s + 512]
-            nents, ninl, ix_off, ix_len = struct.unpack_from("<IIQI", slot, 56)
-            if n < 6 or (ninl == 0 and nents and n < 12):
-                extra = data[ix_off:ix_off + ix_len] if ninl == 0 and nents else b""
+            h = L.header(data, s)
+            slot = L.slot_bytes(data, s)
+            index = h["ninline"] == 0 and h["nents"]
+            if n < 6 or (index and n < 12):
+                extra = data[h["ix_off"]:h["ix_off"] + h["ix_len"]] if index else b""
                 put("header_v2", "%s-%d-slot%d" % (kind, n, s), slot + extra)
-            for i in range(min(ninl, 8)):
-                ent = slot[128 + 40 * i:168 + 40 * i]
-                w, stored = struct.unpack_from("<QI", ent, 8)
-                off = w & ((1 << 48) - 1)
-                rk = "chunked" if w >> 48 == 0x10 else "whole"
+            for i, e in enumerate(h["entries"]):
+                raw = slot[L.ENTS_AT + L.ENT_LEN * i:L.ENTS_AT + L.ENT_LEN * (i + 1)]
+                rk = "chunked" if e["algo"] == 0x10 else "whole"
+                end = e["off"] + L.NONCE + e["stored"]
                 # A few of each kind, small ones: the corpus stays small.
-                if recs[rk] >= 3 or stored > 70000 or off + 24 + stored > len(data):
+                if recs[rk] >= 3 or e["stored"] > 70000 or end > len(data):
                     continue
                 put("record_v2", "%s-%d-slot%d-ent%d-%s" % (kind, n, s, i, rk),
-                    bytes([bs_byte(bs)]) + ent + data[off:off + 24 + stored])
+                    bytes([bs_byte(h["block_size"])]) + raw + data[e["off"]:end])
                 recs[rk] += 1
 
 
@@ -122,19 +123,17 @@ def tree_seeds(kind, store):
 
 
 def made_seeds():
-    text = (TEXT * 1400)[:65536]
+    text = (mustfail.TEXT * 1400)[:65536]
     for lvl in (1, 9):
         put("codec", "zlib-%d" % lvl, bytes([2, lvl]) + struct.pack("<I", len(text)) +
             zlib.compress(text, lvl))
-    zst = subprocess.run(["zstd", "-q", "-c", "-1"], input=text, stdout=subprocess.PIPE,
-                         check=True).stdout
-    put("codec", "zstd-1", bytes([3, 1]) + struct.pack("<I", len(text)) + zst)
+    put("codec", "zstd-1", bytes([3, 1]) + struct.pack("<I", len(text)) +
+        mustfail.zstd(text, 1))
     # Bombs: a megabyte of zeros that claims to be 4 KiB.
     zeros = bytes(1 << 20)
     put("codec", "zlib-bomb", bytes([2, 1]) + struct.pack("<I", 4096) + zlib.compress(zeros, 9))
-    zb = subprocess.run(["zstd", "-q", "-c", "-19"], input=zeros, stdout=subprocess.PIPE,
-                        check=True).stdout
-    put("codec", "zstd-bomb", bytes([3, 1]) + struct.pack("<I", 4096) + zb)
+    put("codec", "zstd-bomb", bytes([3, 1]) + struct.pack("<I", 4096) +
+        mustfail.zstd(zeros, 19, sized=False))
     put("codec", "lz4-text", bytes([1, 0]) + struct.pack("<I", 4096) + text[:4096])
     # An xattr blob's plaintext after its magic: u32 count, then entries
     # of u16 name length, name, u32 value length, value.
