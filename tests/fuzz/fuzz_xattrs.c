@@ -21,9 +21,8 @@
 static char blob_path[128];
 static uint8_t ad[15 + XATTRS_ID_LEN];
 
-/* The blob's name and associated data (docs/FORMAT.md, "Extended
- * attributes"): "../xattrs/" + hex of 'd' || id, and "ragstore xattrs" ||
- * 'd' || id. */
+/* The blob's name and associated data (docs/XATTRS.md): "../xattrs/" +
+ * hex of 'd' || id, and "ragstore xattrs" || 'd' || id. */
 static void setup(struct store *s)
 {
 	uint8_t id[XATTRS_ID_LEN];
