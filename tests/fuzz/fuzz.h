@@ -123,6 +123,21 @@ static inline struct crypto_key *fz_key(void)
 	return k;
 }
 
+/* Make buf a header slot the key vouches for, whatever else it holds: the
+ * magic and version written, then, as fh_seal and fh2_seal do
+ * (docs/FORMAT.md), an AEAD of nothing whose associated data is the first
+ * body bytes, its nonce and tag right after them. */
+static inline void fz_seal_slot(struct crypto_key *k, uint8_t *buf, uint32_t version,
+				size_t body)
+{
+	uint8_t empty = 0, tag[CRYPTO_TAG_LEN];
+
+	memcpy(buf, "RSFH", 4);
+	util_put_le32(buf + 4, version);
+	FZ_ASSERT(crypto_seal(k, tag, &empty, 0, buf, body, buf + body) == 0);
+	memcpy(buf + body + CRYPTO_NONCE_LEN, tag, CRYPTO_TAG_LEN);
+}
+
 /* A private scratch directory, made once (on tmpfs when there is one, so
  * that a file written per run costs no disk I/O). */
 static inline const char *fz_tmpdir(void)

@@ -81,7 +81,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct crypto_key *k = fz_key();
 	struct fz f = { data, size };
-	uint8_t empty = 0, tag[CRYPTO_TAG_LEN];
 	uint64_t gen, sz;
 	uint32_t nents;
 	size_t bloblen;
@@ -94,8 +93,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(blob, f.p, bloblen);
 	open_all(k, bloblen);
 
-	memcpy(slot, "RSFH", 4);
-	util_put_le32(slot + 4, FH2_VERSION);
 	nents = util_get_le32(slot + 56);
 	bloblen = 0;
 	if (nents > FH2_INLINE_ENTS) {
@@ -104,8 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seal_blob(k, &f, nents);
 		bloblen = fh2_ix_len(nents);
 	}
-	FZ_ASSERT(crypto_seal(k, tag, &empty, 0, slot, BODY, slot + BODY) == 0);
-	memcpy(slot + BODY + CRYPTO_NONCE_LEN, tag, CRYPTO_TAG_LEN);
+	fz_seal_slot(k, slot, FH2_VERSION, BODY);
 	open_all(k, bloblen);
 	return 0;
 }
