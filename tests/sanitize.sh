@@ -12,6 +12,8 @@ shift
 reports=$(cd "$dir" && pwd)/reports
 rm -rf "$reports"
 mkdir -p "$reports"
+# Commands the tests run as other users write their reports here too.
+chmod 1777 "$reports"
 # abort_on_error=0 and exitcode: a report is also a failing exit status,
 # which the tests see; detect_leaks covers every process at its exit.
 ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0"
