@@ -96,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nents = util_get_le32(slot + 56);
 	bloblen = 0;
 	if (nents > FH2_INLINE_ENTS) {
-		nents = FH2_INLINE_ENTS + 1 + nents % (MAX_ENTS - FH2_INLINE_ENTS);
+		if (nents > MAX_ENTS)
+			nents = FH2_INLINE_ENTS + 1 + nents % (MAX_ENTS - FH2_INLINE_ENTS);
 		util_put_le32(slot + 56, nents);
 		seal_blob(k, &f, nents);
 		bloblen = fh2_ix_len(nents);

@@ -122,6 +122,24 @@ def tree_seeds(kind, store):
         put("totals", kind, (store / "ragstore.stats").read_bytes())
 
 
+def mustfail_seeds():
+    """The controls of tests/golden/mustfail (a store without encryption, so
+    their record payloads are real compressed streams and their index blob
+    is plaintext entries): inputs that reach past every check."""
+    mf = GOLDEN / "mustfail"
+    for name in ("ok", "ok-holes"):
+        put("header_v1", "mustfail-" + name, (mf / "header_v1" / name).read_bytes())
+    put("header_v2", "mustfail-ok", (mf / "header_v2" / "ok").read_bytes())
+    ix = (mf / "header_v2" / "ok-index").read_bytes()
+    # The target seals the bytes after the slot as the index's plaintext.
+    put("header_v2", "mustfail-ok-index", ix[:512] + ix[512 + v2layout.NONCE:])
+    for f in sorted((mf / "record_v1").glob("ok-*")):
+        put("record_v1", "mustfail-" + f.name, bytes([bs_byte(4096), 0]) + f.read_bytes())
+    for f in sorted((mf / "record_v2").glob("ok-*")):
+        bs = 8192 if "chunked" in f.name else 4096
+        put("record_v2", "mustfail-" + f.name, bytes([bs_byte(bs)]) + f.read_bytes())
+
+
 def made_seeds():
     text = (mustfail.TEXT * 1400)[:65536]
     for lvl in (1, 9):
@@ -154,6 +172,7 @@ def main():
         for kind, store in stores(tmp):
             (v1_seeds if kind == "v1" else v2_seeds)(kind, store)
             tree_seeds(kind, store)
+    mustfail_seeds()
     made_seeds()
     for d in sorted(OUT.iterdir()):
         files = list(d.iterdir())
