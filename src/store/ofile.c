@@ -19,7 +19,9 @@
 #define TABLE_BUCKETS 1024
 
 struct ofile_table {
-	pthread_mutex_t mu; /* guards buckets and every ofile's refs/next */
+	pthread_mutex_t mu; /* guards buckets and every ofile's refs/next; refs
+			       is also read without it (ofile_flush), so it
+			       is written with atomic operations */
 	struct ofile *buckets[TABLE_BUCKETS];
 };
 
@@ -179,7 +181,7 @@ static struct ofile *table_insert(struct store *s, struct ofile *f)
 	p = table_slot(s->files, f->dev, f->ino);
 	have = *p;
 	if (have) {
-		have->refs++;
+		__atomic_add_fetch(&have->refs, 1, __ATOMIC_RELAXED);
 	} else {
 		*p = f;
 	}
@@ -198,7 +200,7 @@ static struct ofile *table_get(struct store *s, const struct stat *st)
 	pthread_mutex_lock(&s->files->mu);
 	f = *table_slot(s->files, st->st_dev, st->st_ino);
 	if (f)
-		f->refs++;
+		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->files->mu);
 	return f;
 }
@@ -441,7 +443,7 @@ int ofile_release(struct store *s, struct ofile *f)
 
 	pthread_mutex_lock(&s->files->mu);
 	if (f->refs > 1) {
-		f->refs--;
+		__atomic_sub_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&s->files->mu);
 		return 0;
 	}
@@ -462,7 +464,7 @@ int ofile_release(struct store *s, struct ofile *f)
 	pthread_rwlock_unlock(&f->lock);
 
 	pthread_mutex_lock(&s->files->mu);
-	if (--f->refs == 0) {
+	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_RELAXED) == 0) {
 		*table_slot(s->files, f->dev, f->ino) = f->next;
 		pthread_mutex_unlock(&s->files->mu);
 		ofile_free(f);
