@@ -95,6 +95,12 @@ void inode_name_moved(struct store *s, dev_t dev, ino_t ino, struct inode *odir,
  * by, for messages.  0, -ENOENT (no name left) or -ENAMETOOLONG. */
 int inode_path(struct store *s, struct inode *in, char *out, size_t len);
 
+struct policy;
+/* The storage policy (policy.h) of the object called name in directory
+ * dir, or of dir itself when name is NULL, by its path in the mount (the
+ * defaults when it has no name left).  Never NULL. */
+const struct policy *inode_policy(struct store *s, struct inode *dir, const char *name);
+
 /* Whether in is known to have no extended attributes (so getxattr and
  * listxattr, which ls -l and every write ask, need no I/O).  Set from the
  * size hint's flags at lookup and for new objects; reset to unknown by

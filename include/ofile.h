@@ -28,12 +28,20 @@ struct ofile_table *ofile_table_new(void);
 /* Release every entry (unclean; only at unmount) and free. */
 void ofile_table_free(struct store *s, struct ofile_table *t);
 
+/* How a new file is made: the compression of its writes and its block
+ * size (0: the store's), from its policy. */
+struct ofile_layout {
+	struct codec_spec codec;
+	uint32_t block_size;
+};
+
 /* Create a new regular file name in directory dirfd (relative to it), with
- * its header already written, owned by uid:gid (-1 = leave), mode mode.
+ * its header already written (laid out as lay says), owned by uid:gid
+ * (-1 = leave), mode mode.
  * exclusive: fail with -EEXIST if it exists; otherwise an existing file is
  * opened instead.  Returns 0 and *out (a reference), or -errno. */
 int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
-		 uid_t uid, gid_t gid, const struct codec_spec *codec,
+		 uid_t uid, gid_t gid, const struct ofile_layout *lay,
 		 int exclusive, struct ofile **out);
 
 /* Open the existing regular file at rel, relative to directory dirfd (a
@@ -114,6 +122,15 @@ struct ofile_removal {
 int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 			const struct stat *st, struct ofile_removal *rm);
 void ofile_removal_done(struct store *s, const struct ofile_removal *rm);
+
+struct policy;
+/* Apply the policy of the path f is opened by: from now on a write that
+ * starts at or past its max_file_size, and a truncate or fallocate past
+ * it, fail with -EFBIG, and a write that crosses it is cut short at it
+ * (as RLIMIT_FSIZE does); and when writing is set and the user has not chosen
+ * f's compression, f's future writes take the policy's compression (a
+ * header commit when it changes).  Returns 0 or -errno. */
+int ofile_apply_policy(struct store *s, struct ofile *f, const struct policy *p, int writing);
 
 /* Compression of f's future writes (rewrites its header).  user_set marks
  * it as set by the user; 0 reverts to the store default it is given. */

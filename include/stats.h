@@ -125,6 +125,18 @@ struct stats_scrub {
 	time_t last_finished;     /* 0 = never finished; persisted */
 };
 
+/* The optimizer (optimize.h), filled by the caller that runs it. */
+struct stats_optimize {
+	int running, dry, stopped;  /* stopped: the last run ended by optimize --stop */
+	time_t started, finished;   /* of the running or last run; 0: none */
+	uint64_t files_total, bytes_total;  /* the store's when it began */
+	uint64_t files_done, bytes_done;    /* files (logical bytes) looked at */
+	uint64_t files_rewritten;   /* rewritten or compacted (dry: would be) */
+	uint64_t bytes_rewritten;   /* their logical bytes */
+	int64_t stored_saved;       /* stored bytes before minus after (dry: 0) */
+	double seconds, eta_seconds; /* eta -1: not running or not known */
+};
+
 /* One consistent picture of everything, taken under the stats lock. */
 struct stats_snapshot {
 	struct stats_totals totals;
@@ -150,6 +162,7 @@ struct stats_snapshot {
 	 * cache_misses) and the bytes written but not yet in a record. */
 	struct bcache_stats bcache;
 	uint64_t dirty_bytes;
+	struct stats_optimize optimize;
 };
 
 /* Fill *out.  Latency percentiles come from a fixed log-linear histogram

@@ -38,6 +38,8 @@ struct stats;
 struct inode_table;
 
 struct backend;
+struct policy_set;
+struct policy;
 
 struct store {
 	struct backend *be;        /* all I/O of the backing store, see backend.h */
@@ -56,6 +58,8 @@ struct store {
 	struct bcache *bcache;     /* plaintext blocks (bcache.h); NULL: none */
 	struct store_desc upgrade; /* desc at DESC_VERSION with its MAC, for
 				      store_upgrade (desc.version older) */
+	struct policy_set *policies; /* storage policies (policy.h), owned;
+				      the built-in set until store_set_policies */
 };
 
 /* The cache behind pathmap.c (created and freed with the store). */
@@ -77,6 +81,14 @@ void pathmap_cache_free(struct pathmap_cache *c);
 /* Replace the block cache by one of bytes (0: none), before the store
  * serves anything.  Returns 0 or -ENOMEM. */
 int store_set_cache(struct store *s, size_t bytes);
+
+/* Govern the store by ps (from policy_set_load), which the store takes
+ * over: the keys it leaves unset are resolved against the store's
+ * compression and block size.  Before the store serves anything. */
+void store_set_policies(struct store *s, struct policy_set *ps);
+
+/* The policy of the file at path in the mount ("/a/b"); never NULL. */
+const struct policy *store_policy(const struct store *s, const char *path);
 
 /* Raise the descriptor of a store opened at an older version to
  * DESC_VERSION (once; rewrites ragstore.conf), before the first file that

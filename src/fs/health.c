@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "mountinfo.h"
+#include "optimize.h"
+#include "retention.h"
 
 /* Thresholds of the space checks, in percent of the backing filesystem. */
 #define FREE_WARN_PCT 10.0
@@ -294,6 +296,29 @@ static void health_totals(const struct stats_snapshot *sn, struct health *h)
 		 sn->totals_rebuilding ? "true" : "false", unclean ? "true" : "false");
 }
 
+/* What the last optimizer walk and the last cleanup found: no walk here,
+ * every read of health only looks at their results. */
+static void health_policies(struct health *h)
+{
+	struct optimize_finding f[OPTIMIZE_FINDINGS];
+	int n = optimize_findings(f, OPTIMIZE_FINDINGS), dry;
+	uint64_t files, bytes;
+	time_t when;
+
+	for (int i = 0; i < n; i++)
+		health_rec(h, "%llu file%s (%.1f MiB) under policy %s %s stored with %s but the "
+			   "policy asks %s: run 'echo optimize > %s/.ragstore/control'",
+			   (unsigned long long)f[i].files, f[i].files == 1 ? "" : "s",
+			   (double)f[i].bytes / 1048576.0, f[i].policy,
+			   f[i].files == 1 ? "is" : "are", f[i].stored, f[i].wanted, h->mnt);
+	retention_last(&when, &dry, &files, &bytes);
+	if (when && dry && files)
+		health_rec(h, "cleanup would free %.1f MiB (%llu file%s past their policy's "
+			   "retention_days, listed in %s/.ragstore/cleanup): run 'echo cleanup > "
+			   "%s/.ragstore/control'", (double)bytes / 1048576.0,
+			   (unsigned long long)files, files == 1 ? "" : "s", h->mnt, h->mnt);
+}
+
 void health_compute(const struct store *s, const struct stats_snapshot *sn, struct health *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -305,6 +330,7 @@ void health_compute(const struct store *s, const struct stats_snapshot *sn, stru
 	health_scrub(sn, h);
 	health_compression(sn, h);
 	health_totals(sn, h);
+	health_policies(h);
 	if (h->score < 0)
 		h->score = 0;
 }

@@ -194,9 +194,17 @@ static void reply_vnode(fuse_req_t req, struct store *s, fuse_ino_t ino)
 	fuse_reply_entry(req, &e);
 }
 
+/* A name cleanup removed behind the kernel's back: drop its entry. */
+static void entry_gone(void *arg, struct inode *dir, const char *name)
+{
+	if (fs_session)
+		fuse_lowlevel_notify_inval_entry(fs_session, node_of(arg, dir), name,
+						 strlen(name));
+}
+
 static void fs_init(void *data, struct fuse_conn_info *conn)
 {
-	(void)data;
+	vdir_set_gone(entry_gone, data);
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)

@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "crypto.h"
 #include "mountinfo.h"
+#include "policy.h"
 
 /* The members of a JSON object of one count per operation class. */
 static void render_op_counts(struct strbuf *sb, const uint64_t count[STATS_OP_COUNT])
@@ -41,6 +42,32 @@ static void render_scrub_progress(struct strbuf *sb, const struct stats_scrub *s
 		strbuf_printf(sb, "%.1f", p.eta);
 	else
 		strbuf_printf(sb, "null");
+}
+
+/* stats.optimize: the running or last optimizer run (docs/STATS.md). */
+static void render_optimize(struct strbuf *sb, const struct stats_optimize *o)
+{
+	strbuf_printf(sb, "  \"optimize\": {\"state\": \"%s\", \"dry_run\": %s, \"stopped\": %s, "
+		      "\"started\": ", o->running ? "running" : o->started ? "done" : "idle",
+		      o->dry ? "true" : "false", o->stopped ? "true" : "false");
+	strbuf_json_time(sb, o->started);
+	strbuf_printf(sb, ", \"finished\": ");
+	strbuf_json_time(sb, o->running ? 0 : o->finished);
+	strbuf_printf(sb, ", \"files_total\": %" PRIu64 ", \"files_done\": %" PRIu64
+		      ", \"bytes_total\": %" PRIu64 ", \"bytes_done\": %" PRIu64
+		      ", \"progress\": %.4f, \"files_rewritten\": %" PRIu64
+		      ", \"bytes_rewritten\": %" PRIu64 ", \"stored_bytes_saved\": %" PRId64
+		      ", \"seconds\": %.1f, \"eta_seconds\": ",
+		      o->files_total, o->files_done, o->bytes_total, o->bytes_done,
+		      !o->started ? 0.0 : !o->running ? 1.0
+		      : o->bytes_total ? (o->bytes_done >= o->bytes_total ? 1.0
+					  : (double)o->bytes_done / (double)o->bytes_total)
+		      : 0.0,
+		      o->files_rewritten, o->bytes_rewritten, o->stored_saved, o->seconds);
+	if (o->eta_seconds < 0)
+		strbuf_printf(sb, "null}\n");
+	else
+		strbuf_printf(sb, "%.1f}\n", o->eta_seconds);
 }
 
 void render_stats(const struct stats_snapshot *sn, struct strbuf *sb)
@@ -101,7 +128,9 @@ void render_stats(const struct stats_snapshot *sn, struct strbuf *sb)
 	strbuf_printf(sb, ", \"last_finished\": ");
 	strbuf_json_time(sb, sc->last_finished);
 	render_scrub_progress(sb, sc);
-	strbuf_printf(sb, "}\n}\n");
+	strbuf_printf(sb, "},\n");
+	render_optimize(sb, &sn->optimize);
+	strbuf_printf(sb, "}\n");
 }
 
 void render_health(const struct health *h, struct strbuf *sb)
@@ -407,5 +436,10 @@ void render_config(const struct store *s, struct strbuf *sb)
 		strbuf_printf(sb, "# mount point and options not found in /proc/self/mountinfo\n");
 	}
 	strbuf_printf(sb, "\n[policies]\n");
-	strbuf_printf(sb, "# Retention policies are not available in this version.\n");
+	if (policy_source(s->policies))
+		render_ini_value(sb, "file", policy_source(s->policies));
+	else
+		strbuf_printf(sb, "# built in: no --config was given\n");
+	strbuf_printf(sb, "\n");
+	policy_set_render(s->policies, sb);
 }

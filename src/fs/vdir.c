@@ -18,7 +18,9 @@
 #include "log.h"
 #include "mountinfo.h"
 #include "ofile.h"
+#include "optimize.h"
 #include "render.h"
+#include "retention.h"
 #include "scrub.h"
 #include "stats.h"
 #include "strbuf.h"
@@ -27,7 +29,7 @@
 #define VDIR_MAX_RENDER (64u << 20)
 
 enum vfile { VF_STATS, VF_HEALTH, VF_METRICS, VF_CONFIG, VF_ERRORS, VF_CONTROL,
-	     VF_COUNT };
+	     VF_CLEANUP, VF_COUNT };
 
 _Static_assert(VF_COUNT == VDIR_COUNT, "vdir.h counts the files");
 
@@ -38,7 +40,17 @@ static const struct {
 	[VF_STATS] = { "stats", 0444 },     [VF_HEALTH] = { "health", 0444 },
 	[VF_METRICS] = { "metrics", 0444 }, [VF_CONFIG] = { "config", 0444 },
 	[VF_ERRORS] = { "errors", 0444 },   [VF_CONTROL] = { "control", 0200 },
+	[VF_CLEANUP] = { "cleanup", 0444 },
 };
+
+static vdir_gone_fn gone_fn; /* set once, before the session loop */
+static void *gone_arg;
+
+void vdir_set_gone(vdir_gone_fn gone, void *arg)
+{
+	gone_fn = gone;
+	gone_arg = arg;
+}
 
 
 /* An open virtual file. */
@@ -68,8 +80,8 @@ static int vdir_render(struct store *s, enum vfile kind, char **buf, size_t *len
 	struct stats_snapshot *sn = NULL;
 	struct health *h = NULL;
 
-	if (kind == VF_ERRORS) {
-		*buf = stats_errors_text(s->stats, len);
+	if (kind == VF_ERRORS || kind == VF_CLEANUP) {
+		*buf = kind == VF_ERRORS ? stats_errors_text(s->stats, len) : retention_report(len);
 		return *buf ? 0 : -ENOMEM;
 	}
 	if (kind != VF_CONFIG) {
@@ -85,6 +97,7 @@ static int vdir_render(struct store *s, enum vfile kind, char **buf, size_t *len
 		sn->cache_hits += sn->bcache.hits;
 		sn->cache_misses += sn->bcache.misses;
 		sn->dirty_bytes = ofile_dirty_bytes(s);
+		optimize_progress(&sn->optimize);
 		if (kind != VF_STATS)
 			health_compute(s, sn, h);
 	}
@@ -260,12 +273,32 @@ int vdir_write(struct store *s, struct vdir_handle *h, const char *buf, size_t s
 		return (int)size;
 	}
 	if (!strcmp(cmd, "cleanup") || !strcmp(cmd, "cleanup --dry-run")) {
-		log_msg(LOG_LVL_WARN, "/%s/control: %s: retention policies are not available "
-			"in this version", VDIR_NAME, cmd);
-		return -EINVAL;
+		/* Synchronous: the write returns once it is done, and the
+		 * report is in /.ragstore/cleanup. */
+		long got = retention_run(s, cmd[7] != '\0', gone_fn, gone_arg);
+
+		if (got < 0)
+			log_msg(LOG_LVL_ERROR, "/%s/control: %s: %s", VDIR_NAME, cmd,
+				strerror((int)-got));
+		return got < 0 ? (int)got : (int)size;
+	}
+	if (!strcmp(cmd, "optimize") || !strcmp(cmd, "optimize --dry-run")) {
+		r = optimize_start(s, cmd[8] != '\0');
+		if (r == -EBUSY)
+			log_msg(LOG_LVL_INFO, "/%s/control: optimize is already running", VDIR_NAME);
+		else if (r < 0)
+			log_msg(LOG_LVL_ERROR, "/%s/control: cannot start optimize: %s", VDIR_NAME,
+				strerror(-r));
+		return r < 0 ? r : (int)size;
+	}
+	if (!strcmp(cmd, "optimize --stop")) {
+		if (optimize_stop() < 0)
+			log_msg(LOG_LVL_INFO, "/%s/control: optimize is not running", VDIR_NAME);
+		return (int)size;
 	}
 	log_msg(LOG_LVL_WARN, "/%s/control: unknown command \"%s\" (known: scrub, scrub --stop, "
-		"cleanup, cleanup --dry-run)", VDIR_NAME, cmd);
+		"scrub --limit RATE, cleanup, cleanup --dry-run, optimize, optimize --dry-run, "
+		"optimize --stop)", VDIR_NAME, cmd);
 	return -EINVAL;
 }
 
@@ -314,6 +347,8 @@ void vdir_stop(struct store *s)
 	int r;
 
 	scrub_stop();
+	optimize_shutdown();
+	retention_reset();
 	r = mountinfo_backing(s, backing, sizeof(backing));
 	if (r == 0)
 		r = stats_save(s->stats, backing);

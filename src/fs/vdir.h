@@ -1,5 +1,6 @@
 /* vdir.h - the hidden /.ragstore directory: stats, health, metrics, config,
- * errors (read-only snapshots taken at open) and control (write-only).
+ * errors, cleanup (read-only snapshots taken at open) and control
+ * (write-only).
  * Not listed in the root directory, reachable by name.  Knows nothing of
  * FUSE: the FUSE layer gives these objects reserved inode numbers.
  *
@@ -13,15 +14,22 @@
 
 #include "store.h"
 
+struct inode;
+
 #define VDIR_NAME ".ragstore"
 #define VDIR_DIR (-1)
-#define VDIR_COUNT 6
+#define VDIR_COUNT 7
 
 /* Inode numbers far above anything a backing filesystem hands out, so
  * tools that compare st_ino never mistake ours for a user file. */
 #define VDIR_INO_BASE ((ino_t)0x7fffffffffff0000ull)
 
 struct vdir_handle;
+
+/* Who to tell of each name cleanup removes (retention.h); set by the FUSE
+ * layer, which drops the kernel's entry. */
+typedef void (*vdir_gone_fn)(void *arg, struct inode *dir, const char *name);
+void vdir_set_gone(vdir_gone_fn gone, void *arg);
 
 /* The kind of the file called name in /.ragstore, or -ENOENT. */
 int vdir_lookup(const char *name);

@@ -13,6 +13,8 @@
 #include "crypto.h"
 #include "fileheader.h"
 #include "ofile.h"
+#include "policy.h"
+#include "usage.h"
 #include "util.h"
 #include "xattrs.h"
 
@@ -45,10 +47,10 @@ static int xattr_out(const char *val, size_t len, char *buf, size_t size)
 }
 
 static int vattr_get(struct store *s, int dirfd, const char *rel, const char *name,
-			char *buf, size_t size)
+		     const struct policy *pol, char *buf, size_t size)
 {
 	const char *key = name + strlen(VATTR);
-	char val[64];
+	char val[160];
 	struct codec_spec spec;
 	struct ofile *f;
 	struct stat st;
@@ -59,9 +61,9 @@ static int vattr_get(struct store *s, int dirfd, const char *rel, const char *na
 		return xattr_out(crypto_cipher_name(s->desc.cipher),
 				 strlen(crypto_cipher_name(s->desc.cipher)), buf, size);
 	if (!strcmp(key, "policy"))
-		return xattr_out("default", 7, buf, size);
+		return xattr_out(pol->name, strlen(pol->name), buf, size);
 	if (strcmp(key, "logical_size") && strcmp(key, "stored_size") && strcmp(key, "ratio") &&
-	    strcmp(key, "compression") && strcmp(key, "block_size"))
+	    strcmp(key, "compression") && strcmp(key, "block_size") && strcmp(key, "algorithms"))
 		return -ENODATA;
 	r = backend_fstatat(s->be, dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
 	if (r < 0)
@@ -84,7 +86,13 @@ static int vattr_get(struct store *s, int dirfd, const char *rel, const char *na
 			     logical ? (double)stored / (double)logical : 0.0);
 	else if (!strcmp(key, "block_size"))
 		n = snprintf(val, sizeof(val), "%u", ofile_block_size(f));
-	else {
+	else if (!strcmp(key, "algorithms")) {
+		struct usage u;
+
+		r = usage_file(s, f, &u);
+		n = r < 0 ? 0 : usage_format(&u, val, sizeof(val));
+		r = r < 0 ? r : n < 0 ? n : 0;
+	} else {
 		codec_format(&spec, val, sizeof(val));
 		n = (int)strlen(val);
 	}
@@ -93,11 +101,11 @@ static int vattr_get(struct store *s, int dirfd, const char *rel, const char *na
 }
 
 /* setfattr -n user.ragstore.compression -v SPEC (or remove: back to the
- * store default). */
+ * compression of the file's policy). */
 static int set_compression(struct store *s, int dirfd, const char *rel, const char *value,
-			      size_t size, int flags, int remove)
+			   size_t size, int flags, int remove, const struct policy *pol)
 {
-	struct codec_spec spec = s->desc.codec, cur;
+	struct codec_spec spec = pol->codec, cur;
 	char text[32];
 	struct ofile *f;
 	struct stat st;
@@ -169,10 +177,10 @@ static int acl_mode(struct store *s, int dirfd, const char *rel, const char *val
 }
 
 static int set_at(struct store *s, int dirfd, const char *rel, const char *name,
-		  const char *value, size_t size, int flags)
+		  const char *value, size_t size, int flags, const struct policy *pol)
 {
 	if (!strcmp(name, VATTR_COMPRESSION))
-		return set_compression(s, dirfd, rel, value, size, flags, 0);
+		return set_compression(s, dirfd, rel, value, size, flags, 0, pol);
 	if (!strncmp(name, VATTR, strlen(VATTR)))
 		return -EPERM;
 	if (!strcmp(name, "system.posix_acl_access")) {
@@ -189,10 +197,10 @@ static int set_at(struct store *s, int dirfd, const char *rel, const char *name,
 }
 
 static int get_at(struct store *s, int dirfd, const char *rel, const char *name,
-		  char *value, size_t size)
+		  char *value, size_t size, const struct policy *pol)
 {
 	if (!strncmp(name, VATTR, strlen(VATTR)))
-		return vattr_get(s, dirfd, rel, name, value, size);
+		return vattr_get(s, dirfd, rel, name, pol, value, size);
 	return (int)xattrs_get(s, dirfd, rel, name, value, size);
 }
 
@@ -236,10 +244,11 @@ static int list_at(struct store *s, int dirfd, const char *rel, char *list, size
 	return (int)n;
 }
 
-static int remove_at(struct store *s, int dirfd, const char *rel, const char *name)
+static int remove_at(struct store *s, int dirfd, const char *rel, const char *name,
+		     const struct policy *pol)
 {
 	if (!strcmp(name, VATTR_COMPRESSION))
-		return set_compression(s, dirfd, rel, NULL, 0, 0, 1);
+		return set_compression(s, dirfd, rel, NULL, 0, 0, 1, pol);
 	if (!strncmp(name, VATTR, strlen(VATTR)))
 		return -EPERM;
 	return xattrs_remove(s, dirfd, rel, name);
@@ -252,24 +261,29 @@ enum attr_op { OP_GET, OP_SET, OP_LIST, OP_REMOVE };
 static int with_ref(struct store *s, struct inode *in, enum attr_op op, const char *name,
 		    char *buf, const char *value, size_t size, int flags)
 {
+	const struct policy *pol = NULL;
 	struct iref ref;
 	int r;
 
 	inode_ns_rdlock(s);
+	/* The virtual attributes that depend on the path: the policy, and
+	 * the compression a removed override falls back to. */
+	if (name && !strncmp(name, VATTR, strlen(VATTR)))
+		pol = inode_policy(s, in, NULL);
 	r = inode_ref(s, in, &ref);
 	if (r == 0) {
 		switch (op) {
 		case OP_GET:
-			r = get_at(s, ref.dirfd, ref.name, name, buf, size);
+			r = get_at(s, ref.dirfd, ref.name, name, buf, size, pol);
 			break;
 		case OP_SET:
-			r = set_at(s, ref.dirfd, ref.name, name, value, size, flags);
+			r = set_at(s, ref.dirfd, ref.name, name, value, size, flags, pol);
 			break;
 		case OP_LIST:
 			r = list_at(s, ref.dirfd, ref.name, buf, size);
 			break;
 		default:
-			r = remove_at(s, ref.dirfd, ref.name, name);
+			r = remove_at(s, ref.dirfd, ref.name, name, pol);
 			break;
 		}
 		inode_ref_put(s, &ref);

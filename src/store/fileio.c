@@ -507,6 +507,14 @@ int ofile_flush(struct store *s, struct ofile *f)
 	return r;
 }
 
+/* 1 if a file of end bytes would be past f's policy's max_file_size. */
+static int over_limit(struct ofile *f, uint64_t end)
+{
+	uint64_t max = __atomic_load_n(&f->max_size, __ATOMIC_RELAXED);
+
+	return max && end > max;
+}
+
 ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off)
 {
 	struct file_header *nh = NULL;
@@ -520,6 +528,12 @@ ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t le
 		return -EINVAL;
 	if (len == 0)
 		return 0;
+	/* As with RLIMIT_FSIZE (POSIX write()): what fits below the limit
+	 * is written, a write that starts at it fails. */
+	if (over_limit(f, (uint64_t)off + 1))
+		return -EFBIG;
+	if (over_limit(f, (uint64_t)off + len))
+		len = (size_t)(__atomic_load_n(&f->max_size, __ATOMIC_RELAXED) - (uint64_t)off);
 	if (f->v2)
 		return v2io_write(s, f, buf, len, off);
 	pthread_rwlock_wrlock(&f->lock);
@@ -590,8 +604,10 @@ int ofile_truncate(struct store *s, struct ofile *f, uint64_t size)
 	uint64_t old_nblk, new_nblk;
 	int r = 0;
 
-	if (!nh)
-		return -ENOMEM;
+	if (!nh || over_limit(f, size)) {
+		free(nh);
+		return nh ? -EFBIG : -ENOMEM;
+	}
 	if (f->v2) {
 		free(nh);
 		return v2io_truncate(s, f, size);

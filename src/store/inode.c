@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -656,6 +658,20 @@ int inode_path(struct store *s, struct inode *in, char *out, size_t len)
 	if (r == 0)
 		memmove(out, out + pos, len - pos);
 	return r;
+}
+
+const struct policy *inode_policy(struct store *s, struct inode *dir, const char *name)
+{
+	char path[PATH_MAX];
+	size_t n;
+
+	if (inode_path(s, dir, path, sizeof(path)) < 0)
+		return store_policy(s, "/");
+	n = strlen(path);
+	if (name && snprintf(path + n, sizeof(path) - n, "%s%s", n > 1 ? "/" : "",
+			     name) >= (int)(sizeof(path) - n))
+		return store_policy(s, "/");
+	return store_policy(s, path);
 }
 
 void inode_set_noxattr(struct inode *in, int none)

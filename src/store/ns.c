@@ -14,6 +14,7 @@
 #include "log.h"
 #include "ofile.h"
 #include "pathmap.h"
+#include "policy.h"
 #include "stats.h"
 #include "xattrs.h"
 
@@ -260,6 +261,12 @@ int ns_setattr(struct store *s, struct inode *in, struct ofile *f, const struct 
 	struct iref ref;
 	int r;
 
+	if ((what & NS_SET_SIZE) && S_ISREG(inode_type(in))) {
+		uint64_t max = inode_policy(s, in, NULL)->max_file_size;
+
+		if (max && attr->st_size > 0 && (uint64_t)attr->st_size > max)
+			return -EFBIG;
+	}
 	if (!f && S_ISREG(inode_type(in)) &&
 	    ofile_find(s, inode_dev(in), inode_ino(in), &open) == 0)
 		f = open;
@@ -344,7 +351,17 @@ static int make_name(struct store *s, struct inode *dir, const char *name, make_
 struct mknod_arg {
 	mode_t mode;
 	dev_t rdev;
+	struct ofile_layout lay; /* of a regular file, from its policy */
 };
+
+/* How a new file called name in dir is laid out: by its policy. */
+static struct ofile_layout layout_for(struct store *s, struct inode *dir, const char *name)
+{
+	const struct policy *p = inode_policy(s, dir, name);
+	struct ofile_layout lay = { p->codec, p->block_size };
+
+	return lay;
+}
 
 static int make_node(struct store *s, struct nsname *n, const void *arg)
 {
@@ -353,7 +370,7 @@ static int make_node(struct store *s, struct nsname *n, const void *arg)
 	if (S_ISREG(a->mode)) {
 		struct ofile *f;
 		int r = ofile_create(s, n->dirfd, n->bn.leaf, a->mode & 07777, (uid_t)-1,
-				     (gid_t)-1, &s->desc.codec, 1, &f);
+				     (gid_t)-1, &a->lay, 1, &f);
 
 		return r < 0 ? r : ofile_release(s, f);
 	}
@@ -363,7 +380,7 @@ static int make_node(struct store *s, struct nsname *n, const void *arg)
 int ns_mknod(struct store *s, struct inode *dir, const char *name, mode_t mode, dev_t rdev,
 	     uid_t uid, gid_t gid, struct inode **out, struct stat *st)
 {
-	struct mknod_arg a = { mode, rdev };
+	struct mknod_arg a = { mode, rdev, layout_for(s, dir, name) };
 	int r;
 
 	if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) && !S_ISCHR(mode) &&
@@ -691,22 +708,22 @@ static char *report_path(struct store *s, struct inode *in)
 	return path;
 }
 
-/* The end of open and create: O_TRUNC, and path (consumed; NULL: unknown)
- * for error reports. */
+/* The end of open and create: the policy of path (the size limit; for a
+ * writer, the compression of a file renamed into another policy's paths),
+ * O_TRUNC, and path (consumed; NULL: unknown) for error reports. */
 static int opened(struct store *s, struct ofile *f, int flags, char *path)
 {
+	int r = ofile_apply_policy(s, f, store_policy(s, path ? path : "/"),
+				   (flags & O_ACCMODE) != O_RDONLY);
+
 	if (path)
 		ofile_set_path(f, path);
 	free(path);
-	if (flags & O_TRUNC) {
-		int r = ofile_truncate(s, f, 0);
-
-		if (r < 0) {
-			ofile_release(s, f);
-			return r;
-		}
-	}
-	return 0;
+	if (r == 0 && (flags & O_TRUNC))
+		r = ofile_truncate(s, f, 0);
+	if (r < 0)
+		ofile_release(s, f);
+	return r;
 }
 
 int ns_open(struct store *s, struct inode *in, int flags, struct ofile **f)
@@ -739,6 +756,7 @@ int ns_open(struct store *s, struct inode *in, int flags, struct ofile **f)
 int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode, int flags,
 	      uid_t uid, gid_t gid, struct inode **out, struct stat *st, struct ofile **f)
 {
+	struct ofile_layout lay = layout_for(s, dir, name);
 	struct nsname n;
 	int r;
 
@@ -748,7 +766,7 @@ int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode,
 	new_owner(s, n.dirfd, &uid, &gid);
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
 	if (r == 0)
-		r = ofile_create(s, n.dirfd, n.bn.leaf, mode & 07777, uid, gid, &s->desc.codec,
+		r = ofile_create(s, n.dirfd, n.bn.leaf, mode & 07777, uid, gid, &lay,
 				 (flags & O_EXCL) != 0, f);
 	if (r == 0) {
 		r = hand_out(s, &n, name, out, st);

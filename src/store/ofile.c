@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "blockfmt.h"
 #include "log.h"
+#include "policy.h"
 #include "stats.h"
 #include "util.h"
 
@@ -285,7 +286,7 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 
 /* Write a fresh header into slot 0 and zeros into slot 1, which shares its
  * 4 KiB block, so later header writes never need new space. */
-static int header_init(struct store *s, int fd, const struct codec_spec *codec,
+static int header_init(struct store *s, int fd, const struct ofile_layout *lay,
 		       struct file_header *out)
 {
 	struct file_header *h;
@@ -295,7 +296,7 @@ static int header_init(struct store *s, int fd, const struct codec_spec *codec,
 	if (!s->v1_files) {
 		r = store_upgrade(s);
 		if (r == 0)
-			r = v2open_header_new(s, codec, out, buf);
+			r = v2open_header_new(s, &lay->codec, lay->block_size, out, buf);
 		return r < 0 ? r : backend_pwrite_full(s->be, fd, buf, FH2_DATA_START, 0);
 	}
 	h = calloc(1, sizeof(*h));
@@ -303,8 +304,8 @@ static int header_init(struct store *s, int fd, const struct codec_spec *codec,
 		return -ENOMEM;
 	h->gen = 1;
 	crypto_random(h->file_id, FH_ID_LEN);
-	h->block_size = s->desc.block_size;
-	h->codec = *codec;
+	h->block_size = lay->block_size ? lay->block_size : s->desc.block_size;
+	h->codec = lay->codec;
 	memset(buf, 0, sizeof(buf));
 	r = fh_seal(s->key, h, buf);
 	free(h);
@@ -320,10 +321,10 @@ static int header_init(struct store *s, int fd, const struct codec_spec *codec,
  * The owner and mode are only set where the new file does not have them
  * already (the daemon's umask is 0, and a root daemon's files are root's). */
 static int new_file_setup(struct store *s, int fd, mode_t mode, uid_t uid, gid_t gid,
-			  const struct codec_spec *codec, struct file_header *h,
+			  const struct ofile_layout *lay, struct file_header *h,
 			  struct stat *st)
 {
-	int r = header_init(s, fd, codec, h), changed = 0;
+	int r = header_init(s, fd, lay, h), changed = 0;
 
 	if (r == 0)
 		r = backend_fstat(s->be, fd, st);
@@ -345,7 +346,7 @@ static int new_file_setup(struct store *s, int fd, mode_t mode, uid_t uid, gid_t
 /* Create via an unnamed O_TMPFILE that is linked in only once its header is
  * written, so a crash never leaves a named file without a header. */
 static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t mode,
-			  uid_t uid, gid_t gid, const struct codec_spec *codec,
+			  uid_t uid, gid_t gid, const struct ofile_layout *lay,
 			  struct file_header *h, struct stat *st)
 {
 	const char *slash = strrchr(name, '/');
@@ -365,7 +366,7 @@ static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t m
 	fd = backend_openat(s->be, dirfd, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (fd < 0)
 		return fd;
-	r = new_file_setup(s, fd, mode, uid, gid, codec, h, st);
+	r = new_file_setup(s, fd, mode, uid, gid, lay, h, st);
 	if (r == 0)
 		r = backend_linkfd(s->be, fd, dirfd, name);
 	if (r < 0) {
@@ -377,7 +378,7 @@ static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t m
 
 /* Fallback where O_TMPFILE is not supported by the backing filesystem. */
 static int create_direct(struct store *s, int dirfd, const char *name, mode_t mode,
-			 uid_t uid, gid_t gid, const struct codec_spec *codec,
+			 uid_t uid, gid_t gid, const struct ofile_layout *lay,
 			 struct file_header *h, struct stat *st)
 {
 	int fd = backend_openat(s->be, dirfd, name,
@@ -386,7 +387,7 @@ static int create_direct(struct store *s, int dirfd, const char *name, mode_t mo
 
 	if (fd < 0)
 		return fd;
-	r = new_file_setup(s, fd, mode, uid, gid, codec, h, st);
+	r = new_file_setup(s, fd, mode, uid, gid, lay, h, st);
 	if (r < 0) {
 		backend_close(s->be, fd);
 		backend_unlinkat(s->be, dirfd, name, 0);
@@ -396,16 +397,16 @@ static int create_direct(struct store *s, int dirfd, const char *name, mode_t mo
 }
 
 int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
-		 uid_t uid, gid_t gid, const struct codec_spec *codec,
+		 uid_t uid, gid_t gid, const struct ofile_layout *lay,
 		 int exclusive, struct ofile **out)
 {
 	struct stat st;
 	struct ofile *f;
 	struct file_header *h = malloc(sizeof(*h));
-	int fd = h ? create_tmpfile(s, dirfd, name, mode, uid, gid, codec, h, &st) : -ENOMEM;
+	int fd = h ? create_tmpfile(s, dirfd, name, mode, uid, gid, lay, h, &st) : -ENOMEM;
 
 	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
-		fd = create_direct(s, dirfd, name, mode, uid, gid, codec, h, &st);
+		fd = create_direct(s, dirfd, name, mode, uid, gid, lay, h, &st);
 	if (fd == -EEXIST && !exclusive) {
 		free(h);
 		return ofile_open(s, dirfd, name, out);
@@ -432,7 +433,7 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	f->size = 0;
 	f->csize = 0;
 	f->stored = (uint64_t)st.st_blocks * 512;
-	stats_file_delta(s->stats, codec->algo, 1, 0, (int64_t)f->stored);
+	stats_file_delta(s->stats, lay->codec.algo, 1, 0, (int64_t)f->stored);
 	*out = table_insert(s, f);
 	return 0;
 }
@@ -714,6 +715,20 @@ int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *s
 	pthread_rwlock_unlock(&f->lock);
 	free(nh);
 	return r;
+}
+
+int ofile_apply_policy(struct store *s, struct ofile *f, const struct policy *p, int writing)
+{
+	struct codec_spec cur;
+	int user;
+
+	__atomic_store_n(&f->max_size, p->max_file_size, __ATOMIC_RELAXED);
+	if (!writing)
+		return 0;
+	ofile_codec(f, &cur, &user);
+	if (user || (cur.algo == p->codec.algo && cur.level == p->codec.level))
+		return 0;
+	return ofile_set_codec(s, f, &p->codec, 0);
 }
 
 void ofile_codec(struct ofile *f, struct codec_spec *spec, int *user_set)

@@ -99,6 +99,7 @@ struct ofile {
 	uint64_t stored;        /* backing allocation last reported to stats */
 	char *path;             /* a path in the mount, for error reports */
 	int hint_fixed;         /* the size hint was wrong at open (atomic) */
+	uint64_t max_size;      /* its policy's max_file_size, 0: none (atomic) */
 	/* Blocks whose records may have a superseded twin, or which lie past
 	 * the end after a truncate; collected after fdatasync. */
 	struct gc_range gc[OFILE_GC_MAX];
@@ -163,8 +164,9 @@ int ofile_hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
 /* v2 files (v2open.c, v2io.c, v2commit.c).  The functions that take no lock
  * expect the content lock held exclusive. */
 int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t blen);
-int v2open_header_new(struct store *s, const struct codec_spec *codec,
-		    struct file_header *h, uint8_t *area);
+/* A new file's header: block_size 0 is the store's. */
+int v2open_header_new(struct store *s, const struct codec_spec *codec, uint32_t block_size,
+		      struct file_header *h, uint8_t *area);
 int v2open_attach_new(struct ofile *f);
 void v2open_free(struct ofile *f);
 /* Size and algorithm from the newer v2 slot of area, unverified; 0 when
@@ -184,6 +186,14 @@ int v2commit_pending(struct ofile *f);
 /* Set the backing file's times (lock held): commits first, and keeps the
  * mtime across the writes of later commits. */
 int v2commit_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]);
+/* The optimizer (optimize.c), taking the content lock: v2io_recompress
+ * seals block b's record anew with the file's current compression, from
+ * its plaintext (not the write-behind block, which is sealed with it
+ * anyway): 1 done, 0 no record, -errno.  v2commit_compact makes what was
+ * written durable (a sync point) and compacts the file as a last close
+ * would.  The file's mtime stays. */
+int v2io_recompress(struct store *s, struct ofile *f, uint64_t b);
+int v2commit_compact(struct store *s, struct ofile *f);
 /* Check entry k of f (read lock held): 0, -errno (-EIO: it does not
  * authenticate) with *block set, or 1 when there is no entry k. */
 int v2io_verify_one(struct store *s, struct ofile *f, uint64_t k, uint64_t *block);

@@ -24,6 +24,7 @@
 #include "names.h"
 #include "ofile.h"
 #include "pathmap.h"
+#include "policy.h"
 #include "pool.h"
 #include "stats.h"
 #include "util.h"
@@ -432,7 +433,9 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 	s->inodes = inode_table_new(s->be, s->rootfd, dirfd_budget());
 	s->pool = pool_new(-1); /* none is fine: the caller does the work */
 	s->bcache = bcache_new(BCACHE_DEFAULT);
-	if (!s->backing || !s->files || !s->dirivs || !s->stats || !s->inodes || !s->bcache) {
+	s->policies = policy_set_builtin(&s->desc.codec, s->desc.block_size);
+	if (!s->backing || !s->files || !s->dirivs || !s->stats || !s->inodes || !s->bcache ||
+	    !s->policies) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -691,6 +694,18 @@ int store_set_cache(struct store *s, size_t bytes)
 	return 0;
 }
 
+void store_set_policies(struct store *s, struct policy_set *ps)
+{
+	policy_set_resolve(ps, &s->desc.codec, s->desc.block_size);
+	policy_set_free(s->policies);
+	s->policies = ps;
+}
+
+const struct policy *store_policy(const struct store *s, const char *path)
+{
+	return policy_match(s->policies, path);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
@@ -707,6 +722,7 @@ void store_close(struct store *s)
 	pathmap_cache_free(s->dirivs);
 	stats_free(s->stats);
 	free(s->backing);
+	policy_set_free(s->policies);
 	crypto_wipe(&s->desc, sizeof(s->desc));
 	backend_free(s->be);
 	free(s);

@@ -401,6 +401,19 @@ int v2commit_commit(struct store *s, struct ofile *f, int last)
 	return r;
 }
 
+int v2commit_compact(struct store *s, struct ofile *f)
+{
+	int r;
+
+	pthread_rwlock_wrlock(&f->lock);
+	r = commit_locked(s, f, 1, 1);
+	if (r == 0)
+		r = compact(s, f);
+	ofile_account(s, f);
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
 int v2commit_fsync(struct store *s, struct ofile *f, int datasync)
 {
 	int r;

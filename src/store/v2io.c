@@ -165,6 +165,25 @@ static int block_store(struct store *s, struct ofile *f, uint64_t b, const uint8
 	return v2io_place(s, f, &e, io->rec, (size_t)n);
 }
 
+int v2io_recompress(struct store *s, struct ofile *f, uint64_t b)
+{
+	struct iobufs *io;
+	ssize_t have = 0;
+	long i;
+	int r;
+
+	pthread_rwlock_wrlock(&f->lock);
+	io = bufs_get(f->hdr.block_size);
+	i = v2map_find(f->v2, b);
+	if (!io)
+		have = -ENOMEM;
+	else if (i >= 0 && !(f->wb_dirty && f->wb_block == b))
+		have = block_load(s, f, b, io->plain, io);
+	r = have <= 0 ? (int)have : block_store(s, f, b, io->plain, (uint32_t)have, io, 0);
+	pthread_rwlock_unlock(&f->lock);
+	return r < 0 ? r : have > 0;
+}
+
 /* Plain length block b has inside size. */
 static uint32_t block_len(uint64_t size, uint32_t bs, uint64_t b)
 {

@@ -121,8 +121,8 @@ int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t 
 	return 0;
 }
 
-int v2open_header_new(struct store *s, const struct codec_spec *codec, struct file_header *h,
-		    uint8_t *area)
+int v2open_header_new(struct store *s, const struct codec_spec *codec, uint32_t block_size,
+		      struct file_header *h, uint8_t *area)
 {
 	struct fh2_extra x;
 	struct fh2_ent none[1];
@@ -132,7 +132,7 @@ int v2open_header_new(struct store *s, const struct codec_spec *codec, struct fi
 	memset(&x, 0, sizeof(x));
 	h->gen = 1;
 	crypto_random(h->file_id, FH_ID_LEN);
-	h->block_size = s->desc.block_size;
+	h->block_size = block_size ? block_size : s->desc.block_size;
 	h->codec = *codec;
 	x.data_end = FH2_DATA_START;
 	memset(area, 0, FH2_DATA_START);

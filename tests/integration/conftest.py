@@ -2,6 +2,7 @@
 
 store          a fresh, mounted, encrypted store (default block size)
 store_factory  make more stores: store_factory(block_size=4096, encryption=False, ...)
+policy_store   a store mounted with --config: policy_store(INI_TEXT)
 ragstore_bin   path of the binary (built once with make if missing)
 """
 import os
@@ -147,6 +148,20 @@ def store_factory(ragstore_bin):
 @pytest.fixture
 def store(store_factory):
     return store_factory("store")
+
+
+@pytest.fixture
+def policy_store(store_factory, tmp_path):
+    """policy_store(TEXT): a store mounted with --config of a policy file
+    holding TEXT (its path in s.cfg, for remounts)."""
+    def make(text, name="policies.ini"):
+        cfg = tmp_path / name
+        cfg.write_text(text)
+        s = store_factory(mount=False)
+        s.cfg = cfg
+        s.mount(["--config", str(cfg)])
+        return s
+    return make
 
 
 def pytest_configure(config):

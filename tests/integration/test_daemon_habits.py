@@ -407,8 +407,8 @@ def test_allow_other_needs_user_allow_other(unmounted):
 
 
 def test_exit_codes_documented():
-    """Every exit code main.c defines is in the man page and the README."""
-    src = (rsutil.REPO / "src" / "main.c").read_text()
+    """Every exit code src/cli/cli.h defines is in the man page and the README."""
+    src = (rsutil.REPO / "src" / "cli" / "cli.h").read_text()
     body = src[src.index("enum exit_code {"):]
     body = body[:body.index("};")]
     found = [int(v) for v in re.findall(r"= (\d+),", body)]

@@ -78,10 +78,10 @@ static inline int context(unsigned before, const char *what)
  * made.  Release with ofile_release or done. */
 static inline struct ofile *create(struct store *s, const char *name)
 {
+	struct ofile_layout lay = { s->desc.codec, 0 };
 	struct ofile *f = NULL;
 
-	CHECK_EQ(ofile_create(s, s->rootfd, name, 0600, (uid_t)-1, (gid_t)-1, &s->desc.codec, 1,
-			      &f), 0);
+	CHECK_EQ(ofile_create(s, s->rootfd, name, 0600, (uid_t)-1, (gid_t)-1, &lay, 1, &f), 0);
 	return f;
 }
 

@@ -1,0 +1,42 @@
+/* optimize.h - the optimizer (SPEC section 6): a background walk at low
+ * priority that rewrites files whose stored blocks use another compression
+ * algorithm than their policy (or their user.ragstore.compression
+ * override) asks, and compacts files whose data area holds superseded or
+ * free space worth giving back.  Rewriting goes through the ordinary write
+ * path a block at a time under the file's content lock, so content never
+ * changes, concurrent I/O goes on, and a crash leaves each block old or
+ * new as after any write.  The file's mtime stays.  Blocks stored raw
+ * count as matching any policy (they did not compress, or will not), and
+ * the record keeps no level, so only a change of algorithm is seen.  v1
+ * files are left alone.  One store per process; no FUSE. */
+#ifndef RAGSTORE_OPTIMIZE_H
+#define RAGSTORE_OPTIMIZE_H
+
+#include <stdint.h>
+
+struct store;
+struct stats_optimize;
+
+#define OPTIMIZE_FINDINGS 8
+
+/* What the last walk (dry or not) found per policy and stored algorithm. */
+struct optimize_finding {
+	char policy[64];
+	char stored[16];   /* the algorithm the blocks use, "lz4" */
+	char wanted[32];   /* what the policy asks, "zstd:19" */
+	uint64_t files, bytes; /* logical bytes */
+};
+
+/* Start a run in the background (dry: only count).  0, -EBUSY when one
+ * runs, or -errno. */
+int optimize_start(struct store *s, int dry);
+/* Stop the running one and wait for it (0), or -ENOENT when none runs. */
+int optimize_stop(void);
+/* At unmount: stop and join. */
+void optimize_shutdown(void);
+/* Progress of the running or last run. */
+void optimize_progress(struct stats_optimize *out);
+/* The findings of the last finished walk: up to max, the count returned. */
+int optimize_findings(struct optimize_finding *out, int max);
+
+#endif
