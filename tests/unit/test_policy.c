@@ -171,40 +171,45 @@ static void test_errors(void)
 	bad("[policy a]\nmatch = *\n[policy b]\n\nwhat\n", "c.ini:3: ", "no match");
 }
 
+/* text parsed, rendered and parsed again, which must succeed and keep the
+ * first policy's number of globs: the set read back (to free), or NULL. */
+static struct policy_set *reread(const char *text)
+{
+	static const struct codec_spec store = { CODEC_ZSTD, 1 };
+	struct strbuf sb = STRBUF_INIT(1 << 16);
+	struct policy_set *ps = NULL, *again = NULL;
+	char err[256], *out = NULL;
+	size_t len;
+
+	CHECK_EQ(policy_set_parse("t.ini", text, &ps, err, sizeof(err)), 0);
+	if (!ps)
+		return NULL;
+	policy_set_resolve(ps, &store, 65536);
+	policy_set_render(ps, &sb);
+	CHECK_EQ(strbuf_finish(&sb, &out, &len), 0);
+	CHECK_EQ(policy_set_parse("r.ini", out ? out : "", &again, err, sizeof(err)), 0);
+	CHECK(again && policy_at(again, 1)->nmatch == policy_at(ps, 1)->nmatch);
+	free(out);
+	policy_set_free(ps);
+	return again;
+}
+
 /* Found by tests/fuzz/fuzz_policy.c: a match line that fits the reader
  * when written "a,b,c" rendered as "a, b, c" too long to be read back; a
  * glob ";x" read from "a,;x" rendered as "a, ;x", an inline comment; and a
  * line refused as too long was reported as a missing match. */
 static void test_long_match(void)
 {
-	char text[256], err[256], *out = NULL;
-	struct codec_spec store = { CODEC_ZSTD, 1 };
-	struct strbuf sb = STRBUF_INIT(1 << 16);
-	struct policy_set *ps = NULL, *again = NULL;
+	char text[256];
+	struct policy_set *ps;
 	size_t n = (size_t)snprintf(text, sizeof(text), "[policy a]\nmatch=");
-	size_t len;
 
 	while (n < 11 + 190)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "%sg%zu", n > 17 ? "," : "", n);
-	CHECK_EQ(policy_set_parse("t.ini", text, &ps, err, sizeof(err)), 0);
-	policy_set_resolve(ps, &store, 65536);
-	policy_set_render(ps, &sb);
-	CHECK_EQ(strbuf_finish(&sb, &out, &len), 0);
-	CHECK_EQ(policy_set_parse("r.ini", out, &again, err, sizeof(err)), 0);
-	CHECK(again && policy_at(again, 1)->nmatch == policy_at(ps, 1)->nmatch);
-	free(out);
-	policy_set_free(again);
-	policy_set_free(ps);
+	policy_set_free(reread(text));
 	/* A glob that begins with ';' is no comment when no space is before it. */
-	CHECK_EQ(policy_set_parse("t.ini", "[policy a]\nmatch=*.log,;x\n", &ps, err, sizeof(err)), 0);
-	policy_set_resolve(ps, &store, 65536);
-	policy_set_render(ps, &sb);
-	CHECK_EQ(strbuf_finish(&sb, &out, &len), 0);
-	CHECK_EQ(policy_set_parse("r.ini", out, &again, err, sizeof(err)), 0);
-	CHECK(again && policy_at(again, 1)->nmatch == 2 &&
-	      !strcmp(policy_at(again, 1)->match[1], ";x"));
-	free(out);
-	policy_set_free(again);
+	ps = reread("[policy a]\nmatch=*.log,;x\n");
+	CHECK(ps && !strcmp(policy_at(ps, 1)->match[1], ";x"));
 	policy_set_free(ps);
 	bad("[policy a]\nmatch = x,xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
