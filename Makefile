@@ -1,6 +1,10 @@
 # ragstore - compressed, encrypted FUSE filesystem.
 #   make          build ./ragstore
 #   make check    install missing Debian packages, build, run every test
+#                 (unit, a short fuzz smoke run, integration)
+#   make check SANITIZE=address,undefined   (or SANITIZE=thread) the same
+#                 suites on a build with that sanitizer (docs/HARDENING.md)
+#   make fuzz     run every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make demo     install missing packages, build, mount a demo store
 #   make bench    benchmarks against a plain directory and gocryptfs
 CC      ?= cc
@@ -11,45 +15,70 @@ CFLAGS  += -std=gnu11 $(WARN) -Iinclude -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pt
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
+# A sanitizer build goes to a tree of its own, B (build/san-NAME/), so that
+# its objects never mix with those of a normal build, which stay in place.
+comma   := ,
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+B       := build/san-$(subst $(comma),-,$(SANITIZE))/
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
 # Everything below the FUSE layer goes into libragstore.a, which the unit
 # tests (and fsck/info) link without libfuse.
 LIB_SRC := $(wildcard src/util/*.c src/codec/*.c src/crypto/*.c src/config/*.c \
                       src/format/*.c src/store/*.c)
 FS_SRC  := $(wildcard src/fs/*.c src/cli/*.c) src/main.c
-LIB_OBJ := $(LIB_SRC:.c=.o)
-FS_OBJ  := $(FS_SRC:.c=.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)%.o)
+FS_OBJ  := $(FS_SRC:%.c=$(B)%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(UNIT_SRC:.c=)
+UNIT_BIN := $(UNIT_SRC:%.c=$(B)%)
+HEADERS := $(wildcard include/*.h src/*/*.h)
 
-.PHONY: all deps check unit integration demo bench clean man
+.PHONY: all deps check unit integration demo bench clean man fuzz fuzz-build fuzz-smoke
 
-all: ragstore
+all: $(B)ragstore
 
-ragstore: $(FS_OBJ) libragstore.a
-	$(CC) $(CFLAGS) -o $@ $(FS_OBJ) libragstore.a $(LDLIBS)
+$(B)ragstore: $(FS_OBJ) $(B)libragstore.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(FS_OBJ) $(B)libragstore.a $(LDLIBS)
 
-libragstore.a: $(LIB_OBJ)
+$(B)libragstore.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
-%.o: %.c $(wildcard include/*.h src/*/*.h)
+$(B)%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-tests/unit/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) libragstore.a
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< libragstore.a $(LDLIBS)
+$(B)tests/unit/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(B)libragstore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(B)libragstore.a $(LDLIBS)
 
 deps:
 	@sh tests/deps.sh
 
+# Under SANITIZE, tests/sanitize.sh runs the suite with the sanitizer's
+# reports going to files under $(B)reports/, and fails on any of them.
+ifeq ($(SANITIZE),)
 unit: $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
 
 integration: ragstore
 	@sh tests/integration/run.sh
+else
+unit: $(UNIT_BIN)
+	@sh tests/sanitize.sh $(B) sh tests/unit/run.sh $(UNIT_BIN)
 
+integration: $(B)ragstore
+	@RAGSTORE_BIN=$(B)ragstore sh tests/sanitize.sh $(B) sh tests/integration/run.sh
+endif
+
+# The fuzz smoke run needs clang; a sanitizer run has its own checks.
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(if $(SANITIZE),,$(MAKE) fuzz-smoke)
 	$(MAKE) integration
 
 demo: deps
@@ -62,6 +91,43 @@ bench: deps
 
 clean:
 	rm -f ragstore libragstore.a $(LIB_OBJ) $(FS_OBJ) $(UNIT_BIN)
+	rm -rf build
+
+# ---- fuzzing: tests/fuzz/, docs/HARDENING.md ------------------------------
+# One libFuzzer target per parser of untrusted bytes, built with clang
+# against a copy of the library compiled with ASan and UBSan (build/fuzz/).
+FUZZ_CC      ?= clang
+FUZZ_DIR     := build/fuzz
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 $(WARN) -Iinclude -Itests/unit -Itests/fuzz -D_GNU_SOURCE \
+                -D_FILE_OFFSET_BITS=64 -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+                -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SAN     := address,undefined
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+
+$(FUZZ_DIR)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ_DIR)/libragstore.a: $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h tests/unit/*.h) \
+                    $(FUZZ_DIR)/libragstore.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< \
+		$(FUZZ_DIR)/libragstore.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Every target for FUZZ_SECONDS, new inputs kept in build/fuzz/corpus/.
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# Part of make check: every target over its seed corpus, then a few seconds.
+fuzz-smoke: fuzz-build
+	@sh tests/fuzz/run.sh -smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)
 
 tests/tools/%: tests/tools/%.c libragstore.a
 	$(CC) $(CFLAGS) -o $@ $< libragstore.a $(LDLIBS)

@@ -87,7 +87,11 @@ const struct policy *policy_at(const struct policy_set *ps, unsigned i);
 /* The file the set was read from, or NULL for the built-in set. */
 const char *policy_source(const struct policy_set *ps);
 
-/* 1 if glob fits path (a path starting with '/'), else 0. */
+/* 1 if glob fits path (a path starting with '/'), else 0.  A glob whose
+ * backtracking would take more than POLICY_GLOB_STEPS steps on path (many
+ * stars, as in "*a*a*a*a*a*b" on a long name) is taken not to fit it, so
+ * that no glob can stall the filesystem. */
+#define POLICY_GLOB_STEPS 1000000UL
 int policy_glob(const char *glob, const char *path);
 
 /* The effective policies as ini text that policy_set_parse reads back:

@@ -49,16 +49,22 @@ const char policy_help[] =
 
 /* ---- matching --------------------------------------------------------- */
 
-/* Match glob g against s from here on (see policy.h for the syntax). */
-static int glob_at(const char *g, const char *s)
+/* Match glob g against s from here on (see policy.h for the syntax).  Each
+ * call spends one step of *steps: with many stars the backtracking grows
+ * exponentially ("*a*a*a*a*b" on a long name), so a match that runs out is
+ * taken as none, in bounded time. */
+static int glob_at(const char *g, const char *s, unsigned long *steps)
 {
+	if (*steps == 0)
+		return 0;
+	--*steps;
 	for (; *g; g++, s++) {
 		if (g[0] == '*' && g[1] == '*') {
 			g += 2;
 			if (*g == '/') {
 				/* Zero or more whole components. */
 				for (g++;; s++) {
-					if (glob_at(g, s))
+					if (glob_at(g, s, steps))
 						return 1;
 					s = strchr(s, '/');
 					if (!s)
@@ -66,7 +72,7 @@ static int glob_at(const char *g, const char *s)
 				}
 			}
 			for (;; s++) {
-				if (glob_at(g, s))
+				if (glob_at(g, s, steps))
 					return 1;
 				if (!*s)
 					return 0;
@@ -74,7 +80,7 @@ static int glob_at(const char *g, const char *s)
 		}
 		if (*g == '*') {
 			for (g++;; s++) {
-				if (glob_at(g, s))
+				if (glob_at(g, s, steps))
 					return 1;
 				if (!*s || *s == '/')
 					return 0;
@@ -88,12 +94,13 @@ static int glob_at(const char *g, const char *s)
 
 int policy_glob(const char *glob, const char *path)
 {
+	unsigned long steps = POLICY_GLOB_STEPS;
 	const char *base;
 
 	if (strchr(glob, '/'))
-		return glob_at(glob + (*glob == '/'), path + (*path == '/'));
+		return glob_at(glob + (*glob == '/'), path + (*path == '/'), &steps);
 	base = strrchr(path, '/');
-	return glob_at(glob, base ? base + 1 : path);
+	return glob_at(glob, base ? base + 1 : path, &steps);
 }
 
 const struct policy *policy_match(const struct policy_set *ps, const char *path)
@@ -308,6 +315,10 @@ static char *reader(char *str, int num, void *stream)
 	if (n + 2 > (size_t)num || n + 2 > sizeof(line)) {
 		set_err(c, c->line, "line too long (at most %d characters)",
 			(num < (int)sizeof(line) ? num : (int)sizeof(line)) - 2);
+		/* A match line refused here is not a missing match. */
+		p = (char *)c->text + c->pos + strspn(c->text + c->pos, " \t");
+		if (c->cur && !strncmp(p, "match", 5))
+			c->cur->set |= POLICY_SET_MATCH;
 		n = 0; /* handed on empty */
 	} else {
 		memcpy(str, c->text + c->pos, n);
@@ -554,9 +565,21 @@ static void render_one(const struct policy *p, int is_default, struct strbuf *sb
 	if (is_default) {
 		strbuf_printf(sb, "[defaults]\n");
 	} else {
-		strbuf_printf(sb, "[policy %s]\nmatch = ", p->name);
+		size_t len = strlen("match = ");
+		int tight = 0;
+
+		for (unsigned k = 0; k < p->nmatch; k++) {
+			len += strlen(p->match[k]) + (k ? 2 : 0);
+			tight |= p->match[k][0] == ';';
+		}
+		/* Written tight, without spaces, when the spaced line would not
+		 * read back: too long for the reader (the tight one is no longer
+		 * than the line it was read from), or a glob starting with ';',
+		 * which after a space begins an inline comment. */
+		tight |= len + 2 > INI_MAX_LINE;
+		strbuf_printf(sb, "[policy %s]\nmatch%s", p->name, tight ? "=" : " = ");
 		for (unsigned k = 0; k < p->nmatch; k++)
-			strbuf_printf(sb, "%s%s", k ? ", " : "", p->match[k]);
+			strbuf_printf(sb, "%s%s", k ? (tight ? "," : ", ") : "", p->match[k]);
 		strbuf_printf(sb, "\n");
 	}
 	strbuf_printf(sb, "compression = %s\nblock_size = %u\nmax_file_size = %llu\n"

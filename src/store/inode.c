@@ -33,6 +33,8 @@ struct inode {
 	unsigned pins;          /* operations in flight, names of children */
 	int hashed;             /* findable by dev:ino (0 once dead) */
 	struct inode *next;     /* hash chain */
+	struct inode *all_prev, *all_next; /* every inode but the root, dead
+					      ones too (inode_table_free) */
 	struct ilink *links;    /* names known; a directory has at most one */
 	unsigned nlinks, caplinks;
 	int fd;                 /* directories: O_PATH descriptor, or -1 */
@@ -50,6 +52,7 @@ struct inode_table {
 	pthread_rwlock_t ns;    /* the namespace lock (inode.h) */
 	struct inode *root;
 	struct inode *buckets[BUCKETS];
+	struct inode *all;      /* list of every inode but the root */
 	struct inode *lru_head, *lru_tail; /* most recently released first */
 	unsigned nfds, max_fds; /* open descriptors besides the root's */
 };
@@ -140,6 +143,12 @@ static void maybe_free(struct inode_table *t, struct inode *in)
 			else
 				maybe_free(t, d);
 		}
+		if (in->all_prev)
+			in->all_prev->all_next = in->all_next;
+		else
+			t->all = in->all_next;
+		if (in->all_next)
+			in->all_next->all_prev = in->all_prev;
 		free(in->links);
 		free(in);
 		in = parent;
@@ -177,23 +186,19 @@ void inode_table_free(struct inode_table *t)
 {
 	if (!t)
 		return;
-	for (size_t b = 0; b < BUCKETS; b++) {
-		for (struct inode *in = t->buckets[b], *next; in; in = next) {
-			next = in->next;
-			if (in == t->root)
-				continue;
-			if (in->fd >= 0)
-				backend_close(t->be, in->fd);
-			for (unsigned i = 0; i < in->nlinks; i++) {
-				free(in->links[i].bname);
-				free(in->links[i].uname);
-			}
-			free(in->links);
-			free(in);
+	/* Dead inodes too (unhashed, the kernel never forgot them): a clean
+	 * unmount frees everything, so that a leak checker sees real leaks. */
+	for (struct inode *in = t->all, *next; in; in = next) {
+		next = in->all_next;
+		if (in->fd >= 0)
+			backend_close(t->be, in->fd);
+		for (unsigned i = 0; i < in->nlinks; i++) {
+			free(in->links[i].bname);
+			free(in->links[i].uname);
 		}
+		free(in->links);
+		free(in);
 	}
-	/* Dead inodes the kernel never forgot are lost with the process;
-	 * their descriptors close with it. */
 	free(t->root);
 	pthread_rwlock_destroy(&t->ns);
 	pthread_mutex_destroy(&t->mu);
@@ -285,6 +290,10 @@ struct inode *inode_get(struct store *s, struct inode *dir, const char *bname,
 		in->hashed = 1;
 		in->next = t->buckets[b];
 		t->buckets[b] = in;
+		in->all_next = t->all;
+		if (t->all)
+			t->all->all_prev = in;
+		t->all = in;
 	}
 	if (in != t->root && dir && add_link(in, dir, bname, uname) < 0 && in->nlinks == 0) {
 		maybe_free(t, in);

@@ -20,7 +20,9 @@
 #define TABLE_BUCKETS 1024
 
 struct ofile_table {
-	pthread_mutex_t mu; /* guards buckets and every ofile's refs/next */
+	pthread_mutex_t mu; /* guards buckets and every ofile's refs/next; refs
+			       is also read without it (ofile_flush), so it
+			       is written with atomic operations */
 	struct ofile *buckets[TABLE_BUCKETS];
 };
 
@@ -180,7 +182,7 @@ static struct ofile *table_insert(struct store *s, struct ofile *f)
 	p = table_slot(s->files, f->dev, f->ino);
 	have = *p;
 	if (have) {
-		have->refs++;
+		__atomic_add_fetch(&have->refs, 1, __ATOMIC_RELAXED);
 	} else {
 		*p = f;
 	}
@@ -199,7 +201,7 @@ static struct ofile *table_get(struct store *s, const struct stat *st)
 	pthread_mutex_lock(&s->files->mu);
 	f = *table_slot(s->files, st->st_dev, st->st_ino);
 	if (f)
-		f->refs++;
+		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->files->mu);
 	return f;
 }
@@ -442,7 +444,7 @@ int ofile_release(struct store *s, struct ofile *f)
 
 	pthread_mutex_lock(&s->files->mu);
 	if (f->refs > 1) {
-		f->refs--;
+		__atomic_sub_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&s->files->mu);
 		return 0;
 	}
@@ -468,7 +470,7 @@ int ofile_release(struct store *s, struct ofile *f)
 		err = f->err;
 	f->err = 0;
 	pthread_mutex_lock(&s->files->mu);
-	last = --f->refs == 0;
+	last = __atomic_sub_fetch(&f->refs, 1, __ATOMIC_RELAXED) == 0;
 	if (last)
 		*table_slot(s->files, f->dev, f->ino) = f->next;
 	pthread_mutex_unlock(&s->files->mu);

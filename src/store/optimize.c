@@ -118,11 +118,16 @@ static void optimize_file(struct store *s, int dfd, const char *rel, const char 
 				r = v2commit_compact(s, f);
 			if (r < 0)
 				log_msg(LOG_LVL_WARN, "optimize: %s: %s", path, strerror(-r));
-			else if (usage_file(s, f, &u) == 0)
+			else if (usage_file(s, f, &u) == 0) {
+				pthread_mutex_lock(&opt.mu);
 				opt.p.stored_saved += (int64_t)before - (int64_t)u.stored;
+				pthread_mutex_unlock(&opt.mu);
+			}
 		}
+		pthread_mutex_lock(&opt.mu);
 		opt.p.files_rewritten++;
 		opt.p.bytes_rewritten += u.logical;
+		pthread_mutex_unlock(&opt.mu);
 	}
 	ofile_release(s, f);
 }

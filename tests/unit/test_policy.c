@@ -1,6 +1,9 @@
 /* test_policy.c - the policy file parser and the glob matcher (policy.h). */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "policy.h"
 #include "strbuf.h"
@@ -33,6 +36,22 @@ static void test_glob(void)
 	CHECK(policy_glob("**", "/any/thing"));
 	CHECK(policy_glob("*", "/top"));
 	CHECK(policy_glob("*", "/deep/er"));
+	/* Found by tests/fuzz/fuzz_policy.c: backtracking over many stars took
+	 * exponential time; it now gives up, in bounded time, as no match. */
+	{
+		char name[256];
+		struct timespec t0, t1;
+
+		memset(name, 'a', sizeof(name) - 1);
+		name[0] = '/';
+		name[sizeof(name) - 1] = '\0';
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK(!policy_glob("*a*a*a*a*a*a*a*a*a*a*b", name));
+		CHECK(!policy_glob("**a**a**a**a**a**a**a**a**b", name));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		CHECK(t1.tv_sec - t0.tv_sec < 5);
+		CHECK(policy_glob("*a*a*a*a*a*a*a*a*a*a*", name));
+	}
 }
 
 static const char example[] =
@@ -152,10 +171,57 @@ static void test_errors(void)
 	bad("[policy a]\nmatch = *\n[policy b]\n\nwhat\n", "c.ini:3: ", "no match");
 }
 
+/* text parsed, rendered and parsed again, which must succeed and keep the
+ * first policy's number of globs: the set read back (to free), or NULL. */
+static struct policy_set *reread(const char *text)
+{
+	static const struct codec_spec store = { CODEC_ZSTD, 1 };
+	struct strbuf sb = STRBUF_INIT(1 << 16);
+	struct policy_set *ps = NULL, *again = NULL;
+	char err[256], *out = NULL;
+	size_t len;
+
+	CHECK_EQ(policy_set_parse("t.ini", text, &ps, err, sizeof(err)), 0);
+	if (!ps)
+		return NULL;
+	policy_set_resolve(ps, &store, 65536);
+	policy_set_render(ps, &sb);
+	CHECK_EQ(strbuf_finish(&sb, &out, &len), 0);
+	CHECK_EQ(policy_set_parse("r.ini", out ? out : "", &again, err, sizeof(err)), 0);
+	CHECK(again && policy_at(again, 1)->nmatch == policy_at(ps, 1)->nmatch);
+	free(out);
+	policy_set_free(ps);
+	return again;
+}
+
+/* Found by tests/fuzz/fuzz_policy.c: a match line that fits the reader
+ * when written "a,b,c" rendered as "a, b, c" too long to be read back; a
+ * glob ";x" read from "a,;x" rendered as "a, ;x", an inline comment; and a
+ * line refused as too long was reported as a missing match. */
+static void test_long_match(void)
+{
+	char text[256];
+	struct policy_set *ps;
+	size_t n = (size_t)snprintf(text, sizeof(text), "[policy a]\nmatch=");
+
+	while (n < 11 + 190)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%sg%zu", n > 17 ? "," : "", n);
+	policy_set_free(reread(text));
+	/* A glob that begins with ';' is no comment when no space is before it. */
+	ps = reread("[policy a]\nmatch=*.log,;x\n");
+	CHECK(ps && !strcmp(policy_at(ps, 1)->match[1], ";x"));
+	policy_set_free(ps);
+	bad("[policy a]\nmatch = x,xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+	    "c.ini:2: ", "too long");
+}
+
 int main(void)
 {
 	test_glob();
 	test_parse();
 	test_errors();
+	test_long_match();
 	return unit_done();
 }
