@@ -26,6 +26,7 @@
 #include "codec.h"
 #include "crypto.h"
 #include "fh2.h"
+#include "fileheader.h"
 
 #define FH2_ALGO_CHUNKED 0x10
 #define FH2_CHUNK 4096
@@ -64,6 +65,12 @@ static inline size_t fh2rec_max(uint32_t block_size)
 {
 	return CRYPTO_NONCE_LEN + fh2rec_chunked_stored(block_size) + CRYPTO_TAG_LEN;
 }
+
+/* The associated data of a whole record of entry e (FH2REC_AD_LEN bytes:
+ * "RSR2" || file id || u64 block || u8 algorithm || u32 plain || u32
+ * stored). */
+#define FH2REC_AD_LEN (4 + FH_ID_LEN + 8 + 1 + 4 + 4)
+void fh2rec_ad(uint8_t *ad, const uint8_t *file_id, const struct fh2_ent *e);
 
 /* 1 if the entry's algorithm and lengths are ones fh2rec_seal writes for
  * a block size. */

@@ -18,7 +18,6 @@
 #include "fileheader.h"
 #include "util.h"
 
-#define REC_AD_LEN (4 + FH_ID_LEN + 8 + 1 + 4 + 4)
 #define CHUNK_AD_LEN (4 + FH_ID_LEN + 8 + 4 + 4)
 #define SUM_AD_LEN (4 + FH_ID_LEN + 8 + 4)
 
@@ -33,7 +32,7 @@ int fh2rec_ent_ok(const struct fh2_ent *e, uint32_t block_size)
 	return e->algo != CODEC_NONE || e->stored == e->plain;
 }
 
-static void rec_ad(uint8_t *ad, const uint8_t *file_id, const struct fh2_ent *e)
+void fh2rec_ad(uint8_t *ad, const uint8_t *file_id, const struct fh2_ent *e)
 {
 	memcpy(ad, "RSR2", 4);
 	memcpy(ad + 4, file_id, FH_ID_LEN);
@@ -126,7 +125,7 @@ ssize_t fh2rec_seal(const struct crypto_key *k, const uint8_t *file_id,
 		    const uint8_t *plain, uint32_t plain_len, uint32_t block_size,
 		    uint8_t *rec, struct fh2_ent *e)
 {
-	uint8_t ad[REC_AD_LEN];
+	uint8_t ad[FH2REC_AD_LEN];
 	uint8_t *ct = rec + CRYPTO_NONCE_LEN;
 	ssize_t clen;
 
@@ -143,7 +142,7 @@ ssize_t fh2rec_seal(const struct crypto_key *k, const uint8_t *file_id,
 	e->stored = clen ? (uint32_t)clen : plain_len;
 	if (!clen)
 		memcpy(ct, plain, plain_len);
-	rec_ad(ad, file_id, e);
+	fh2rec_ad(ad, file_id, e);
 	if (crypto_seal(k, ct, ct, e->stored, ad, sizeof(ad), rec) < 0)
 		return -EIO;
 	memcpy(e->tag, ct + e->stored, CRYPTO_TAG_LEN);
@@ -154,7 +153,7 @@ ssize_t fh2rec_open(const struct crypto_key *k, const uint8_t *file_id,
 		    const struct fh2_ent *e, const uint8_t *rec, uint32_t block_size,
 		    uint8_t *out, uint8_t *scratch)
 {
-	uint8_t ad[REC_AD_LEN];
+	uint8_t ad[FH2REC_AD_LEN];
 
 	if (!fh2rec_ent_ok(e, block_size))
 		return -EBADMSG;
@@ -168,7 +167,7 @@ ssize_t fh2rec_open(const struct crypto_key *k, const uint8_t *file_id,
 				return -EBADMSG;
 		return (ssize_t)e->plain;
 	}
-	rec_ad(ad, file_id, e);
+	fh2rec_ad(ad, file_id, e);
 	if (e->algo == CODEC_NONE)
 		return crypto_open_detached(k, out, rec + CRYPTO_NONCE_LEN, e->stored, e->tag, ad,
 					    sizeof(ad), rec) < 0 ? -EBADMSG : (ssize_t)e->plain;

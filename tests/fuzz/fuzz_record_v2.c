@@ -34,18 +34,12 @@ static void open_raw(struct crypto_key *k, const struct fh2_ent *e, uint32_t bs)
 					out);
 }
 
-/* Associated data, fh2rec.c: "RSR2" || file id || u64 block || u8
- * algorithm || u32 plain || u32 stored. */
+/* Seal the fuzzer's bytes as the whole record of entry e. */
 static void seal_whole(struct crypto_key *k, struct fh2_ent *e)
 {
-	uint8_t ad[4 + FH_ID_LEN + 8 + 1 + 4 + 4];
+	uint8_t ad[FH2REC_AD_LEN];
 
-	memcpy(ad, "RSR2", 4);
-	memcpy(ad + 4, file_id, FH_ID_LEN);
-	util_put_le64(ad + 4 + FH_ID_LEN, e->block);
-	ad[12 + FH_ID_LEN] = e->algo;
-	util_put_le32(ad + 13 + FH_ID_LEN, e->plain);
-	util_put_le32(ad + 17 + FH_ID_LEN, e->stored);
+	fh2rec_ad(ad, file_id, e);
 	FZ_ASSERT(crypto_seal(k, rec + CRYPTO_NONCE_LEN, plain, e->stored, ad, sizeof(ad),
 			      rec) == 0);
 	memcpy(e->tag, rec + CRYPTO_NONCE_LEN + e->stored, CRYPTO_TAG_LEN);
