@@ -34,7 +34,8 @@ struct mount_opts {
 	int nosyslog;    /* -o nosyslog: the daemon keeps stderr for messages */
 	int nonempty;    /* -o nonempty: mount over a directory with entries */
 	int allow_other; /* allow_other or allow_root is among fuse_opts */
-	const char *cache_size; /* -o cache_size=SIZE, NULL: the default */
+	int cache_set;          /* -o cache_size=SIZE given: cache_bytes */
+	uint64_t cache_bytes;
 	struct policy_set *policies; /* read from config; NULL: built in */
 	char fuse_opts[4096]; /* comma-separated, for -o */
 };
@@ -64,11 +65,10 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 		} else if (strncmp(o, "config=", 7) == 0) {
 			m->config = o + 7;
 		} else if (strncmp(o, "cache_size=", 11) == 0) {
-			uint64_t v;
-
-			if (util_parse_size(o + 11, &v) < 0 || v > ((uint64_t)1 << 40))
+			if (util_parse_size(o + 11, &m->cache_bytes) < 0 ||
+			    m->cache_bytes > ((uint64_t)1 << 40))
 				cli_die_usage("-o cache_size=SIZE: bytes, or with K, M or G (at most 1T)");
-			m->cache_size = o + 11;
+			m->cache_set = 1;
 		} else if (strcmp(o, "nosyslog") == 0) {
 			m->nosyslog = 1;
 		} else if (strcmp(o, "nonempty") == 0) {
@@ -208,11 +208,10 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 	struct fuse_session *f = NULL;
 	unsigned char code;
 	int r = unlock_open(backing, u, &s);
-	uint64_t cache;
 
-	if (r == EXIT_OK && m->cache_size && util_parse_size(m->cache_size, &cache) == 0 &&
-	    store_set_cache(s, (size_t)cache) < 0) {
-		log_msg(LOG_LVL_ERROR, "cannot allocate a block cache of %s", m->cache_size);
+	if (r == EXIT_OK && m->cache_set && store_set_cache(s, (size_t)m->cache_bytes) < 0) {
+		log_msg(LOG_LVL_ERROR, "cannot allocate a block cache of %llu bytes",
+			(unsigned long long)m->cache_bytes);
 		r = EXIT_ERR;
 	}
 	if (r == EXIT_OK && m->policies) {
