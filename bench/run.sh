@@ -40,6 +40,16 @@
 #                    per logical byte: the "copy of /usr" ratio of issue 9
 #   4K random I/O    fio psync qd1 O_DIRECT (buffered after a cache drop if
 #                    O_DIRECT is refused) randread and randwrite
+#   sqlite           bench/sqlite.py: BENCH_SQLITE_TXNS single-row INSERT
+#                    transactions in the default rollback-journal mode,
+#                    txn/s
+#   daemon CPU, RSS  for FUSE targets: CPU seconds (user + system) of the
+#                    target's daemons over the whole round, per GiB the
+#                    steps moved (seq writes and reads, untar, cat, small
+#                    files, cp -a, the random-I/O file's write; fio's own
+#                    I/O is not counted), and the largest peak RSS (VmHWM)
+#                    of any of its daemons in the round, MiB; sampled from
+#                    /proc just before each unmount
 #
 # Environment knobs (defaults; BENCH_QUICK=1 values in brackets):
 #   BENCH_QUICK=1        fast smoke run with the bracketed defaults below
@@ -57,6 +67,7 @@
 #   BENCH_LINUX_ENTRIES  use only the first N tar entries; 0 = the whole tree,
 #                        ~80,000 entries / 1.3 GB (0 [5000])
 #   BENCH_SMALL_FILES    number of small files (10000 [1000])
+#   BENCH_SQLITE_TXNS    sqlite transactions (10000 [1000])
 #   BENCH_CP_DIRS        directories copied by the cp -a step.  Default
 #                        (~1.1 GB, ~55,000 files on the Debian 12 C machine):
 #                        /usr/include /usr/lib/python3 /usr/lib/python3.11
@@ -108,6 +119,7 @@ if [ "$QUICK" = 1 ]; then
 	FIO_SECONDS=${BENCH_FIO_SECONDS:-3}
 	LX_WANT=${BENCH_LINUX_ENTRIES:-5000}
 	NSMALL=${BENCH_SMALL_FILES:-1000}
+	NSQL=${BENCH_SQLITE_TXNS:-1000}
 	CP_DIRS=${BENCH_CP_DIRS:-/usr/share/perl /usr/include/linux /usr/share/man/man3 /usr/lib/node_modules}
 	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-300}
 else
@@ -116,6 +128,7 @@ else
 	FIO_SECONDS=${BENCH_FIO_SECONDS:-15}
 	LX_WANT=${BENCH_LINUX_ENTRIES:-0}
 	NSMALL=${BENCH_SMALL_FILES:-10000}
+	NSQL=${BENCH_SQLITE_TXNS:-10000}
 	CP_DIRS=${BENCH_CP_DIRS:-/usr/include /usr/lib/python3 /usr/lib/python3.11 /usr/lib/gcc /usr/share/fpcsrc /usr/share/doc /usr/share/locale /usr/share/man /usr/share/perl}
 	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-900}
 fi
@@ -412,8 +425,23 @@ t_mount() {
 	return 1
 }
 
+# Add the CPU time of target t's daemons to this round's sum and keep the
+# largest peak RSS (before they exit at unmount).
+daemon_sample() {
+	local t=$1 p ticks hwm cpu rss
+	for p in $(daemon_pids "$(t_root "$t")"); do
+		ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || continue
+		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+		cpu=$(getr "$t" cpu_ticks); rss=$(getr "$t" rss_kb)
+		setr "$t" cpu_ticks $(( ${cpu:-0} + ${ticks:-0} ))
+		[ "${hwm:-0}" -gt "${rss:-0}" ] && setr "$t" rss_kb "$hwm"
+	done
+	return 0
+}
+moved() { setr "$CUR_T" moved $(( $(getr "$CUR_T" moved) + $1 )); }
+
 t_umount() {
-	case $1 in plain) sync ;; *) fuse_umount "$(t_root "$1")" ;; esac
+	case $1 in plain) sync ;; *) daemon_sample "$1"; fuse_umount "$(t_root "$1")" ;; esac
 }
 
 # Remount (FUSE) and drop caches so the next step starts cold.
@@ -587,6 +615,7 @@ run_target() {
 	root=$(t_root "$t"); b=$(t_backing "$t")
 	CUR_T=$t
 	log "=== $t, round $ROUND ==="
+	setr "$t" moved 0
 	if ! t_init "$t"; then note "$t round $ROUND: init failed: $(tail -2 "$WORK/$t.log" | tr '\n' ' ')"; return 1; fi
 	read -r sb0 sk0 < <(t_du "$t")
 	t_mount "$t" || { note "$t round $ROUND: mount failed: $(tail -2 "$WORK/$t.log" | tr '\n' ' ')"; return 1; }
@@ -595,12 +624,14 @@ run_target() {
 	warm "$COMP"
 	step "$t" w_comp "$SIZE_BYTES" 1e6 fail "dd if='$COMP' of='$root/seq-comp' bs=1M conv=fsync status=none 2>'$WORK/step.err'"
 	log "$t: seq write compressible $(getr "$t" w_comp) MB/s"
+	moved "$SIZE_BYTES"
 	t_umount "$t"
 	read -r sb1 sk1 < <(t_du "$t")
 	t_mount "$t" || return 1
 	warm "$INCOMP"
 	step "$t" w_inc "$SIZE_BYTES" 1e6 fail "dd if='$INCOMP' of='$root/seq-incomp' bs=1M conv=fsync status=none 2>'$WORK/step.err'"
 	log "$t: seq write incompressible $(getr "$t" w_inc) MB/s"
+	moved "$SIZE_BYTES"
 	t_umount "$t"
 	read -r sb2 sk2 < <(t_du "$t")
 	setr "$t" st_comp $((sb1 - sb0))
@@ -615,6 +646,7 @@ run_target() {
 	step "$t" r_comp "$SIZE_BYTES" 1e6 fail "dd if='$root/seq-comp' of=/dev/null bs=1M status=none 2>'$WORK/step.err'"
 	step "$t" r_inc "$SIZE_BYTES" 1e6 fail "dd if='$root/seq-incomp' of=/dev/null bs=1M status=none 2>'$WORK/step.err'"
 	log "$t: seq read compressible $(getr "$t" r_comp) MB/s, incompressible $(getr "$t" r_inc) MB/s"
+	moved $((2 * SIZE_BYTES))
 	# Correctness check (untimed): a fast wrong answer is not a result.
 	cmp -s "$COMP" "$root/seq-comp" || note "$t round $ROUND: read-back of compressible file DIFFERS from source"
 	cmp -s "$INCOMP" "$root/seq-incomp" || note "$t round $ROUND: read-back of incompressible file DIFFERS from source"
@@ -636,6 +668,7 @@ run_target() {
 			setr "$t" untar_mb FAIL; setr "$t" untar_eps FAIL; tree_ok=0
 		fi
 		log "$t: untar $(getr "$t" untar_mb) MB/s, $(getr "$t" untar_eps) entries/s"
+		moved "$LX_TAR_BYTES"
 		if [ $tree_ok = 0 ]; then
 			note "$t round $ROUND: tree incomplete after untar, so ls/du/cat/rm are NA"
 		else
@@ -650,6 +683,7 @@ run_target() {
 			t_cold "$t" || return 1
 			step "$t" cat "$LX_BYTES" 1e6 keep "find '$tree' -type f -print0 2>'$WORK/step.err' | xargs -0 cat > /dev/null 2>>'$WORK/step.err'"
 			log "$t: cat all files $(getr "$t" cat) MB/s"
+			moved "$LX_BYTES"
 			step "$t" rm "$LX_ENTRIES" 1 fail "rm -rf '$tree' 2>'$WORK/step.err' && sync"
 			log "$t: rm -rf $(getr "$t" rm) entries/s"
 		fi
@@ -662,6 +696,10 @@ run_target() {
 		n=$(find "$root/small" -type f | wc -l)
 		[ "$n" = "$NSMALL" ] || note "$t round $ROUND: small-file step left $n files, wanted $NSMALL"
 		log "$t: small files $(getr "$t" small) files/s"
+		moved "$(awk '{ print $2 + 0 }' "$WORK/small-$t.out")"
+		rm -f "$root/sq.db" "$root/sq.db-journal"
+		step "$t" sqlite "$NSQL" 1 fail "'$PYTHON' '$BENCH_SRC_DIR/sqlite.py' '$root/sq.db' $NSQL > /dev/null 2>'$WORK/step.err'"
+		log "$t: sqlite $(getr "$t" sqlite) txn/s"
 	fi
 
 	# cp -a of part of /usr (sources warmed first, untimed).
@@ -678,6 +716,7 @@ run_target() {
 		# directories and metadata included, per logical byte.
 		setr "$t" cu_ap "$(awk -v s="$((cb1 - cb0))" -v l="$CP_BYTES" 'BEGIN{printf "%.4f", s/l}')"
 		setr "$t" cu_al "$(awk -v s="$(((ck1 - ck0) * 1024))" -v l="$CP_BYTES" 'BEGIN{printf "%.4f", s/l}')"
+		moved "$CP_BYTES"
 		log "$t: cp -a $(getr "$t" cp) MB/s; backing grew by $((cb1 - cb0)) bytes apparent (du -sb), $(((ck1 - ck0) * 1024)) allocated (du -sk), for $CP_BYTES logical"
 	fi
 	# (The small files and the copy stay until the backing dir is removed.)
@@ -685,7 +724,7 @@ run_target() {
 	# 4 KiB random I/O on a ${RAND_MB} MiB file written beforehand (incompressible).
 	if [ $HAVE_FIO = 1 ] || [ -n "$PYTHON" ]; then
 		local made=0
-		if timed "dd if='$INCOMP' of='$root/rand.bin' bs=1M count=$RAND_MB conv=fsync status=none"; then made=1; fi
+		if timed "dd if='$INCOMP' of='$root/rand.bin' bs=1M count=$RAND_MB conv=fsync status=none"; then made=1; moved $((RAND_MB * 1048576)); fi
 		if [ "$RAND_MB" -gt "$SIZE_MB" ] && [ -e "$root/rand.bin" ]; then
 			truncate -s "${RAND_MB}M" "$root/rand.bin" && made=1   # source smaller than the file: pad
 		fi
@@ -701,6 +740,12 @@ run_target() {
 		rm -f "$root/rand.bin"
 	fi
 	t_umount "$t"
+	if [ "$t" != plain ]; then
+		setr "$t" cpu "$(awk -v c="$(getr "$t" cpu_ticks)" -v hz="$(getconf CLK_TCK)" -v m="$(getr "$t" moved)" \
+			'BEGIN { if (m > 0 && c != "") printf "%.2f", c / hz / (m / 1073741824); else print "NA" }')"
+		setr "$t" rss "$(awk -v k="$(getr "$t" rss_kb)" 'BEGIN { if (k != "") printf "%.1f", k / 1024; else print "NA" }')"
+		log "$t: daemon CPU $(getr "$t" cpu) s per GiB moved, peak RSS $(getr "$t" rss) MiB"
+	fi
 	return 0
 }
 
@@ -746,6 +791,7 @@ else
 fi
 METRICS+=(
 	"small|create ${NSMALL} files of 1-4 KiB + sync|files/s|higher"
+	"sqlite|sqlite3: ${NSQL} single-row transactions (journal_mode=delete)|txn/s|higher"
 	"cp|cp -a part of /usr + sync|MB/s|higher"
 	"randread|4K rand read, ${RAND_MB} MiB file, qd1|IOPS|higher"
 	"randwrite|4K rand write, ${RAND_MB} MiB file, qd1|IOPS|higher"
@@ -757,6 +803,8 @@ METRICS+=(
 	"cr_inc|stored/logical, incompressible, allocated|ratio|lower"
 	"cu_al|stored/logical, cp -a of /usr, allocated (du -sk)|ratio|lower"
 	"cu_ap|stored/logical, cp -a of /usr, apparent (du -sb)|ratio|lower"
+	"cpu|daemon CPU seconds per GiB moved (whole round)|s/GiB|lower"
+	"rss|daemon peak RSS (VmHWM, largest in the round)|MiB|lower"
 )
 # Derived per-round values: compression ratios.
 for t in "${ACTIVE[@]}"; do

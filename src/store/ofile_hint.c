@@ -108,6 +108,15 @@ int ofile_hint_check(struct ofile *f)
 	return 0;
 }
 
+uint64_t ofile_hint_gen(struct ofile *f)
+{
+	uint8_t have[HINT_LEN_GEN];
+
+	return backend_fgetxattr(f->be, f->fd, HINT_XATTR, have, sizeof(have)) == HINT_LEN_GEN
+		       ? util_get_le64(have + HINT_LEN)
+		       : 0;
+}
+
 int ofile_hint_fixed(struct ofile *f)
 {
 	return __atomic_exchange_n(&f->hint_fixed, 0, __ATOMIC_RELAXED);

@@ -57,8 +57,6 @@ struct v2state {
 	int other_valid;        /* the slot that is not disk_slot holds an
 				   older header that verifies */
 	int dirty;              /* memory differs from the header on disk */
-	int need_sync;          /* a durable record was superseded: fdatasync
-				   before the next header */
 	struct fh2_extra disk;  /* the extra fields of the header on disk */
 	uint8_t ix_state;       /* V2_* bits of the index blob on disk */
 	int ix_dirty;           /* entries changed since the index blob */
@@ -157,6 +155,9 @@ void ofile_hint_write(struct ofile *f, const struct file_header *h);
  * names: rolled back) or -EIO (a hint below the size: tampered); anything
  * else wrong with the hint is repaired. */
 int ofile_hint_check(struct ofile *f);
+/* The generation the size hint of v2 file f names (0: none, or a shorter
+ * form). */
+uint64_t ofile_hint_gen(struct ofile *f);
 /* The hint of name in dirfd; *algo is -1 for the shorter form. */
 int ofile_hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
 		   uint16_t *flags, int *algo);

@@ -8,9 +8,12 @@
  * change.  Rules that keep every block old-or-new after a crash and leave
  * no older authenticated copy behind (docs/FORMAT.md, "v2 write rules"):
  *
- *  R1  A header never points at a record that is not yet durable while it
- *      replaces a header that is: before such a header is written, when it
- *      supersedes a durable record or carries a new index blob, fdatasync.
+ *  R1  A header that is not yet durable may name records that are not
+ *      either: after a crash both slots authenticate, and the newer header
+ *      wins only if every record (and the index blob) it names that the
+ *      older one does not authenticates (v2pick.c); else the older one,
+ *      the durable header, is what the file opens with.  So no fdatasync
+ *      comes between records and the header that names them.
  *  R2  Space a header that can still win after a crash refers to is never
  *      overwritten: superseded extents wait in `pending' until the next
  *      sync point, and only `free' extents are reused.
@@ -124,13 +127,6 @@ static int header_write(struct store *s, struct ofile *f)
 	}
 	if (v->durable_slot < 0)
 		v2map_trim_tail(v);
-	/* R1 */
-	if (v->durable_slot >= 0 && (v->need_sync || new_ix)) {
-		r = backend_fsync(f->be, f->fd, 1);
-		if (r < 0)
-			goto fail;
-		v->need_sync = 0;
-	}
 	x.nents = v->n;
 	x.data_end = v->data_end;
 	memcpy(x.xattr_mac, v->xmac, CRYPTO_TAG_LEN);
@@ -207,7 +203,6 @@ static int sync_done(struct ofile *f)
 	for (uint32_t i = 0; i < v->pending.n; i++)
 		v2map_list_add(&v->free, v->pending.v[i].off, v->pending.v[i].len);
 	v->pending.n = 0;
-	v->need_sync = 0;
 	if (v->other_valid) {
 		uint8_t zero[FH2_SLOT];
 
@@ -378,9 +373,9 @@ static int compact(struct store *s, struct ofile *f)
 	if (ix_len)
 		v2map_list_add(&v->free, ix_res, ix_len);
 	if (moved) {
-		/* R1: the moved records durable before a header names them. */
+		/* A sync point: after a crash before it, the older header
+		 * wins (R1), and the moved-from space it names is pending. */
 		v->dirty = 1;
-		v->need_sync = 1;
 		r = commit_locked(s, f, 1, 1);
 		if (r < 0)
 			return r;
@@ -424,13 +419,15 @@ int v2commit_fsync(struct store *s, struct ofile *f, int datasync)
 	return r;
 }
 
+/* No commit: the time goes on the backing file now and is kept as the
+ * file's (mtime_keep), so that the next commit, whose writes move the
+ * backing file's mtime, puts it back (mtime_restore).  With the kernel's
+ * write-back cache every flush of a file's pages ends with such a call. */
 int v2commit_futimens(struct store *s, struct ofile *f, const struct timespec tv[2])
 {
 	struct stat st;
-	int r = commit_locked(s, f, 0, 1);
+	int r = backend_futimens(f->be, f->fd, tv);
 
-	if (r == 0)
-		r = backend_futimens(f->be, f->fd, tv);
 	if (r == 0 && backend_fstat(f->be, f->fd, &st) == 0) {
 		f->wb_mtime = st.st_mtim;
 		f->v2->mtime_keep = 1;
