@@ -165,6 +165,19 @@ static int rewrite_off(struct store *s, struct ofile *f, const struct codec_spec
 	return r < 0 ? r : 0;
 }
 
+/* A v1 file's superseded records go at once (as at an fsync), so that
+ * what the rewrite saved shows now, not at the last close. */
+static int release_v1(struct store *s, struct ofile *f)
+{
+	int r;
+
+	pthread_rwlock_wrlock(&f->lock);
+	r = ofile_gc_run(s, f);
+	ofile_account(s, f);
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
 /* One file: look, and unless dry, rewrite what is off and compact. */
 static void optimize_file(struct store *s, int dfd, const char *rel, const char *path)
 {
@@ -195,6 +208,8 @@ static void optimize_file(struct store *s, int dfd, const char *rel, const char 
 				r = rewrite_off(s, f, &cur, &want);
 			if (r >= 0 && f->v2)
 				r = v2commit_compact(s, f);
+			else if (r >= 0)
+				r = release_v1(s, f);
 			if (r < 0)
 				log_msg(LOG_LVL_WARN, "optimize: %s: %s", path, strerror(-r));
 			else if (usage_file(s, f, &u) == 0) {
