@@ -42,6 +42,16 @@ def make(store_factory, tmp_path, n=6, size=600000):
     return s, p2
 
 
+def stored_sum(files):
+    return sum(int(os.getxattr(f, "user.ragstore.stored_size")) for f in files)
+
+
+def snapshot(files):
+    """Digest and mtime of each file, and their stored size in all."""
+    return ({f: rsutil.file_digest(f) for f in files},
+            {f: os.stat(f).st_mtime_ns for f in files}, stored_sum(files))
+
+
 def algo(path):
     return os.getxattr(path, "user.ragstore.algorithms").decode().split()[0]
 
@@ -49,9 +59,7 @@ def algo(path):
 def test_optimize_rewrites_to_policy(store_factory, tmp_path):
     s, cfg = make(store_factory, tmp_path)
     files = sorted((s.mnt / "logs").iterdir())
-    digests = {f: rsutil.file_digest(f) for f in files}
-    mtimes = {f: os.stat(f).st_mtime_ns for f in files}
-    stored0 = sum(int(os.getxattr(f, "user.ragstore.stored_size")) for f in files)
+    digests, mtimes, stored0 = snapshot(files)
     assert all(algo(f) == "lz4" for f in files)
     # --dry-run: counts, changes nothing, and health says what to do.
     s.path(".ragstore/control").write_text("optimize --dry-run\n")
@@ -89,7 +97,7 @@ def test_optimize_rewrites_to_policy(store_factory, tmp_path):
         assert algo(f) == "zstd", f
         assert rsutil.file_digest(f) == digests[f]
         assert os.stat(f).st_mtime_ns == mtimes[f]
-    stored1 = sum(int(os.getxattr(f, "user.ragstore.stored_size")) for f in files)
+    stored1 = stored_sum(files)
     assert stored1 < stored0 * 0.9, (stored0, stored1)
     # Nothing left to do; and all of it holds after a remount.
     s.path(".ragstore/control").write_text("optimize --dry-run\n")
@@ -153,9 +161,7 @@ def test_optimize_level_only_change(store_factory, tmp_path):
         rsutil.write_file(f, rsutil.text_bytes(1000000, 20 + i))
     rsutil.write_file(s.mnt / "logs/random", os.urandom(200000))  # raw: matches
     s.remount(["--config", str(p2)])
-    digests = {f: rsutil.file_digest(f) for f in files}
-    mtimes = {f: os.stat(f).st_mtime_ns for f in files}
-    stored0 = sum(int(os.getxattr(f, "user.ragstore.stored_size")) for f in files)
+    digests, mtimes, stored0 = snapshot(files)
     assert all(algo(f) == "zstd" for f in files)
     s.path(".ragstore/control").write_text("optimize --dry-run\n")
     o = wait_done(s)
@@ -171,7 +177,7 @@ def test_optimize_level_only_change(store_factory, tmp_path):
         assert rsutil.file_digest(f) == digests[f]
         assert os.stat(f).st_mtime_ns == mtimes[f]
         assert os.getxattr(f, "user.ragstore.compression") == b"zstd:19"
-    stored1 = sum(int(os.getxattr(f, "user.ragstore.stored_size")) for f in files)
+    stored1 = stored_sum(files)
     assert stored1 < stored0 * 0.9, (stored0, stored1)
     # The levels are recorded in the header: a remount still knows them.
     s.remount(["--config", str(p2)])
