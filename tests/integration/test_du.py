@@ -152,3 +152,25 @@ def test_stats_algorithms_count_what_is_stored(policy_store):
     assert algos["zstd"][:2] == (1, 3000) and algos["none"][:2] == (1, 0), algos
     assert sum(v[0] for v in algos.values()) == st["files"] == 3
     assert sum(v[2] for v in algos.values()) == st["stored_bytes"]
+
+
+def test_mixed_file_counts_under_its_main_algorithm(store):
+    """A file whose blocks mix algorithms: du splits it by its blocks, stats
+    counts it whole under the algorithm most of its stored bytes use (the
+    documented rule), and both put it in the same main row."""
+    B = rsutil.DEFAULT_BLOCK
+    m = store.mnt
+    rsutil.write_file(m / "mostly_raw", rsutil.text_bytes(B, 1) + os.urandom(2 * B))
+    rsutil.write_file(m / "mostly_text", rsutil.text_bytes(3 * B, 2) + os.urandom(B // 4))
+    r = run([store.bin, "du", "-b", str(m / "mostly_raw")])
+    rows = table(r.stdout)
+    assert set(rows) == {"none", "zstd", "TOTAL"}, rows
+    assert rows["none"][1] == 2 * B and rows["zstd"][1] == B, rows
+    algos, st = stats_algos(store)
+    stored = {f: int(os.getxattr(m / f, "user.ragstore.stored_size"))
+              for f in ("mostly_raw", "mostly_text")}
+    assert algos["none"] == (1, 3 * B, stored["mostly_raw"]), algos
+    assert algos["zstd"] == (1, 3 * B + B // 4, stored["mostly_text"]), algos
+    r = run([store.bin, "du", "-b", str(m / "mostly_text")])
+    rows = table(r.stdout)
+    assert rows["zstd"][1] == 3 * B and rows["none"][1] == B // 4, rows
