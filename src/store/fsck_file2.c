@@ -62,6 +62,16 @@ static int usable(const struct slot2 *sl)
 	return sl->rc == 0 && !sl->why;
 }
 
+/* sl's header as its size hint copies it: the algorithm in a v2 hint is
+ * the row of the totals (fh2_acct_algo), not the setting. */
+static struct file_header hint_view(const struct slot2 *sl)
+{
+	struct file_header h = sl->h;
+
+	h.codec.algo = fh2_acct_algo(&sl->h, &sl->x);
+	return h;
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 static int ext_cmp(const void *a, const void *b)
@@ -309,9 +319,11 @@ static void check_slots(struct f2 *c)
 		 * the newer generation would keep the file from opening. */
 		int gen_form = fsck_hint_has_gen(k, c->e);
 
+		struct file_header hv = hint_view(cu);
+
 		r = slot_clear(c, i);
 		if (r == 0)
-			r = fsck_hint_write(k, c->e, &cu->h, gen_form);
+			r = fsck_hint_write(k, c->e, &hv, gen_form);
 	}
 	report(c, r, found, done);
 }
@@ -478,6 +490,7 @@ void fsck_file2_check(struct fsck *k, const struct walk_entry *e, int fd, const 
 	struct f2 c = { .k = k, .e = e, .fd = fd, .area = area, .cur = -1 };
 	struct fsck_ranges g;
 	const struct slot2 *cu;
+	struct file_header hv;
 	uint8_t id[XATTRS_ID_LEN], tag[CRYPTO_TAG_LEN];
 	uint64_t *bad = NULL;
 	char found[512], done[512];
@@ -501,7 +514,8 @@ void fsck_file2_check(struct fsck *k, const struct walk_entry *e, int fd, const 
 	cu = &c.sl[c.cur];
 	check_slots(&c);
 	check_length(&c);
-	fsck_hint_check(k, e, &cu->h, 1);
+	hv = hint_view(cu);
+	fsck_hint_check(k, e, &hv, 1);
 
 	bad = malloc((cu->x.nents ? cu->x.nents : 1) * sizeof(*bad));
 	if (!bad) {

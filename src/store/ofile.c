@@ -433,7 +433,7 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	f->size = 0;
 	f->csize = 0;
 	f->stored = (uint64_t)st.st_blocks * 512;
-	stats_file_delta(s->stats, lay->codec.algo, 1, 0, (int64_t)f->stored);
+	stats_file_delta(s->stats, ofile_acct_algo(f), 1, 0, (int64_t)f->stored);
 	*out = table_insert(s, f);
 	return 0;
 }
@@ -572,7 +572,7 @@ void ofile_account(struct store *s, struct ofile *f)
 		return;
 	now = (uint64_t)st.st_blocks * 512;
 	if (f->counted && now != f->stored)
-		stats_file_delta(s->stats, f->hdr.codec.algo, 0, 0,
+		stats_file_delta(s->stats, ofile_acct_algo(f), 0, 0,
 				 (int64_t)now - (int64_t)f->stored);
 	f->stored = now;
 }
@@ -605,7 +605,7 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 	f = table_get(s, &st);
 	if (f) {
 		pthread_rwlock_rdlock(&f->lock);
-		rm->algo = f->v2 ? f->v2->disk_algo : f->hdr.codec.algo;
+		rm->algo = ofile_acct_algo(f);
 		rm->size = __atomic_load_n(&f->csize, __ATOMIC_RELAXED);
 		rm->stored = f->stored;
 		pthread_rwlock_unlock(&f->lock);
@@ -656,7 +656,7 @@ void ofile_removal_done(struct store *s, const struct ofile_removal *rm)
 		 * changes must not count. */
 		pthread_rwlock_wrlock(&f->lock);
 		if (f->counted)
-			stats_file_delta(s->stats, f->v2 ? f->v2->disk_algo : f->hdr.codec.algo, -1,
+			stats_file_delta(s->stats, ofile_acct_algo(f), -1,
 					 -(int64_t)f->csize, -(int64_t)f->stored);
 		f->counted = 0;
 		pthread_rwlock_unlock(&f->lock);

@@ -33,7 +33,7 @@ static size_t hint_encode(const struct file_header *h, const struct ofile *f, ui
 								: h->size);
 	out[8] = (uint8_t)h->flags;
 	out[9] = (uint8_t)(h->flags >> 8);
-	out[10] = h->codec.algo;
+	out[10] = f->v2 ? f->v2->disk_algo : h->codec.algo;
 	if (!f->v2)
 		return HINT_LEN;
 	util_put_le64(out + HINT_LEN, f->v2->hint_gen);

@@ -83,19 +83,20 @@ static int index_write(struct store *s, struct ofile *f, struct fh2_extra *x)
 	return r;
 }
 
-static void account_size(struct store *s, struct ofile *f, uint8_t old_algo)
+/* The totals follow the header just written: its size, and the row of
+ * the algorithm its records are mostly stored with (fh2_acct_algo), which
+ * the file moves to whole when that changes. */
+static void account_size(struct store *s, struct ofile *f, uint8_t old_algo, uint8_t new_algo)
 {
 	uint64_t old = f->csize;
 
 	if (!f->counted)
 		return;
-	if (old_algo != f->hdr.codec.algo) {
+	if (old_algo != new_algo) {
 		stats_file_delta(s->stats, old_algo, -1, -(int64_t)old, -(int64_t)f->stored);
-		stats_file_delta(s->stats, f->hdr.codec.algo, 1, (int64_t)f->hdr.size,
-				 (int64_t)f->stored);
+		stats_file_delta(s->stats, new_algo, 1, (int64_t)f->hdr.size, (int64_t)f->stored);
 	} else {
-		stats_file_delta(s->stats, f->hdr.codec.algo, 0,
-				 (int64_t)f->hdr.size - (int64_t)old, 0);
+		stats_file_delta(s->stats, new_algo, 0, (int64_t)f->hdr.size - (int64_t)old, 0);
 	}
 }
 
@@ -131,6 +132,7 @@ static int header_write(struct store *s, struct ofile *f)
 	x.data_end = v->data_end;
 	memcpy(x.xattr_mac, v->xmac, CRYPTO_TAG_LEN);
 	memcpy(x.xattr_next, v->xnext, CRYPTO_TAG_LEN);
+	fh2_usage_of(v->ents, v->n, &x);
 	h = f->hdr;
 	h.gen = gen;
 	h.nholes = 0;
@@ -151,12 +153,12 @@ static int header_write(struct store *s, struct ofile *f)
 	v->ix_dirty = 0;
 	v2map_mark_all(v, V2_COMMITTED);
 	v->dirty = 0;
+	account_size(s, f, v->disk_algo, fh2_acct_algo(&h, &x));
+	__atomic_store_n(&f->csize, h.size, __ATOMIC_RELAXED);
+	v->disk_algo = fh2_acct_algo(&h, &x);
 	/* After the header (ofile_hint.c): its size, flags and algorithm
 	 * follow the header; its generation stays the durable one. */
 	ofile_hint_update(f);
-	account_size(s, f, v->disk_algo);
-	__atomic_store_n(&f->csize, h.size, __ATOMIC_RELAXED);
-	v->disk_algo = h.codec.algo;
 	if (v->durable_slot < 0 && v->blen > v->data_end &&
 	    backend_ftruncate(f->be, f->fd, (off_t)v->data_end) == 0)
 		v->blen = v->data_end;

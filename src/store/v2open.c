@@ -176,7 +176,8 @@ int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t 
 		return r == -ENOMEM ? r : -EIO;
 	}
 	f->hdr = h[best];
-	v->disk_algo = h[best].codec.algo;
+	fh2_levels_apply(&h[best], &x[best], v->ents, v->n);
+	v->disk_algo = fh2_acct_algo(&h[best], &x[best]);
 	f->v2 = v;
 	return 0;
 }
@@ -195,6 +196,7 @@ int v2open_header_new(struct store *s, const struct codec_spec *codec, uint32_t 
 	h->block_size = block_size ? block_size : s->desc.block_size;
 	h->codec = *codec;
 	x.data_end = FH2_DATA_START;
+	fh2_usage_of(none, 0, &x);
 	memset(area, 0, FH2_DATA_START);
 	if (fh2_seal(s->key, h, &x, none, area) < 0)
 		return -EIO;
@@ -210,11 +212,12 @@ int v2open_attach_new(struct ofile *f)
 		return -ENOMEM;
 	v->data_end = FH2_DATA_START;
 	v->disk.data_end = FH2_DATA_START;
+	fh2_usage_of(NULL, 0, &v->disk); /* as v2open_header_new wrote it */
 	v->durable_slot = -1;
 	v->bs = f->hdr.block_size;
 	v->hint_gen = 0; /* nothing durable yet */
 	v->blen = FH2_DATA_START;
-	v->disk_algo = f->hdr.codec.algo;
+	v->disk_algo = fh2_acct_algo(&f->hdr, &v->disk);
 	f->v2 = v;
 	return 0;
 }
@@ -231,6 +234,6 @@ int v2open_peek(const uint8_t *area, uint64_t *size, uint8_t *algo)
 	if (best < 0)
 		return -EBADMSG;
 	*size = sz[best];
-	*algo = area[best * FH2_SLOT + 36];
+	*algo = fh2_peek_acct_algo(area + best * FH2_SLOT);
 	return 0;
 }
