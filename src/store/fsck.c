@@ -24,6 +24,7 @@
 
 #include "backend.h"
 #include "backfile.h"
+#include "fallback.h"
 #include "names.h"
 #include "stats.h"
 
@@ -366,9 +367,9 @@ int fsck_busy(const char *backing)
 	fd = backend_openat(be, AT_FDCWD, root, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd; /* store_open says what is wrong */
-	r = backend_flock(be, fd, LOCK_EX | LOCK_NB);
+	r = fallback_lock(be, fd, LOCK_EX | LOCK_NB);
 	if (r == 0)
-		backend_flock(be, fd, LOCK_UN);
+		fallback_lock(be, fd, LOCK_UN);
 	backend_close(be, fd);
 	return r == -EWOULDBLOCK ? 1 : r < 0 ? r : 0;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "fallback.h"
 #include "fileheader.h"
 #include "log.h"
 #include "ofile.h"
@@ -552,7 +553,8 @@ static int exchange(struct store *s, struct nsname *a, struct nsname *b,
 		return r;
 	/* The entries keep their names (and side files); the objects behind
 	 * them swap. */
-	r = backend_renameat2(s->be, a->dirfd, a->bn.leaf, b->dirfd, b->bn.leaf, RENAME_EXCHANGE);
+	r = fallback_renameat2(s->be, &s->probe, a->dirfd, a->bn.leaf, b->dirfd, b->bn.leaf,
+			       RENAME_EXCHANGE);
 	if (r < 0)
 		return r;
 	inode_name_moved(s, ast->st_dev, ast->st_ino, a->dir, a->bn.leaf, b->dir, b->bn.leaf,
@@ -644,7 +646,8 @@ int ns_rename(struct store *s, struct inode *dir, const char *name, struct inode
 	if (r == 0)
 		r = pathmap_side_write(s, t.dirfd, &t.bn);
 	if (r == 0)
-		r = backend_renameat2(s->be, f.dirfd, f.bn.leaf, t.dirfd, t.bn.leaf, flags);
+		r = fallback_renameat2(s->be, &s->probe, f.dirfd, f.bn.leaf, t.dirfd,
+				       t.bn.leaf, flags);
 	if (r < 0) {
 		if (rp->prepared)
 			pathmap_replace_undo(s, t.dirfd, &t.bn, rp->aside);

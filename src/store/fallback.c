@@ -1,0 +1,59 @@
+/* fallback.c - calls with a fallback for backing filesystems that lack them
+ * (see fallback.h, docs/BACKING.md). */
+#include "fallback.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "backend.h"
+#include "probe.h"
+
+/* Every checked rename of the process, one at a time. */
+static pthread_mutex_t noreplace_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int checked_rename(struct backend *be, int olddirfd, const char *oldname, int newdirfd,
+			  const char *newname)
+{
+	struct stat st;
+	int r;
+
+	pthread_mutex_lock(&noreplace_mu);
+	r = backend_fstatat(be, newdirfd, newname, &st, AT_SYMLINK_NOFOLLOW);
+	if (r == 0)
+		r = -EEXIST;
+	else if (r == -ENOENT)
+		r = backend_renameat2(be, olddirfd, oldname, newdirfd, newname, 0);
+	pthread_mutex_unlock(&noreplace_mu);
+	return r;
+}
+
+int fallback_renameat2(struct backend *be, const struct probe *p, int olddirfd,
+		       const char *oldname, int newdirfd, const char *newname,
+		       unsigned flags)
+{
+	if (p && (flags & RENAME_NOREPLACE) && !p->rename_noreplace)
+		return checked_rename(be, olddirfd, oldname, newdirfd, newname);
+	if (p && (flags & RENAME_EXCHANGE) && !p->rename_exchange)
+		return -EINVAL;
+	return backend_renameat2(be, olddirfd, oldname, newdirfd, newname, flags);
+}
+
+static int unsupported(int r)
+{
+	return r == -ENOSYS || r == -EOPNOTSUPP || r == -ENOLCK || r == -EINVAL;
+}
+
+int fallback_lock(struct backend *be, int fd, int op)
+{
+	int r = backend_flock(be, fd, op);
+
+	if (!unsupported(r))
+		return r;
+	r = backend_setlk(be, fd, (op & ~LOCK_NB) == LOCK_UN ? F_UNLCK : F_WRLCK, 0, 0,
+			  !(op & LOCK_NB));
+	return r == -EAGAIN || r == -EACCES ? -EWOULDBLOCK : r;
+}
