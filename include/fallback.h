@@ -23,6 +23,14 @@ int fallback_renameat2(struct backend *be, const struct probe *p, int olddirfd,
 		       const char *oldname, int newdirfd, const char *newname,
 		       unsigned flags);
 
+/* linkat(2) of a file with flags 0, or -EPERM (what link(2) answers on a
+ * filesystem without hard links) where p says the backing filesystem does
+ * not make them or does not count them (sshfs reports one link for every
+ * file): a store that cannot tell the last link from another would drop a
+ * file's attributes and totals when one of its names is removed. */
+int fallback_linkat(struct backend *be, const struct probe *p, int olddirfd,
+		    const char *oldname, int newdirfd, const char *newname);
+
 /* The lock that keeps a second daemon (or fsck) away from a store: flock(2)
  * of fd with op (LOCK_EX | LOCK_NB, LOCK_UN), or, where the backing
  * filesystem has no flock (the call fails with ENOSYS, EOPNOTSUPP, ENOLCK or

@@ -40,7 +40,7 @@ struct probe {
 	int fcntl_lock;       /* open-file-description fcntl record locks */
 	long time_ns;         /* granularity of times set by utimensat, in
 				 nanoseconds: 1 ... 1000000000 */
-	int hardlink;         /* linkat of a file */
+	int hardlink;         /* linkat of a file, and st_nlink counting it */
 	int symlink;
 	int fifo;             /* mknodat of a FIFO */
 	char error[128];      /* why probing failed (done stays 0), or "" */

@@ -42,6 +42,14 @@ int fallback_renameat2(struct backend *be, const struct probe *p, int olddirfd,
 	return backend_renameat2(be, olddirfd, oldname, newdirfd, newname, flags);
 }
 
+int fallback_linkat(struct backend *be, const struct probe *p, int olddirfd,
+		    const char *oldname, int newdirfd, const char *newname)
+{
+	if (p && !p->hardlink)
+		return -EPERM;
+	return backend_linkat(be, olddirfd, oldname, newdirfd, newname, 0);
+}
+
 static int unsupported(int r)
 {
 	return r == -ENOSYS || r == -EOPNOTSUPP || r == -ENOLCK || r == -EINVAL;

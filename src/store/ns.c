@@ -454,7 +454,7 @@ int ns_link(struct store *s, struct inode *in, struct inode *dir, const char *na
 		goto out_ref;
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
 	if (r == 0)
-		r = backend_linkat(s->be, ref.dirfd, ref.name, n.dirfd, n.bn.leaf, 0);
+		r = fallback_linkat(s->be, &s->probe, ref.dirfd, ref.name, n.dirfd, n.bn.leaf);
 	if (r == 0) {
 		r = hand_out(s, &n, name, &got, st);
 		if (r == 0 && got != in)

@@ -310,7 +310,8 @@ void probe_render(const struct probe *p, struct strbuf *sb, const char *prefix)
 	     "no size hint: stat reads the file header; directory xattrs need "
 	     "encrypted names");
 	strbuf_printf(sb, "%sxattr_max = %zu\n", prefix, p->xattr_max);
-	item(sb, prefix, "sparse", p->sparse, "holes take space in the backing files");
+	item(sb, prefix, "sparse", p->sparse,
+	     "none needed; the backing files' st_blocks count holes (or are estimates)");
 	item(sb, prefix, "punch_hole", p->punch_hole,
 	     "superseded records keep their space until the file is rewritten");
 	item(sb, prefix, "flock", p->flock, "fcntl record locks guard the store");
@@ -318,7 +319,8 @@ void probe_render(const struct probe *p, struct strbuf *sb, const char *prefix)
 	strbuf_printf(sb, "%stime_granularity_ns = %ld\n", prefix, p->time_ns);
 	if (p->time_ns > 1)
 		strbuf_printf(sb, "%s# fallback: times are kept to this granularity\n", prefix);
-	item(sb, prefix, "hardlink", p->hardlink, "link fails with the backing error");
+	item(sb, prefix, "hardlink", p->hardlink,
+	     "link fails with EPERM (no hard links, or no link counts)");
 	item(sb, prefix, "symlink", p->symlink, "symlink fails with the backing error");
 	item(sb, prefix, "fifo", p->fifo, "mkfifo fails with the backing error");
 }

@@ -106,8 +106,8 @@ def _check_manifest(mnt, manifest):
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda p: p.name)
-def test_golden_store_reads(ragstore_bin, tmp_path, version):
-    backing = golden_copy(version, tmp_path / "copy")
+def test_golden_store_reads(ragstore_bin, tmp_path, backing_dir, version):
+    backing = golden_copy(version, backing_dir / "copy")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     bad = tmp_path / "bad"
@@ -155,11 +155,11 @@ def test_golden_chunked_layout(tmp_path):
         (chunked, short, whole, blobs)
 
 
-def test_golden_chunked_ranges(ragstore_bin, tmp_path):
+def test_golden_chunked_ranges(ragstore_bin, tmp_path, backing_dir):
     """Every file of v2-chunked read in ranges that reach the daemon as
     they are (O_DIRECT): each 4 KiB chunk, and ranges of random offset and
     length, agree with the whole file, whose sha256 the manifest has."""
-    backing = golden_copy(CHUNKED, tmp_path / "copy")
+    backing = golden_copy(CHUNKED, backing_dir / "copy")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     r = run([ragstore_bin, "mount", "--passfile", GOLDEN / "passphrase", backing, mnt])
