@@ -8,6 +8,9 @@
 #ifndef RAGSTORE_FALLBACK_H
 #define RAGSTORE_FALLBACK_H
 
+#include <sys/types.h>
+#include <time.h>
+
 struct backend;
 struct probe;
 
@@ -30,6 +33,19 @@ int fallback_renameat2(struct backend *be, const struct probe *p, int olddirfd,
  * file's attributes and totals when one of its names is removed. */
 int fallback_linkat(struct backend *be, const struct probe *p, int olddirfd,
 		    const char *oldname, int newdirfd, const char *newname);
+
+/* fchownat and utimensat of name in dirfd, not following a final symlink.
+ * Where p says the backing filesystem follows symlinks for these (sshfs:
+ * SFTP's setstat has no "do not follow"), a symlink is never handed to it,
+ * since that would change whatever file the link points to (with plaintext
+ * names, any file of the server): utimensat of a symlink fails with
+ * -ENOSYS (cp -a accepts that for symlinks), and so does fchownat, unless
+ * the symlink is owned that way already or best_effort is set (a new
+ * symlink then keeps the daemon's owner). */
+int fallback_lchown(struct backend *be, const struct probe *p, int dirfd, const char *name,
+		    uid_t uid, gid_t gid, int best_effort);
+int fallback_lutimens(struct backend *be, const struct probe *p, int dirfd, const char *name,
+		      const struct timespec tv[2]);
 
 /* The lock that keeps a second daemon (or fsck) away from a store: flock(2)
  * of fd with op (LOCK_EX | LOCK_NB, LOCK_UN), or, where the backing

@@ -42,6 +42,8 @@ struct probe {
 				 nanoseconds: 1 ... 1000000000 */
 	int hardlink;         /* linkat of a file, and st_nlink counting it */
 	int symlink;
+	int symlink_attrs;    /* utimensat/fchownat with AT_SYMLINK_NOFOLLOW
+				 change a symlink itself, not its target */
 	int fifo;             /* mknodat of a FIFO */
 	char error[128];      /* why probing failed (done stays 0), or "" */
 };

@@ -50,6 +50,46 @@ int fallback_linkat(struct backend *be, const struct probe *p, int olddirfd,
 	return backend_linkat(be, olddirfd, oldname, newdirfd, newname, 0);
 }
 
+/* 1 (with *st) if name is a symlink that p says must not be handed to the
+ * backing filesystem's attribute calls; 0 if it may be; or -errno. */
+static int link_unsafe(struct backend *be, const struct probe *p, int dirfd, const char *name,
+		       struct stat *st)
+{
+	int r;
+
+	if (!p || p->symlink_attrs)
+		return 0;
+	r = backend_fstatat(be, dirfd, name, st, AT_SYMLINK_NOFOLLOW);
+	return r < 0 ? r : S_ISLNK(st->st_mode);
+}
+
+int fallback_lchown(struct backend *be, const struct probe *p, int dirfd, const char *name,
+		    uid_t uid, gid_t gid, int best_effort)
+{
+	struct stat st;
+	int r = link_unsafe(be, p, dirfd, name, &st);
+
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return backend_fchownat(be, dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+	if (best_effort || ((uid == (uid_t)-1 || uid == st.st_uid) &&
+			    (gid == (gid_t)-1 || gid == st.st_gid)))
+		return 0;
+	return -ENOSYS;
+}
+
+int fallback_lutimens(struct backend *be, const struct probe *p, int dirfd, const char *name,
+		      const struct timespec tv[2])
+{
+	struct stat st;
+	int r = link_unsafe(be, p, dirfd, name, &st);
+
+	if (r < 0)
+		return r;
+	return r ? -ENOSYS : backend_utimensat(be, dirfd, name, tv, AT_SYMLINK_NOFOLLOW);
+}
+
 static int unsupported(int r)
 {
 	return r == -ENOSYS || r == -EOPNOTSUPP || r == -ENOLCK || r == -EINVAL;

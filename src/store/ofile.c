@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "blockfmt.h"
+#include "fallback.h"
 #include "log.h"
 #include "policy.h"
 #include "stats.h"
@@ -400,7 +401,7 @@ int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct time
 	} else {
 		r = f ? ofile_wb_flush(s, f) : 0;
 		if (r == 0)
-			r = backend_utimensat(s->be, dirfd, rel, tv, AT_SYMLINK_NOFOLLOW);
+			r = fallback_lutimens(s->be, &s->probe, dirfd, rel, tv);
 	}
 	if (f) {
 		pthread_rwlock_unlock(&f->lock);

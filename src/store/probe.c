@@ -28,7 +28,7 @@ void probe_assume_all(struct probe *p)
 	memset(p, 0, sizeof(*p));
 	p->tmpfile = p->rename_noreplace = p->rename_exchange = 1;
 	p->user_xattr = p->sparse = p->punch_hole = p->flock = p->fcntl_lock = 1;
-	p->hardlink = p->symlink = p->fifo = 1;
+	p->hardlink = p->symlink = p->symlink_attrs = p->fifo = 1;
 	p->xattr_max = PROBE_XATTR_LIMIT;
 	p->time_ns = 1;
 }
@@ -222,7 +222,13 @@ static void probe_names(struct backend *be, int d, struct probe *p)
 	p->hardlink = backend_linkat(be, d, "file", d, "hardlink", 0) == 0 &&
 		      backend_fstatat(be, d, "file", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		      st.st_nlink == 2;
+	struct timespec tv[2] = { { 5, 0 }, { 5, 0 } };
+
 	p->symlink = backend_symlinkat(be, "file", d, "symlink") == 0;
+	/* A dangling link: a filesystem that follows it fails (ENOENT),
+	 * whatever its attribute cache says. */
+	p->symlink_attrs = p->symlink && backend_symlinkat(be, "missing", d, "dangling") == 0 &&
+			   backend_utimensat(be, d, "dangling", tv, AT_SYMLINK_NOFOLLOW) == 0;
 	p->fifo = backend_mknodat(be, d, "fifo", S_IFIFO | 0600, 0) == 0;
 }
 
@@ -322,5 +328,8 @@ void probe_render(const struct probe *p, struct strbuf *sb, const char *prefix)
 	item(sb, prefix, "hardlink", p->hardlink,
 	     "link fails with EPERM (no hard links, or no link counts)");
 	item(sb, prefix, "symlink", p->symlink, "symlink fails with the backing error");
+	item(sb, prefix, "symlink_attrs", p->symlink_attrs,
+	     "times of a symlink cannot be set (ENOSYS), nor its owner changed; "
+	     "a new one keeps the daemon's owner");
 	item(sb, prefix, "fifo", p->fifo, "mkfifo fails with the backing error");
 }

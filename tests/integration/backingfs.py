@@ -33,7 +33,7 @@ KINDS = ("glusterfs", "sshfs")
 MISSING = {
     "glusterfs": {"tmpfile", "rename_noreplace", "rename_exchange"},
     "sshfs": {"tmpfile", "rename_noreplace", "rename_exchange", "user_xattr",
-              "sparse", "punch_hole", "ns_times", "hardlink", "fifo"},
+              "sparse", "punch_hole", "ns_times", "hardlink", "fifo", "symlink_attrs"},
 }
 
 
@@ -58,12 +58,14 @@ def lacks(feature):
     return bool(k) and feature in MISSING[k]
 
 
-def skip_unless(feature, why):
-    """A pytest skipif marker for a test that needs feature of the backing
-    filesystem: why says what the test looks at."""
+def skip_unless(features, why):
+    """A pytest skipif marker for a test that needs features (one name, or
+    several separated by spaces) of the backing filesystem: why says what
+    the test looks at."""
     import pytest
-    return pytest.mark.skipif(lacks(feature), reason="%s backing has no %s: %s" %
-                              (kind(), feature, why))
+    missing = [f for f in features.split() if lacks(f)]
+    return pytest.mark.skipif(bool(missing), reason="%s backing has no %s: %s" %
+                              (kind(), ", ".join(missing), why))
 
 
 def _run(args, timeout=120, check=True):
