@@ -1,7 +1,8 @@
 # ragstore - compressed, encrypted FUSE filesystem.
 #   make          build ./ragstore
 #   make check    install missing Debian packages, build, run every test
-#                 (unit, a short fuzz smoke run, integration)
+#                 (unit, a short fuzz smoke run, integration, and the mount
+#                 tests again with BACKING on GlusterFS and on sshfs)
 #   make check SANITIZE=address,undefined   (or SANITIZE=thread) the same
 #                 suites on a build with that sanitizer (docs/HARDENING.md)
 #   make fuzz     run every libFuzzer target for FUZZ_SECONDS (default 60)
@@ -36,7 +37,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)%)
 HEADERS := $(wildcard include/*.h src/*/*.h)
 
-.PHONY: all deps check unit integration demo bench clean man fuzz fuzz-build fuzz-smoke
+.PHONY: all deps check unit integration integration-backing demo bench clean man fuzz \
+	fuzz-build fuzz-smoke
 
 all: $(B)ragstore
 
@@ -66,6 +68,10 @@ unit: $(UNIT_BIN)
 
 integration: ragstore
 	@sh tests/integration/run.sh
+
+# The mount tests with BACKING on GlusterFS and on sshfs (docs/BACKING.md).
+integration-backing: ragstore
+	@sh tests/integration/backing.sh
 else
 unit: $(UNIT_BIN)
 	@sh tests/sanitize.sh $(B) sh tests/unit/run.sh $(UNIT_BIN)
@@ -74,12 +80,15 @@ integration: $(B)ragstore
 	@RAGSTORE_BIN=$(B)ragstore sh tests/sanitize.sh $(B) sh tests/integration/run.sh
 endif
 
-# The fuzz smoke run needs clang; a sanitizer run has its own checks.
+# The fuzz smoke run needs clang; a sanitizer run has its own checks.  The
+# backing filesystem variants run in the plain build only (the time budget
+# of CI; docs/BACKING.md).
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(if $(SANITIZE),,$(MAKE) fuzz-smoke)
 	$(MAKE) integration
+	$(if $(SANITIZE),,$(MAKE) integration-backing)
 
 demo: deps
 	$(MAKE) all

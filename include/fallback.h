@@ -38,12 +38,12 @@ int fallback_linkat(struct backend *be, const struct probe *p, int olddirfd,
  * Where p says the backing filesystem follows symlinks for these (sshfs:
  * SFTP's setstat has no "do not follow"), a symlink is never handed to it,
  * since that would change whatever file the link points to (with plaintext
- * names, any file of the server): utimensat of a symlink fails with
- * -ENOSYS (cp -a accepts that for symlinks), and so does fchownat, unless
- * the symlink is owned that way already or best_effort is set (a new
- * symlink then keeps the daemon's owner). */
+ * names, any file of the server).  The owner and times of a symlink are
+ * then not kept: setting them returns 0 and changes nothing (as failing
+ * would make cp -a and rsync -a fail on every tree with a symlink), and a
+ * symlink shows the daemon's owner and the time it was made. */
 int fallback_lchown(struct backend *be, const struct probe *p, int dirfd, const char *name,
-		    uid_t uid, gid_t gid, int best_effort);
+		    uid_t uid, gid_t gid);
 int fallback_lutimens(struct backend *be, const struct probe *p, int dirfd, const char *name,
 		      const struct timespec tv[2]);
 

@@ -146,8 +146,6 @@ int cmd_fsck(int argc, char **argv, cmd_unlock_fn unlock)
 	 * fsck's findings, reported as such. */
 	log_set_level(LOG_LVL_ERROR);
 	fo.repair = repair;
-	if (repair)
-		store_probe(s); /* its renames follow the fallbacks */
 	fo.arg = &o;
 	progress_start(&o.prog, 1, 0, "fsck");
 	if (isatty(STDERR_FILENO))

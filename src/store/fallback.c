@@ -64,19 +64,14 @@ static int link_unsafe(struct backend *be, const struct probe *p, int dirfd, con
 }
 
 int fallback_lchown(struct backend *be, const struct probe *p, int dirfd, const char *name,
-		    uid_t uid, gid_t gid, int best_effort)
+		    uid_t uid, gid_t gid)
 {
 	struct stat st;
 	int r = link_unsafe(be, p, dirfd, name, &st);
 
-	if (r < 0)
-		return r;
-	if (r == 0)
-		return backend_fchownat(be, dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
-	if (best_effort || ((uid == (uid_t)-1 || uid == st.st_uid) &&
-			    (gid == (gid_t)-1 || gid == st.st_gid)))
-		return 0;
-	return -ENOSYS;
+	if (r)
+		return r < 0 ? r : 0;
+	return backend_fchownat(be, dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
 }
 
 int fallback_lutimens(struct backend *be, const struct probe *p, int dirfd, const char *name,
@@ -85,9 +80,9 @@ int fallback_lutimens(struct backend *be, const struct probe *p, int dirfd, cons
 	struct stat st;
 	int r = link_unsafe(be, p, dirfd, name, &st);
 
-	if (r < 0)
-		return r;
-	return r ? -ENOSYS : backend_utimensat(be, dirfd, name, tv, AT_SYMLINK_NOFOLLOW);
+	if (r)
+		return r < 0 ? r : 0;
+	return backend_utimensat(be, dirfd, name, tv, AT_SYMLINK_NOFOLLOW);
 }
 
 static int unsupported(int r)

@@ -229,7 +229,7 @@ static int setattr_at(struct store *s, int dirfd, const char *name, const struct
 	if (what & (NS_SET_UID | NS_SET_GID))
 		r = fallback_lchown(s->be, &s->probe, dirfd, name,
 				    (what & NS_SET_UID) ? attr->st_uid : (uid_t)-1,
-				    (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1, 0);
+				    (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1);
 	if (r == 0 && (what & NS_SET_MODE))
 		r = backend_fchmodat(s->be, dirfd, name, attr->st_mode & 07777, 0);
 	if (r < 0)
@@ -319,7 +319,7 @@ static int chown_new(struct store *s, struct nsname *n, uid_t uid, gid_t gid)
 	new_owner(s, n->dirfd, &uid, &gid);
 	if (uid == (uid_t)-1 && gid == (gid_t)-1)
 		return 0;
-	return fallback_lchown(s->be, &s->probe, n->dirfd, n->bn.leaf, uid, gid, 1);
+	return fallback_lchown(s->be, &s->probe, n->dirfd, n->bn.leaf, uid, gid);
 }
 
 /* Making a name: resolve it, write a long name's side file, run make(),

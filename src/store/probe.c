@@ -329,7 +329,7 @@ void probe_render(const struct probe *p, struct strbuf *sb, const char *prefix)
 	     "link fails with EPERM (no hard links, or no link counts)");
 	item(sb, prefix, "symlink", p->symlink, "symlink fails with the backing error");
 	item(sb, prefix, "symlink_attrs", p->symlink_attrs,
-	     "times of a symlink cannot be set (ENOSYS), nor its owner changed; "
-	     "a new one keeps the daemon's owner");
+	     "the owner and times of symlinks are not kept (setting them "
+	     "does nothing)");
 	item(sb, prefix, "fifo", p->fifo, "mkfifo fails with the backing error");
 }
