@@ -8,6 +8,8 @@
 #   make fuzz     run every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make demo     install missing packages, build, mount a demo store
 #   make bench    benchmarks against a plain directory and gocryptfs
+#   make bench BACKING=glusterfs   ragstore beside gocryptfs, both with
+#                 BACKING on one GlusterFS volume (docs/BACKING.md)
 CC      ?= cc
 PKGS    := fuse3 zlib liblz4 libsodium inih libzstd
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -94,9 +96,10 @@ demo: deps
 	$(MAKE) all
 	@sh tests/demo.sh
 
+BACKING ?=
 bench: deps
 	$(MAKE) all
-	@sh bench/run.sh
+	@$(if $(BACKING),/usr/bin/python3 bench/backing.py $(BACKING),sh bench/run.sh)
 
 clean:
 	rm -f ragstore libragstore.a $(LIB_OBJ) $(FS_OBJ) $(UNIT_BIN)
