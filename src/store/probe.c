@@ -232,27 +232,32 @@ static void probe_names(struct backend *be, int d, struct probe *p)
 	p->fifo = backend_mknodat(be, d, "fifo", S_IFIFO | 0600, 0) == 0;
 }
 
-static void probe_in(struct backend *be, int d, struct probe *p)
+/* The probes that work on an open file of their own. */
+static void probe_fd(struct backend *be, int d, const char *name, struct probe *p,
+		     void (*fn)(struct backend *be, int fd, struct probe *p))
 {
-	int fd = make_file(be, d, "file");
+	int fd = make_file(be, d, name);
 
 	if (fd >= 0) {
-		probe_locks(be, fd, p);
+		fn(be, fd, p);
 		backend_close(be, fd);
 	}
+}
+
+/* The probes that work in the scratch directory, in this order: times
+ * sets the mtime of "file", which names then links. */
+static void (*const probes_in_dir[])(struct backend *be, int d, struct probe *p) = {
+	probe_sparse, probe_punch, probe_tmpfile, probe_rename, probe_times, probe_names,
+};
+
+static void probe_in(struct backend *be, int d, struct probe *p)
+{
+	probe_fd(be, d, "file", p, probe_locks);
 	/* A file of its own: an attribute at the limit can leave no room for
 	 * what the filesystem keeps there itself (GlusterFS fails link). */
-	fd = make_file(be, d, "xattr");
-	if (fd >= 0) {
-		probe_xattr(be, fd, p);
-		backend_close(be, fd);
-	}
-	probe_sparse(be, d, p);
-	probe_punch(be, d, p);
-	probe_tmpfile(be, d, p);
-	probe_rename(be, d, p);
-	probe_times(be, d, p);
-	probe_names(be, d, p);
+	probe_fd(be, d, "xattr", p, probe_xattr);
+	for (size_t i = 0; i < sizeof(probes_in_dir) / sizeof(probes_in_dir[0]); i++)
+		probes_in_dir[i](be, d, p);
 }
 
 int probe_run(struct backend *be, int dirfd, struct probe *p)

@@ -107,14 +107,26 @@ def _stop_pid(proc):
         proc.wait()
 
 
-class Gluster:
+class _Scratch:
+    """A temporary directory of the run (self.top) with the mount point of
+    the filesystem in it (self.mnt)."""
+
+    def __init__(self, kind):
+        self.top = Path(tempfile.mkdtemp(prefix="ragstore-it-%s-" % kind, dir="/tmp"))
+        os.chmod(self.top, 0o755)
+        self.mnt = self.top / "mnt"
+
+    def _remove(self):
+        if not _is_mount(self.mnt):
+            shutil.rmtree(self.top, ignore_errors=True)
+
+
+class Gluster(_Scratch):
     """A single-brick GlusterFS volume mounted at self.mnt."""
 
     def __init__(self):
-        self.top = Path(tempfile.mkdtemp(prefix="ragstore-it-gluster-", dir="/tmp"))
-        os.chmod(self.top, 0o755)
+        super().__init__("gluster")
         self.brick = self.top / "brick"
-        self.mnt = self.top / "mnt"
         self.host = socket.gethostname()
         self.volume = "ragstore-it-%d-%s" % (os.getpid(), os.urandom(3).hex())
         self.glusterd = None
@@ -156,18 +168,15 @@ class Gluster:
                 self._cli("volume", "delete", self.volume, check=False)
         finally:
             _stop_pid(self.glusterd)
-            if not _is_mount(self.mnt):
-                shutil.rmtree(self.top, ignore_errors=True)
+            self._remove()
 
 
-class Sshfs:
+class Sshfs(_Scratch):
     """sshfs of a local directory through an sshd of its own on 127.0.0.1."""
 
     def __init__(self):
-        self.top = Path(tempfile.mkdtemp(prefix="ragstore-it-sshfs-", dir="/tmp"))
-        os.chmod(self.top, 0o755)
+        super().__init__("sshfs")
         self.remote = self.top / "remote"
-        self.mnt = self.top / "mnt"
         self.sshd = None
 
     @staticmethod
@@ -220,8 +229,7 @@ class Sshfs:
             _umount(self.mnt, ["fusermount3", "-u"], ["fusermount3", "-uz"])
         finally:
             _stop_pid(self.sshd)
-            if not _is_mount(self.mnt):
-                shutil.rmtree(self.top, ignore_errors=True)
+            self._remove()
 
 
 def make():

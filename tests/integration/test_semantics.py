@@ -256,14 +256,25 @@ def test_rename_plain_and_over_existing(store):
     assert sorted(os.listdir(store.mnt)) == ["b", "d2", "d3"]
 
 
-def test_rename_noreplace(store):
-    a, b, c = store.path("a"), store.path("b"), store.path("c")
+def _two_files(store):
+    a, b = store.path("a"), store.path("b")
     write_file(a, b"AAA")
     write_file(b, b"BBB")
+    return a, b
+
+
+def _rename_refused(a, b, flags, err):
+    """renameat2 of a onto b fails with err, and both keep their contents."""
     with pytest.raises(OSError) as ei:
-        renameat2(a, b, RENAME_NOREPLACE)
-    assert ei.value.errno == errno.EEXIST
+        renameat2(a, b, flags)
+    assert ei.value.errno == err
     assert read_file(a) == b"AAA" and read_file(b) == b"BBB"
+
+
+def test_rename_noreplace(store):
+    a, b = _two_files(store)
+    c = store.path("c")
+    _rename_refused(a, b, RENAME_NOREPLACE, errno.EEXIST)
     renameat2(a, c, RENAME_NOREPLACE)
     assert not os.path.exists(a)
     assert read_file(c) == b"AAA"
@@ -304,13 +315,8 @@ def test_rename_exchange_refused_without_backing_support(store):
     """Without RENAME_EXCHANGE in the backing filesystem there is no atomic
     swap: EINVAL, as the kernel answers for such a filesystem, and both
     names keep their contents (docs/BACKING.md)."""
-    a, b = store.path("a"), store.path("b")
-    write_file(a, b"AAA")
-    write_file(b, b"BBB")
-    with pytest.raises(OSError) as ei:
-        renameat2(a, b, RENAME_EXCHANGE)
-    assert ei.value.errno == errno.EINVAL
-    assert read_file(a) == b"AAA" and read_file(b) == b"BBB"
+    a, b = _two_files(store)
+    _rename_refused(a, b, RENAME_EXCHANGE, errno.EINVAL)
     store.remount()
     assert read_file(a) == b"AAA" and read_file(b) == b"BBB"
 
