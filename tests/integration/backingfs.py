@@ -134,7 +134,8 @@ class Gluster(_Scratch):
 
     @staticmethod
     def _glusterd_running():
-        return subprocess.run(["pgrep", "-x", "glusterd"], stdout=subprocess.DEVNULL).returncode == 0
+        r = subprocess.run(["pgrep", "-x", "glusterd"], stdout=subprocess.DEVNULL)
+        return r.returncode == 0
 
     def _cli(self, *args, check=True):
         return _run(["gluster", "--mode=script"] + list(args), check=check)
