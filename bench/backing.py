@@ -177,6 +177,7 @@ def run_target(t, comp, rnd, tar, entries, cp_bytes):
     s = timed(lambda: (sh(["tar", "xf", tar, "-C", root / "tree"]), os.sync()))
     res["untar (entries/s)"] = entries / s
     res["untar (MB/s)"] = tar.stat().st_size / 1e6 / s
+    (root / "copy").mkdir()
     s = timed(lambda: (sh(["cp", "-a"] + CP_DIRS + [root / "copy"]), os.sync()))
     res["cp -a (MB/s)"] = cp_bytes / 1e6 / s
     t.unmount()
