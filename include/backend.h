@@ -81,6 +81,12 @@ struct backend_ops {
 	/* flock(2).  The memory backend never blocks: a conflicting lock
 	 * fails with -EWOULDBLOCK even without LOCK_NB. */
 	int (*flock)(struct backend *be, int fd, int op);
+	/* fcntl(2) F_OFD_SETLK, or F_OFD_SETLKW when wait is set: a record
+	 * lock of the open file description, of type F_RDLCK, F_WRLCK or
+	 * F_UNLCK over len bytes from start (len 0: to the end of the file and
+	 * beyond).  -EAGAIN when another holds a conflicting lock; -ENOSYS
+	 * where the backend has no record locks (the memory backend). */
+	int (*setlk)(struct backend *be, int fd, int type, off_t start, off_t len, int wait);
 
 	int (*mkdirat)(struct backend *be, int dirfd, const char *name, mode_t mode);
 	int (*mknodat)(struct backend *be, int dirfd, const char *name, mode_t mode, dev_t rdev);
@@ -266,6 +272,12 @@ static inline int backend_fadvise(struct backend *be, int fd, off_t off, off_t l
 static inline int backend_flock(struct backend *be, int fd, int op)
 {
 	return be->ops->flock(be, fd, op);
+}
+
+static inline int backend_setlk(struct backend *be, int fd, int type, off_t start, off_t len,
+				int wait)
+{
+	return be->ops->setlk(be, fd, type, start, len, wait);
 }
 
 static inline int backend_mkdirat(struct backend *be, int dirfd, const char *name,

@@ -1090,6 +1090,12 @@ static int make_at(struct mem *m, int dirfd, const char *name, mode_t mode,
 	return r < 0 ? r : node_make(m, w.dir, w.last, mode, out);
 }
 
+/* No record locks: a store on this backend uses flock, as on Linux. */
+static int mem_setlk(struct backend *be, int fd, int type, off_t start, off_t len, int wait)
+{
+	return -ENOSYS;
+}
+
 static int mem_mkdirat(struct backend *be, int dirfd, const char *name, mode_t mode)
 {
 	struct mem *m = mem_of(be);
@@ -1800,6 +1806,7 @@ static const struct backend_ops mem_ops = {
 	.fallocate = mem_fallocate,
 	.fadvise = mem_fadvise,
 	.flock = mem_flock,
+	.setlk = mem_setlk,
 	.mkdirat = mem_mkdirat,
 	.mknodat = mem_mknodat,
 	.symlinkat = mem_symlinkat,

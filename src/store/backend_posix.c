@@ -113,6 +113,14 @@ static int px_flock(struct backend *be, int fd, int op)
 	return ret(flock(fd, op));
 }
 
+static int px_setlk(struct backend *be, int fd, int type, off_t start, off_t len, int wait)
+{
+	struct flock fl = { .l_type = (short)type, .l_whence = SEEK_SET, .l_start = start,
+			    .l_len = len };
+
+	return ret(fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl));
+}
+
 static int px_mkdirat(struct backend *be, int dirfd, const char *name, mode_t mode)
 {
 	return ret(mkdirat(dirfd, name, mode));
@@ -285,6 +293,7 @@ static const struct backend_ops posix_ops = {
 	.fallocate = px_fallocate,
 	.fadvise = px_fadvise,
 	.flock = px_flock,
+	.setlk = px_setlk,
 	.mkdirat = px_mkdirat,
 	.mknodat = px_mknodat,
 	.symlinkat = px_symlinkat,
