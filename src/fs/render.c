@@ -429,6 +429,12 @@ void render_config(const struct store *s, struct strbuf *sb)
 		strbuf_printf(sb, "kdf_mem = %" PRIu64 "\n", d->kdf_mem);
 	}
 	strbuf_printf(sb, "\n[mount]\n");
+	strbuf_printf(sb, "shared = %s\n", s->shared ? "yes" : "no");
+	if (s->shared)
+		strbuf_printf(sb, "# shared: other daemons may serve this store at once; "
+			      "per-file locks, close-to-open caching (attribute and entry "
+			      "timeouts 0 s, no keep_cache), flock forwarded to the backing "
+			      "files; see docs/SHARED.md\n");
 	if (mountinfo_mount(s, mnt, sizeof(mnt), opts, sizeof(opts)) == 0) {
 		render_ini_value(sb, "mountpoint", mnt);
 		render_ini_value(sb, "options", opts);

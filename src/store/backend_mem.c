@@ -1039,6 +1039,28 @@ out:
 	return r;
 }
 
+/* One process, so no other open file description of another daemon can
+ * hold a lock: every shared-mode lock is granted (on a valid descriptor). */
+static int mem_ofdlock(struct backend *be, int fd, int type, off_t start, off_t len, int wait)
+{
+	struct mem *m = mem_of(be);
+	struct mfile *f;
+	int r;
+
+	(void)start;
+	(void)len;
+	(void)wait;
+	pthread_mutex_lock(&m->mu);
+	r = file_io(m, fd, &f);
+	pthread_mutex_unlock(&m->mu);
+	return r < 0 ? r : type == F_RDLCK || type == F_WRLCK || type == F_UNLCK ? 0 : -EINVAL;
+}
+
+static int mem_ofdtest(struct backend *be, int fd, int type, off_t start, off_t len)
+{
+	return mem_ofdlock(be, fd, type, start, len, 0);
+}
+
 static int mem_flock(struct backend *be, int fd, int op)
 {
 	struct mem *m = mem_of(be);
@@ -1800,6 +1822,8 @@ static const struct backend_ops mem_ops = {
 	.fallocate = mem_fallocate,
 	.fadvise = mem_fadvise,
 	.flock = mem_flock,
+	.ofdlock = mem_ofdlock,
+	.ofdtest = mem_ofdtest,
 	.mkdirat = mem_mkdirat,
 	.mknodat = mem_mknodat,
 	.symlinkat = mem_symlinkat,

@@ -113,6 +113,28 @@ static int px_flock(struct backend *be, int fd, int op)
 	return ret(flock(fd, op));
 }
 
+static int px_ofdlock(struct backend *be, int fd, int type, off_t start, off_t len, int wait)
+{
+	struct flock fl = { .l_type = (short)type, .l_whence = SEEK_SET, .l_start = start,
+			    .l_len = len };
+	int r;
+
+	do
+		r = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+	while (r < 0 && errno == EINTR && wait);
+	return r < 0 ? (errno == EACCES ? -EAGAIN : -errno) : 0;
+}
+
+static int px_ofdtest(struct backend *be, int fd, int type, off_t start, off_t len)
+{
+	struct flock fl = { .l_type = (short)type, .l_whence = SEEK_SET, .l_start = start,
+			    .l_len = len };
+
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	return fl.l_type != F_UNLCK;
+}
+
 static int px_mkdirat(struct backend *be, int dirfd, const char *name, mode_t mode)
 {
 	return ret(mkdirat(dirfd, name, mode));
@@ -285,6 +307,8 @@ static const struct backend_ops posix_ops = {
 	.fallocate = px_fallocate,
 	.fadvise = px_fadvise,
 	.flock = px_flock,
+	.ofdlock = px_ofdlock,
+	.ofdtest = px_ofdtest,
 	.mkdirat = px_mkdirat,
 	.mknodat = px_mknodat,
 	.symlinkat = px_symlinkat,

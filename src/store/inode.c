@@ -528,7 +528,9 @@ int inode_dir_iv(struct store *s, struct inode *dir, uint8_t *iv)
 	int fd, r;
 
 	pthread_mutex_lock(&t->mu);
-	if (dir->have_iv) {
+	/* Shared mode reads it every time: another daemon may have removed
+	 * the directory and made a new one that got its inode number. */
+	if (dir->have_iv && !s->shared) {
 		memcpy(iv, dir->iv, NAME_IV_LEN);
 		pthread_mutex_unlock(&t->mu);
 		return 0;

@@ -104,10 +104,10 @@ static void optimize_file(struct store *s, int dfd, const char *rel, const char 
 				uint64_t b;
 				int a;
 
-				pthread_rwlock_rdlock(&f->lock);
+				ofile_lock(s, f, 0);
 				b = k < f->v2->n ? f->v2->ents[k].block : UINT64_MAX;
 				a = k < f->v2->n ? f->v2->ents[k].algo : 0;
-				pthread_rwlock_unlock(&f->lock);
+				ofile_unlock(s, f);
 				if (b == UINT64_MAX || __atomic_load_n(&opt.stop, __ATOMIC_RELAXED))
 					break;
 				a = a < USAGE_ALGOS ? a : CODEC_NONE;

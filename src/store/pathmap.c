@@ -105,7 +105,8 @@ int pathmap_dir_iv(struct store *s, int dirfd, const char *name, uint8_t *iv)
 	}
 	i = cache_index(st.st_dev, st.st_ino);
 	pthread_mutex_lock(&s->dirivs->mu);
-	if (s->dirivs->slots[i].ino == st.st_ino && s->dirivs->slots[i].dev == st.st_dev) {
+	if (!s->shared && s->dirivs->slots[i].ino == st.st_ino &&
+	    s->dirivs->slots[i].dev == st.st_dev) {
 		memcpy(iv, s->dirivs->slots[i].iv, NAME_IV_LEN);
 		pthread_mutex_unlock(&s->dirivs->mu);
 		stats_cache(s->stats, 1);

@@ -418,11 +418,18 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 		return r;
 	}
 	/* One daemon per store: two would keep separate open-file tables and
-	 * garbage-collect each other's records. */
-	r = backend_flock(s->be, s->rootfd, LOCK_EX | LOCK_NB);
+	 * garbage-collect each other's records.  Shared mode (docs/SHARED.md)
+	 * takes the lock shared instead, so shared daemons mount together,
+	 * with per-file locks between them, while an ordinary mount and a
+	 * shared one still exclude each other. */
+	r = backend_flock(s->be, s->rootfd, (s->shared ? LOCK_SH : LOCK_EX) | LOCK_NB);
 	if (r < 0) {
-		snprintf(err, errlen, "%s is already mounted by another ragstore process",
-			 backing);
+		if (s->shared)
+			snprintf(err, errlen, "%s is mounted by a ragstore process without "
+				 "-o shared", backing);
+		else
+			snprintf(err, errlen, "%s is already mounted by another ragstore process "
+				 "(every mount of a shared store needs -o shared)", backing);
 		return r == -EWOULDBLOCK ? -EBUSY : r;
 	}
 	/* Absolute, since the daemon changes its directory to /. */
@@ -456,7 +463,7 @@ static int store_opened(struct store *s, uint8_t *master, int r, struct store **
 	return 0;
 }
 
-int store_open(const char *backing, const char *pass, size_t passlen,
+int store_open(const char *backing, const char *pass, size_t passlen, unsigned flags,
 	       struct store **out, char *err, size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
@@ -470,6 +477,7 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 	}
 	s->be = backend_posix();
 	s->rootfd = -1;
+	s->shared = (flags & STORE_OPEN_SHARED) != 0;
 	r = store_read_desc(backing, &s->desc, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -620,8 +628,8 @@ static int desc_for_key(const char *backing, const struct keyfile *kf, struct st
 	return 0;
 }
 
-int store_open_key(const char *backing, const struct keyfile *kf, struct store **out,
-		   int *recovered, char *err, size_t errlen)
+int store_open_key(const char *backing, const struct keyfile *kf, unsigned flags,
+		   struct store **out, int *recovered, char *err, size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	int r;
@@ -633,6 +641,7 @@ int store_open_key(const char *backing, const struct keyfile *kf, struct store *
 	}
 	s->be = backend_posix();
 	s->rootfd = -1;
+	s->shared = (flags & STORE_OPEN_SHARED) != 0;
 	r = desc_for_key(backing, kf, &s->desc, recovered, err, errlen);
 	if (r == 0)
 		r = content_key(&s->desc, kf->key, &s->key, err, errlen);
@@ -672,7 +681,7 @@ int store_set_passphrase(const char *backing, const struct keyfile *kf, const ch
 	/* A descriptor that verifies proves the key; one made from the key
 	 * file must first be proven by what the key opens in BACKING. */
 	if (r == 0 && *recovered) {
-		r = store_open_key(backing, kf, &s, recovered, err, errlen);
+		r = store_open_key(backing, kf, 0, &s, recovered, err, errlen);
 		store_close(s);
 		d.kdf_ops = STORE_KDF_OPS;
 		d.kdf_mem = STORE_KDF_MEM;
