@@ -36,7 +36,6 @@ struct pathmap_cache;
 struct name_keys;
 struct stats;
 struct inode_table;
-struct shared_totals;
 
 struct backend;
 struct policy_set;
@@ -64,8 +63,6 @@ struct store {
 	int shared;                /* -o shared: other daemons may mount the
 				      store at once (shared.h, docs/SHARED.md);
 				      set at open, never changed */
-	struct shared_totals *shtot; /* shared mode's totals file state
-				      (shared.h); NULL when not shared */
 };
 
 /* The cache behind pathmap.c (created and freed with the store). */

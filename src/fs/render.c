@@ -96,6 +96,15 @@ void render_stats(const struct stats_snapshot *sn, struct strbuf *sb)
 		      sn->totals_load == STATS_LOAD_UNCLEAN ? "true" : "false");
 	strbuf_json_time(sb, sn->totals_rebuilt ? sn->totals_rebuilt_at : 0);
 	strbuf_printf(sb, "},\n");
+	/* Shared mode (docs/SHARED.md): the totals above are the store's as of
+	 * this daemon's last merge (at this read); everything else in this
+	 * file counts this daemon only. */
+	if (sn->shared)
+		strbuf_printf(sb, "  \"shared\": {\"daemons\": %d, \"unmerged\": {\"files\": %" PRId64
+			      ", \"directories\": %" PRId64 ", \"logical_bytes\": %" PRId64
+			      ", \"stored_bytes\": %" PRId64 "}},\n", sn->shared_daemons,
+			      sn->unmerged.files, sn->unmerged.dirs, sn->unmerged.logical,
+			      sn->unmerged.stored);
 	strbuf_printf(sb, "  \"ops\": {");
 	render_op_counts(sb, sn->ops);
 	strbuf_printf(sb, "},\n  \"op_errors\": {");
