@@ -696,7 +696,7 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync)
 
 /* Zero [off, off+len) inside the file: whole blocks become holes, the
  * partial blocks at either end are rewritten with zeros. */
-static int punch_range(struct store *s, struct ofile *f, uint64_t off, uint64_t len)
+int ofile_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len)
 {
 	uint32_t bs = f->hdr.block_size; /* fixed for the file's life */
 	uint64_t size = ofile_size(f);
@@ -743,49 +743,6 @@ static int punch_range(struct store *s, struct ofile *f, uint64_t off, uint64_t 
 	ofile_unlock(s, f);
 	free(nh);
 	return r;
-}
-
-int ofile_fallocate(struct store *s, struct ofile *f, int mode, off_t off, off_t len)
-{
-	if (off < 0 || len <= 0)
-		return -EINVAL;
-	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
-		return punch_range(s, f, (uint64_t)off, (uint64_t)len);
-	if (mode == FALLOC_FL_KEEP_SIZE)
-		return 0; /* compressed blocks cannot be reserved ahead */
-	if (mode != 0)
-		return -EOPNOTSUPP;
-	if ((uint64_t)off + (uint64_t)len > ofile_size(f))
-		return ofile_truncate(s, f, (uint64_t)off + (uint64_t)len);
-	return 0;
-}
-
-off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence)
-{
-	uint64_t size, b, pos;
-	uint32_t bs;
-
-	if (whence != SEEK_DATA && whence != SEEK_HOLE)
-		return -EINVAL;
-	if (f->v2)
-		return v2io_lseek(s, f, off, whence);
-	ofile_lock(s, f, 1);
-	if (ofile_wb_flush(s, f) < 0) {
-		ofile_unlock(s, f);
-		return -EIO;
-	}
-	size = f->hdr.size;
-	bs = f->hdr.block_size;
-	if (off < 0 || (uint64_t)off >= size) {
-		ofile_unlock(s, f);
-		return -ENXIO;
-	}
-	b = fh_next(&f->hdr, (uint64_t)off / bs, whence == SEEK_HOLE);
-	ofile_unlock(s, f);
-	if (b == UINT64_MAX || b * bs >= size)
-		return whence == SEEK_HOLE ? (off_t)size : -ENXIO;
-	pos = b * bs;
-	return (off_t)(pos > (uint64_t)off ? pos : (uint64_t)off);
 }
 
 int ofile_verify(struct store *s, struct ofile *f,

@@ -156,6 +156,11 @@ int ofile_wb_flush(struct store *s, struct ofile *f);
  * current.  Caller holds the content lock exclusive.  Returns 0 or -errno. */
 int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh);
 
+/* fallocate(PUNCH_HOLE | KEEP_SIZE) of [off, off+len) (fileio.c): whole
+ * blocks become holes, partial ones are rewritten with zeros.  Takes the
+ * content lock.  Returns 0 or -errno. */
+int ofile_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len);
+
 /* Remember block range [start, end) for garbage collection. */
 void ofile_gc_add(struct ofile *f, uint64_t start, uint64_t end);
 
