@@ -16,6 +16,8 @@
 #include "ofile_int.h"
 #include "v2_int.h"
 
+#define SHARED_HEADER_PAGE 4096
+
 static int lock_content(struct backend *be, int fd, int type)
 {
 	int r = backend_ofdlock(be, fd, type, SHARED_LOCK_CONTENT, 1, 1);
@@ -55,6 +57,9 @@ static int reload(struct store *s, struct ofile *f, const uint8_t *area)
 
 	if (r < 0)
 		return r;
+	/* The records another daemon wrote may lie where this client's page
+	 * cache still holds older bytes (see shared_enter). */
+	backend_fadvise(f->be, f->fd, 0, 0, POSIX_FADV_DONTNEED);
 	f->v2 = NULL;
 	r = v2open_load(s, f, area, (uint64_t)st.st_size);
 	if (r == 0)
@@ -98,6 +103,12 @@ int shared_enter(struct store *s, struct ofile *f, int excl)
 	/* v1 files are read-only in shared mode (fileio.c): never changed. */
 	if (!f->v2)
 		return 0;
+	/* On a network filesystem this client's page cache may still hold
+	 * the header as it was before another machine's commit: drop it, so
+	 * the read below asks the server.  (Cheap where the cache is shared,
+	 * as on a local filesystem: one clean page.)  Only whole pages are
+	 * dropped, hence a page, not the 1024 bytes of the header. */
+	backend_fadvise(f->be, f->fd, 0, SHARED_HEADER_PAGE, POSIX_FADV_DONTNEED);
 	n = backend_pread_full(f->be, f->fd, area, sizeof(area), 0);
 	if (n < 0) {
 		f->shstale = 1;
@@ -129,7 +140,11 @@ void shared_leave(struct store *s, struct ofile *f)
 
 int shared_open_begin(struct store *s, int fd)
 {
-	return lock_content(s->be, fd, F_RDLCK);
+	int r = lock_content(s->be, fd, F_RDLCK);
+
+	if (r == 0)
+		backend_fadvise(s->be, fd, 0, 0, POSIX_FADV_DONTNEED);
+	return r;
 }
 
 void shared_open_end(struct store *s, int fd)
