@@ -15,7 +15,12 @@
  * change ragstore makes behind the kernel's back, the release of superseded
  * records at the last close (which lowers st_blocks), is announced with
  * fuse_lowlevel_notify_inval_inode.  File contents stay cached across opens
- * (keep_cache) for the same reason.  /.ragstore is never cached. */
+ * (keep_cache) for the same reason.  /.ragstore is never cached.
+ *
+ * In shared mode (-o shared, docs/SHARED.md) other daemons write the
+ * backing tree too: names and attributes are not cached at all
+ * (FS_TIMEOUT_SHARED), contents are dropped at each open, and flock is
+ * forwarded to the backing files (fs_flock). */
 #include "fs.h"
 
 #include <errno.h>
