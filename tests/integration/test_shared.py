@@ -470,7 +470,7 @@ def test_rmdir_racing_a_create_inside(local_pair):
     in it; a file that was created is never lost."""
     p = local_pair
     kept = {}
-    for i in range(20):
+    for i in range(80):
         d = "r%d" % i
         (p.a / d).mkdir()
         go = threading.Barrier(2)
