@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,28 @@ int stats_file_write(struct backend *be, const char *backing, const struct stats
 	return 0;
 }
 
+/* A scrub count of the file (scrub.NAME = v).  0, or -EINVAL for an
+ * unknown name. */
+static int scrub_count(struct stats_scrub *sc, const char *name, uint64_t v)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} counts[] = {
+		{ "files_checked", offsetof(struct stats_scrub, files_checked) },
+		{ "files_bad", offsetof(struct stats_scrub, files_bad) },
+		{ "blocks_checked", offsetof(struct stats_scrub, blocks_checked) },
+		{ "blocks_bad", offsetof(struct stats_scrub, blocks_bad) },
+	};
+
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		if (!strcmp(name, counts[i].name)) {
+			memcpy((char *)sc + counts[i].off, &v, sizeof(v));
+			return 0;
+		}
+	return -EINVAL;
+}
+
 /* Parse one "key = value" line into f.  Returns 0, or -EINVAL for a line
  * we do not understand. */
 static int parse_line(char *line, struct stats_file *f, int *version)
@@ -149,14 +172,8 @@ static int parse_line(char *line, struct stats_file *f, int *version)
 		sc->last_started = (time_t)v;
 	else if (!strcmp(key, "scrub.last_finished"))
 		sc->last_finished = (time_t)v;
-	else if (!strcmp(key, "scrub.files_checked"))
-		sc->files_checked = (uint64_t)v;
-	else if (!strcmp(key, "scrub.files_bad"))
-		sc->files_bad = (uint64_t)v;
-	else if (!strcmp(key, "scrub.blocks_checked"))
-		sc->blocks_checked = (uint64_t)v;
-	else if (!strcmp(key, "scrub.blocks_bad"))
-		sc->blocks_bad = (uint64_t)v;
+	else if (!strncmp(key, "scrub.", 6))
+		return scrub_count(sc, key + 6, (uint64_t)v);
 	else {
 		for (int i = 0; i < STATS_ALGO_COUNT; i++) {
 			const char *nm = codec_name((uint8_t)i);
