@@ -461,7 +461,20 @@ def test_rename_of_a_directory_while_the_other_side_lists_it(pair):
     assert not errors, errors[:3]
     for nm in names:
         assert (p.b / "dir" / nm).read_bytes() == nm.encode()
-    p.verify_alone({"dir/" + nm: sha(nm.encode()) for nm in names})
+    # A file that b knows by its old name, renamed by a: b reaches it by
+    # the new one (stat, chmod, an extended attribute), and a sees that.
+    (p.a / "old").write_bytes(b"renamed")
+    assert (p.b / "old").stat().st_size == 7
+    os.rename(p.a / "old", p.a / "new")
+    assert (p.b / "new").stat().st_size == 7
+    os.chmod(p.b / "new", 0o600)
+    os.setxattr(p.b / "new", "user.k", b"v")
+    assert (p.a / "new").stat().st_mode & 0o777 == 0o600
+    assert os.getxattr(p.a / "new", "user.k") == b"v"
+    assert not (p.b / "old").exists()
+    expect = {"dir/" + nm: sha(nm.encode()) for nm in names}
+    expect["new"] = sha(b"renamed")
+    p.verify_alone(expect)
 
 
 def test_rmdir_racing_a_create_inside(local_pair):
