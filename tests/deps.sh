@@ -3,10 +3,11 @@
 # any is missing.  Idempotent; does nothing when everything is present.
 set -e
 # clang and its runtimes build the fuzz targets (make fuzz, and the fuzz
-# smoke run of make check; docs/HARDENING.md).
+# smoke run of make check; docs/HARDENING.md).  glusterfs-server: the
+# shared-mode tests mount one volume twice (tests/integration/test_shared.py).
 PKGS="build-essential pkg-config libfuse3-dev fuse3 zlib1g-dev liblz4-dev
 libsodium-dev libinih-dev libzstd-dev python3-pytest attr acl rsync git
-sqlite3 jq python3-prometheus-client clang libclang-rt-14-dev"
+sqlite3 jq python3-prometheus-client clang libclang-rt-14-dev glusterfs-server"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
