@@ -58,6 +58,27 @@ static void totals_unlock(struct stats *st)
 	backend_ofdlock(st->be, st->lockfd, F_UNLCK, LOCK_TOTALS, 1, 0);
 }
 
+/* No totals file to share: this daemon's totals are untrusted and it
+ * never merges.  Its changes are lost to the file, so a file that still
+ * says clean must not be trusted by the next mount: it is removed (as
+ * stats_load does when it cannot mark the file in use). */
+static int load_failed(struct stats *st, const char *backing, int r)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/%s", backing, STATS_FILE) < (int)sizeof(path))
+		backend_unlinkat(st->be, AT_FDCWD, path, 0);
+	if (st->lockfd >= 0)
+		backend_close(st->be, st->lockfd);
+	st->lockfd = -1;
+	pthread_mutex_lock(&st->mu);
+	st->untrusted = 1;
+	st->load = STATS_LOAD_BAD;
+	st->shared = 1;
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
 int stats_shared_load(struct stats *st, const char *backing)
 {
 	struct stats_file f;
@@ -65,18 +86,18 @@ int stats_shared_load(struct stats *st, const char *backing)
 	int fd = lockfile_open(st->be, backing), others, trusted, daemons, r;
 
 	if (fd < 0)
-		return fd;
+		return load_failed(st, backing, fd);
 	st->lockfd = fd;
 	r = totals_lock(st);
 	if (r < 0)
-		return r;
+		return load_failed(st, backing, r);
 	others = backend_ofdtest(st->be, fd, F_WRLCK, LOCK_ALIVE, 1);
 	r = others < 0 ? others : backend_ofdlock(st->be, fd, F_RDLCK, LOCK_ALIVE, 1, 0);
 	if (r == 0)
 		r = stats_file_read(st->be, backing, &f);
 	if (r < 0) {
 		totals_unlock(st);
-		return r;
+		return load_failed(st, backing, r);
 	}
 	trusted = f.found && !f.bad && f.state == (others ? STATS_FILE_SHARED : STATS_FILE_CLEAN);
 	daemons = (others && !f.bad ? f.daemons : 0) + 1;
