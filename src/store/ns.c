@@ -857,9 +857,9 @@ int ns_readdir(struct store *s, struct ns_dir *d, off_t off, int plus, ns_fill_f
 		if (plus && strcmp(name, ".") && strcmp(name, "..")) {
 			int pr = entry_plus(s, d, e->d_name, name, &st, &in);
 
-			if (pr == -ENOENT)
-				continue; /* removed meanwhile */
-			if (pr < 0) {
+			if (pr == -ENOENT && !s->shared)
+				continue; /* removed meanwhile; shared: listed bare, see SHARED.md */
+			if (pr < 0 && pr != -ENOENT) {
 				r = pr;
 				break;
 			}
