@@ -36,7 +36,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)%)
 HEADERS := $(wildcard include/*.h src/*/*.h)
 
-.PHONY: all deps check unit integration demo bench clean man fuzz fuzz-build fuzz-smoke
+.PHONY: all deps check unit unit-tsan integration demo bench clean man fuzz fuzz-build fuzz-smoke
 
 all: $(B)ragstore
 
@@ -78,8 +78,15 @@ endif
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(if $(SANITIZE),,$(MAKE) unit-tsan)
 	$(if $(SANITIZE),,$(MAKE) fuzz-smoke)
 	$(MAKE) integration
+
+# Part of make check: the data path's concurrency test (many threads, an
+# exact model) built with ThreadSanitizer, in build/san-thread/.
+unit-tsan:
+	$(MAKE) SANITIZE=thread build/san-thread/tests/unit/test_concurrency
+	@sh tests/sanitize.sh build/san-thread/ build/san-thread/tests/unit/test_concurrency
 
 demo: deps
 	$(MAKE) all

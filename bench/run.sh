@@ -40,6 +40,16 @@
 #                    per logical byte: the "copy of /usr" ratio of issue 9
 #   4K random I/O    fio psync qd1 O_DIRECT (buffered after a cache drop if
 #                    O_DIRECT is refused) randread and randwrite
+#   sqlite           bench/sqlite.py: BENCH_SQLITE_TXNS single-row INSERT
+#                    transactions in the default rollback-journal mode,
+#                    txn/s
+#   daemon CPU, RSS  for FUSE targets: CPU seconds (user + system) of the
+#                    target's daemons over the whole round, per GiB the
+#                    steps moved (seq writes and reads, untar, cat, small
+#                    files, cp -a, the random-I/O file's write, and the
+#                    random I/O at its measured rate), and the largest peak
+#                    RSS (VmHWM) of any of its daemons in the round, MiB;
+#                    sampled from /proc just before each unmount
 #
 # Environment knobs (defaults; BENCH_QUICK=1 values in brackets):
 #   BENCH_QUICK=1        fast smoke run with the bracketed defaults below
@@ -57,6 +67,7 @@
 #   BENCH_LINUX_ENTRIES  use only the first N tar entries; 0 = the whole tree,
 #                        ~80,000 entries / 1.3 GB (0 [5000])
 #   BENCH_SMALL_FILES    number of small files (10000 [1000])
+#   BENCH_SQLITE_TXNS    sqlite transactions (10000 [1000])
 #   BENCH_CP_DIRS        directories copied by the cp -a step.  Default
 #                        (~1.1 GB, ~55,000 files on the Debian 12 C machine):
 #                        /usr/include /usr/lib/python3 /usr/lib/python3.11
@@ -108,6 +119,7 @@ if [ "$QUICK" = 1 ]; then
 	FIO_SECONDS=${BENCH_FIO_SECONDS:-3}
 	LX_WANT=${BENCH_LINUX_ENTRIES:-5000}
 	NSMALL=${BENCH_SMALL_FILES:-1000}
+	NSQL=${BENCH_SQLITE_TXNS:-1000}
 	CP_DIRS=${BENCH_CP_DIRS:-/usr/share/perl /usr/include/linux /usr/share/man/man3 /usr/lib/node_modules}
 	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-300}
 else
@@ -116,6 +128,7 @@ else
 	FIO_SECONDS=${BENCH_FIO_SECONDS:-15}
 	LX_WANT=${BENCH_LINUX_ENTRIES:-0}
 	NSMALL=${BENCH_SMALL_FILES:-10000}
+	NSQL=${BENCH_SQLITE_TXNS:-10000}
 	CP_DIRS=${BENCH_CP_DIRS:-/usr/include /usr/lib/python3 /usr/lib/python3.11 /usr/lib/gcc /usr/share/fpcsrc /usr/share/doc /usr/share/locale /usr/share/man /usr/share/perl}
 	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-900}
 fi
@@ -412,8 +425,25 @@ t_mount() {
 	return 1
 }
 
+# Add the CPU time of target t's daemons to this round's sum and keep the
+# largest peak RSS (before they exit at unmount).
+daemon_sample() {
+	local t=$1 p ticks hwm cpu rss
+	for p in $(daemon_pids "$(t_root "$t")"); do
+		ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || continue
+		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+		cpu=$(getr "$t" cpu_ticks); rss=$(getr "$t" rss_kb)
+		setr "$t" cpu_ticks $(( ${cpu:-0} + ${ticks:-0} ))
+		[ "${hwm:-0}" -gt "${rss:-0}" ] && setr "$t" rss_kb "$hwm"
+	done
+	return 0
+}
+moved() { setr "$CUR_T" moved $(( $(getr "$CUR_T" moved) + $1 )); }
+# The bytes a random-I/O run of IOPS 4 KiB operations a second moved.
+moved_io() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] && moved "$(awk -v i="$1" -v s="$FIO_SECONDS" 'BEGIN { printf "%.0f", i * s * 4096 }')"; return 0; }
+
 t_umount() {
-	case $1 in plain) sync ;; *) fuse_umount "$(t_root "$1")" ;; esac
+	case $1 in plain) sync ;; *) daemon_sample "$1"; fuse_umount "$(t_root "$1")" ;; esac
 }
 
 # Remount (FUSE) and drop caches so the next step starts cold.
@@ -587,6 +617,7 @@ run_target() {
 	root=$(t_root "$t"); b=$(t_backing "$t")
 	CUR_T=$t
 	log "=== $t, round $ROUND ==="
+	setr "$t" moved 0
 	if ! t_init "$t"; then note "$t round $ROUND: init failed: $(tail -2 "$WORK/$t.log" | tr '\n' ' ')"; return 1; fi
 	read -r sb0 sk0 < <(t_du "$t")
 	t_mount "$t" || { note "$t round $ROUND: mount failed: $(tail -2 "$WORK/$t.log" | tr '\n' ' ')"; return 1; }
@@ -595,12 +626,14 @@ run_target() {
 	warm "$COMP"
 	step "$t" w_comp "$SIZE_BYTES" 1e6 fail "dd if='$COMP' of='$root/seq-comp' bs=1M conv=fsync status=none 2>'$WORK/step.err'"
 	log "$t: seq write compressible $(getr "$t" w_comp) MB/s"
+	moved "$SIZE_BYTES"
 	t_umount "$t"
 	read -r sb1 sk1 < <(t_du "$t")
 	t_mount "$t" || return 1
 	warm "$INCOMP"
 	step "$t" w_inc "$SIZE_BYTES" 1e6 fail "dd if='$INCOMP' of='$root/seq-incomp' bs=1M conv=fsync status=none 2>'$WORK/step.err'"
 	log "$t: seq write incompressible $(getr "$t" w_inc) MB/s"
+	moved "$SIZE_BYTES"
 	t_umount "$t"
 	read -r sb2 sk2 < <(t_du "$t")
 	setr "$t" st_comp $((sb1 - sb0))
@@ -615,6 +648,7 @@ run_target() {
 	step "$t" r_comp "$SIZE_BYTES" 1e6 fail "dd if='$root/seq-comp' of=/dev/null bs=1M status=none 2>'$WORK/step.err'"
 	step "$t" r_inc "$SIZE_BYTES" 1e6 fail "dd if='$root/seq-incomp' of=/dev/null bs=1M status=none 2>'$WORK/step.err'"
 	log "$t: seq read compressible $(getr "$t" r_comp) MB/s, incompressible $(getr "$t" r_inc) MB/s"
+	moved $((2 * SIZE_BYTES))
 	# Correctness check (untimed): a fast wrong answer is not a result.
 	cmp -s "$COMP" "$root/seq-comp" || note "$t round $ROUND: read-back of compressible file DIFFERS from source"
 	cmp -s "$INCOMP" "$root/seq-incomp" || note "$t round $ROUND: read-back of incompressible file DIFFERS from source"
@@ -636,6 +670,7 @@ run_target() {
 			setr "$t" untar_mb FAIL; setr "$t" untar_eps FAIL; tree_ok=0
 		fi
 		log "$t: untar $(getr "$t" untar_mb) MB/s, $(getr "$t" untar_eps) entries/s"
+		moved "$LX_TAR_BYTES"
 		if [ $tree_ok = 0 ]; then
 			note "$t round $ROUND: tree incomplete after untar, so ls/du/cat/rm are NA"
 		else
@@ -650,6 +685,7 @@ run_target() {
 			t_cold "$t" || return 1
 			step "$t" cat "$LX_BYTES" 1e6 keep "find '$tree' -type f -print0 2>'$WORK/step.err' | xargs -0 cat > /dev/null 2>>'$WORK/step.err'"
 			log "$t: cat all files $(getr "$t" cat) MB/s"
+			moved "$LX_BYTES"
 			step "$t" rm "$LX_ENTRIES" 1 fail "rm -rf '$tree' 2>'$WORK/step.err' && sync"
 			log "$t: rm -rf $(getr "$t" rm) entries/s"
 		fi
@@ -662,6 +698,10 @@ run_target() {
 		n=$(find "$root/small" -type f | wc -l)
 		[ "$n" = "$NSMALL" ] || note "$t round $ROUND: small-file step left $n files, wanted $NSMALL"
 		log "$t: small files $(getr "$t" small) files/s"
+		moved "$(awk '{ print $2 + 0 }' "$WORK/small-$t.out")"
+		rm -f "$root/sq.db" "$root/sq.db-journal"
+		step "$t" sqlite "$NSQL" 1 fail "'$PYTHON' '$BENCH_SRC_DIR/sqlite.py' '$root/sq.db' $NSQL > /dev/null 2>'$WORK/step.err'"
+		log "$t: sqlite $(getr "$t" sqlite) txn/s"
 	fi
 
 	# cp -a of part of /usr (sources warmed first, untimed).
@@ -678,6 +718,7 @@ run_target() {
 		# directories and metadata included, per logical byte.
 		setr "$t" cu_ap "$(awk -v s="$((cb1 - cb0))" -v l="$CP_BYTES" 'BEGIN{printf "%.4f", s/l}')"
 		setr "$t" cu_al "$(awk -v s="$(((ck1 - ck0) * 1024))" -v l="$CP_BYTES" 'BEGIN{printf "%.4f", s/l}')"
+		moved "$CP_BYTES"
 		log "$t: cp -a $(getr "$t" cp) MB/s; backing grew by $((cb1 - cb0)) bytes apparent (du -sb), $(((ck1 - ck0) * 1024)) allocated (du -sk), for $CP_BYTES logical"
 	fi
 	# (The small files and the copy stay until the backing dir is removed.)
@@ -685,14 +726,16 @@ run_target() {
 	# 4 KiB random I/O on a ${RAND_MB} MiB file written beforehand (incompressible).
 	if [ $HAVE_FIO = 1 ] || [ -n "$PYTHON" ]; then
 		local made=0
-		if timed "dd if='$INCOMP' of='$root/rand.bin' bs=1M count=$RAND_MB conv=fsync status=none"; then made=1; fi
+		if timed "dd if='$INCOMP' of='$root/rand.bin' bs=1M count=$RAND_MB conv=fsync status=none"; then made=1; moved $((RAND_MB * 1048576)); fi
 		if [ "$RAND_MB" -gt "$SIZE_MB" ] && [ -e "$root/rand.bin" ]; then
 			truncate -s "${RAND_MB}M" "$root/rand.bin" && made=1   # source smaller than the file: pad
 		fi
 		if [ $made = 1 ] && [ "$(stat -c %s "$root/rand.bin")" -ge $((RAND_MB * 1048576)) ]; then
 			t_cold "$t" || return 1
 			rand_io "$t" "$root/rand.bin" randread;  setr "$t" randread "$RAND_OUT";  setr "$t" randread_buf $RAND_BUF
+			moved_io "$RAND_OUT"
 			rand_io "$t" "$root/rand.bin" randwrite; setr "$t" randwrite "$RAND_OUT"; setr "$t" randwrite_buf $RAND_BUF
+			moved_io "$RAND_OUT"
 		else
 			note "$t round $ROUND: could not write the random-I/O file"
 			setr "$t" randread FAIL; setr "$t" randwrite FAIL
@@ -701,6 +744,12 @@ run_target() {
 		rm -f "$root/rand.bin"
 	fi
 	t_umount "$t"
+	if [ "$t" != plain ]; then
+		setr "$t" cpu "$(awk -v c="$(getr "$t" cpu_ticks)" -v hz="$(getconf CLK_TCK)" -v m="$(getr "$t" moved)" \
+			'BEGIN { if (m > 0 && c != "") printf "%.2f", c / hz / (m / 1073741824); else print "NA" }')"
+		setr "$t" rss "$(awk -v k="$(getr "$t" rss_kb)" 'BEGIN { if (k != "") printf "%.1f", k / 1024; else print "NA" }')"
+		log "$t: daemon CPU $(getr "$t" cpu) s per GiB moved, peak RSS $(getr "$t" rss) MiB"
+	fi
 	return 0
 }
 
@@ -723,223 +772,7 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 done
 TOTAL=$(awk -v a="$START" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}')
 
-# ------------------------------------------------------------------- report --
-# metric|label|unit|better
-SIZE_LBL="${SIZE_MB} MiB"
-METRICS=(
-	"w_comp|seq write, compressible ${SIZE_LBL}|MB/s|higher"
-	"w_inc|seq write, incompressible ${SIZE_LBL}|MB/s|higher"
-	"r_comp|seq read (cold), compressible|MB/s|higher"
-	"r_inc|seq read (cold), incompressible|MB/s|higher"
-)
-if [ $HAVE_LX = 1 ]; then
-	METRICS+=(
-		"untar_mb|untar linux tree + sync (tar size)|MB/s|higher"
-		"untar_eps|untar linux tree + sync|entries/s|higher"
-		"ls|ls -lR tree (cold; entries ls shows)|entries/s|higher"
-		"du|du -s tree (cold)|entries/s|higher"
-		"cat|cat every file of tree (cold)|MB/s|higher"
-		"rm|rm -rf tree + sync|entries/s|higher"
-	)
-else
-	METRICS+=("untar_mb|linux tree steps (tree source missing)|-|higher")
-fi
-METRICS+=(
-	"small|create ${NSMALL} files of 1-4 KiB + sync|files/s|higher"
-	"cp|cp -a part of /usr + sync|MB/s|higher"
-	"randread|4K rand read, ${RAND_MB} MiB file, qd1|IOPS|higher"
-	"randwrite|4K rand write, ${RAND_MB} MiB file, qd1|IOPS|higher"
-	"st_comp|stored, compressible: apparent (du -sb)|MiB|lower"
-	"al_comp|stored, compressible: allocated (du -sk)|MiB|lower"
-	"st_inc|stored, incompressible: apparent (du -sb)|MiB|lower"
-	"al_inc|stored, incompressible: allocated (du -sk)|MiB|lower"
-	"cr_comp|stored/logical, compressible, allocated|ratio|lower"
-	"cr_inc|stored/logical, incompressible, allocated|ratio|lower"
-	"cu_al|stored/logical, cp -a of /usr, allocated (du -sk)|ratio|lower"
-	"cu_ap|stored/logical, cp -a of /usr, apparent (du -sb)|ratio|lower"
-)
-# Derived per-round values: compression ratios.
-for t in "${ACTIVE[@]}"; do
-	for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
-		for k in comp inc; do
-			v=$(getr "$t" "al_$k")
-			case $v in ''|*[!0-9]*) ;; *) setr "$t" "cr_$k" "$(awk -v s="$v" -v l="$SIZE_BYTES" 'BEGIN{printf "%.4f", s/l}')" ;; esac
-		done
-	done
-done
 
-is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
-# med TARGET KEY: median over the rounds that produced a number, with "*" if
-# some round did not; else the (first) status word of the rounds; else NA.
-MARKED=0
-med() {
-	local t=$1 k=$2 r v nums="" bad="" n=0
-	for ((r = 1; r <= ROUNDS; r++)); do
-		v=${R["$t:$k:$r"]:-NA}
-		if is_num "$v"; then nums+="$v "; n=$((n + 1)); else [ -z "$bad" ] && bad=$v; fi
-	done
-	if [ $n = 0 ]; then echo "${bad:-NA}"; return; fi
-	local m; m=$(printf '%s\n' $nums | sort -g | awk '{a[NR]=$1} END{ if (NR % 2) print a[(NR+1)/2]; else printf "%.4f\n", (a[NR/2]+a[NR/2+1])/2 }')
-	if [ -n "$bad" ]; then echo "$m*"; else echo "$m"; fi
-}
-fmt() {  # fmt KEY VALUE -> display
-	local k=$1 v=$2 star=""
-	case $v in *\*) star="*"; v=${v%\*} ;; esac
-	is_num "$v" || { echo "$v"; return; }
-	case $k in
-	st_*|al_*) v=$(awk -v b="$v" 'BEGIN{printf "%.1f", b/1048576}') ;;
-	cr_*|cu_*) v=$(awk -v x="$v" 'BEGIN{printf "%.3f", x}') ;;
-	w_*|r_*|untar_mb|cat|cp) v=$(awk -v x="$v" 'BEGIN{printf "%.1f", x}') ;;
-	*) v=$(awk -v x="$v" 'BEGIN{printf "%.0f", x}') ;;
-	esac
-	echo "$v$star"
-}
-has() { local x; for x in "${ACTIVE[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
-PEERS=(); for p in gocryptfs securefs; do has "$p" && PEERS+=("$p"); done
-
-SHOWN=(); for t in plain gocryptfs securefs ragstore; do has "$t" && SHOWN+=("$t"); done
-COLS=("step" "unit" "better" "${SHOWN[@]}")
-has plain && has ragstore && COLS+=("rag/plain")
-[ ${#PEERS[@]} -gt 0 ] && has ragstore && COLS+=("rag/peer" "peer")
-
-ROWS=()   # each row: fields joined by |
-RAWROWS=()
-BUFMARK=0
-# ratio A B: A/B as "1.23x", or "-"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "-"; else printf "%.2fx", a/b }'; }
-for m in "${METRICS[@]}"; do
-	IFS='|' read -r key label unit better <<< "$m"
-	row="$label|$unit|$better"; raw="$label|$unit"
-	declare -A M=() B=()
-	for t in "${SHOWN[@]}"; do
-		M[$t]=$(med "$t" "$key")
-		case ${M[$t]} in *\*) MARKED=1 ;; esac
-		# Random I/O measured buffered (O_DIRECT refused) in any round: "b".
-		B[$t]=0
-		for ((r = 1; r <= ROUNDS; r++)); do [ "${R["$t:${key}_buf:$r"]:-0}" = 1 ] && B[$t]=1; done
-		[ "${B[$t]}" = 1 ] && BUFMARK=1
-		row+="|$(fmt "$key" "${M[$t]}")$([ "${B[$t]}" = 1 ] && echo b)"
-		cells=""
-		for ((r = 1; r <= ROUNDS; r++)); do
-			[ $r -gt 1 ] && cells+=" / "
-			cells+=$(fmt "$key" "${R["$t:$key:$r"]:-NA}")
-			[ "${R["$t:${key}_buf:$r"]:-0}" = 1 ] && cells+=b
-		done
-		raw+="|$cells"
-	done
-	# Ratios on the medians; a buffered figure is only compared with another
-	# buffered one.
-	if has plain && has ragstore; then
-		a=${M[ragstore]%\*}; b=${M[plain]%\*}
-		if is_num "$a" && is_num "$b" && [ "${B[ragstore]}" = "${B[plain]}" ]; then row+="|$(ratio "$a" "$b")"
-		else row+="|-"; fi
-	fi
-	if [ ${#PEERS[@]} -gt 0 ] && has ragstore; then
-		best=""; bestv=""
-		for p in "${PEERS[@]}"; do
-			v=${M[$p]%\*}; is_num "$v" || continue
-			[ "${B[$p]}" = "${B[ragstore]}" ] || continue
-			if [ -z "$bestv" ] || awk -v v="$v" -v w="$bestv" -v d="$better" 'BEGIN{ exit !((d == "higher") ? (v > w) : (v < w)) }'; then
-				best=$p; bestv=$v
-			fi
-		done
-		a=${M[ragstore]%\*}
-		if [ -n "$bestv" ] && is_num "$a"; then row+="|$(ratio "$a" "$bestv")|$best"
-		else row+="|-|-"; fi
-	fi
-	unset M B
-	ROWS+=("$row"); RAWROWS+=("$raw")
-done
-
-HOST_INFO="$(uname -sr), $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
-GOCRYPTFS_VER="-"; has gocryptfs && GOCRYPTFS_VER=$(gocryptfs -version 2>/dev/null | head -1 | cut -d";" -f1 | sed "s/^gocryptfs //")
-SECUREFS_VER="-"
-if has securefs; then
-	SECUREFS_VER=$(dpkg-query -W -f '${Version}' securefs 2>/dev/null || securefs version 2>/dev/null | head -1)
-	SECUREFS_VER="$SECUREFS_VER (format 4)"
-fi
-RAGSTORE_VER="-"
-if has ragstore; then
-	RAGSTORE_VER="$("$RAGSTORE" --version 2>/dev/null | head -1 | sed 's/^ragstore //') (from $RAGSTORE_SRC, sha256 $(sha256sum "$RAGSTORE" | cut -c1-12), $RAGSTORE_GIT)"
-fi
-FIO_TXT=$([ $HAVE_FIO = 1 ] && fio --version || echo "randio.py")
-
-print_text() {
-	local -a w=() f
-	local r i
-	for ((i = 0; i < ${#COLS[@]}; i++)); do w[i]=${#COLS[i]}; done
-	for r in "${ROWS[@]}"; do
-		IFS='|' read -r -a f <<< "$r"
-		for ((i = 0; i < ${#COLS[@]}; i++)); do
-			[ ${#f[i]} -gt ${w[i]} ] && w[i]=${#f[i]}
-		done
-	done
-	local line="" sep=""
-	for ((i = 0; i < ${#COLS[@]}; i++)); do
-		if [ $i = 0 ]; then line+=$(printf '%-*s' "${w[i]}" "${COLS[i]}"); else line+=$(printf '  %*s' "${w[i]}" "${COLS[i]}"); fi
-	done
-	echo "$line"
-	sep=$(printf '%*s' ${#line} '' | tr ' ' '-'); echo "$sep"
-	for r in "${ROWS[@]}"; do
-		IFS='|' read -r -a f <<< "$r"
-		line=""
-		for ((i = 0; i < ${#COLS[@]}; i++)); do
-			if [ $i = 0 ]; then line+=$(printf '%-*s' "${w[i]}" "${f[i]:-}"); else line+=$(printf '  %*s' "${w[i]}" "${f[i]:-}"); fi
-		done
-		echo "$line"
-	done
-}
-
-SUMMARY="sizes: seq files ${SIZE_MB} MiB each; random I/O ${FIO_SECONDS} s each, 4 KiB, O_DIRECT, psync qd1, ${RAND_MB} MiB incompressible file"
-if [ $HAVE_LX = 1 ]; then
-	if [ "$LX_WANT" -gt 0 ]; then lxw="first $LX_ENTRIES entries of"; else lxw="all of"; fi
-	SUMMARY+="; tree: $lxw $LX_SRC (top dir $LX_TOP): $LX_ENTRIES entries, $LX_FILES files, $((LX_BYTES / 1000000)) MB of file data, tar $((LX_TAR_BYTES / 1000000)) MB"
-fi
-[ $HAVE_CP = 1 ] && SUMMARY+="; cp -a source: ${CP_LIST[*]} = $((CP_BYTES / 1000000)) MB (du -sb), $CP_FILES files, $CP_ENTRIES entries"
-SUMMARY+="; small files: $NSMALL of 1-4 KiB random bytes, 1000 per directory"
-METHOD="each cell is the median of $ROUNDS round(s) (targets interleaved: odd rounds in order ${ACTIVE[*]}, even rounds reversed; each round on a fresh filesystem); cold = FUSE daemon remounted + sync + drop_caches; per-step timeout ${STEP_TIMEOUT} s (TIMEOUT cell)"
-RATIO_TXT="rag/peer = ragstore ÷ best encrypted peer: ÷ max(gocryptfs, securefs) for rates (>1: ragstore faster), ÷ min(...) for sizes (<1: ragstore smaller); peer = which one; rag/plain = ragstore ÷ plain"
-LEGEND="NA = not measured (see notes); FAIL = the command failed; TIMEOUT = over the per-step timeout"
-[ $BUFMARK = 1 ] && LEGEND+="; b = measured buffered because the filesystem refused O_DIRECT (repeated reads are page-cache hits, so not comparable: left out of the ratios)"
-[ $MARKED = 1 ] && LEGEND+="; * = median of only the rounds that gave a number (others TIMEOUT/FAIL/NA, see notes)"
-{
-	echo
-	echo "ragstore benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" = 1 ] && echo '  [BENCH_QUICK smoke run]')"
-	echo "host: $HOST_INFO; backing fs: $fstype under $PARENT"
-	echo "versions: ragstore $RAGSTORE_VER; gocryptfs $GOCRYPTFS_VER; securefs $SECUREFS_VER; $FIO_TXT"
-	echo "$SUMMARY"
-	echo "$METHOD"
-	echo "$RATIO_TXT. $LEGEND. Total run time ${TOTAL} s."
-	echo
-	print_text
-	if [ ${#NOTES[@]} -gt 0 ]; then echo; echo "notes:"; for n in "${NOTES[@]}"; do echo "  - $n"; done; fi
-	echo
-} | tee "$WORK/table.txt"
-
-{
-	echo "# ragstore benchmark — last run"
-	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" = 1 ] && echo ' — **BENCH_QUICK smoke run**'). Generated by \`bench/run.sh\`; not committed."
-	echo
-	echo "- host: $HOST_INFO; backing fs: $fstype under $PARENT"
-	echo "- versions: ragstore $RAGSTORE_VER; gocryptfs $GOCRYPTFS_VER; securefs $SECUREFS_VER; $FIO_TXT"
-	echo "- $SUMMARY"
-	echo "- $METHOD"
-	echo "- $RATIO_TXT"
-	echo "- $LEGEND; total run time ${TOTAL} s"
-	echo
-	hdr="|"; al="|"
-	for c in "${COLS[@]}"; do hdr+=" $c |"; case $c in step|peer) al+="---|" ;; *) al+="---:|" ;; esac; done
-	echo "$hdr"; echo "$al"
-	for r in "${ROWS[@]}"; do r=${r//\*/\\*}; echo "| ${r//|/ | } |"; done
-	echo
-	echo "## Every round (round 1 / round 2 / ...)"
-	echo
-	hdr="| step | unit |"; al="|---|---|"
-	for t in "${SHOWN[@]}"; do hdr+=" $t |"; al+="---:|"; done
-	echo "$hdr"; echo "$al"
-	for r in "${RAWROWS[@]}"; do r=${r//\*/\\*}; echo "| ${r//|/ | } |"; done
-	if [ ${#NOTES[@]} -gt 0 ]; then echo; echo "## Notes"; echo; for n in "${NOTES[@]}"; do echo "- $n"; done; fi
-} > "$OUT_MD" 2>/dev/null || log "could not write $OUT_MD"
-log "markdown written to $OUT_MD"
-exit 0
+# The report (bench/report.sh): tables on stdout and in bench/last-run.md.
+# shellcheck source=report.sh
+. "$BENCH_SRC_DIR/report.sh"

@@ -31,6 +31,14 @@ int codec_parse(const char *text, struct codec_spec *out);
  * The level is always written for zlib and zstd (the default made explicit). */
 void codec_format(const struct codec_spec *spec, char *buf, size_t len);
 
+/* The level spec compresses at, the default made explicit: 1-9 for zlib,
+ * 1-19 for zstd; 0 for none and lz4 (no levels) and an unknown algorithm. */
+uint8_t codec_level(const struct codec_spec *spec);
+
+/* The highest level of algorithm algo: 9 for zlib, 19 for zstd, 0 for an
+ * algorithm without levels or an unknown one. */
+uint8_t codec_max_level(uint8_t algo);
+
 /* Name of an algorithm id ("lz4"...), or "unknown". */
 const char *codec_name(uint8_t algo);
 

@@ -44,6 +44,10 @@ struct fh2_ent {
 	uint32_t plain;              /* plain bytes of the block, 1..block size */
 	uint8_t algo;                /* codec of this record */
 	uint8_t state;               /* in memory only (fileio2.c), 0 on disk */
+	/* In memory only: the level the record was compressed at
+	 * (codec_level), 0 for a raw or lz4 record, FH2_LEVEL_UNKNOWN when
+	 * not known.  On disk the header keeps a summary (struct fh2_extra). */
+	uint8_t level;
 	uint8_t tag[CRYPTO_TAG_LEN];
 };
 
@@ -60,7 +64,28 @@ struct fh2_extra {
 	 * change, a crash may leave either blob, and both are accepted. */
 	uint8_t xattr_mac[CRYPTO_TAG_LEN];
 	uint8_t xattr_next[CRYPTO_TAG_LEN];
+	/* What the records are stored with (bytes 448-451 of the slot),
+	 * recorded at every header write since December 2026 and absent
+	 * (usage 0, all zero) in headers written before.  main_algo: the
+	 * algorithm whose records take the most stored bytes (a raw or
+	 * chunked record counts as none; none for a file without records),
+	 * the row of the per-algorithm totals the file counts in.
+	 * level[CODEC_ZLIB], level[CODEC_ZSTD]: the level all the file's
+	 * records of that algorithm were compressed at, 0 when it has none,
+	 * FH2_LEVEL_UNKNOWN when they differ or one is not known;
+	 * level[CODEC_NONE] and level[CODEC_LZ4] are 0. */
+	uint8_t usage;               /* 1: main_algo and level are recorded */
+	uint8_t main_algo;
+	uint8_t level[4];
 };
+
+#define FH2_LEVEL_UNKNOWN 255
+
+/* The algorithm of entry e for accounting: a chunked record is raw. */
+static inline uint8_t fh2_ent_codec(const struct fh2_ent *e)
+{
+	return e->algo <= 3 ? e->algo : 0;
+}
 
 /* Length on disk of a record of stored bytes, and of an index blob. */
 static inline uint64_t fh2_rec_len(uint32_t stored) { return FH2_REC_OVERHEAD + (uint64_t)stored; }
@@ -89,6 +114,37 @@ int fh2_open(const struct crypto_key *k, const uint8_t *buf, struct file_header 
 
 /* Size and generation without verifying (stat fallback). */
 int fh2_peek(const uint8_t *buf, uint64_t *gen, uint64_t *size);
+
+/* The main algorithm by the rule of struct fh2_extra: of the algorithms
+ * with blocks[a] > 0, the one with the most stored[a] (the lower id on a
+ * tie); 0 (none) when no algorithm has blocks.  Arrays of 4, by id. */
+uint8_t fh2_main_algo(const uint64_t *blocks, const uint64_t *stored);
+
+/* Record in x (usage, main_algo, level) what the n entries are stored
+ * with. */
+void fh2_usage_of(const struct fh2_ent *e, uint32_t n, struct fh2_extra *x);
+
+/* The row of the per-algorithm totals a file with header h, x counts in:
+ * x->main_algo where recorded, else (a header of an older release) the
+ * algorithm of h's setting. */
+uint8_t fh2_acct_algo(const struct file_header *h, const struct fh2_extra *x);
+
+/* The same from a slot's bytes, unverified (the totals walk, unlink of a
+ * closed file without a hint).  buf holds FH2_SLOT bytes that passed
+ * fh2_peek. */
+uint8_t fh2_peek_acct_algo(const uint8_t *buf);
+
+/* The level taken for a record of algorithm algo whose level was not
+ * recorded (a v1 file, or a v2 header of an older release): the level of
+ * the file's setting for records of its algorithm, FH2_LEVEL_UNKNOWN for
+ * another algorithm with levels, 0 for one without. */
+uint8_t fh2_level_guess(const struct codec_spec *setting, uint8_t algo);
+
+/* Give each of the n entries (just decoded) the level its record has as
+ * far as header h, x tells: the recorded level of its algorithm, or
+ * fh2_level_guess when the header records none. */
+void fh2_levels_apply(const struct file_header *h, const struct fh2_extra *x,
+		      struct fh2_ent *e, uint32_t n);
 
 /* Seal the index blob of nents entries into out (fh2_ix_len(nents) bytes,
  * plus CRYPTO_TAG_LEN bytes of slack the seal passes through)

@@ -5,10 +5,13 @@
  * free space worth giving back.  Rewriting goes through the ordinary write
  * path a block at a time under the file's content lock, so content never
  * changes, concurrent I/O goes on, and a crash leaves each block old or
- * new as after any write.  The file's mtime stays.  Blocks stored raw
- * count as matching any policy (they did not compress, or will not), and
- * the record keeps no level, so only a change of algorithm is seen.  v1
- * files are left alone.  One store per process; no FUSE. */
+ * new as after any write.  The file's mtime stays.  A compressed block is
+ * off when its algorithm or level differs from what is asked (the level
+ * of each v2 record is known from the header's usage summary, fh2.h; a
+ * level not known counts as off; a v1 record of the file's algorithm is
+ * taken to have its setting's level); blocks stored raw match any policy
+ * but none (they did not compress, or will not).  v1 files are
+ * recompressed in place and stay v1.  One store per process; no FUSE. */
 #ifndef RAGSTORE_OPTIMIZE_H
 #define RAGSTORE_OPTIMIZE_H
 
@@ -22,7 +25,8 @@ struct stats_optimize;
 /* What the last walk (dry or not) found per policy and stored algorithm. */
 struct optimize_finding {
 	char policy[64];
-	char stored[16];   /* the algorithm the blocks use, "lz4" */
+	char stored[16];   /* what the blocks use: "lz4", "zstd:3", or "zstd"
+			      when their level is not known */
 	char wanted[32];   /* what the policy asks, "zstd:19" */
 	uint64_t files, bytes; /* logical bytes */
 };

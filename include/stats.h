@@ -50,8 +50,10 @@ void stats_cache(struct stats *st, int hit);
 void stats_error(struct stats *st, int integrity, const char *path, int64_t block,
 		 const char *cause);
 
-/* Store totals.  A regular file with compression algorithm algo (enum
- * codec_algo) changes by the given deltas (files: +1 created, -1 gone). */
+/* Store totals.  A regular file counted under algorithm algo (enum
+ * codec_algo: the one most of its stored bytes use, fh2_acct_algo; for a
+ * v1 file its setting) changes by the given deltas (files: +1 created,
+ * -1 gone, or -1 under one algorithm and +1 under another when it moves). */
 void stats_file_delta(struct stats *st, uint8_t algo, int64_t files,
 		      int64_t logical, int64_t stored);
 void stats_dir_delta(struct stats *st, int64_t dirs);

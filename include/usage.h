@@ -39,8 +39,10 @@ struct usage {
 int usage_file(struct store *s, struct ofile *f, struct usage *u);
 
 /* The main algorithm of u: the one with the most stored bytes (none for a
- * file without records).  du gives it what no record holds (holes, the
- * header, the backing filesystem's rounding). */
+ * file without records), by the rule the v2 header records
+ * (fh2_main_algo), so that the store's per-algorithm totals count the file
+ * in the same row.  du gives it what no record holds (holes, the header,
+ * the backing filesystem's rounding). */
 int usage_main_algo(const struct usage *u);
 
 /* u as the value of user.ragstore.algorithms: one line per algorithm with

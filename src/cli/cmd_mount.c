@@ -29,7 +29,7 @@
 #include "util.h"
 
 struct mount_opts {
-	const char *passfile, *extpass, *config, *keyfile;
+	const char *passfile, *extpass, *config, *keyfile, *logfile;
 	int foreground, quiet, debug;
 	int nosyslog;    /* -o nosyslog: the daemon keeps stderr for messages */
 	int nonempty;    /* -o nonempty: mount over a directory with entries */
@@ -72,6 +72,10 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 			m->cache_set = 1;
 		} else if (strcmp(o, "shared") == 0) {
 			m->shared = 1;
+		} else if (strncmp(o, "logfile=", 8) == 0) {
+			if (!o[8])
+				cli_die_usage("-o logfile=FILE needs a file name");
+			m->logfile = o + 8;
 		} else if (strcmp(o, "nosyslog") == 0) {
 			m->nosyslog = 1;
 		} else if (strcmp(o, "nonempty") == 0) {
@@ -171,15 +175,28 @@ static int fuse_setup(struct store *s, const char *backing, const char *mnt,
 	return EXIT_OK;
 }
 
+static void on_sighup(int sig)
+{
+	(void)sig;
+	log_reopen();
+}
+
 /* Serve until the filesystem is unmounted, or until SIGTERM, SIGINT or
  * SIGHUP: libfuse's handlers end the loop, which then returns the signal's
  * number; that is a requested stop, so the caller unmounts, saves and
- * exits 0 as after fusermount3 -u (systemd must not see a failure). */
+ * exits 0 as after fusermount3 -u (systemd must not see a failure).  With
+ * -o logfile, SIGHUP instead reopens the log file (logrotate's postrotate)
+ * and serving goes on: set first, it keeps libfuse from taking SIGHUP,
+ * since libfuse sets only handlers still at their default. */
 static int serve(struct fuse_session *se)
 {
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	struct sigaction hup = { .sa_handler = on_sighup, .sa_flags = SA_RESTART };
 	int r;
 
+	sigemptyset(&hup.sa_mask);
+	if (log_file_path() && sigaction(SIGHUP, &hup, NULL) != 0)
+		log_msg(LOG_LVL_WARN, "cannot catch SIGHUP: it will stop the filesystem");
 	if (!cfg || fuse_set_signal_handlers(se) != 0) {
 		fuse_loop_cfg_destroy(cfg);
 		log_msg(LOG_LVL_ERROR, "cannot set up the session loop");
@@ -191,6 +208,8 @@ static int serve(struct fuse_session *se)
 	r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	fuse_remove_signal_handlers(se);
+	if (log_file_path())
+		signal(SIGHUP, SIG_DFL);
 	if (r == SIGTERM || r == SIGINT || r == SIGHUP) {
 		log_msg(LOG_LVL_INFO, "%s: unmounting", strsignal(r));
 		return EXIT_OK;
@@ -224,7 +243,7 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 	if (r == EXIT_OK)
 		r = fuse_setup(s, backing, mnt, m, &f);
 	if (r == EXIT_OK && status_fd >= 0) {
-		int dr = daemon_detach(m->nosyslog, m->quiet);
+		int dr = daemon_detach(m->nosyslog || log_file_path(), m->nosyslog, m->quiet);
 
 		if (dr < 0)
 			log_msg(LOG_LVL_WARN, "cannot detach from the terminal: %s", strerror(-dr));
@@ -252,6 +271,29 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 	store_close(s);
 	log_msg(LOG_LVL_INFO, "%s unmounted", mnt);
 	return r;
+}
+
+/* -o logfile=FILE: opened (created 0600) here, with the user's working
+ * directory and rights, and kept by its absolute path for SIGHUP's
+ * reopen.  Returns EXIT_OK, or EXIT_ERR after one line on stderr. */
+static int logfile_open(const char *path)
+{
+	char cwd[PATH_MAX], abs[PATH_MAX];
+	int r = -ENAMETOOLONG;
+
+	if (path[0] == '/')
+		r = snprintf(abs, sizeof(abs), "%s", path) < (int)sizeof(abs) ? 0 : r;
+	else if (!getcwd(cwd, sizeof(cwd)))
+		r = -errno;
+	else
+		r = snprintf(abs, sizeof(abs), "%s/%s", cwd, path) < (int)sizeof(abs) ? 0 : r;
+	if (r == 0)
+		r = log_use_file(abs);
+	if (r < 0) {
+		fprintf(stderr, "ragstore: -o logfile=%s: %s\n", path, strerror(-r));
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
 }
 
 /* Read the policy file of --config / -o config= into m->policies, before
@@ -305,6 +347,8 @@ int cmd_mount(int argc, char **argv)
 		return c;
 	log_set_level(m.quiet ? LOG_LVL_ERROR : m.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	c = mount_precheck(argv[optind + 1], &m);
+	if (c == EXIT_OK && m.logfile)
+		c = logfile_open(m.logfile);
 	if (c != EXIT_OK)
 		goto out;
 	/* Absolute: the daemon changes to / and must still unmount it. */

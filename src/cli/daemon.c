@@ -17,9 +17,8 @@ static int is_regular_file(int fd)
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-int daemon_detach(int nosyslog, int quiet)
+int daemon_detach(int no_syslog, int keep_stderr, int quiet)
 {
-	int keep_stderr = nosyslog;
 	int null, r = 0;
 
 	if (chdir("/") < 0)
@@ -27,7 +26,7 @@ int daemon_detach(int nosyslog, int quiet)
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
 		return -errno;
-	if (!nosyslog) {
+	if (!no_syslog) {
 		if (log_syslog_reachable())
 			log_use_syslog(1);
 		else if (is_regular_file(STDERR_FILENO))

@@ -59,6 +59,8 @@ const char help_mount[] =
 	"                    masterkey_file=F,\n"
 	"                    nonempty (mount over a non-empty directory), nosyslog\n"
 	"                    (keep messages on stderr in the background),\n"
+	"                    logfile=FILE (append messages to FILE; SIGHUP\n"
+	"                    reopens it),\n"
 	"                    cache_size=SIZE (plaintext block cache, default 64M;\n"
 	"                    0: none), shared (several daemons, on this machine or\n"
 	"                    others, mount the store at once: per-file locks,\n"

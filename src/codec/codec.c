@@ -332,6 +332,22 @@ int codec_parse(const char *text, struct codec_spec *out)
 	return 0;
 }
 
+uint8_t codec_level(const struct codec_spec *spec)
+{
+	const struct codec_ops *ops = codec_ops(spec->algo);
+
+	if (!ops || ops->max_level == 0)
+		return 0;
+	return spec->level ? spec->level : ops->default_level;
+}
+
+uint8_t codec_max_level(uint8_t algo)
+{
+	const struct codec_ops *ops = codec_ops(algo);
+
+	return ops ? ops->max_level : 0;
+}
+
 void codec_format(const struct codec_spec *spec, char *buf, size_t len)
 {
 	const struct codec_ops *ops = codec_ops(spec->algo);
@@ -346,8 +362,7 @@ void codec_format(const struct codec_spec *spec, char *buf, size_t len)
 		snprintf(buf, len, "%s", ops->name);
 		return;
 	}
-	snprintf(buf, len, "%s:%u", ops->name,
-		 spec->level ? spec->level : ops->default_level);
+	snprintf(buf, len, "%s:%u", ops->name, codec_level(spec));
 }
 
 /* log2(x) for x >= 1 without libm (the library does not link it): the

@@ -8,6 +8,9 @@
  *  64 u64 index offset   72 u32 index length   76 u32 0
  *  80 index tag[16]   96 xattr binding[16]   112 next xattr binding[16]
  * 128 inline entries (FH2_ENT_LEN each, at most FH2_INLINE_ENTS)
+ * 448 u8 usage (1: recorded, 0: a header of an older release)
+ * 449 u8 main algorithm   450 u8 level of zlib records   451 u8 level of
+ *     zstd records   452..471 zero
  * 472 nonce[24]   496 tag[16]: AEAD of the empty message, associated data
  *     bytes 0..471.
  * Entry: 0 u64 block   8 u64 offset (bits 0-47) | algorithm << 48
@@ -29,6 +32,8 @@
 #define FH2_ENTS_AT 128
 #define FH2_BODY (FH2_SLOT - CRYPTO_NONCE_LEN - CRYPTO_TAG_LEN)
 #define IX_AD_LEN (4 + FH_ID_LEN + 4)
+#define FH2_USAGE_AT 448
+#define FH2_USAGE_END 452
 
 static void ent_put(uint8_t *p, const struct fh2_ent *e)
 {
@@ -47,6 +52,7 @@ static void ent_get(const uint8_t *p, struct fh2_ent *e)
 	e->off = w & FH2_OFF_MAX;
 	e->algo = (uint8_t)(w >> 48);
 	e->state = (uint8_t)(w >> 56); /* must be 0: checked by ents_check */
+	e->level = 0;                  /* fh2_levels_apply */
 	e->stored = util_get_le32(p + 16);
 	e->plain = util_get_le32(p + 20);
 	memcpy(e->tag, p + 24, CRYPTO_TAG_LEN);
@@ -99,6 +105,12 @@ int fh2_seal(const struct crypto_key *k, const struct file_header *h,
 	memcpy(buf + 112, x->xattr_next, CRYPTO_TAG_LEN);
 	for (uint32_t i = 0; i < ninl; i++)
 		ent_put(buf + FH2_ENTS_AT + FH2_ENT_LEN * i, &ents[i]);
+	if (x->usage) {
+		buf[FH2_USAGE_AT] = 1;
+		buf[FH2_USAGE_AT + 1] = x->main_algo;
+		buf[FH2_USAGE_AT + 2] = x->level[CODEC_ZLIB];
+		buf[FH2_USAGE_AT + 3] = x->level[CODEC_ZSTD];
+	}
 	if (crypto_seal(k, tag, &empty, 0, buf, FH2_BODY, buf + FH2_BODY) < 0)
 		return -EIO;
 	memcpy(buf + FH2_BODY + CRYPTO_NONCE_LEN, tag, CRYPTO_TAG_LEN);
@@ -129,6 +141,31 @@ static int slot_check(const uint8_t *buf)
 	return 0;
 }
 
+/* 1 if level is a recorded level of algorithm algo: 0 (no records),
+ * one the codec has, or unknown. */
+static int level_ok(uint8_t algo, uint8_t level)
+{
+	return level == 0 || level == FH2_LEVEL_UNKNOWN || level <= codec_max_level(algo);
+}
+
+/* Bytes 448..471: the usage summary, or all zero (an older release). */
+static int usage_get(const uint8_t *buf, struct fh2_extra *x)
+{
+	for (size_t i = buf[FH2_USAGE_AT] ? FH2_USAGE_END : FH2_USAGE_AT + 1; i < FH2_BODY; i++)
+		if (buf[i])
+			return -EBADMSG;
+	if (!buf[FH2_USAGE_AT])
+		return 0;
+	x->usage = buf[FH2_USAGE_AT];
+	x->main_algo = buf[FH2_USAGE_AT + 1];
+	x->level[CODEC_ZLIB] = buf[FH2_USAGE_AT + 2];
+	x->level[CODEC_ZSTD] = buf[FH2_USAGE_AT + 3];
+	if (x->usage != 1 || x->main_algo > CODEC_ZSTD || !level_ok(CODEC_ZLIB, x->level[CODEC_ZLIB]) ||
+	    !level_ok(CODEC_ZSTD, x->level[CODEC_ZSTD]))
+		return -EBADMSG;
+	return 0;
+}
+
 int fh2_open(const struct crypto_key *k, const uint8_t *buf, struct file_header *h,
 	     struct fh2_extra *x, struct fh2_ent *ents, uint32_t *ninline)
 {
@@ -153,7 +190,7 @@ int fh2_open(const struct crypto_key *k, const uint8_t *buf, struct file_header 
 	memcpy(x->xattr_mac, buf + 96, CRYPTO_TAG_LEN);
 	memcpy(x->xattr_next, buf + 112, CRYPTO_TAG_LEN);
 	if (x->data_end < FH2_DATA_START || x->data_end > FH2_OFF_MAX ||
-	    h->size > FH2_OFF_MAX * 64 || util_get_le32(buf + 76) != 0)
+	    h->size > FH2_OFF_MAX * 64 || util_get_le32(buf + 76) != 0 || usage_get(buf, x) < 0)
 		return -EBADMSG;
 	if (x->nents > h->size / h->block_size + 1)
 		return -EBADMSG;
@@ -181,6 +218,65 @@ int fh2_peek(const uint8_t *buf, uint64_t *gen, uint64_t *size)
 	*gen = util_get_le64(buf + 8);
 	*size = util_get_le64(buf + 40);
 	return 0;
+}
+
+uint8_t fh2_main_algo(const uint64_t *blocks, const uint64_t *stored)
+{
+	uint8_t best = CODEC_NONE;
+
+	for (uint8_t a = 0; a <= CODEC_ZSTD; a++)
+		if (blocks[a] && (!blocks[best] || stored[a] > stored[best]))
+			best = a;
+	return best;
+}
+
+void fh2_usage_of(const struct fh2_ent *e, uint32_t n, struct fh2_extra *x)
+{
+	uint64_t blocks[4] = { 0 }, stored[4] = { 0 };
+
+	memset(x->level, 0, sizeof(x->level));
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t a = fh2_ent_codec(&e[i]);
+
+		if (a == CODEC_ZLIB || a == CODEC_ZSTD) {
+			uint8_t l = e[i].level ? e[i].level : FH2_LEVEL_UNKNOWN;
+
+			x->level[a] = blocks[a] && x->level[a] != l ? FH2_LEVEL_UNKNOWN : l;
+		}
+		blocks[a]++;
+		stored[a] += fh2_rec_len(e[i].stored);
+	}
+	x->usage = 1;
+	x->main_algo = fh2_main_algo(blocks, stored);
+}
+
+uint8_t fh2_acct_algo(const struct file_header *h, const struct fh2_extra *x)
+{
+	return x->usage ? x->main_algo : h->codec.algo;
+}
+
+uint8_t fh2_peek_acct_algo(const uint8_t *buf)
+{
+	if (buf[FH2_USAGE_AT] == 1 && buf[FH2_USAGE_AT + 1] <= CODEC_ZSTD)
+		return buf[FH2_USAGE_AT + 1];
+	return buf[36];
+}
+
+uint8_t fh2_level_guess(const struct codec_spec *setting, uint8_t algo)
+{
+	if (codec_max_level(algo) == 0)
+		return 0;
+	return algo == setting->algo ? codec_level(setting) : FH2_LEVEL_UNKNOWN;
+}
+
+void fh2_levels_apply(const struct file_header *h, const struct fh2_extra *x,
+		      struct fh2_ent *e, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t a = fh2_ent_codec(&e[i]);
+
+		e[i].level = x->usage ? x->level[a] : fh2_level_guess(&h->codec, a);
+	}
 }
 
 static void ix_ad(uint8_t *ad, const uint8_t *file_id, uint32_t nents)

@@ -111,6 +111,7 @@ static ssize_t chunked_seal(const struct crypto_key *k, const uint8_t *file_id,
 			    const uint8_t *plain, uint8_t *rec, struct fh2_ent *e)
 {
 	e->algo = FH2_ALGO_CHUNKED;
+	e->level = 0;
 	e->stored = fh2rec_chunked_stored(e->plain);
 	for (uint32_t j = 0; j < fh2rec_nchunks(e->plain); j++)
 		if (fh2rec_chunk_seal(k, file_id, e, j, plain + (size_t)j * FH2_CHUNK,
@@ -139,6 +140,7 @@ ssize_t fh2rec_seal(const struct crypto_key *k, const uint8_t *file_id,
 	if (!clen && plain_len > FH2_CHUNK)
 		return chunked_seal(k, file_id, plain, rec, e);
 	e->algo = clen ? spec->algo : CODEC_NONE;
+	e->level = clen ? codec_level(spec) : 0;
 	e->stored = clen ? (uint32_t)clen : plain_len;
 	if (!clen)
 		memcpy(ct, plain, plain_len);

@@ -175,6 +175,9 @@ static void fs_init(void *data, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* No write-back cache (docs/CORE.md, "Kernel caching"): the daemon
+	 * must see each write to refuse it (EFBIG, ENOSPC) and to flush it
+	 * at SIGTERM. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	conn->max_write = 1024 * 1024;
 	conn->max_readahead = 1024 * 1024;

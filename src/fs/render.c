@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "crypto.h"
 #include "mountinfo.h"
+#include "log.h"
 #include "policy.h"
 
 /* The members of a JSON object of one count per operation class. */
@@ -450,6 +451,10 @@ void render_config(const struct store *s, struct strbuf *sb)
 	} else {
 		strbuf_printf(sb, "# mount point and options not found in /proc/self/mountinfo\n");
 	}
+	if (log_file_path())
+		render_ini_value(sb, "logfile", log_file_path());
+	else
+		strbuf_printf(sb, "# logfile: none (messages go to stderr or syslog)\n");
 	strbuf_printf(sb, "\n[policies]\n");
 	if (policy_source(s->policies))
 		render_ini_value(sb, "file", policy_source(s->policies));

@@ -97,121 +97,6 @@ int is_zero(const uint8_t *p, size_t len)
 	return memcmp(p, p + 16, len - 16) == 0;
 }
 
-/* Prefixes of both slots of block b; ok[i] tells which hold a record. */
-static int slots_peek(struct ofile *f, uint64_t b, struct blk_prefix p[2], int ok[2])
-{
-	uint32_t bs = f->hdr.block_size;
-
-	for (int i = 0; i < 2; i++) {
-		uint8_t pre[BLK_PREFIX_LEN];
-		ssize_t n = backend_pread_full(f->be, f->fd, pre, sizeof(pre),
-					       blk_slot_offset(bs, b, i));
-
-		if (n < 0)
-			return (int)n;
-		if (n < BLK_PREFIX_LEN)
-			memset(pre + n, 0, sizeof(pre) - (size_t)n);
-		ok[i] = blk_peek(pre, bs, &p[i]) == 0;
-	}
-	return 0;
-}
-
-/* Load block b into out.  Returns the number of bytes the record holds (the
- * rest of the block reads as zeros), 0 for a hole, or -EIO when no slot holds
- * a record that opens: tampered, moved, truncated or punched out. */
-static ssize_t block_load(struct store *s, struct ofile *f, const struct file_header *h,
-			  uint64_t b, uint8_t *out, struct iobufs *io)
-{
-	uint32_t bs = h->block_size;
-	struct blk_prefix p[2];
-	int ok[2], r, order[2];
-
-	if (fh_is_hole(h, b))
-		return 0;
-	r = slots_peek(f, b, p, ok);
-	if (r < 0)
-		return r;
-	/* Newest first; the older record only serves when the newer one is
-	 * torn (a crash during its write). */
-	order[0] = ok[1] && (!ok[0] || p[1].gen > p[0].gen);
-	order[1] = !order[0];
-	for (int k = 0; k < 2; k++) {
-		int i = order[k];
-		size_t len;
-		ssize_t n;
-
-		if (!ok[i])
-			continue;
-		len = BLK_PREFIX_LEN + p[i].stored_len;
-		n = backend_pread_full(f->be, f->fd, io->rec, len, blk_slot_offset(bs, b, i));
-		if (n < 0) {
-			stats_error(s->stats, 0, f->path, (int64_t)b, strerror((int)-n));
-			return n;
-		}
-		n = blk_open(s->key, h->file_id, b, io->rec, (size_t)n, bs, out, io->scratch);
-		if (n >= 0) {
-			if (k == 1)
-				log_msg(LOG_LVL_WARN,
-					"inode %lu block %llu: newest record unreadable, using the previous one",
-					(unsigned long)f->ino, (unsigned long long)b);
-			return n;
-		}
-	}
-	{
-		const char *cause = ok[0] || ok[1] ? "record does not authenticate"
-						   : "record missing";
-
-		log_msg(LOG_LVL_ERROR, "%s (inode %lu) block %llu: integrity check failed (%s)",
-			f->path ? f->path : "?", (unsigned long)f->ino,
-			(unsigned long long)b, cause);
-		stats_error(s->stats, 1, f->path, (int64_t)b, cause);
-	}
-	return -EIO;
-}
-
-/* Write plain[0..len) as the new record of block b, into the slot that does
- * not hold the newest record, with the next generation. */
-static int block_store(struct store *s, struct ofile *f, const struct file_header *h,
-		       uint64_t b, const uint8_t *plain, uint32_t len, struct iobufs *io)
-{
-	uint32_t bs = h->block_size;
-	struct blk_prefix p[2];
-	int ok[2] = { 0, 0 }, target;
-	uint64_t g0, g1;
-	ssize_t n;
-	int r = 0;
-
-	/* Slots past the end of the backing file hold nothing (the common
-	 * case of a file being written for the first time): no need to read
-	 * their prefixes. */
-	if ((uint64_t)blk_slot_offset(bs, b, 0) < f->bsize)
-		r = slots_peek(f, b, p, ok);
-	if (r < 0)
-		return r;
-	g0 = ok[0] ? p[0].gen : 0;
-	g1 = ok[1] ? p[1].gen : 0;
-	target = g0 > g1;
-	if ((g0 > g1 ? g0 : g1) == UINT64_MAX)
-		return -EIO;
-	n = blk_seal(s->key, h->file_id, b, (g0 > g1 ? g0 : g1) + 1, &h->codec, plain,
-		     len, bs, io->rec);
-	if (n < 0)
-		return (int)n;
-	r = backend_pwrite_full(f->be, f->fd, io->rec, (size_t)n,
-				blk_slot_offset(bs, b, target));
-	if (r < 0) {
-		/* A part may have landed: look before every write from now. */
-		f->bsize = UINT64_MAX;
-		stats_error(s->stats, 0, f->path, (int64_t)b, strerror(-r));
-		return r;
-	}
-	if ((uint64_t)blk_slot_offset(bs, b, target) + (uint64_t)n > f->bsize)
-		f->bsize = (uint64_t)blk_slot_offset(bs, b, target) + (uint64_t)n;
-	if (ok[1 - target] || g0 || g1)
-		ofile_gc_add(f, b, b + 1);
-	return 0;
-}
-
 /* Blocks of a hole range that can no longer be listed (the list is full) are
  * written as explicit zero records instead: correct, just not free. */
 static int materialize(struct store *s, struct ofile *f, const struct file_header *h,
@@ -224,7 +109,7 @@ static int materialize(struct store *s, struct ofile *f, const struct file_heade
 	memset(io->scratch, 0, bs);
 	for (uint64_t b = start; b < start + count; b++) {
 		uint64_t left = h->size - b * bs;
-		int r = block_store(s, f, h, b, io->scratch,
+		int r = v1blk_store(s, f, h, b, io->scratch,
 				    left < bs ? (uint32_t)left : bs, io);
 
 		if (r < 0)
@@ -316,7 +201,7 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 			have = f->wb_len;
 			memcpy(io->plain, f->wb, f->wb_len);
 		} else {
-			have = block_load(s, f, &f->hdr, b, io->plain, io);
+			have = v1blk_load(s, f, &f->hdr, b, io->plain, io);
 		}
 		if (have < 0) {
 			r = have;
@@ -348,7 +233,7 @@ static int write_block(struct store *s, struct ofile *f, struct file_header *nh,
 	ssize_t have = 0;
 
 	if (old_len > 0 && (o > 0 || o + n < old_len)) {
-		have = block_load(s, f, nh, b, io->plain, io);
+		have = v1blk_load(s, f, nh, b, io->plain, io);
 		if (have < 0)
 			return (int)have;
 	}
@@ -362,7 +247,7 @@ static int write_block(struct store *s, struct ofile *f, struct file_header *nh,
 	}
 	if (unset_hole(s, f, nh, b, io) < 0)
 		return -EIO;
-	return block_store(s, f, nh, b, io->plain, new_len, io);
+	return v1blk_store(s, f, nh, b, io->plain, new_len, io);
 }
 
 /* How late a flush may come after the last buffered write and still leave
@@ -395,7 +280,7 @@ static int wb_write(struct store *s, struct ofile *f, const char *buf, size_t le
 		ssize_t have = 0;
 
 		if (old_len > 0) {
-			have = block_load(s, f, &f->hdr, b, io->plain, io);
+			have = v1blk_load(s, f, &f->hdr, b, io->plain, io);
 			if (have < 0)
 				return (int)have;
 			memcpy(f->wb, io->plain, (size_t)have);
@@ -647,12 +532,12 @@ int ofile_truncate(struct store *s, struct ofile *f, uint64_t size)
 		/* The new last block must not keep bytes past the new end,
 		 * or they would reappear when the file grows again. */
 		if (size % bs && !fh_is_hole(nh, size / bs)) {
-			ssize_t have = block_load(s, f, nh, size / bs, io->plain, io);
+			ssize_t have = v1blk_load(s, f, nh, size / bs, io->plain, io);
 
 			if (have < 0)
 				r = (int)have;
 			else if ((uint64_t)have > size % bs)
-				r = block_store(s, f, nh, size / bs, io->plain,
+				r = v1blk_store(s, f, nh, size / bs, io->plain,
 						(uint32_t)(size % bs), io);
 		}
 		if (r == 0) {
@@ -769,7 +654,7 @@ int ofile_verify(struct store *s, struct ofile *f,
 		} else {
 			struct iobufs *io = bufs_get(f->hdr.block_size);
 
-			r = io ? (int)block_load(s, f, &f->hdr, b, io->plain, io) : -ENOMEM;
+			r = io ? (int)v1blk_load(s, f, &f->hdr, b, io->plain, io) : -ENOMEM;
 			r = r < 0 ? r : 0;
 		}
 		ofile_unlock(s, f);

@@ -198,6 +198,13 @@ int fsck_hint_has_gen(struct fsck *k, const struct walk_entry *e)
 	return hint_read(k, e, v) == HINT_LEN_GEN;
 }
 
+uint64_t fsck_hint_gen(struct fsck *k, const struct walk_entry *e)
+{
+	uint8_t v[64];
+
+	return hint_read(k, e, v) == HINT_LEN_GEN ? util_get_le64(v + HINT_LEN) : 0;
+}
+
 /* Write header nh into the slot that is not current (generation + 1),
  * as every header write does, keeping the file's times. */
 static int header_rewrite(struct fsck *k, struct fcheck *c, struct file_header *nh)

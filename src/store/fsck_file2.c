@@ -26,6 +26,7 @@
 #include "fh2rec.h"
 #include "ofile.h"
 #include "ofile_int.h"
+#include "v2_int.h"
 
 /* Report progress at most every this many records of one file. */
 #define PROGRESS_RECORDS 64
@@ -36,6 +37,10 @@ struct slot2 {
 	int peek;                /* magic and fields parse (fh2_peek) */
 	uint64_t pgen;           /* the generation it claims, when peek */
 	const char *why;         /* rc == 0, but a mount could not use it */
+	int ixbad;               /* why: its index blob cannot be used */
+	int lost;                /* why: the index blob or records it names
+				    never reached the disk, so a mount takes
+				    the older slot */
 	struct file_header h;
 	struct fh2_extra x;
 	struct fh2_ent *ents;    /* x.nents entries once the index is read */
@@ -55,6 +60,16 @@ struct f2 {
 static int usable(const struct slot2 *sl)
 {
 	return sl->rc == 0 && !sl->why;
+}
+
+/* sl's header as its size hint copies it: the algorithm in a v2 hint is
+ * the row of the totals (fh2_acct_algo), not the setting. */
+static struct file_header hint_view(const struct slot2 *sl)
+{
+	struct file_header h = sl->h;
+
+	h.codec.algo = fh2_acct_algo(&sl->h, &sl->x);
+	return h;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -136,6 +151,7 @@ static int slot_load(struct f2 *c, int i)
 	if (ninl != sl->x.nents && sl->x.ix_off + sl->x.ix_len > c->blen) {
 		/* Not even read: its length alone says it is cut away. */
 		sl->why = "its index blob lies past the end of the backing file";
+		sl->ixbad = 1;
 		return 0;
 	}
 	sl->ents = calloc(sl->x.nents ? sl->x.nents : 1, sizeof(*sl->ents));
@@ -145,6 +161,7 @@ static int slot_load(struct f2 *c, int i)
 		memcpy(sl->ents, inl, ninl * sizeof(*sl->ents));
 	else if ((r = index_read(c, sl)) < 0)
 		return r;
+	sl->ixbad = sl->why != NULL;
 	if (!sl->why) {
 		r = overlap(sl);
 		if (r < 0)
@@ -269,7 +286,16 @@ static void check_slots(struct f2 *c)
 		report(c, k->o->repair ? slot_clear(c, i) : 0, found, done);
 		return;
 	}
-	if (o->rc == 0) {
+	if (o->lost) {
+		snprintf(found, sizeof(found), "the newest header (slot %d, generation %llu) was "
+			 "written just before a crash and %s: the file opens as its version of "
+			 "generation %llu (%llu bytes), as at its last sync point; --repair zeroes "
+			 "the newer header", i, (unsigned long long)o->h.gen, o->why, cgen, csize);
+		snprintf(done, sizeof(done), "the newest header (slot %d, generation %llu) was "
+			 "written just before a crash and %s; zeroed: the file is its version of "
+			 "generation %llu (%llu bytes), as at its last sync point", i,
+			 (unsigned long long)o->h.gen, o->why, cgen, csize);
+	} else if (o->rc == 0) {
 		snprintf(found, sizeof(found), "the newest header (slot %d, generation %llu) "
 			 "verifies, but %s: the file cannot be opened (EIO); the older header (slot "
 			 "%d, generation %llu, %llu bytes) verifies: --repair rolls the file back to "
@@ -293,9 +319,11 @@ static void check_slots(struct f2 *c)
 		 * the newer generation would keep the file from opening. */
 		int gen_form = fsck_hint_has_gen(k, c->e);
 
+		struct file_header hv = hint_view(cu);
+
 		r = slot_clear(c, i);
 		if (r == 0)
-			r = fsck_hint_write(k, c->e, &cu->h, gen_form);
+			r = fsck_hint_write(k, c->e, &hv, gen_form);
 	}
 	report(c, r, found, done);
 }
@@ -410,14 +438,32 @@ static int store_repair(struct f2 *c, const uint64_t *bad, size_t nbad, int flag
 	return r < 0 ? r : r2;
 }
 
-/* The newest slot a mount could use, or -1. */
-static int pick(const struct f2 *c)
+/* The newest slot a mount could use, or -1.  When both are usable, the
+ * newer gives way as v2open_load makes it give way (v2pick.c). */
+static int pick(struct f2 *c)
 {
+	uint64_t hint = fsck_hint_gen(c->k, c->e);
 	int best = -1;
 
-	for (int i = 0; i < 2; i++)
+	/* A header the hint names was durable with all it names: losing
+	 * part of it is damage, not a crash (the hint check says so). */
+	for (int i = 0; i < 2; i++) {
 		if (usable(&c->sl[i]) && (best < 0 || c->sl[i].h.gen > c->sl[best].h.gen))
 			best = i;
+		c->sl[i].lost = c->sl[i].ixbad && usable(&c->sl[1 - i]) &&
+				c->sl[i].h.gen > c->sl[1 - i].h.gen && hint < c->sl[i].h.gen;
+	}
+	if (best >= 0 && usable(&c->sl[1 - best]) && hint < c->sl[best].h.gen) {
+		struct slot2 *nw = &c->sl[best], *old = &c->sl[1 - best];
+		struct iobufs *io = bufs_get(nw->h.block_size);
+
+		if (io && v2pick_newer_whole(c->k->s->key, c->k->s->be, c->fd, &nw->h, nw->ents,
+					     nw->x.nents, old->ents, old->x.nents, io) == 0) {
+			nw->why = "records it names never reached the disk";
+			nw->lost = 1;
+			best = 1 - best;
+		}
+	}
 	return best;
 }
 
@@ -444,6 +490,7 @@ void fsck_file2_check(struct fsck *k, const struct walk_entry *e, int fd, const 
 	struct f2 c = { .k = k, .e = e, .fd = fd, .area = area, .cur = -1 };
 	struct fsck_ranges g;
 	const struct slot2 *cu;
+	struct file_header hv;
 	uint8_t id[XATTRS_ID_LEN], tag[CRYPTO_TAG_LEN];
 	uint64_t *bad = NULL;
 	char found[512], done[512];
@@ -467,7 +514,8 @@ void fsck_file2_check(struct fsck *k, const struct walk_entry *e, int fd, const 
 	cu = &c.sl[c.cur];
 	check_slots(&c);
 	check_length(&c);
-	fsck_hint_check(k, e, &cu->h, 1);
+	hv = hint_view(cu);
+	fsck_hint_check(k, e, &hv, 1);
 
 	bad = malloc((cu->x.nents ? cu->x.nents : 1) * sizeof(*bad));
 	if (!bad) {

@@ -113,6 +113,8 @@ int fsck_hint_write(struct fsck *k, const struct walk_entry *e, const struct fil
 		    int with_gen);
 /* 1 if e's hint has the form that carries the generation. */
 int fsck_hint_has_gen(struct fsck *k, const struct walk_entry *e);
+/* The header generation a v2 file's size hint names, 0 if none. */
+uint64_t fsck_hint_gen(struct fsck *k, const struct walk_entry *e);
 /* A file that cannot be opened (cause: what is destroyed).  The file ids
  * the header slots slots[0..nslots) claim (unverified) keep its attributes
  * from being taken for orphans; repair moves it (if it has one name) to

@@ -451,7 +451,7 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	f->size = 0;
 	f->csize = 0;
 	f->stored = (uint64_t)st.st_blocks * 512;
-	stats_file_delta(s->stats, lay->codec.algo, 1, 0, (int64_t)f->stored);
+	stats_file_delta(s->stats, ofile_acct_algo(f), 1, 0, (int64_t)f->stored);
 	*out = table_insert(s, f);
 	return 0;
 }
@@ -590,7 +590,7 @@ void ofile_account(struct store *s, struct ofile *f)
 		return;
 	now = (uint64_t)st.st_blocks * 512;
 	if (f->counted && now != f->stored)
-		stats_file_delta(s->stats, f->hdr.codec.algo, 0, 0,
+		stats_file_delta(s->stats, ofile_acct_algo(f), 0, 0,
 				 (int64_t)now - (int64_t)f->stored);
 	f->stored = now;
 }

@@ -33,7 +33,7 @@ static size_t hint_encode(const struct file_header *h, const struct ofile *f, ui
 								: h->size);
 	out[8] = (uint8_t)h->flags;
 	out[9] = (uint8_t)(h->flags >> 8);
-	out[10] = h->codec.algo;
+	out[10] = f->v2 ? f->v2->disk_algo : h->codec.algo;
 	if (!f->v2)
 		return HINT_LEN;
 	util_put_le64(out + HINT_LEN, f->v2->hint_gen);
@@ -106,6 +106,15 @@ int ofile_hint_check(struct ofile *f)
 	backend_fsetxattr(f->be, f->fd, HINT_XATTR, want, len, 0);
 	f->hint_fixed = 1;
 	return 0;
+}
+
+uint64_t ofile_hint_gen(struct ofile *f)
+{
+	uint8_t have[HINT_LEN_GEN];
+
+	return backend_fgetxattr(f->be, f->fd, HINT_XATTR, have, sizeof(have)) == HINT_LEN_GEN
+		       ? util_get_le64(have + HINT_LEN)
+		       : 0;
 }
 
 int ofile_hint_fixed(struct ofile *f)

@@ -57,14 +57,14 @@ struct v2state {
 	int other_valid;        /* the slot that is not disk_slot holds an
 				   older header that verifies */
 	int dirty;              /* memory differs from the header on disk */
-	int need_sync;          /* a durable record was superseded: fdatasync
-				   before the next header */
 	struct fh2_extra disk;  /* the extra fields of the header on disk */
 	uint8_t ix_state;       /* V2_* bits of the index blob on disk */
 	int ix_dirty;           /* entries changed since the index blob */
 	uint8_t xmac[CRYPTO_TAG_LEN];  /* xattr binding (fh2_extra) in memory */
 	uint8_t xnext[CRYPTO_TAG_LEN];
-	uint8_t disk_algo;      /* algorithm of the header on disk (totals) */
+	uint8_t disk_algo;      /* fh2_acct_algo of the header on disk: the
+				   row of the per-algorithm totals the file
+				   counts in */
 	uint64_t blen;          /* the backing file's length, at least */
 	int mtime_keep;         /* wb_mtime was set by the user (utimens) */
 	uint64_t durable_gen;   /* generation of the header in durable_slot */
@@ -179,6 +179,9 @@ void ofile_hint_write(struct ofile *f, const struct file_header *h);
  * names: rolled back) or -EIO (a hint below the size: tampered); anything
  * else wrong with the hint is repaired. */
 int ofile_hint_check(struct ofile *f);
+/* The generation the size hint of v2 file f names (0: none, or a shorter
+ * form). */
+uint64_t ofile_hint_gen(struct ofile *f);
 /* The hint of name in dirfd; *algo is -1 for the shorter form. */
 int ofile_hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
 		   uint16_t *flags, int *algo);
@@ -191,8 +194,8 @@ int v2open_header_new(struct store *s, const struct codec_spec *codec, uint32_t 
 		      struct file_header *h, uint8_t *area);
 int v2open_attach_new(struct ofile *f);
 void v2open_free(struct ofile *f);
-/* Size and algorithm from the newer v2 slot of area, unverified; 0 when
- * neither parses. */
+/* Size and accounting algorithm (fh2_peek_acct_algo) from the newer v2
+ * slot of area, unverified; 0, or -EBADMSG when neither parses. */
 int v2open_peek(const uint8_t *area, uint64_t *size, uint8_t *algo);
 ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off);
 ssize_t v2io_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off);
@@ -249,9 +252,38 @@ uint8_t *bufs_span(struct iobufs *b, size_t need);
 /* 1 if p[0..len) is all zero bytes. */
 int is_zero(const uint8_t *p, size_t len);
 
+/* v1blk.c: the two slots of a block of a v1 file (h is the header the
+ * operation works against).  The caller holds the content lock (exclusive
+ * for a store), except for v1blk_algo and v1blk_recompress, which take it.
+ * v1blk_load: block b into out; the number of bytes its record holds (the
+ * rest reads as zeros), 0 for a hole, -EIO when no slot holds a record
+ * that opens (counted and logged), or -errno.
+ * v1blk_store: plain[0..len) as b's new record in the slot that does not
+ * hold the newest one (the other is released by the next GC); 0 or
+ * -errno. */
+ssize_t v1blk_load(struct store *s, struct ofile *f, const struct file_header *h,
+		   uint64_t b, uint8_t *out, struct iobufs *io);
+int v1blk_store(struct store *s, struct ofile *f, const struct file_header *h,
+		uint64_t b, const uint8_t *plain, uint32_t len, struct iobufs *io);
+/* The algorithm (CODEC_*) of block b's newest record, from its prefix,
+ * unverified; -ENOENT for a hole or a block without a record, or -errno. */
+int v1blk_algo(struct ofile *f, uint64_t b);
+/* Seal block b again with the file's setting (f->hdr.codec), content and
+ * mtime unchanged (the optimizer).  1 if rewritten, 0 for a hole or the
+ * write-behind block, or -errno (-EIO when it does not open). */
+int v1blk_recompress(struct store *s, struct ofile *f, uint64_t b);
+
 static inline uint64_t ofile_nblocks(uint64_t size, uint32_t bs)
 {
 	return size / bs + (size % bs != 0);
+}
+
+/* The row of the per-algorithm totals f counts in: for a v2 file the
+ * algorithm most of its stored bytes use (as its header on disk records),
+ * for a v1 file its compression setting (its records are not looked at). */
+static inline uint8_t ofile_acct_algo(const struct ofile *f)
+{
+	return f->v2 ? f->v2->disk_algo : f->hdr.codec.algo;
 }
 
 #endif

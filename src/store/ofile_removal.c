@@ -25,7 +25,7 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 	rm->ino = st.st_ino;
 	if (ofile_find(s, st.st_dev, st.st_ino, &f) == 0) {
 		ofile_lock(s, f, 0);
-		rm->algo = f->v2 ? f->v2->disk_algo : f->hdr.codec.algo;
+		rm->algo = ofile_acct_algo(f);
 		rm->size = __atomic_load_n(&f->csize, __ATOMIC_RELAXED);
 		rm->stored = f->stored;
 		ofile_unlock(s, f);
@@ -75,7 +75,7 @@ void ofile_removal_done(struct store *s, const struct ofile_removal *rm)
 		 * changes must not count. */
 		ofile_lock(s, f, 1);
 		if (f->counted)
-			stats_file_delta(s->stats, f->v2 ? f->v2->disk_algo : f->hdr.codec.algo, -1,
+			stats_file_delta(s->stats, ofile_acct_algo(f), -1,
 					 -(int64_t)f->csize, -(int64_t)f->stored);
 		f->counted = 0;
 		ofile_unlock(s, f);

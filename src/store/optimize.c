@@ -36,26 +36,43 @@ static struct {
 	int nfound, nlast;
 } opt = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-/* 1 if algorithm a (of some records) is not what want asks. */
-static int algo_off(int a, const struct codec_spec *want)
+/* 1 if a record of algorithm a compressed at level (FH2_LEVEL_UNKNOWN: not
+ * known) is not what want asks.  A raw record matches any policy but none
+ * (it is raw because it did not compress); a compressed one must have
+ * want's algorithm and, for zlib and zstd, its level; one whose level is
+ * not known is taken as off. */
+static int rec_off(uint8_t a, uint8_t level, const struct codec_spec *want)
 {
-	return a != want->algo && a != CODEC_NONE;
+	if (a == CODEC_NONE)
+		return 0;
+	return want->algo != a || level != codec_level(want);
 }
 
-static void note_finding(const char *policy, int algo, const struct codec_spec *want,
+/* What a record is stored with, as a finding names it: "zstd:3", or
+ * "zstd" when its level is not known. */
+static void stored_name(uint8_t a, uint8_t level, char *buf, size_t len)
+{
+	struct codec_spec c = { .algo = a, .level = level };
+
+	if (level == FH2_LEVEL_UNKNOWN)
+		snprintf(buf, len, "%s", codec_name(a));
+	else
+		codec_format(&c, buf, len);
+}
+
+static void note_finding(const char *policy, const char *stored, const struct codec_spec *want,
 			 uint64_t bytes)
 {
 	struct optimize_finding *f = NULL;
 
 	for (int i = 0; i < opt.nfound && !f; i++)
-		if (!strcmp(opt.found[i].policy, policy) &&
-		    !strcmp(opt.found[i].stored, codec_name((uint8_t)algo)))
+		if (!strcmp(opt.found[i].policy, policy) && !strcmp(opt.found[i].stored, stored))
 			f = &opt.found[i];
 	if (!f && opt.nfound < OPTIMIZE_FINDINGS) {
 		f = &opt.found[opt.nfound++];
 		memset(f, 0, sizeof(*f));
 		snprintf(f->policy, sizeof(f->policy), "%s", policy);
-		snprintf(f->stored, sizeof(f->stored), "%s", codec_name((uint8_t)algo));
+		snprintf(f->stored, sizeof(f->stored), "%s", stored);
 		codec_format(want, f->wanted, sizeof(f->wanted));
 	}
 	if (f) {
@@ -73,49 +90,126 @@ static int worth_compacting(const struct usage *u)
 	return !u->v1 && u->slack >= 4096 && u->slack >= area / 8;
 }
 
+/* Block k of f: for a v2 file its k-th entry, for a v1 file block k (the
+ * level of a v1 record is not recorded: fh2_level_guess from the setting
+ * cur the file had when the optimizer came).  Returns 1 with *b, *a and
+ * *level set, 0 for a block without a record, -ENOENT past the last. */
+static int block_at(struct ofile *f, uint64_t k, const struct codec_spec *cur, uint64_t *b,
+		    uint8_t *a, uint8_t *level)
+{
+	int r = 1;
+
+	if (!f->v2) {
+		uint64_t n;
+		int algo;
+
+		pthread_rwlock_rdlock(&f->lock);
+		n = ofile_nblocks(f->hdr.size, f->hdr.block_size);
+		pthread_rwlock_unlock(&f->lock);
+		if (k >= n)
+			return -ENOENT;
+		algo = v1blk_algo(f, k);
+		if (algo < 0)
+			return 0;
+		*b = k;
+		*a = algo <= CODEC_ZSTD ? (uint8_t)algo : CODEC_NONE;
+		*level = fh2_level_guess(cur, *a);
+		return 1;
+	}
+	pthread_rwlock_rdlock(&f->lock);
+	if (k < f->v2->n) {
+		*b = f->v2->ents[k].block;
+		*a = fh2_ent_codec(&f->v2->ents[k]);
+		*level = f->v2->ents[k].level;
+	} else {
+		r = -ENOENT;
+	}
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
+/* The blocks of f that are off (rec_off): how many, and the name of what
+ * the first one is stored with. */
+static uint64_t count_off(struct ofile *f, const struct codec_spec *cur,
+			  const struct codec_spec *want, char *stored, size_t len)
+{
+	uint64_t b, n = 0;
+	uint8_t a, level;
+	int r;
+
+	for (uint64_t k = 0; (r = block_at(f, k, cur, &b, &a, &level)) != -ENOENT; k++) {
+		if (__atomic_load_n(&opt.stop, __ATOMIC_RELAXED))
+			break;
+		if (r == 1 && rec_off(a, level, want) && n++ == 0)
+			stored_name(a, level, stored, len);
+	}
+	return n;
+}
+
+/* Seal again every block of f that is off, one at a time under the
+ * file's lock, with f's setting (want by now). */
+static int rewrite_off(struct store *s, struct ofile *f, const struct codec_spec *cur,
+		       const struct codec_spec *want)
+{
+	uint64_t b;
+	uint8_t a, level;
+	int r = 0, got;
+
+	for (uint64_t k = 0; r >= 0 && (got = block_at(f, k, cur, &b, &a, &level)) != -ENOENT;
+	     k++) {
+		if (__atomic_load_n(&opt.stop, __ATOMIC_RELAXED))
+			break;
+		if (got == 1 && rec_off(a, level, want))
+			r = f->v2 ? v2io_recompress(s, f, b) : v1blk_recompress(s, f, b);
+	}
+	return r < 0 ? r : 0;
+}
+
+/* A v1 file's superseded records go at once (as at an fsync), so that
+ * what the rewrite saved shows now, not at the last close. */
+static int release_v1(struct store *s, struct ofile *f)
+{
+	int r;
+
+	ofile_lock(s, f, 1);
+	r = ofile_gc_run(s, f);
+	ofile_account(s, f);
+	ofile_unlock(s, f);
+	return r;
+}
+
 /* One file: look, and unless dry, rewrite what is off and compact. */
 static void optimize_file(struct store *s, int dfd, const char *rel, const char *path)
 {
 	const struct policy *pol = store_policy(s, path);
 	struct codec_spec cur, want;
+	char stored[16] = "";
 	struct ofile *f;
 	struct usage u;
-	int user, off = -1, r;
+	uint64_t off = 0;
+	int user, r;
 
 	if (ofile_open_path(s, dfd, rel, path, &f) < 0)
 		return;
 	ofile_codec(f, &cur, &user);
 	want = user ? cur : pol->codec;
 	r = usage_file(s, f, &u);
-	for (int a = 0; r == 0 && !u.v1 && a < USAGE_ALGOS; a++)
-		if (u.algo[a].blocks && (algo_off(a, &want) ||
-					 (want.algo == CODEC_NONE && a != CODEC_NONE)))
-			off = a;
-	if (r == 0 && (off >= 0 || worth_compacting(&u))) {
-		if (off >= 0)
-			note_finding(pol->name, off, &want, u.logical);
+	if (r == 0)
+		off = count_off(f, &cur, &want, stored, sizeof(stored));
+	if (r == 0 && (off || worth_compacting(&u))) {
+		if (off)
+			note_finding(pol->name, stored, &want, u.logical);
 		if (!opt.p.dry) {
 			uint64_t before = u.stored;
 
-			if (!user && (cur.algo != want.algo || cur.level != want.level))
+			if (!user && (cur.algo != want.algo || codec_level(&cur) != codec_level(&want)))
 				r = ofile_set_codec(s, f, &want, 0);
-			/* Only the blocks that are off: each under the lock. */
-			for (uint32_t k = 0; r >= 0 && off >= 0; k++) {
-				uint64_t b;
-				int a;
-
-				ofile_lock(s, f, 0);
-				b = k < f->v2->n ? f->v2->ents[k].block : UINT64_MAX;
-				a = k < f->v2->n ? f->v2->ents[k].algo : 0;
-				ofile_unlock(s, f);
-				if (b == UINT64_MAX || __atomic_load_n(&opt.stop, __ATOMIC_RELAXED))
-					break;
-				a = a < USAGE_ALGOS ? a : CODEC_NONE;
-				if (algo_off(a, &want) || (want.algo == CODEC_NONE && a != CODEC_NONE))
-					r = v2io_recompress(s, f, b);
-			}
-			if (r >= 0)
+			if (r >= 0 && off)
+				r = rewrite_off(s, f, &cur, &want);
+			if (r >= 0 && f->v2)
 				r = v2commit_compact(s, f);
+			else if (r >= 0)
+				r = release_v1(s, f);
 			if (r < 0)
 				log_msg(LOG_LVL_WARN, "optimize: %s: %s", path, strerror(-r));
 			else if (usage_file(s, f, &u) == 0) {

@@ -23,7 +23,7 @@ int usage_file(struct store *s, struct ofile *f, struct usage *u)
 	} else {
 		for (uint32_t i = 0; i < f->v2->n; i++) {
 			const struct fh2_ent *e = &f->v2->ents[i];
-			int a = e->algo < USAGE_ALGOS ? e->algo : CODEC_NONE; /* chunked: raw */
+			int a = fh2_ent_codec(e); /* chunked: raw */
 
 			u->algo[a].blocks++;
 			u->algo[a].logical += e->plain;
@@ -50,13 +50,15 @@ int usage_file(struct store *s, struct ofile *f, struct usage *u)
 
 int usage_main_algo(const struct usage *u)
 {
-	int best = CODEC_NONE;
+	uint64_t blocks[USAGE_ALGOS], stored[USAGE_ALGOS];
 
-	for (int a = 0; a < USAGE_ALGOS; a++)
-		if (u->algo[a].blocks && (!u->algo[best].blocks ||
-					  u->algo[a].stored > u->algo[best].stored))
-			best = a;
-	return best;
+	/* The rule the header records (fh2_usage_of), so that du and the
+	 * store's per-algorithm totals put a file in the same row. */
+	for (int a = 0; a < USAGE_ALGOS; a++) {
+		blocks[a] = u->algo[a].blocks;
+		stored[a] = u->algo[a].stored;
+	}
+	return fh2_main_algo(blocks, stored);
 }
 
 int usage_format(const struct usage *u, char *buf, size_t cap)

@@ -34,6 +34,15 @@ void v2map_mark_all(struct v2state *v, uint8_t bit);
 /* The data area's space no entry or index blob takes goes to list. */
 int v2map_gaps_to(struct v2state *v, struct v2list *list);
 
+/* v2pick.c: after a crash both header slots may authenticate.  1 if every
+ * record the newer header names (nw, nn entries) that the older one (old,
+ * no entries, both sorted by block) does not name identically reads and
+ * authenticates from fd, so the newer header may win; 0 if one does not
+ * (the older header wins); -errno if the backing file cannot be read. */
+int v2pick_newer_whole(const struct crypto_key *k, struct backend *be, int fd,
+		       const struct file_header *h, const struct fh2_ent *nw, uint32_t nn,
+		       const struct fh2_ent *old, uint32_t no, struct iobufs *io);
+
 /* v2io.c: store the write-behind block (content lock held). */
 int v2io_wb_out(struct store *s, struct ofile *f, struct iobufs *io);
 /* Log and count a block that fails its integrity check. */

@@ -8,9 +8,12 @@
  * change.  Rules that keep every block old-or-new after a crash and leave
  * no older authenticated copy behind (docs/FORMAT.md, "v2 write rules"):
  *
- *  R1  A header never points at a record that is not yet durable while it
- *      replaces a header that is: before such a header is written, when it
- *      supersedes a durable record or carries a new index blob, fdatasync.
+ *  R1  A header that is not yet durable may name records that are not
+ *      either: after a crash both slots authenticate, and the newer header
+ *      wins only if every record (and the index blob) it names that the
+ *      older one does not authenticates (v2pick.c); else the older one,
+ *      the durable header, is what the file opens with.  So no fdatasync
+ *      comes between records and the header that names them.
  *  R2  Space a header that can still win after a crash refers to is never
  *      overwritten: superseded extents wait in `pending' until the next
  *      sync point, and only `free' extents are reused.
@@ -80,19 +83,20 @@ static int index_write(struct store *s, struct ofile *f, struct fh2_extra *x)
 	return r;
 }
 
-static void account_size(struct store *s, struct ofile *f, uint8_t old_algo)
+/* The totals follow the header just written: its size, and the row of
+ * the algorithm its records are mostly stored with (fh2_acct_algo), which
+ * the file moves to whole when that changes. */
+static void account_size(struct store *s, struct ofile *f, uint8_t old_algo, uint8_t new_algo)
 {
 	uint64_t old = f->csize;
 
 	if (!f->counted)
 		return;
-	if (old_algo != f->hdr.codec.algo) {
+	if (old_algo != new_algo) {
 		stats_file_delta(s->stats, old_algo, -1, -(int64_t)old, -(int64_t)f->stored);
-		stats_file_delta(s->stats, f->hdr.codec.algo, 1, (int64_t)f->hdr.size,
-				 (int64_t)f->stored);
+		stats_file_delta(s->stats, new_algo, 1, (int64_t)f->hdr.size, (int64_t)f->stored);
 	} else {
-		stats_file_delta(s->stats, f->hdr.codec.algo, 0,
-				 (int64_t)f->hdr.size - (int64_t)old, 0);
+		stats_file_delta(s->stats, new_algo, 0, (int64_t)f->hdr.size - (int64_t)old, 0);
 	}
 }
 
@@ -124,17 +128,11 @@ static int header_write(struct store *s, struct ofile *f)
 	}
 	if (v->durable_slot < 0)
 		v2map_trim_tail(v);
-	/* R1 */
-	if (v->durable_slot >= 0 && (v->need_sync || new_ix)) {
-		r = backend_fsync(f->be, f->fd, 1);
-		if (r < 0)
-			goto fail;
-		v->need_sync = 0;
-	}
 	x.nents = v->n;
 	x.data_end = v->data_end;
 	memcpy(x.xattr_mac, v->xmac, CRYPTO_TAG_LEN);
 	memcpy(x.xattr_next, v->xnext, CRYPTO_TAG_LEN);
+	fh2_usage_of(v->ents, v->n, &x);
 	h = f->hdr;
 	h.gen = gen;
 	h.nholes = 0;
@@ -155,12 +153,12 @@ static int header_write(struct store *s, struct ofile *f)
 	v->ix_dirty = 0;
 	v2map_mark_all(v, V2_COMMITTED);
 	v->dirty = 0;
+	account_size(s, f, v->disk_algo, fh2_acct_algo(&h, &x));
+	__atomic_store_n(&f->csize, h.size, __ATOMIC_RELAXED);
+	v->disk_algo = fh2_acct_algo(&h, &x);
 	/* After the header (ofile_hint.c): its size, flags and algorithm
 	 * follow the header; its generation stays the durable one. */
 	ofile_hint_update(f);
-	account_size(s, f, v->disk_algo);
-	__atomic_store_n(&f->csize, h.size, __ATOMIC_RELAXED);
-	v->disk_algo = h.codec.algo;
 	if (v->durable_slot < 0 && v->blen > v->data_end &&
 	    backend_ftruncate(f->be, f->fd, (off_t)v->data_end) == 0)
 		v->blen = v->data_end;
@@ -207,7 +205,6 @@ static int sync_done(struct ofile *f)
 	for (uint32_t i = 0; i < v->pending.n; i++)
 		v2map_list_add(&v->free, v->pending.v[i].off, v->pending.v[i].len);
 	v->pending.n = 0;
-	v->need_sync = 0;
 	if (v->other_valid) {
 		uint8_t zero[FH2_SLOT];
 
@@ -382,9 +379,9 @@ static int compact(struct store *s, struct ofile *f)
 	if (ix_len)
 		v2map_list_add(&v->free, ix_res, ix_len);
 	if (moved) {
-		/* R1: the moved records durable before a header names them. */
+		/* A sync point: after a crash before it, the older header
+		 * wins (R1), and the moved-from space it names is pending. */
 		v->dirty = 1;
-		v->need_sync = 1;
 		r = commit_locked(s, f, 1, 1);
 		if (r < 0)
 			return r;
@@ -428,13 +425,15 @@ int v2commit_fsync(struct store *s, struct ofile *f, int datasync)
 	return r;
 }
 
+/* No commit: the time goes on the backing file now and is kept as the
+ * file's (mtime_keep), so that the next commit, whose writes move the
+ * backing file's mtime, puts it back (mtime_restore).  With the kernel's
+ * write-back cache every flush of a file's pages ends with such a call. */
 int v2commit_futimens(struct store *s, struct ofile *f, const struct timespec tv[2])
 {
 	struct stat st;
-	int r = commit_locked(s, f, 0, 1);
+	int r = backend_futimens(f->be, f->fd, tv);
 
-	if (r == 0)
-		r = backend_futimens(f->be, f->fd, tv);
 	if (r == 0 && backend_fstat(f->be, f->fd, &st) == 0) {
 		f->wb_mtime = st.st_mtim;
 		f->v2->mtime_keep = 1;

@@ -110,8 +110,6 @@ void v2map_release(struct v2state *v, uint64_t off, uint64_t len, uint8_t state)
 		return;
 	}
 	v2map_list_add(&v->pending, off, len);
-	if (state & V2_DURABLE)
-		v->need_sync = 1;
 }
 
 /* ---- the in-memory index ---- */
@@ -144,10 +142,6 @@ int v2map_set(struct v2state *v, const struct fh2_ent *e)
 	long i = v2map_find(v, e->block);
 
 	v->ix_dirty = 1;
-	/* A block that had durable content (data or a hole) gets a record
-	 * that the next header names before it is durable itself: R1. */
-	if (v->durable_slot >= 0 && e->block * v->bs < v->durable_size)
-		v->need_sync = 1;
 	if (i >= 0) {
 		ent_release(v, &v->ents[i]);
 		v->ents[i] = *e;

@@ -33,35 +33,98 @@ void v2open_free(struct ofile *f)
 	f->v2 = NULL;
 }
 
-/* The index of header h (extra fields x, ninl inline entries already in
- * v->ents) read from its blob when it is not inline. */
-static int index_load(struct store *s, struct ofile *f, struct v2state *v,
-		      const struct file_header *h, const struct fh2_extra *x)
+/* The entries of header h (extra fields x; ninl of them inline) into a
+ * new array *out (at least one element), read from the index blob when
+ * they are not inline.  0, -ENOMEM, or -EBADMSG / -EIO for a blob that
+ * cannot be read or does not authenticate. */
+static int ents_load(struct store *s, struct ofile *f, const struct file_header *h,
+		     const struct fh2_extra *x, const struct fh2_ent *inl, uint32_t ninl,
+		     struct fh2_ent **out)
 {
-	uint8_t *blob, *scratch;
+	struct fh2_ent *ents = calloc(x->nents ? x->nents : 1, sizeof(*ents));
+	uint8_t *blob = NULL, *scratch = NULL;
 	ssize_t n;
-	int r;
+	int r = 0;
 
+	if (!ents)
+		return -ENOMEM;
+	if (ninl == x->nents) {
+		memcpy(ents, inl, ninl * sizeof(*ents));
+		*out = ents;
+		return 0;
+	}
 	blob = malloc(x->ix_len);
 	scratch = malloc(x->ix_len + CRYPTO_TAG_LEN);
-	if (!blob || !scratch) {
-		free(blob);
-		free(scratch);
-		return -ENOMEM;
+	if (!blob || !scratch)
+		r = -ENOMEM;
+	if (r == 0) {
+		n = backend_pread_full(f->be, f->fd, blob, x->ix_len, (off_t)x->ix_off);
+		r = n < 0 ? (int)n : n < (ssize_t)x->ix_len ? -EBADMSG
+			   : fh2_ix_open(s->key, h, x, blob, x->ix_len, ents, scratch);
 	}
-	n = backend_pread_full(f->be, f->fd, blob, x->ix_len, (off_t)x->ix_off);
-	r = n < 0 ? (int)n : n < (ssize_t)x->ix_len ? -EBADMSG
-		   : fh2_ix_open(s->key, h, x, blob, x->ix_len, v->ents, scratch);
 	free(blob);
 	free(scratch);
+	if (r < 0)
+		free(ents);
+	else
+		*out = ents;
 	return r;
+}
+
+/* Both slots authenticate (a crash before a sync point): the newer one,
+ * best, whose entries are *ents, gives way to the older one when its
+ * index blob could not be read (r < 0) or a record only it names does not
+ * authenticate (v2pick.c).  Returns 0 with *best and *ents those of the
+ * winner, or -errno. */
+static int newer_or_older(struct store *s, struct ofile *f, const struct file_header *h,
+			  const struct fh2_extra *x, struct fh2_ent (*inl)[FH2_INLINE_ENTS],
+			  const uint32_t *ninl, int *best, struct fh2_ent **ents, int r)
+{
+	int o = 1 - *best, w;
+	struct fh2_ent *other = NULL;
+	struct iobufs *io;
+	const char *why = "its index blob cannot be read";
+
+	if (r == -ENOMEM)
+		return r;
+	/* A header the hint names was durable with all it names (a sync
+	 * point came after it): what it lacks now is damage, which reads
+	 * as EIO, not a crash to recover from. */
+	if (ofile_hint_gen(f) >= h[*best].gen)
+		return r;
+	if (r == 0) {
+		if (ents_load(s, f, &h[o], &x[o], inl[o], ninl[o], &other) < 0)
+			return 0; /* no older version to fall back on */
+		io = bufs_get(h[*best].block_size);
+		w = io ? v2pick_newer_whole(s->key, f->be, f->fd, &h[*best], *ents, x[*best].nents,
+					    other, x[o].nents, io)
+		       : -ENOMEM;
+		if (w != 0) {
+			free(other);
+			return w < 0 ? w : 0;
+		}
+		why = "records it names never reached the disk";
+		free(*ents);
+		*ents = NULL;
+	} else {
+		r = ents_load(s, f, &h[o], &x[o], inl[o], ninl[o], &other);
+		if (r < 0)
+			return r;
+	}
+	log_msg(LOG_LVL_WARN, "%s: the newest header (generation %llu) was written just before "
+		"a crash and %s: the file is its version of generation %llu, as at its last "
+		"sync point", f->path ? f->path : "a file", (unsigned long long)h[*best].gen, why,
+		(unsigned long long)h[o].gen);
+	*best = o;
+	*ents = other;
+	return 0;
 }
 
 int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t blen)
 {
 	struct file_header h[2];
 	struct fh2_extra x[2];
-	struct fh2_ent inl[2][FH2_INLINE_ENTS];
+	struct fh2_ent inl[2][FH2_INLINE_ENTS], *ents = NULL;
 	uint32_t ninl[2];
 	int ok[2], best = -1, r;
 	struct v2state *v = calloc(1, sizeof(*v));
@@ -77,18 +140,15 @@ int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t 
 	 * kept a header but not the records appended before it) is no
 	 * reason to refuse the file: each record past the end fails when it
 	 * is read, the others still serve. */
-	r = best < 0 ? -EBADMSG : 0;
+	r = best < 0 ? -EBADMSG : ents_load(s, f, &h[best], &x[best], inl[best], ninl[best], &ents);
+	if (best >= 0 && ok[1 - best])
+		r = newer_or_older(s, f, h, x, inl, ninl, &best, &ents, r);
 	if (r == 0) {
+		v->ents = ents;
 		v->cap = x[best].nents ? x[best].nents : 1;
-		v->ents = calloc(v->cap, sizeof(*v->ents));
-		r = v->ents ? 0 : -ENOMEM;
-	}
-	if (r == 0) {
 		v->n = x[best].nents;
-		if (ninl[best] == x[best].nents)
-			memcpy(v->ents, inl[best], v->n * sizeof(*v->ents));
-		else
-			r = index_load(s, f, v, &h[best], &x[best]);
+	} else {
+		free(ents);
 	}
 	if (r == 0) {
 		v->disk = x[best];
@@ -116,7 +176,8 @@ int v2open_load(struct store *s, struct ofile *f, const uint8_t *area, uint64_t 
 		return r == -ENOMEM ? r : -EIO;
 	}
 	f->hdr = h[best];
-	v->disk_algo = h[best].codec.algo;
+	fh2_levels_apply(&h[best], &x[best], v->ents, v->n);
+	v->disk_algo = fh2_acct_algo(&h[best], &x[best]);
 	f->v2 = v;
 	return 0;
 }
@@ -135,6 +196,7 @@ int v2open_header_new(struct store *s, const struct codec_spec *codec, uint32_t 
 	h->block_size = block_size ? block_size : s->desc.block_size;
 	h->codec = *codec;
 	x.data_end = FH2_DATA_START;
+	fh2_usage_of(none, 0, &x);
 	memset(area, 0, FH2_DATA_START);
 	if (fh2_seal(s->key, h, &x, none, area) < 0)
 		return -EIO;
@@ -150,11 +212,12 @@ int v2open_attach_new(struct ofile *f)
 		return -ENOMEM;
 	v->data_end = FH2_DATA_START;
 	v->disk.data_end = FH2_DATA_START;
+	fh2_usage_of(NULL, 0, &v->disk); /* as v2open_header_new wrote it */
 	v->durable_slot = -1;
 	v->bs = f->hdr.block_size;
 	v->hint_gen = 0; /* nothing durable yet */
 	v->blen = FH2_DATA_START;
-	v->disk_algo = f->hdr.codec.algo;
+	v->disk_algo = fh2_acct_algo(&f->hdr, &v->disk);
 	f->v2 = v;
 	return 0;
 }
@@ -171,6 +234,6 @@ int v2open_peek(const uint8_t *area, uint64_t *size, uint8_t *algo)
 	if (best < 0)
 		return -EBADMSG;
 	*size = sz[best];
-	*algo = area[best * FH2_SLOT + 36];
+	*algo = fh2_peek_acct_algo(area + best * FH2_SLOT);
 	return 0;
 }

@@ -47,7 +47,10 @@ def header(raw, slot=None):
     h = {"slot": slot, "gen": le(8, 16), "file_id": s[16:32], "block_size": le(32, 36),
          "algo": s[36], "flags": le(38, 40), "size": le(40, 48), "data_end": le(48, 56),
          "nents": le(56, 60), "ninline": le(60, 64), "ix_off": le(64, 72),
-         "ix_len": le(72, 76), "entries": []}
+         "ix_len": le(72, 76), "entries": [],
+         # bytes 448-451: (1, main algorithm, zlib level, zstd level), or
+         # zeros in a header of a release before the usage summary
+         "usage": tuple(s[448:452])}
     for i in range(h["ninline"]):
         e = s[ENTS_AT + ENT_LEN * i:ENTS_AT + ENT_LEN * (i + 1)]
         w = int.from_bytes(e[8:16], "little")

@@ -208,6 +208,52 @@ def test_nosyslog_keeps_stderr_when_daemonized(store):
     assert "unmounted" in text, text
 
 
+def test_logfile_takes_messages_and_sighup_reopens_it(store):
+    """-o logfile=FILE (relative to where mount ran): the daemon's messages
+    are appended there with a timestamp, not to the stderr pipe; after
+    logrotate's move, SIGHUP makes it open FILE again and the filesystem
+    stays mounted; later messages go to the new file only."""
+    s = store
+    s.unmount()
+    argv = [s.bin, "mount", "--passfile", "passfile", "-o", "logfile=daemon.log",
+            "backing", "mnt"]
+    r = run(argv, cwd=s.base)
+    assert r.returncode == 0, r.stderr
+    wait_mounted(s.mnt)
+    pid = _daemon_of(argv)
+    s.pids = [pid]
+    assert r.stderr == "", r.stderr
+    log = s.base / "daemon.log"
+    assert os.stat(log).st_mode & 0o777 == 0o600
+    first = log.read_text()
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ragstore\[%d\]: info: .*"
+                    r"mounted on " % pid, first), first
+    assert "logfile = %s" % log in (s.mnt / ".ragstore" / "config").read_text()
+    os.rename(log, s.base / "daemon.log.1")
+    os.kill(pid, signal.SIGHUP)
+    deadline = time.time() + 30
+    while not log.exists():
+        assert time.time() < deadline, "SIGHUP did not reopen the log file"
+        time.sleep(0.05)
+    assert rsutil.is_mounted(s.mnt) and rsutil.pid_alive(pid), "SIGHUP stopped the daemon"
+    write_file(s.path("after"), b"still served")
+    assert s.path("after").read_bytes() == b"still served"
+    control(s, "frobnicate")
+    s.unmount()
+    new = log.read_text()
+    assert 'unknown command "frobnicate"' in new and "unmounted" in new, new
+    assert (s.base / "daemon.log.1").read_text() == first
+
+
+def test_logfile_that_cannot_be_opened_is_one_line(store):
+    s = store
+    s.unmount()
+    r = run(s.mount_args(["-o", "logfile=%s" % (s.base / "no" / "such" / "dir.log")]))
+    assert r.returncode == 1, r
+    assert_one_line(r, "logfile=", "No such file or directory")
+    assert not rsutil.is_mounted(s.mnt)
+
+
 def _in_syslog_namespace(s, syslog, stderr, extra=()):
     spec = s.base / ("ns-%d.json" % time.monotonic_ns())
     work = s.base / ("ns-%d" % time.monotonic_ns())

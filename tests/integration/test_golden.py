@@ -128,7 +128,7 @@ def test_golden_store_reads(ragstore_bin, tmp_path, version):
 
 def test_golden_store_exists():
     assert VERSIONS, "no golden store under tests/golden/"
-    assert {p.name for p in VERSIONS} >= {"v1", "v2", "v2-chunked"}, VERSIONS
+    assert {p.name for p in VERSIONS} >= {"v1", "v2", "v2-chunked", "v2-usage"}, VERSIONS
 
 
 def test_golden_chunked_layout(tmp_path):
@@ -181,6 +181,52 @@ def test_golden_chunked_ranges(ragstore_bin, tmp_path):
                 off = rnd.randrange(len(data) + 1) if data else 0
                 n = rnd.randint(1, 3 * rsutil.V2_CHUNK)
                 assert rsutil.pread_direct(p, off, n) == data[off:off + n], (rel, off, n)
+        assert error_entries(mnt) == []
+    finally:
+        problems = rsutil.unmount(mnt, pids or rsutil.daemon_pids(mnt))
+    assert not problems
+
+
+USAGE = GOLDEN / "v2-usage"
+
+
+def test_golden_usage_counts(ragstore_bin, tmp_path):
+    """v2-usage's headers record what their records are stored with: a
+    totals rebuild (the saved totals removed) counts the random file and
+    the mostly raw one as none, and an optimizer dry run under zstd:19
+    finds exactly the files with zstd records at another level."""
+    backing = golden_copy(USAGE, tmp_path / "copy")
+    (backing / "ragstore.stats").unlink()
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    cfg = tmp_path / "p.ini"
+    cfg.write_text("[defaults]\ncompression = zstd:19\n")
+    r = run([ragstore_bin, "mount", "--passfile", GOLDEN / "passphrase", "--config", cfg,
+             backing, mnt])
+    pids = rsutil.daemon_pids(mnt)
+    try:
+        assert r.returncode == 0, r.stderr
+        import json
+        import time
+        for _ in range(600):
+            st = json.loads((mnt / ".ragstore/stats").read_text())
+            if st["totals"]["state"] != "rebuilding":
+                break
+            time.sleep(0.1)
+        assert st["totals"]["state"] == "rebuilt", st["totals"]
+        files = {a: v["files"] for a, v in st["algorithms"].items()}
+        # none: random.gz, mixed.bin, empty; lz4: lz4.log; zstd: the rest
+        assert files == {"none": 3, "lz4": 1, "zlib": 0, "zstd": 4}, files
+        (mnt / ".ragstore/control").write_text("optimize --dry-run\n")
+        for _ in range(600):
+            o = json.loads((mnt / ".ragstore/stats").read_text())["optimize"]
+            if o["state"] == "done":
+                break
+            time.sleep(0.1)
+        # text.txt, big.txt, mixed.bin (a zstd:1 block), levels.txt (two
+        # levels); lz4.log has its own setting, text19.txt is at 19.
+        assert o["state"] == "done" and o["files_rewritten"] == 4, o
+        _check_manifest(mnt, USAGE / "manifest")
         assert error_entries(mnt) == []
     finally:
         problems = rsutil.unmount(mnt, pids or rsutil.daemon_pids(mnt))

@@ -317,6 +317,13 @@ static void test_malformed_slot(int cipher)
 		{ 3, 72, 4, 64 },                   /* index length of an inline file */
 		{ 3, 76, 4, 1 },                    /* reserved */
 		{ FH2_INLINE_ENTS + 1, 60, 4, 1 },  /* inline entries with an index */
+		{ 3, 448, 1, 2 },                   /* usage: unknown form */
+		{ 3, 449, 1, 1 },                   /* no usage, yet a main algorithm */
+		{ 3, 452, 1, 1 },                   /* padding */
+		{ 3, 471, 1, 1 },
+		{ 3, 448, 2, 0x0401 },              /* main algorithm unknown */
+		{ 3, 448, 3, 0x0a0001 },            /* zlib level 10 */
+		{ 3, 448, 4, 0x14000001 },          /* zstd level 20 */
 	};
 	struct crypto_key *k = key_for(cipher, 9);
 	static struct file_header h, g;
@@ -358,6 +365,77 @@ static void test_peek(int cipher)
 	memset(slot, 0, sizeof(slot));
 	CHECK(!fh2_is_v2(slot));
 	CHECK_EQ(fh2_peek(slot, &gen, &size), -ENOENT);
+	crypto_key_free(k);
+}
+
+/* The usage summary (bytes 448-451): what fh2_usage_of makes of the
+ * entries round trips; headers without it (older releases) count under
+ * their setting and take its level for its algorithm. */
+static void test_usage(int cipher)
+{
+	struct crypto_key *k = key_for(cipher, 11);
+	static struct file_header h, g;
+	struct fh2_extra x, y;
+	uint8_t slot[FH2_SLOT];
+	uint64_t blocks[4] = { 0, 2, 0, 5 }, stored[4] = { 0, 100, 0, 100 };
+
+	/* The rule: most stored bytes, the lower id on a tie, none without. */
+	CHECK_EQ(fh2_main_algo(blocks, stored), CODEC_LZ4);
+	stored[3] = 101;
+	CHECK_EQ(fh2_main_algo(blocks, stored), CODEC_ZSTD);
+	memset(blocks, 0, sizeof(blocks));
+	CHECK_EQ(fh2_main_algo(blocks, stored), CODEC_NONE);
+	for (uint32_t n = 0; n <= FH2_INLINE_ENTS + 1; n++) {
+		/* Even entries raw (whole blocks), odd ones zstd:19 (half). */
+		make_file(&h, &x, n, 65536);
+		for (uint32_t i = 0; i < n; i++)
+			ents[i].level = ents[i].algo == CODEC_ZSTD ? 19 : 0;
+		fh2_usage_of(ents, n, &x);
+		CHECK_EQ(x.usage, 1);
+		CHECK_EQ(x.main_algo, CODEC_NONE);
+		CHECK_EQ(x.level[CODEC_ZSTD], n > 1 ? 19 : 0);
+		CHECK_EQ(x.level[CODEC_ZLIB], 0);
+		CHECK_EQ(seal_file(k, &h, &x, slot), 0);
+		CHECK_EQ(open_file(k, slot, &g, &y), 0);
+		CHECK_EQ(y.usage, 1);
+		CHECK_EQ(y.main_algo, CODEC_NONE);
+		CHECK_EQ(y.level[CODEC_ZSTD], x.level[CODEC_ZSTD]);
+		CHECK_EQ(fh2_acct_algo(&g, &y), CODEC_NONE);
+		CHECK_EQ(fh2_peek_acct_algo(slot), CODEC_NONE);
+		fh2_levels_apply(&g, &y, got, n);
+		for (uint32_t i = 0; i < n; i++)
+			CHECK_EQ(got[i].level, ents[i].level);
+	}
+	/* Mostly zstd, at two levels: main zstd, level not known. */
+	make_file(&h, &x, 4, 65536);
+	ents[0].algo = ents[2].algo = CODEC_ZSTD;
+	ents[0].stored = ents[2].stored = 1000;
+	for (int i = 0; i < 4; i++)
+		ents[i].level = i == 3 ? 3 : 19;
+	fh2_usage_of(ents, 4, &x);
+	CHECK_EQ(x.main_algo, CODEC_ZSTD);
+	CHECK_EQ(x.level[CODEC_ZSTD], FH2_LEVEL_UNKNOWN);
+	CHECK_EQ(seal_file(k, &h, &x, slot), 0);
+	CHECK_EQ(open_file(k, slot, &g, &y), 0);
+	CHECK_EQ(fh2_peek_acct_algo(slot), CODEC_ZSTD);
+	fh2_levels_apply(&g, &y, got, 4);
+	CHECK_EQ(got[1].level, FH2_LEVEL_UNKNOWN);
+	/* A header of an older release: no summary, the setting (zstd:3)
+	 * counts, and its records are taken to be zstd:3. */
+	make_file(&h, &x, 3, 65536);
+	CHECK_EQ(seal_file(k, &h, &x, slot), 0);
+	for (int i = 448; i < 472; i++)
+		CHECK_EQ(slot[i], 0);
+	CHECK_EQ(open_file(k, slot, &g, &y), 0);
+	CHECK_EQ(y.usage, 0);
+	CHECK_EQ(fh2_acct_algo(&g, &y), CODEC_ZSTD);
+	CHECK_EQ(fh2_peek_acct_algo(slot), CODEC_ZSTD);
+	fh2_levels_apply(&g, &y, got, 3);
+	CHECK_EQ(got[0].level, 0);
+	CHECK_EQ(got[1].level, 3);
+	g.codec.algo = CODEC_ZLIB;
+	fh2_levels_apply(&g, &y, got, 3);
+	CHECK_EQ(got[1].level, FH2_LEVEL_UNKNOWN);
 	crypto_key_free(k);
 }
 
@@ -590,6 +668,7 @@ int main(void)
 		test_bad_entries(ciphers[i]);
 		test_malformed_slot(ciphers[i]);
 		test_peek(ciphers[i]);
+		test_usage(ciphers[i]);
 		test_record_roundtrip(ciphers[i]);
 		test_record_tamper(ciphers[i]);
 		test_chunked(ciphers[i]);

@@ -566,10 +566,11 @@ static void test_setattr(struct store *s)
 	CHECK_EQ(st.st_mode & 07777, 0600);
 	CHECK_EQ(st.st_mtim.tv_sec, 3000);
 	CHECK_EQ(st.st_atim.tv_sec, 1000);
-	CHECK_EQ(totals(s).logical, t0.logical + 10);
 	want.st_size = -1;
 	CHECK_EQ(ns_setattr(s, in, f, &want, NS_SET_SIZE, &st), -EINVAL);
 	ofile_release(s, f);
+	/* The totals follow the header, written at the last close. */
+	CHECK_EQ(totals(s).logical, t0.logical + 10);
 	CHECK_EQ(ns_unlink(s, root, "sa"), 0);
 	CHECK_EQ(totals(s).logical, t0.logical);
 }
