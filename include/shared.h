@@ -58,6 +58,19 @@ void shared_leave(struct store *s, struct ofile *f);
 int shared_open_begin(struct store *s, int fd);
 void shared_open_end(struct store *s, int fd);
 
+/* Name locks: a creation of name in directory dirfd (mkdir) runs under a
+ * write lock that every daemon sees, on a byte of BACKING/ragstore.lock
+ * chosen from the directory's inode number and the name (bytes 2^32 and
+ * up, apart from the totals' locks of stats_shared.c), so that two
+ * daemons never make one name at the same instant: a GlusterFS client
+ * racing another's mkdir of the same name can lose the directory
+ * altogether.  shared_names_open opens the file at mount (0 or -errno;
+ * without it nothing is locked); shared_name_lock returns the byte it
+ * locked (pass it to shared_name_unlock) or -1 when nothing is locked. */
+int shared_names_open(struct store *s, const char *backing);
+long long shared_name_lock(struct store *s, int dirfd, const char *name);
+void shared_name_unlock(struct store *s, long long byte);
+
 /* flock(2) of a file handle on regular file in: op is LOCK_SH, LOCK_EX or
  * LOCK_UN, with LOCK_NB.  *lockfd is the handle's own descriptor of the
  * backing file (-1 until the first call opens it; the caller closes it

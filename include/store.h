@@ -63,6 +63,8 @@ struct store {
 	int shared;                /* -o shared: other daemons may mount the
 				      store at once (shared.h, docs/SHARED.md);
 				      set at open, never changed */
+	int shlockfd;              /* shared mode: BACKING/ragstore.lock, for
+				      the name locks of shared.h; -1 if none */
 };
 
 /* The cache behind pathmap.c (created and freed with the store). */

@@ -421,10 +421,13 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	struct stat st;
 	struct ofile *f;
 	struct file_header *h = malloc(sizeof(*h));
+	/* Shared mode: one daemon at a time makes this name (shared.h). */
+	long long lk = s->shared ? shared_name_lock(s, dirfd, name) : -1;
 	int fd = h ? create_tmpfile(s, dirfd, name, mode, uid, gid, lay, h, &st) : -ENOMEM;
 
 	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
 		fd = create_direct(s, dirfd, name, mode, uid, gid, lay, h, &st);
+	shared_name_unlock(s, lk);
 	if (fd == -EEXIST && !exclusive) {
 		free(h);
 		return ofile_open(s, dirfd, name, out);

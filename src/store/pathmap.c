@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "log.h"
+#include "shared.h"
 #include "stats.h"
 #include "util.h"
 
@@ -208,7 +209,27 @@ static void tmp_name(char *out)
 	util_hex_encode(rnd, sizeof(rnd), out + 4);
 }
 
+/* Shared mode: under the name lock (shared.h). */
+static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t mode);
+
 int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mode)
+{
+	long long lk;
+	int r;
+
+	if (!s->shared)
+		return mkdir_one(s, dirfd, bn, mode);
+	lk = shared_name_lock(s, dirfd, bn->leaf);
+	/* What another daemon made is not made again: a mkdir that fails
+	 * with EEXIST on a GlusterFS server can leave the clients' handle of
+	 * the existing directory stale for a moment. */
+	r = backend_fstatat(s->be, dirfd, bn->leaf, &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW);
+	r = r == 0 ? -EEXIST : r == -ENOENT ? mkdir_one(s, dirfd, bn, mode) : r;
+	shared_name_unlock(s, lk);
+	return r;
+}
+
+static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t mode)
 {
 	uint8_t file[NAME_DIRIV_SIZE];
 	char tmp[32];

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -150,6 +151,44 @@ int shared_open_begin(struct store *s, int fd)
 void shared_open_end(struct store *s, int fd)
 {
 	backend_ofdlock(s->be, fd, F_UNLCK, SHARED_LOCK_CONTENT, 1, 0);
+}
+
+int shared_names_open(struct store *s, const char *backing)
+{
+	char path[4096];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/ragstore.lock", backing) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = backend_openat(s->be, AT_FDCWD, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_msg(LOG_LVL_WARN, "%s: %s; creations are not locked between daemons", path,
+			strerror(-fd));
+		return fd;
+	}
+	s->shlockfd = fd;
+	return 0;
+}
+
+long long shared_name_lock(struct store *s, int dirfd, const char *name)
+{
+	struct stat st;
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+	long long byte;
+
+	if (s->shlockfd < 0 || backend_fstat(s->be, dirfd, &st) < 0)
+		return -1;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h ^= (uint64_t)st.st_ino * 0x9e3779b97f4a7c15ULL;
+	byte = (1LL << 32) + (long long)(h % (1ULL << 40));
+	return backend_ofdlock(s->be, s->shlockfd, F_WRLCK, byte, 1, 1) == 0 ? byte : -1;
+}
+
+void shared_name_unlock(struct store *s, long long byte)
+{
+	if (byte >= 0)
+		backend_ofdlock(s->be, s->shlockfd, F_UNLCK, byte, 1, 0);
 }
 
 /* A descriptor of regular file in of its own (a new open file

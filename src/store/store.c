@@ -18,6 +18,7 @@
 #include "bcache.h"
 #include "crypto.h"
 #include "inode.h"
+#include "shared.h"
 #include "keycheck.h"
 #include "keyfile.h"
 #include "log.h"
@@ -405,6 +406,7 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 	char root[PATH_MAX];
 	int r;
 
+	s->shlockfd = -1;
 	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root)) {
 		snprintf(err, errlen, "%s: path too long", backing);
 		return -ENAMETOOLONG;
@@ -447,6 +449,8 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 		return -ENOMEM;
 	}
 	stats_use_backend(s->stats, s->be);
+	if (s->shared)
+		shared_names_open(s, backing); /* without it, names are not locked */
 	return 0;
 }
 
@@ -726,6 +730,8 @@ void store_close(struct store *s)
 	inode_table_free(s->inodes);
 	if (s->be && s->rootfd >= 0)
 		backend_close(s->be, s->rootfd);
+	if (s->be && s->shared && s->shlockfd >= 0)
+		backend_close(s->be, s->shlockfd);
 	crypto_key_free(s->key);
 	sodium_free(s->names);
 	pathmap_cache_free(s->dirivs);

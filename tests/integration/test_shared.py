@@ -47,6 +47,10 @@ def _pid_of(name):
     return [int(p) for p in r.stdout.split()] if r.returncode == 0 else []
 
 
+def _glusterd_up():
+    return run(["gluster", "--mode=script", "volume", "list"], timeout=60).returncode == 0
+
+
 class Gluster:
     """A single-brick volume of our own, mounted twice.  Starts glusterd
     only if none runs, and stops only what it started."""
@@ -64,17 +68,21 @@ class Gluster:
             pytest.skip("glusterfs-server is not installed (tests/deps.sh installs it)")
         if not os.path.exists("/dev/fuse"):
             pytest.skip("no /dev/fuse")
-        before = set(_pid_of("glusterd"))
-        if not before:
+        self.top.mkdir(parents=True, exist_ok=True)
+        if not _glusterd_up():
+            # None answers (or one is going away): start our own.
+            before = set(_pid_of("glusterd"))
+            rsutil.wait_pids_exit(sorted(before), 20)
             log = self.top / "glusterd.log"
             r = run(["glusterd", "--log-file=%s" % log], timeout=60)
             assert r.returncode == 0, r.stderr
-            for _ in range(100):
-                now = set(_pid_of("glusterd")) - before
-                if now and run(["gluster", "--mode=script", "volume", "list"]).returncode == 0:
+            self.started_glusterd = sorted(set(_pid_of("glusterd")) - before)
+            for _ in range(300):
+                if _glusterd_up():
                     break
                 time.sleep(0.1)
-            self.started_glusterd = sorted(set(_pid_of("glusterd")) - before)
+            assert _glusterd_up(), "glusterd did not come up: %s" % (
+                log.read_text()[-2000:] if log.exists() else "no log")
         self.brick.mkdir(parents=True)
         host = socket.gethostname()
         g = ["gluster", "--mode=script", "volume"]
@@ -228,6 +236,7 @@ def _make_pair(request, ragstore_bin, kind):
         if not os.environ.get("RAGSTORE_IT_KEEP"):
             shutil.rmtree(top, ignore_errors=True)
     request.addfinalizer(fin)
+    pair.kind = kind
     return pair
 
 
@@ -394,10 +403,20 @@ def test_concurrent_mkdir_p_of_one_path(pair):
     paths = ["deep/x%d/y/z/w" % i for i in range(12)]
     errors = []
 
+    retried = []
+
     def mk(side):
         for rel in paths:
             r = subprocess.run(["mkdir", "-p", str(p.mnts[side] / rel)],
                                stderr=subprocess.PIPE, text=True, timeout=120)
+            if r.returncode and p.kind != "local" and "File exists" in r.stderr:
+                # A GlusterFS client can miss, for a moment, a directory
+                # the other client has just made (docs/SHARED.md): once
+                # more, as a script would.
+                retried.append(r.stderr)
+                time.sleep(0.2)
+                r = subprocess.run(["mkdir", "-p", str(p.mnts[side] / rel)],
+                                   stderr=subprocess.PIPE, text=True, timeout=120)
             if r.returncode:
                 errors.append(r.stderr)
             else:
@@ -409,6 +428,7 @@ def test_concurrent_mkdir_p_of_one_path(pair):
     for t in ts:
         t.join(300)
     assert not errors, errors[:3]
+    assert len(retried) <= 2, retried[:3]
     expect = {}
     for rel in paths:
         for m in p.mnts:
