@@ -1,12 +1,15 @@
 # ragstore - compressed, encrypted FUSE filesystem.
 #   make          build ./ragstore
 #   make check    install missing Debian packages, build, run every test
-#                 (unit, a short fuzz smoke run, integration)
+#                 (unit, a short fuzz smoke run, integration, and the mount
+#                 tests again with BACKING on GlusterFS and on sshfs)
 #   make check SANITIZE=address,undefined   (or SANITIZE=thread) the same
 #                 suites on a build with that sanitizer (docs/HARDENING.md)
 #   make fuzz     run every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make demo     install missing packages, build, mount a demo store
 #   make bench    benchmarks against a plain directory and gocryptfs
+#   make bench BACKING=glusterfs   ragstore beside gocryptfs, both with
+#                 BACKING on one GlusterFS volume (docs/BACKING.md)
 CC      ?= cc
 PKGS    := fuse3 zlib liblz4 libsodium inih libzstd
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -36,7 +39,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)%)
 HEADERS := $(wildcard include/*.h src/*/*.h)
 
-.PHONY: all deps check unit unit-tsan integration demo bench clean man fuzz fuzz-build fuzz-smoke
+.PHONY: all deps check unit unit-tsan integration integration-backing demo bench clean man \
+	fuzz fuzz-build fuzz-smoke
 
 all: $(B)ragstore
 
@@ -66,6 +70,10 @@ unit: $(UNIT_BIN)
 
 integration: ragstore
 	@sh tests/integration/run.sh
+
+# The mount tests with BACKING on GlusterFS and on sshfs (docs/BACKING.md).
+integration-backing: ragstore
+	@sh tests/integration/backing.sh
 else
 unit: $(UNIT_BIN)
 	@sh tests/sanitize.sh $(B) sh tests/unit/run.sh $(UNIT_BIN)
@@ -74,13 +82,16 @@ integration: $(B)ragstore
 	@RAGSTORE_BIN=$(B)ragstore sh tests/sanitize.sh $(B) sh tests/integration/run.sh
 endif
 
-# The fuzz smoke run needs clang; a sanitizer run has its own checks.
+# The fuzz smoke run needs clang; a sanitizer run has its own checks.  The
+# backing filesystem variants run in the plain build only (the time budget
+# of CI; docs/BACKING.md).
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(if $(SANITIZE),,$(MAKE) unit-tsan)
 	$(if $(SANITIZE),,$(MAKE) fuzz-smoke)
 	$(MAKE) integration
+	$(if $(SANITIZE),,$(MAKE) integration-backing)
 
 # Part of make check: the data path's concurrency test (many threads, an
 # exact model) built with ThreadSanitizer, in build/san-thread/.
@@ -92,9 +103,10 @@ demo: deps
 	$(MAKE) all
 	@sh tests/demo.sh
 
+BACKING ?=
 bench: deps
 	$(MAKE) all
-	@sh bench/run.sh
+	@$(if $(BACKING),/usr/bin/python3 bench/backing.py $(BACKING),sh bench/run.sh)
 
 clean:
 	rm -f ragstore libragstore.a $(LIB_OBJ) $(FS_OBJ) $(UNIT_BIN)

@@ -81,15 +81,15 @@ struct backend_ops {
 	/* flock(2).  The memory backend never blocks: a conflicting lock
 	 * fails with -EWOULDBLOCK even without LOCK_NB. */
 	int (*flock)(struct backend *be, int fd, int op);
-	/* An open-file-description lock (fcntl F_OFD_SETLK, or F_OFD_SETLKW
-	 * with wait set) of type F_RDLCK, F_WRLCK or F_UNLCK on bytes
-	 * [start, start+len) of fd: shared mode's locks across daemons
-	 * (shared.h).  The memory backend serves one process only and
-	 * grants every lock. */
-	int (*ofdlock)(struct backend *be, int fd, int type, off_t start, off_t len, int wait);
+	/* fcntl(2) F_OFD_SETLK, or F_OFD_SETLKW when wait is set: a record
+	 * lock of the open file description, of type F_RDLCK, F_WRLCK or
+	 * F_UNLCK over len bytes from start (len 0: to the end of the file and
+	 * beyond).  -EAGAIN when another holds a conflicting lock; -ENOSYS
+	 * where the backend has no record locks (the memory backend). */
+	int (*setlk)(struct backend *be, int fd, int type, off_t start, off_t len, int wait);
 	/* 1 if a lock of type on [start, start+len) would conflict with one
 	 * held through another open file description (F_OFD_GETLK), 0 if
-	 * not.  Always 0 for the memory backend. */
+	 * not: shared mode (shared.h).  Always 0 for the memory backend. */
 	int (*ofdtest)(struct backend *be, int fd, int type, off_t start, off_t len);
 
 	int (*mkdirat)(struct backend *be, int dirfd, const char *name, mode_t mode);
@@ -278,10 +278,10 @@ static inline int backend_flock(struct backend *be, int fd, int op)
 	return be->ops->flock(be, fd, op);
 }
 
-static inline int backend_ofdlock(struct backend *be, int fd, int type, off_t start,
-				  off_t len, int wait)
+static inline int backend_setlk(struct backend *be, int fd, int type, off_t start, off_t len,
+				int wait)
 {
-	return be->ops->ofdlock(be, fd, type, start, len, wait);
+	return be->ops->setlk(be, fd, type, start, len, wait);
 }
 
 static inline int backend_ofdtest(struct backend *be, int fd, int type, off_t start, off_t len)

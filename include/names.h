@@ -64,6 +64,11 @@ void name_long(const char *enc, size_t enclen, char *entry, char *side);
 /* 1 if a backing name is ours rather than an encrypted user name: the
  * directory value file, a long-name side file, a temporary. */
 int name_is_internal(const char *bname);
+/* A fresh random temporary name, ".tmp" and 16 hex digits (internal: never
+ * listed; fsck removes one that a crash left), into out, which holds
+ * NAME_TMP_LEN bytes. */
+#define NAME_TMP_LEN 21
+void name_tmp(char *out);
 /* 1 if a backing name is a long-name entry. */
 int name_is_long(const char *bname);
 

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "descriptor.h"
+#include "probe.h"
 
 #define STORE_ROOT "root"
 
@@ -65,6 +66,8 @@ struct store {
 				      set at open, never changed */
 	int shlockfd;              /* shared mode: BACKING/ragstore.lock, for
 				      the name locks of shared.h; -1 if none */
+	struct probe probe;        /* what the backing filesystem supports,
+				      found at open (probe.h, fallback.h) */
 };
 
 /* The cache behind pathmap.c (created and freed with the store). */
@@ -94,6 +97,13 @@ void store_set_policies(struct store *s, struct policy_set *ps);
 
 /* The policy of the file at path in the mount ("/a/b"); never NULL. */
 const struct policy *store_policy(const struct store *s, const char *path);
+
+/* Find out what the backing filesystem supports (probe.h) into s->probe,
+ * which the store's fallbacks follow (fallback.h, docs/BACKING.md).  A
+ * mount and fsck --repair call it before changing anything; until then (and
+ * when probing fails: a warning is logged) every feature is assumed, so a
+ * store_open alone writes nothing.  Returns 0 or -errno. */
+int store_probe(struct store *s);
 
 /* Raise the descriptor of a store opened at an older version to
  * DESC_VERSION (once; rewrites ragstore.conf), before the first file that

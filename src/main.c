@@ -22,9 +22,12 @@
 #include "cli/masterkey.h"
 #include "cli/passphrase.h"
 #include "cli/unlock.h"
+#include "backend.h"
 #include "crypto.h"
 #include "log.h"
+#include "probe.h"
 #include "store.h"
+#include "strbuf.h"
 #include "util.h"
 
 #define RAGSTORE_VERSION "0.1.0"
@@ -199,6 +202,28 @@ static int cmd_passwd(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* What the filesystem holding backing supports, probed now (probe.h), in a
+ * scratch directory at its top; a BACKING that cannot be written is
+ * reported as not probed. */
+static void info_probe(const char *backing)
+{
+	struct backend *be = backend_posix();
+	struct strbuf sb = STRBUF_INIT(16384);
+	struct probe p;
+	int fd = backend_openat(be, AT_FDCWD, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+
+	probe_assume_all(&p);
+	if (fd >= 0) {
+		probe_run(be, fd, &p);
+		backend_close(be, fd);
+	}
+	printf("backing filesystem (probed now; fallbacks in docs/BACKING.md):\n");
+	probe_render(&p, &sb, "  ");
+	if (!sb.err && sb.p)
+		fputs(sb.p, stdout);
+	free(sb.p);
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	struct store_desc d;
@@ -232,6 +257,7 @@ static int cmd_info(int argc, char **argv)
 		printf("kdf:             argon2id, opslimit %llu, memlimit %llu MiB\n",
 		       (unsigned long long)d.kdf_ops, (unsigned long long)(d.kdf_mem >> 20));
 	crypto_wipe(&d, sizeof(d));
+	info_probe(argv[1]);
 	return EXIT_OK;
 }
 

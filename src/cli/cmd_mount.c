@@ -231,6 +231,8 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 	unsigned char code;
 	int r = unlock_open(backing, u, &s);
 
+	if (r == EXIT_OK)
+		store_probe(s);
 	if (r == EXIT_OK && m->cache_set && store_set_cache(s, (size_t)m->cache_bytes) < 0) {
 		log_msg(LOG_LVL_ERROR, "cannot allocate a block cache of %llu bytes",
 			(unsigned long long)m->cache_bytes);

@@ -92,7 +92,11 @@ const char help_passwd[] =
 
 const char help_info[] =
 	"usage: ragstore info BACKING\n"
-	"Print the store's settings (no secrets).\n";
+	"Print the store's settings (no secrets), then what the filesystem holding\n"
+	"BACKING supports (O_TMPFILE, renameat2 flags, user xattrs, holes, locks,\n"
+	"time granularity, links, FIFOs), probed now in a scratch directory it\n"
+	"removes, with the fallback used for each missing feature\n"
+	"(docs/BACKING.md).  No passphrase is needed.\n";
 
 
 int help_cmd(int argc, char **argv)

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util.h"
+
 #define PAD 16
 
 static void name_tag(const struct name_keys *k, const uint8_t *iv,
@@ -93,6 +95,15 @@ int name_is_internal(const char *bname)
 {
 	return bname[0] == '.' && !name_is_long(bname) &&
 	       strcmp(bname, ".") && strcmp(bname, "..");
+}
+
+void name_tmp(char *out)
+{
+	uint8_t rnd[8];
+
+	crypto_random(rnd, sizeof(rnd));
+	memcpy(out, ".tmp", 4);
+	util_hex_encode(rnd, sizeof(rnd), out + 4);
 }
 
 int name_is_long(const char *bname)

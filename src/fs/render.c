@@ -13,6 +13,7 @@
 #include "mountinfo.h"
 #include "log.h"
 #include "policy.h"
+#include "probe.h"
 
 /* The members of a JSON object of one count per operation class. */
 static void render_op_counts(struct strbuf *sb, const uint64_t count[STATS_OP_COUNT])
@@ -438,6 +439,9 @@ void render_config(const struct store *s, struct strbuf *sb)
 		strbuf_printf(sb, "kdf_ops = %" PRIu64 "\n", d->kdf_ops);
 		strbuf_printf(sb, "kdf_mem = %" PRIu64 "\n", d->kdf_mem);
 	}
+	strbuf_printf(sb, "\n[backing]\n# what the backing filesystem supports, probed at mount "
+		      "(docs/BACKING.md)\n");
+	probe_render(&s->probe, sb, "");
 	strbuf_printf(sb, "\n[mount]\n");
 	strbuf_printf(sb, "shared = %s\n", s->shared ? "yes" : "no");
 	if (s->shared)

@@ -1040,25 +1040,17 @@ out:
 }
 
 /* One process, so no other open file description of another daemon can
- * hold a lock: every shared-mode lock is granted (on a valid descriptor). */
-static int mem_ofdlock(struct backend *be, int fd, int type, off_t start, off_t len, int wait)
+ * hold a lock: nothing ever conflicts (on a valid descriptor). */
+static int mem_ofdtest(struct backend *be, int fd, int type, off_t start, off_t len)
 {
 	struct mem *m = mem_of(be);
 	struct mfile *f;
 	int r;
 
-	(void)start;
-	(void)len;
-	(void)wait;
 	pthread_mutex_lock(&m->mu);
 	r = file_io(m, fd, &f);
 	pthread_mutex_unlock(&m->mu);
-	return r < 0 ? r : type == F_RDLCK || type == F_WRLCK || type == F_UNLCK ? 0 : -EINVAL;
-}
-
-static int mem_ofdtest(struct backend *be, int fd, int type, off_t start, off_t len)
-{
-	return mem_ofdlock(be, fd, type, start, len, 0);
+	return r < 0 ? r : 0;
 }
 
 static int mem_flock(struct backend *be, int fd, int op)
@@ -1110,6 +1102,12 @@ static int make_at(struct mem *m, int dirfd, const char *name, mode_t mode,
 	int r = at_new(m, dirfd, name, &w);
 
 	return r < 0 ? r : node_make(m, w.dir, w.last, mode, out);
+}
+
+/* No record locks: a store on this backend uses flock, as on Linux. */
+static int mem_setlk(struct backend *be, int fd, int type, off_t start, off_t len, int wait)
+{
+	return -ENOSYS;
 }
 
 static int mem_mkdirat(struct backend *be, int dirfd, const char *name, mode_t mode)
@@ -1822,7 +1820,7 @@ static const struct backend_ops mem_ops = {
 	.fallocate = mem_fallocate,
 	.fadvise = mem_fadvise,
 	.flock = mem_flock,
-	.ofdlock = mem_ofdlock,
+	.setlk = mem_setlk,
 	.ofdtest = mem_ofdtest,
 	.mkdirat = mem_mkdirat,
 	.mknodat = mem_mknodat,

@@ -113,16 +113,18 @@ static int px_flock(struct backend *be, int fd, int op)
 	return ret(flock(fd, op));
 }
 
-static int px_ofdlock(struct backend *be, int fd, int type, off_t start, off_t len, int wait)
+static int px_setlk(struct backend *be, int fd, int type, off_t start, off_t len, int wait)
 {
 	struct flock fl = { .l_type = (short)type, .l_whence = SEEK_SET, .l_start = start,
 			    .l_len = len };
+
 	int r;
 
+	/* A wait interrupted by a signal is not a failure to lock. */
 	do
 		r = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
 	while (r < 0 && errno == EINTR && wait);
-	return r < 0 ? (errno == EACCES ? -EAGAIN : -errno) : 0;
+	return ret(r);
 }
 
 static int px_ofdtest(struct backend *be, int fd, int type, off_t start, off_t len)
@@ -307,7 +309,7 @@ static const struct backend_ops posix_ops = {
 	.fallocate = px_fallocate,
 	.fadvise = px_fadvise,
 	.flock = px_flock,
-	.ofdlock = px_ofdlock,
+	.setlk = px_setlk,
 	.ofdtest = px_ofdtest,
 	.mkdirat = px_mkdirat,
 	.mknodat = px_mknodat,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "names.h"
 #include "util.h"
 
 ssize_t backfile_read(struct backend *be, int dfd, const char *name, void *buf, size_t cap)
@@ -23,13 +24,10 @@ ssize_t backfile_read(struct backend *be, int dfd, const char *name, void *buf, 
 int backfile_replace(struct backend *be, int dfd, const char *name, const void *data,
 		     size_t len, mode_t mode)
 {
-	uint8_t rnd[8];
-	char tmp[24];
+	char tmp[NAME_TMP_LEN];
 	int fd, r;
 
-	crypto_random(rnd, sizeof(rnd));
-	memcpy(tmp, ".tmp", 4);
-	util_hex_encode(rnd, sizeof(rnd), tmp + 4);
+	name_tmp(tmp);
 	fd = backend_openat(be, dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    mode);
 	if (fd < 0)

@@ -24,7 +24,9 @@
 
 #include "backend.h"
 #include "backfile.h"
+#include "fallback.h"
 #include "names.h"
+#include "probe.h"
 #include "stats.h"
 
 #define STATS_FILE "ragstore.stats"
@@ -139,7 +141,8 @@ static int fsck_error(void *arg, const char *path, int r)
 /* ---- BACKING itself ----------------------------------------------------- */
 
 /* Leftovers at the top of BACKING: temporaries of the descriptor and of the
- * totals file that a crash left behind. */
+ * totals file that a crash left behind, and the scratch directory of a
+ * backing filesystem probe that was killed (probe.h). */
 static int check_top(struct fsck *k)
 {
 	struct backend *be = k->s->be;
@@ -157,6 +160,10 @@ static int check_top(struct fsck *k)
 			fsck_repairable(k, nm, k->o->repair ?
 				   backend_unlinkat(be, backend_dirfd(be, d), nm, 0) : 0,
 				   "leftover temporary file of an interrupted update");
+		else if (probe_is_scratch(nm))
+			fsck_repairable(k, nm, k->o->repair ?
+				   probe_remove_scratch(be, backend_dirfd(be, d), nm) : 0,
+				   "leftover scratch directory of an interrupted probe");
 	}
 	backend_closedir(be, d);
 	return 0;
@@ -331,6 +338,10 @@ int fsck_run(struct store *s, const struct fsck_opts *o, struct fsck_summary *su
 		fsck_progress(&k);
 	}
 	r = check_top(&k);
+	/* A repair's renames follow the backing filesystem's fallbacks
+	 * (fallback.h); a check writes nothing, so it does not probe. */
+	if (r == 0 && o->repair)
+		store_probe(s);
 	if (r == 0)
 		r = fsck_xattrs_list(&k);
 	if (r == 0) {
@@ -366,9 +377,9 @@ int fsck_busy(const char *backing)
 	fd = backend_openat(be, AT_FDCWD, root, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd; /* store_open says what is wrong */
-	r = backend_flock(be, fd, LOCK_EX | LOCK_NB);
+	r = fallback_lock(be, fd, LOCK_EX | LOCK_NB);
 	if (r == 0)
-		backend_flock(be, fd, LOCK_UN);
+		fallback_lock(be, fd, LOCK_UN);
 	backend_close(be, fd);
 	return r == -EWOULDBLOCK ? 1 : r < 0 ? r : 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "fallback.h"
 #include "blockfmt.h"
 #include "fh2rec.h"
 #include "fh2.h"
@@ -385,7 +386,8 @@ void fsck_file_lost(struct fsck *k, const struct walk_entry *e, const uint8_t *c
 		char dst[80];
 
 		snprintf(dst, sizeof(dst), "../" FSCK_LOST_FOUND "/%s", name);
-		r = backend_renameat2(s->be, e->dfd, e->bname, s->rootfd, dst, RENAME_NOREPLACE);
+		r = fallback_renameat2(s->be, &s->probe, e->dfd, e->bname, s->rootfd, dst,
+				       RENAME_NOREPLACE);
 	}
 	if (r == 0 && name_is_long(e->bname)) {
 		char side[NAME_LONG_LEN + 1];

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "fallback.h"
 #include "backfile.h"
 #include "pathmap.h"
 #include "util.h"
@@ -162,8 +163,8 @@ static int lf_move(struct fsck *k, const struct move *m, char *out, size_t cap)
 		if (r == 0)
 			r = pathmap_side_write(s, k->lf_fd, &bn);
 		if (r == 0)
-			r = backend_renameat2(s->be, m->dfd, m->bname, k->lf_fd, bn.leaf,
-					      RENAME_NOREPLACE);
+			r = fallback_renameat2(s->be, &s->probe, m->dfd, m->bname, k->lf_fd,
+					       bn.leaf, RENAME_NOREPLACE);
 		if (r == -EEXIST) {
 			r = 0;
 			continue;

@@ -13,7 +13,7 @@
  * tree must not be walked to the end for a wrong one. */
 #define KEYCHECK_TRIES 8
 
-struct probe {
+struct keyprobe {
 	struct store *s;
 	int good;        /* something authenticated under the key */
 	int bad;         /* things that did not */
@@ -22,7 +22,7 @@ struct probe {
 
 static int probe_entry(void *arg, const struct walk_entry *e)
 {
-	struct probe *p = arg;
+	struct keyprobe *p = arg;
 	struct ofile *f;
 
 	if (e->type == WALK_BADNAME) {
@@ -45,7 +45,7 @@ static int probe_entry(void *arg, const struct walk_entry *e)
 
 static int probe_error(void *arg, const char *path, int r)
 {
-	struct probe *p = arg;
+	struct keyprobe *p = arg;
 
 	if (!strcmp(path, "/")) {
 		p->root_bad = 1;
@@ -57,7 +57,7 @@ static int probe_error(void *arg, const char *path, int r)
 
 int keycheck_run(struct store *s)
 {
-	struct probe p = { .s = s };
+	struct keyprobe p = { .s = s };
 	struct walk_ops ops = { .entry = probe_entry, .error = probe_error, .arg = &p };
 	int r = walk_tree(s, &ops);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "fallback.h"
 #include "fileheader.h"
 #include "log.h"
 #include "ofile.h"
@@ -226,10 +227,9 @@ static int setattr_at(struct store *s, int dirfd, const char *name, const struct
 	int r = 0;
 
 	if (what & (NS_SET_UID | NS_SET_GID))
-		r = backend_fchownat(s->be, dirfd, name,
-				     (what & NS_SET_UID) ? attr->st_uid : (uid_t)-1,
-				     (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1,
-				     AT_SYMLINK_NOFOLLOW);
+		r = fallback_lchown(s->be, &s->probe, dirfd, name,
+				    (what & NS_SET_UID) ? attr->st_uid : (uid_t)-1,
+				    (what & NS_SET_GID) ? attr->st_gid : (gid_t)-1);
 	if (r == 0 && (what & NS_SET_MODE))
 		r = backend_fchmodat(s->be, dirfd, name, attr->st_mode & 07777, 0);
 	if (r < 0)
@@ -319,7 +319,7 @@ static int chown_new(struct store *s, struct nsname *n, uid_t uid, gid_t gid)
 	new_owner(s, n->dirfd, &uid, &gid);
 	if (uid == (uid_t)-1 && gid == (gid_t)-1)
 		return 0;
-	return backend_fchownat(s->be, n->dirfd, n->bn.leaf, uid, gid, AT_SYMLINK_NOFOLLOW);
+	return fallback_lchown(s->be, &s->probe, n->dirfd, n->bn.leaf, uid, gid);
 }
 
 /* Making a name: resolve it, write a long name's side file, run make(),
@@ -453,7 +453,7 @@ int ns_link(struct store *s, struct inode *in, struct inode *dir, const char *na
 		goto out_ref;
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
 	if (r == 0)
-		r = backend_linkat(s->be, ref.dirfd, ref.name, n.dirfd, n.bn.leaf, 0);
+		r = fallback_linkat(s->be, &s->probe, ref.dirfd, ref.name, n.dirfd, n.bn.leaf);
 	if (r == 0) {
 		r = hand_out(s, &n, name, &got, st);
 		if (r == 0 && got != in)
@@ -552,7 +552,8 @@ static int exchange(struct store *s, struct nsname *a, struct nsname *b,
 		return r;
 	/* The entries keep their names (and side files); the objects behind
 	 * them swap. */
-	r = backend_renameat2(s->be, a->dirfd, a->bn.leaf, b->dirfd, b->bn.leaf, RENAME_EXCHANGE);
+	r = fallback_renameat2(s->be, &s->probe, a->dirfd, a->bn.leaf, b->dirfd, b->bn.leaf,
+			       RENAME_EXCHANGE);
 	if (r < 0)
 		return r;
 	inode_name_moved(s, ast->st_dev, ast->st_ino, a->dir, a->bn.leaf, b->dir, b->bn.leaf,
@@ -644,7 +645,8 @@ int ns_rename(struct store *s, struct inode *dir, const char *name, struct inode
 	if (r == 0)
 		r = pathmap_side_write(s, t.dirfd, &t.bn);
 	if (r == 0)
-		r = backend_renameat2(s->be, f.dirfd, f.bn.leaf, t.dirfd, t.bn.leaf, flags);
+		r = fallback_renameat2(s->be, &s->probe, f.dirfd, f.bn.leaf, t.dirfd,
+				       t.bn.leaf, flags);
 	if (r < 0) {
 		if (rp->prepared)
 			pathmap_replace_undo(s, t.dirfd, &t.bn, rp->aside);

@@ -1,7 +1,7 @@
-/* ofile.c - the open-file table, opening and creating files (v1 and v2),
- * v1 header I/O, and per-file metadata (times, compression, flags, the
- * totals at removal).  The size hint is in ofile_hint.c, v1 garbage
- * collection in ofile_gc.c, the v2 data path in v2*.c. */
+/* ofile.c - the open-file table, opening files (v1 and v2), v1 header I/O,
+ * and per-file metadata (times, compression, flags, the totals at removal).
+ * Creating files is in ofile_create.c, the size hint in ofile_hint.c, v1
+ * garbage collection in ofile_gc.c, the v2 data path in v2*.c. */
 #include "ofile_int.h"
 
 #include <errno.h>
@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "blockfmt.h"
+#include "fallback.h"
 #include "log.h"
 #include "policy.h"
 #include "shared.h"
@@ -45,7 +46,7 @@ static struct ofile **table_slot(struct ofile_table *t, dev_t dev, ino_t ino)
 	return p;
 }
 
-static void ofile_free(struct ofile *f)
+void ofile_free(struct ofile *f)
 {
 	free(f->wb);
 	free(f->path);
@@ -153,7 +154,7 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
 	return 0;
 }
 
-static struct ofile *ofile_new(struct backend *be, int fd, const struct stat *st)
+struct ofile *ofile_new(struct backend *be, int fd, const struct stat *st)
 {
 	struct ofile *f = calloc(1, sizeof(*f));
 
@@ -174,7 +175,7 @@ static struct ofile *ofile_new(struct backend *be, int fd, const struct stat *st
 
 /* Insert f, or take a reference on the entry another thread inserted for the
  * same inode first (then f is freed). */
-static struct ofile *table_insert(struct store *s, struct ofile *f)
+struct ofile *ofile_table_insert(struct store *s, struct ofile *f)
 {
 	struct ofile **p;
 	struct ofile *have;
@@ -298,164 +299,7 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 	f->size = f->hdr.size;
 	f->csize = f->hdr.size;
 	f->synced_nblk = ofile_nblocks(f->hdr.size, f->hdr.block_size);
-	*out = table_insert(s, f);
-	return 0;
-}
-
-/* Write a fresh header into slot 0 and zeros into slot 1, which shares its
- * 4 KiB block, so later header writes never need new space. */
-static int header_init(struct store *s, int fd, const struct ofile_layout *lay,
-		       struct file_header *out)
-{
-	struct file_header *h;
-	uint8_t buf[FH_AREA];
-	int r;
-
-	if (!s->v1_files) {
-		r = store_upgrade(s);
-		if (r == 0)
-			r = v2open_header_new(s, &lay->codec, lay->block_size, out, buf);
-		return r < 0 ? r : backend_pwrite_full(s->be, fd, buf, FH2_DATA_START, 0);
-	}
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	h->gen = 1;
-	crypto_random(h->file_id, FH_ID_LEN);
-	h->block_size = lay->block_size ? lay->block_size : s->desc.block_size;
-	h->codec = lay->codec;
-	memset(buf, 0, sizeof(buf));
-	r = fh_seal(s->key, h, buf);
-	free(h);
-	/* What a later open will read: decoded from the very bytes written. */
-	if (r == 0 && fh_open(s->key, buf + fh_slot_offset(0), out) < 0)
-		r = -EIO;
-	if (r == 0)
-		r = backend_pwrite_full(s->be, fd, buf, sizeof(buf), 0);
-	return r;
-}
-
-/* Header, owner and mode of a file being created; *st is its stat after.
- * The owner and mode are only set where the new file does not have them
- * already (the daemon's umask is 0, and a root daemon's files are root's). */
-static int new_file_setup(struct store *s, int fd, mode_t mode, uid_t uid, gid_t gid,
-			  const struct ofile_layout *lay, struct file_header *h,
-			  struct stat *st)
-{
-	int r = header_init(s, fd, lay, h), changed = 0;
-
-	if (r == 0)
-		r = backend_fstat(s->be, fd, st);
-	if (r == 0 && ((uid != (uid_t)-1 && uid != st->st_uid) ||
-		       (gid != (gid_t)-1 && gid != st->st_gid))) {
-		r = backend_fchown(s->be, fd, uid, gid);
-		changed = 1;
-	}
-	/* fchown clears setuid/setgid bits; put the requested mode back. */
-	if (r == 0 && (changed || (st->st_mode & 07777) != (mode & 07777))) {
-		r = backend_fchmod(s->be, fd, mode);
-		changed = 1;
-	}
-	if (r == 0 && changed)
-		r = backend_fstat(s->be, fd, st);
-	return r;
-}
-
-/* Create via an unnamed O_TMPFILE that is linked in only once its header is
- * written, so a crash never leaves a named file without a header. */
-static int create_tmpfile(struct store *s, int dirfd, const char *name, mode_t mode,
-			  uid_t uid, gid_t gid, const struct ofile_layout *lay,
-			  struct file_header *h, struct stat *st)
-{
-	const char *slash = strrchr(name, '/');
-	char dir[4096];
-	int fd, r;
-
-	if (slash) {
-		if ((size_t)(slash - name) >= sizeof(dir))
-			return -ENAMETOOLONG;
-		memcpy(dir, name, (size_t)(slash - name));
-		dir[slash - name] = '\0';
-		if (!dir[0])
-			strcpy(dir, "/");
-	} else {
-		strcpy(dir, ".");
-	}
-	fd = backend_openat(s->be, dirfd, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
-	if (fd < 0)
-		return fd;
-	r = new_file_setup(s, fd, mode, uid, gid, lay, h, st);
-	if (r == 0)
-		r = backend_linkfd(s->be, fd, dirfd, name);
-	if (r < 0) {
-		backend_close(s->be, fd);
-		return r;
-	}
-	return fd;
-}
-
-/* Fallback where O_TMPFILE is not supported by the backing filesystem. */
-static int create_direct(struct store *s, int dirfd, const char *name, mode_t mode,
-			 uid_t uid, gid_t gid, const struct ofile_layout *lay,
-			 struct file_header *h, struct stat *st)
-{
-	int fd = backend_openat(s->be, dirfd, name,
-				O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode);
-	int r;
-
-	if (fd < 0)
-		return fd;
-	r = new_file_setup(s, fd, mode, uid, gid, lay, h, st);
-	if (r < 0) {
-		backend_close(s->be, fd);
-		backend_unlinkat(s->be, dirfd, name, 0);
-		return r;
-	}
-	return fd;
-}
-
-int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
-		 uid_t uid, gid_t gid, const struct ofile_layout *lay,
-		 int exclusive, struct ofile **out)
-{
-	struct stat st;
-	struct ofile *f;
-	struct file_header *h = malloc(sizeof(*h));
-	/* Shared mode: one daemon at a time makes this name (shared.h). */
-	long long lk = s->shared ? shared_name_lock(s, dirfd, name) : -1;
-	int fd = h ? create_tmpfile(s, dirfd, name, mode, uid, gid, lay, h, &st) : -ENOMEM;
-
-	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
-		fd = create_direct(s, dirfd, name, mode, uid, gid, lay, h, &st);
-	shared_name_unlock(s, lk);
-	if (fd == -EEXIST && !exclusive) {
-		free(h);
-		return ofile_open(s, dirfd, name, out);
-	}
-	if (fd < 0) {
-		free(h);
-		return fd;
-	}
-	f = ofile_new(s->be, fd, &st);
-	if (!f) {
-		free(h);
-		backend_close(s->be, fd);
-		return -ENOMEM;
-	}
-	f->hdr = *h;
-	f->hdr_slot = 0;
-	free(h);
-	if (!s->v1_files && v2open_attach_new(f) < 0) {
-		/* The file exists and is valid (empty); only this open fails. */
-		ofile_free(f);
-		return -ENOMEM;
-	}
-	ofile_hint_write(f, &f->hdr);
-	f->size = 0;
-	f->csize = 0;
-	f->stored = (uint64_t)st.st_blocks * 512;
-	stats_file_delta(s->stats, ofile_acct_algo(f), 1, 0, (int64_t)f->stored);
-	*out = table_insert(s, f);
+	*out = ofile_table_insert(s, f);
 	return 0;
 }
 
@@ -575,7 +419,7 @@ int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct time
 	} else {
 		r = f ? ofile_wb_flush(s, f) : 0;
 		if (r == 0)
-			r = backend_utimensat(s->be, dirfd, rel, tv, AT_SYMLINK_NOFOLLOW);
+			r = fallback_lutimens(s->be, &s->probe, dirfd, rel, tv);
 	}
 	if (f) {
 		ofile_unlock(s, f);

@@ -68,6 +68,10 @@ int ofile_hint_check(struct ofile *f)
 	ssize_t n;
 
 	n = backend_fgetxattr(f->be, f->fd, HINT_XATTR, have, sizeof(have));
+	/* A backing filesystem without user attributes (probe.h): no hint,
+	 * and stat reads the header instead (ofile_stat_size). */
+	if (n == -ENOTSUP || n == -EOPNOTSUPP)
+		return 0;
 	if (f->v2) {
 		/* The generation a v2 hint names is one that was durable
 		 * (v2commit.c sync_done): a header older than that was put

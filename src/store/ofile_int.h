@@ -160,6 +160,13 @@ int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh
  * blocks become holes, partial ones are rewritten with zeros.  Takes the
  * content lock.  Returns 0 or -errno. */
 int ofile_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len);
+/* ofile.c, for ofile_create.c: a new entry for fd (owning it; NULL on
+ * allocation failure), its release, and its insertion into the table
+ * (which returns the entry another thread inserted first for the same
+ * inode, f then freed). */
+struct ofile *ofile_new(struct backend *be, int fd, const struct stat *st);
+void ofile_free(struct ofile *f);
+struct ofile *ofile_table_insert(struct store *s, struct ofile *f);
 
 /* Remember block range [start, end) for garbage collection. */
 void ofile_gc_add(struct ofile *f, uint64_t start, uint64_t end);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "fallback.h"
 #include "log.h"
 #include "shared.h"
 #include "stats.h"
@@ -198,17 +199,6 @@ static int write_iv(struct backend *be, int dirfd, const char *name, const uint8
 	return r;
 }
 
-/* A fresh hidden name for a directory on its way out (or in: see
- * pathmap_mkdir); out holds at least 32 bytes. */
-static void tmp_name(char *out)
-{
-	uint8_t rnd[8];
-
-	crypto_random(rnd, sizeof(rnd));
-	memcpy(out, ".tmp", 4);
-	util_hex_encode(rnd, sizeof(rnd), out + 4);
-}
-
 /* Shared mode: under the name lock (shared.h). */
 static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t mode);
 
@@ -239,7 +229,7 @@ static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t 
 		return backend_mkdirat(s->be, dirfd, bn->leaf, mode);
 	/* Made under a temporary name, given its value file, then renamed:
 	 * a crash never leaves a named directory without one. */
-	tmp_name(tmp);
+	name_tmp(tmp);
 	r = backend_mkdirat(s->be, dirfd, tmp, mode | S_IWUSR | S_IXUSR);
 	if (r < 0)
 		return r;
@@ -256,7 +246,8 @@ static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t 
 					     (mode & 07777) | (st.st_mode & S_ISGID), 0);
 	}
 	if (r == 0)
-		r = backend_renameat2(s->be, dirfd, tmp, dirfd, bn->leaf, RENAME_NOREPLACE);
+		r = fallback_renameat2(s->be, &s->probe, dirfd, tmp, dirfd, bn->leaf,
+				       RENAME_NOREPLACE);
 	if (r < 0) {
 		char p[64];
 
@@ -321,7 +312,8 @@ static int rmdir_shared(struct store *s, int dirfd, const char *aside, const str
 		return 0;
 	if (n == NAME_DIRIV_SIZE)
 		write_iv(s->be, dirfd, aside, file); /* -EEXIST if still there */
-	if (backend_renameat2(s->be, dirfd, aside, dirfd, bn->leaf, RENAME_NOREPLACE) < 0)
+	if (fallback_renameat2(s->be, &s->probe, dirfd, aside, dirfd, bn->leaf,
+			       RENAME_NOREPLACE) < 0)
 		log_msg(LOG_LVL_ERROR, "a directory being removed got an entry from another daemon, "
 			"and its name was taken meanwhile: it stays as %s (ragstore fsck lists it)",
 			aside);
@@ -342,7 +334,7 @@ int pathmap_rmdir(struct store *s, int dirfd, const struct bname *bn)
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	r = scan_dir(s->be, dirfd, bn->leaf, 0);
-	tmp_name(aside);
+	name_tmp(aside);
 	/* Moved aside first, under a hidden name: a crash at any point leaves
 	 * either the directory whole, or a hidden leftover, never a named
 	 * directory without its value file. */
@@ -373,7 +365,7 @@ int pathmap_replace_prepare(struct store *s, int dirfd, const struct bname *bn,
 	if (len < 32)
 		return -ENAMETOOLONG;
 	r = scan_dir(s->be, dirfd, bn->leaf, 0);
-	tmp_name(aside);
+	name_tmp(aside);
 	if (r == 0)
 		r = backend_renameat2(s->be, dirfd, bn->leaf, dirfd, aside, 0);
 	*prepared = r == 0;

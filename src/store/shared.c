@@ -21,12 +21,12 @@
 
 static int lock_content(struct backend *be, int fd, int type)
 {
-	int r = backend_ofdlock(be, fd, type, SHARED_LOCK_CONTENT, 1, 1);
+	int r = backend_setlk(be, fd, type, SHARED_LOCK_CONTENT, 1, 1);
 
 	/* A file the daemon could open only for reading cannot take a write
 	 * lock; it cannot be written either, so a read lock serves. */
 	if (r == -EBADF && type == F_WRLCK)
-		r = backend_ofdlock(be, fd, F_RDLCK, SHARED_LOCK_CONTENT, 1, 1);
+		r = backend_setlk(be, fd, F_RDLCK, SHARED_LOCK_CONTENT, 1, 1);
 	return r;
 }
 
@@ -134,7 +134,7 @@ void shared_leave(struct store *s, struct ofile *f)
 		ofile_account(s, f);
 	}
 	if (f->shlocked)
-		backend_ofdlock(f->be, f->fd, F_UNLCK, SHARED_LOCK_CONTENT, 1, 0);
+		backend_setlk(f->be, f->fd, F_UNLCK, SHARED_LOCK_CONTENT, 1, 0);
 	f->shlocked = 0;
 	f->shstale = 0;
 }
@@ -150,7 +150,7 @@ int shared_open_begin(struct store *s, int fd)
 
 void shared_open_end(struct store *s, int fd)
 {
-	backend_ofdlock(s->be, fd, F_UNLCK, SHARED_LOCK_CONTENT, 1, 0);
+	backend_setlk(s->be, fd, F_UNLCK, SHARED_LOCK_CONTENT, 1, 0);
 }
 
 int shared_names_open(struct store *s, const char *backing)
@@ -182,13 +182,13 @@ long long shared_name_lock(struct store *s, int dirfd, const char *name)
 		h = (h ^ *p) * 1099511628211ULL;
 	h ^= (uint64_t)st.st_ino * 0x9e3779b97f4a7c15ULL;
 	byte = (1LL << 32) + (long long)(h % (1ULL << 40));
-	return backend_ofdlock(s->be, s->shlockfd, F_WRLCK, byte, 1, 1) == 0 ? byte : -1;
+	return backend_setlk(s->be, s->shlockfd, F_WRLCK, byte, 1, 1) == 0 ? byte : -1;
 }
 
 void shared_name_unlock(struct store *s, long long byte)
 {
 	if (byte >= 0)
-		backend_ofdlock(s->be, s->shlockfd, F_UNLCK, byte, 1, 0);
+		backend_setlk(s->be, s->shlockfd, F_UNLCK, byte, 1, 0);
 }
 
 /* A descriptor of regular file in of its own (a new open file
@@ -226,8 +226,8 @@ int shared_flock(struct store *s, struct inode *in, int *lockfd, int op)
 			return r;
 		*lockfd = r;
 	}
-	r = backend_ofdlock(s->be, *lockfd, type, SHARED_LOCK_FLOCK, 1, !(op & LOCK_NB));
-	return r == -EAGAIN ? -EWOULDBLOCK : r;
+	r = backend_setlk(s->be, *lockfd, type, SHARED_LOCK_FLOCK, 1, !(op & LOCK_NB));
+	return r == -EAGAIN || r == -EACCES ? -EWOULDBLOCK : r;
 }
 
 void shared_lockfd_close(struct store *s, int lockfd)

@@ -50,12 +50,12 @@ static int lockfile_open(struct backend *be, const char *backing)
 
 static int totals_lock(struct stats *st)
 {
-	return backend_ofdlock(st->be, st->lockfd, F_WRLCK, LOCK_TOTALS, 1, 1);
+	return backend_setlk(st->be, st->lockfd, F_WRLCK, LOCK_TOTALS, 1, 1);
 }
 
 static void totals_unlock(struct stats *st)
 {
-	backend_ofdlock(st->be, st->lockfd, F_UNLCK, LOCK_TOTALS, 1, 0);
+	backend_setlk(st->be, st->lockfd, F_UNLCK, LOCK_TOTALS, 1, 0);
 }
 
 /* No totals file to share: this daemon's totals are untrusted and it
@@ -92,7 +92,7 @@ int stats_shared_load(struct stats *st, const char *backing)
 	if (r < 0)
 		return load_failed(st, backing, r);
 	others = backend_ofdtest(st->be, fd, F_WRLCK, LOCK_ALIVE, 1);
-	r = others < 0 ? others : backend_ofdlock(st->be, fd, F_RDLCK, LOCK_ALIVE, 1, 0);
+	r = others < 0 ? others : backend_setlk(st->be, fd, F_RDLCK, LOCK_ALIVE, 1, 0);
 	if (r == 0)
 		r = stats_file_read(st->be, backing, &f);
 	if (r < 0) {

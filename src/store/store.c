@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "bcache.h"
 #include "crypto.h"
+#include "fallback.h"
 #include "inode.h"
 #include "shared.h"
 #include "keycheck.h"
@@ -424,16 +425,21 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 	 * takes the lock shared instead, so shared daemons mount together,
 	 * with per-file locks between them, while an ordinary mount and a
 	 * shared one still exclude each other. */
-	r = backend_flock(s->be, s->rootfd, (s->shared ? LOCK_SH : LOCK_EX) | LOCK_NB);
-	if (r < 0) {
+	r = fallback_lock(s->be, s->rootfd, (s->shared ? LOCK_SH : LOCK_EX) | LOCK_NB);
+	if (r == -EWOULDBLOCK) {
 		if (s->shared)
 			snprintf(err, errlen, "%s is mounted by a ragstore process without "
 				 "-o shared", backing);
 		else
 			snprintf(err, errlen, "%s is already mounted by another ragstore process "
 				 "(every mount of a shared store needs -o shared)", backing);
-		return r == -EWOULDBLOCK ? -EBUSY : r;
+		return -EBUSY;
 	}
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot lock the store: %s", backing, strerror(-r));
+		return r;
+	}
+	probe_assume_all(&s->probe); /* until store_probe */
 	/* Absolute, since the daemon changes its directory to /. */
 	s->backing = backend_realpath(s->be, backing);
 	s->files = ofile_table_new();
@@ -765,5 +771,23 @@ int store_upgrade(struct store *s)
 		}
 	}
 	pthread_mutex_unlock(&mu);
+	return r;
+}
+
+int store_probe(struct store *s)
+{
+	int top = backend_openat(s->be, s->rootfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int r = top;
+
+	if (top >= 0) {
+		r = probe_run(s->be, top, &s->probe);
+		backend_close(s->be, top);
+	} else {
+		snprintf(s->probe.error, sizeof(s->probe.error), "cannot open BACKING: %s",
+			 strerror(-top));
+	}
+	if (r < 0)
+		log_msg(LOG_LVL_WARN, "%s: backing filesystem not probed (%s); every feature "
+			"assumed", s->backing, s->probe.error);
 	return r;
 }

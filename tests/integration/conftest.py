@@ -4,6 +4,11 @@ store          a fresh, mounted, encrypted store (default block size)
 store_factory  make more stores: store_factory(block_size=4096, encryption=False, ...)
 policy_store   a store mounted with --config: policy_store(INI_TEXT)
 ragstore_bin   path of the binary (built once with make if missing)
+backing_top    where backing directories go: None (next to their mount), or
+               a directory on the GlusterFS or sshfs filesystem that
+               RAGSTORE_BACKING_FS asks for (backingfs.py)
+backing_dir    a fresh directory for one backing directory, on that
+               filesystem when there is one (else pytest's tmp_path)
 """
 import os
 import shutil
@@ -16,6 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backingfs  # noqa: E402
 import rsutil  # noqa: E402
 from rsutil import PASSPHRASE, REPO, run  # noqa: E402
 
@@ -47,12 +53,12 @@ class Store:
     """One ragstore backing directory and its mountpoint."""
 
     def __init__(self, binary, base, block_size=None, encryption=True,
-                 plaintext_names=False, cipher=None, init_extra=()):
+                 plaintext_names=False, cipher=None, init_extra=(), backing=None):
         self.bin = binary
         base = Path(base)
         base.mkdir(parents=True, exist_ok=True)
         self.base = base
-        self.backing = base / "backing"
+        self.backing = Path(backing) if backing else base / "backing"
         self.mnt = base / "mnt"
         self.passfile = base / "passfile"
         self.block_size = block_size or rsutil.DEFAULT_BLOCK
@@ -120,16 +126,56 @@ class Store:
             subprocess.run(["fusermount3", "-uz", str(self.mnt)])
 
 
+@pytest.fixture(scope="session")
+def backing_top():
+    """None, or the mounted GlusterFS or sshfs directory of this session
+    (RAGSTORE_BACKING_FS, backingfs.py), started here and stopped at the end
+    of the session even when tests failed."""
+    if backingfs.kind() and not os.path.exists("/dev/fuse"):
+        pytest.skip("%s=%s needs /dev/fuse, which this machine lacks" %
+                    (backingfs.ENV, backingfs.kind()))
+    fs = backingfs.make()
+    if fs is None:
+        yield None
+        return
+    try:
+        yield fs.mnt
+    finally:
+        fs.stop()
+
+
+def _backing_base(backing_top, prefix):
+    if backing_top is None:
+        return None
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=str(backing_top)))
+
+
 @pytest.fixture
-def store_factory(ragstore_bin):
+def backing_dir(backing_top, tmp_path):
+    """A fresh empty directory to hold one backing directory: on the
+    backing filesystem of the session when there is one."""
+    base = _backing_base(backing_top, "dir-")
+    yield base or tmp_path
+    if base is not None and not os.environ.get("RAGSTORE_IT_KEEP"):
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def store_factory(ragstore_bin, backing_top):
     """Stores live under a world-traversable /tmp/ragstore-it-* directory (not
-    pytest's 0700 tmp_path) so tests can access the mount as another uid."""
+    pytest's 0700 tmp_path) so tests can access the mount as another uid;
+    their backing directories go on the session's backing filesystem when
+    RAGSTORE_BACKING_FS names one."""
     made = []
     top = Path(tempfile.mkdtemp(prefix="ragstore-it-", dir="/tmp"))
     os.chmod(top, 0o755)
+    btop = _backing_base(backing_top, "stores-")
 
     def make(name=None, mount=True, **kw):
         base = top / (name or "store%d" % len(made))
+        if btop is not None:
+            kw.setdefault("backing", btop / base.name / "backing")
+            (btop / base.name).mkdir()
         s = Store(ragstore_bin, base, **kw)
         made.append(s)
         if mount:
@@ -143,6 +189,8 @@ def store_factory(ragstore_bin):
     if not os.environ.get("RAGSTORE_IT_KEEP") and \
             not any(rsutil.is_mounted(s.mnt) for s in made):
         shutil.rmtree(top, ignore_errors=True)
+        if btop is not None:
+            shutil.rmtree(btop, ignore_errors=True)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import backingfs
 import rsutil
 from rsutil import assert_same_tree, pattern_bytes, read_file, run, write_file
 from sampletree import make_sample_tree
@@ -255,14 +256,25 @@ def test_rename_plain_and_over_existing(store):
     assert sorted(os.listdir(store.mnt)) == ["b", "d2", "d3"]
 
 
-def test_rename_noreplace(store):
-    a, b, c = store.path("a"), store.path("b"), store.path("c")
+def _two_files(store):
+    a, b = store.path("a"), store.path("b")
     write_file(a, b"AAA")
     write_file(b, b"BBB")
+    return a, b
+
+
+def _rename_refused(a, b, flags, err):
+    """renameat2 of a onto b fails with err, and both keep their contents."""
     with pytest.raises(OSError) as ei:
-        renameat2(a, b, RENAME_NOREPLACE)
-    assert ei.value.errno == errno.EEXIST
+        renameat2(a, b, flags)
+    assert ei.value.errno == err
     assert read_file(a) == b"AAA" and read_file(b) == b"BBB"
+
+
+def test_rename_noreplace(store):
+    a, b = _two_files(store)
+    c = store.path("c")
+    _rename_refused(a, b, RENAME_NOREPLACE, errno.EEXIST)
     renameat2(a, c, RENAME_NOREPLACE)
     assert not os.path.exists(a)
     assert read_file(c) == b"AAA"
@@ -270,6 +282,7 @@ def test_rename_noreplace(store):
     assert read_file(c) == b"AAA" and read_file(b) == b"BBB"
 
 
+@backingfs.skip_unless("rename_exchange", "it swaps two names")
 def test_rename_exchange(store):
     a, b = store.path("a"), store.path("b")
     da = pattern_bytes(2 * B + 7, "xa")
@@ -296,8 +309,21 @@ def test_rename_exchange(store):
     assert read_file(store.path("dir")) == b"short b"
 
 
+@pytest.mark.skipif(not backingfs.lacks("rename_exchange"),
+                    reason="only on a backing filesystem without RENAME_EXCHANGE")
+def test_rename_exchange_refused_without_backing_support(store):
+    """Without RENAME_EXCHANGE in the backing filesystem there is no atomic
+    swap: EINVAL, as the kernel answers for such a filesystem, and both
+    names keep their contents (docs/BACKING.md)."""
+    a, b = _two_files(store)
+    _rename_refused(a, b, RENAME_EXCHANGE, errno.EINVAL)
+    store.remount()
+    assert read_file(a) == b"AAA" and read_file(b) == b"BBB"
+
+
 # ---------------------------------------------------------------- links
 
+@backingfs.skip_unless("hardlink", "it makes hard links")
 def test_hard_links(store):
     a, b = store.path("a"), store.path("sub/b")
     os.mkdir(store.path("sub"))
@@ -355,6 +381,7 @@ def test_symlinks(store):
     assert r.stdout == "/absolute/path/x\n"
 
 
+@backingfs.skip_unless("fifo", "it makes a FIFO")
 def test_mkfifo(store):
     p = store.path("fifo")
     os.mkfifo(p, 0o640)
@@ -503,6 +530,8 @@ def test_concurrent_files(store):
                 pattern_bytes(B * 2 + t * 1000 + i, (t, i))
 
 
+@backingfs.skip_unless("hardlink fifo symlink_attrs",
+                        "its sample tree has hard links, a FIFO and symlinks with owners")
 def test_everything_survives_remount(store, tmp_path):
     src = make_sample_tree(tmp_path / "src")
     run(["cp", "-a", src + "/.", store.mnt], check=True)

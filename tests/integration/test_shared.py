@@ -4,10 +4,9 @@ store at once.
 Each test runs twice: with both daemons on one local BACKING directory (two
 daemons on one machine), and with each daemon on its own GlusterFS client
 mount of one single-brick volume that the test starts (two machines
-simulated on one).  The GlusterFS store has plaintext names until the
-probe's fix for mkdir on GlusterFS (issue 13, part 1) is merged: a store
-with encrypted names there is tried too and skipped with that reason while
-mkdir fails with EINVAL.
+simulated on one), once with plaintext names and once with encrypted
+names (which need the probe's fallback for mkdir on GlusterFS; skipped with
+that reason where mkdir still fails with EINVAL).
 
 After every test both daemons unmount, a fresh mount without -o shared
 shows everything each side wrote (sha256), its totals match the tree, and
