@@ -87,6 +87,10 @@ struct backend_ops {
 	 * beyond).  -EAGAIN when another holds a conflicting lock; -ENOSYS
 	 * where the backend has no record locks (the memory backend). */
 	int (*setlk)(struct backend *be, int fd, int type, off_t start, off_t len, int wait);
+	/* 1 if a lock of type on [start, start+len) would conflict with one
+	 * held through another open file description (F_OFD_GETLK), 0 if
+	 * not: shared mode (shared.h).  Always 0 for the memory backend. */
+	int (*ofdtest)(struct backend *be, int fd, int type, off_t start, off_t len);
 
 	int (*mkdirat)(struct backend *be, int dirfd, const char *name, mode_t mode);
 	int (*mknodat)(struct backend *be, int dirfd, const char *name, mode_t mode, dev_t rdev);
@@ -278,6 +282,11 @@ static inline int backend_setlk(struct backend *be, int fd, int type, off_t star
 				int wait)
 {
 	return be->ops->setlk(be, fd, type, start, len, wait);
+}
+
+static inline int backend_ofdtest(struct backend *be, int fd, int type, off_t start, off_t len)
+{
+	return be->ops->ofdtest(be, fd, type, start, len);
 }
 
 static inline int backend_mkdirat(struct backend *be, int dirfd, const char *name,

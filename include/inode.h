@@ -105,7 +105,8 @@ const struct policy *inode_policy(struct store *s, struct inode *dir, const char
  * listxattr, which ls -l and every write ask, need no I/O).  Set from the
  * size hint's flags at lookup and for new objects; reset to unknown by
  * every change of in's attributes.  Safe because this daemon is the only
- * writer of the store. */
+ * writer of the store; not consulted in shared mode (attrs.c), where it is
+ * not. */
 void inode_set_noxattr(struct inode *in, int none);
 int inode_noxattr(const struct inode *in);
 

@@ -154,7 +154,7 @@ int ofile_hint_fixed(struct ofile *f);
  * a removed blob); always 0 for a v1 file.  ofile_xattr_bind: record cur
  * and next (a blob about to be written; zeros when none) in the header;
  * sync makes that durable before the blob changes. */
-int ofile_xattr_check(struct ofile *f, const uint8_t *tag);
+int ofile_xattr_check(struct store *s, struct ofile *f, const uint8_t *tag);
 int ofile_xattr_bind(struct store *s, struct ofile *f, const uint8_t *cur, const uint8_t *next,
 		     int sync);
 /* Block size of f (fixed at creation). */
@@ -162,6 +162,9 @@ uint32_t ofile_block_size(struct ofile *f);
 /* The file id (FH_ID_LEN bytes) from the authenticated header. */
 void ofile_file_id(struct ofile *f, uint8_t *out);
 uint64_t ofile_size(struct ofile *f);
+/* The same, first brought up to date with the disk in shared mode, where
+ * another daemon may have changed the file (shared.h). */
+uint64_t ofile_size_now(struct store *s, struct ofile *f);
 /* Bytes written to open files that are not yet in a record (their
  * write-behind blocks); files busy at the moment are skipped. */
 uint64_t ofile_dirty_bytes(struct store *s);

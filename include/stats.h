@@ -71,6 +71,20 @@ void stats_use_backend(struct stats *st, struct backend *be);
  * totals and marks them clean.  Both write atomically. */
 int stats_load(struct stats *st, const char *backing);
 int stats_save(struct stats *st, const char *backing);
+/* The same in shared mode (stats_shared.c, docs/SHARED.md), where several
+ * daemons count into one file.  stats_shared_load returns 1 (totals
+ * trusted), 0 (untrusted, and this daemon is the only one mounted: it
+ * rebuilds them), 2 (untrusted, other daemons are mounted: no rebuild now;
+ * the next mount alone rebuilds) or -errno.  stats_shared_merge adds what
+ * this daemon changed since its last merge to the file and takes the
+ * file's totals; final: at unmount (the daemon leaves the count, and the
+ * last one out marks the file clean).  stats_shared_walk_begin notes, at
+ * the start of a rebuild walk, which mounts are counted in, so that the
+ * walk's result is merged as the truth only if no daemon joined during it.
+ * Return 0 or -errno where not said. */
+int stats_shared_load(struct stats *st, const char *backing);
+int stats_shared_merge(struct stats *st, const char *backing, int final);
+void stats_shared_walk_begin(struct stats *st, const char *backing);
 /* Replace the totals with those of a full walk (after an unclean shutdown);
  * the walk itself is the caller's.  Notes the time for health. */
 void stats_set_totals(struct stats *st, const struct stats *walked);
@@ -165,6 +179,10 @@ struct stats_snapshot {
 	struct bcache_stats bcache;
 	uint64_t dirty_bytes;
 	struct stats_optimize optimize;
+	int shared;               /* shared mode (docs/SHARED.md) */
+	int shared_daemons;       /* shared daemons the totals file counted at
+				     this daemon's last merge */
+	struct stats_totals unmerged; /* this daemon's changes since then */
 };
 
 /* Fill *out.  Latency percentiles come from a fixed log-linear histogram

@@ -61,6 +61,11 @@ struct store {
 				      store_upgrade (desc.version older) */
 	struct policy_set *policies; /* storage policies (policy.h), owned;
 				      the built-in set until store_set_policies */
+	int shared;                /* -o shared: other daemons may mount the
+				      store at once (shared.h, docs/SHARED.md);
+				      set at open, never changed */
+	int shlockfd;              /* shared mode: BACKING/ragstore.lock, for
+				      the name locks of shared.h; -1 if none */
 	struct probe probe;        /* what the backing filesystem supports,
 				      found at open (probe.h, fallback.h) */
 };
@@ -120,9 +125,15 @@ int store_create(const char *backing, const struct store_init_opts *o,
  * if it is not a readable store. */
 int store_needs_passphrase(const char *backing, char *err, size_t errlen);
 
+/* store_open and store_open_key flags.  STORE_OPEN_SHARED: shared mode
+ * (docs/SHARED.md): the store lock is taken shared instead of exclusive,
+ * so that other shared daemons may mount the store too while an ordinary
+ * mount is refused (-EBUSY), and files are locked per operation. */
+#define STORE_OPEN_SHARED 1u
+
 /* Unlock and open a store.  Returns 0 and *out, or STORE_EWRONGPASS,
  * STORE_ENOTSTORE, STORE_EDAMAGED, -errno, always with a message in err. */
-int store_open(const char *backing, const char *pass, size_t passlen,
+int store_open(const char *backing, const char *pass, size_t passlen, unsigned flags,
 	       struct store **out, char *err, size_t errlen);
 
 /* A store on a fresh memory backend (backend_mem_new), for tests that run
@@ -150,8 +161,8 @@ int store_change_passphrase(const char *backing, const char *oldp, size_t oldlen
  * or STORE_EWRONGKEY (the descriptor names another store, or the key fails
  * to authenticate the tree), -EINVAL (an unencrypted store: no key),
  * -EBUSY (mounted), -errno, always with a message in err. */
-int store_open_key(const char *backing, const struct keyfile *kf, struct store **out,
-		   int *recovered, char *err, size_t errlen);
+int store_open_key(const char *backing, const struct keyfile *kf, unsigned flags,
+		   struct store **out, int *recovered, char *err, size_t errlen);
 
 /* Wrap the master key of kf under a new passphrase, with a new salt, and
  * write the descriptor: the one on disk when it verifies under the key

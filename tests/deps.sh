@@ -5,6 +5,7 @@ set -e
 # clang and its runtimes build the fuzz targets (make fuzz, and the fuzz
 # smoke run of make check; docs/HARDENING.md).  glusterfs-server, openssh-server
 # and sshfs give the backing filesystems of make integration-backing
+# glusterfs-server also serves the shared-mode tests (test_shared.py).
 # (docs/BACKING.md); their services are started by the tests, not here.
 PKGS="build-essential pkg-config libfuse3-dev fuse3 zlib1g-dev liblz4-dev
 libsodium-dev libinih-dev libzstd-dev python3-pytest attr acl rsync git

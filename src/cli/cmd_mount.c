@@ -33,6 +33,7 @@ struct mount_opts {
 	int foreground, quiet, debug;
 	int nosyslog;    /* -o nosyslog: the daemon keeps stderr for messages */
 	int nonempty;    /* -o nonempty: mount over a directory with entries */
+	int shared;      /* -o shared: other daemons may mount the store too */
 	int allow_other; /* allow_other or allow_root is among fuse_opts */
 	int cache_set;          /* -o cache_size=SIZE given: cache_bytes */
 	uint64_t cache_bytes;
@@ -69,6 +70,8 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 			    m->cache_bytes > ((uint64_t)1 << 40))
 				cli_die_usage("-o cache_size=SIZE: bytes, or with K, M or G (at most 1T)");
 			m->cache_set = 1;
+		} else if (strcmp(o, "shared") == 0) {
+			m->shared = 1;
 		} else if (strncmp(o, "logfile=", 8) == 0) {
 			if (!o[8])
 				cli_die_usage("-o logfile=FILE needs a file name");
@@ -363,6 +366,7 @@ int cmd_mount(int argc, char **argv)
 	c = unlock_read(argv[optind], m.passfile, m.extpass, m.keyfile, &u);
 	if (c != EXIT_OK)
 		goto out;
+	u.shared = m.shared;
 	if (m.foreground) {
 		c = mount_run(argv[optind], mnt, &m, &u, -1);
 		goto out;

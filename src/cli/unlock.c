@@ -58,10 +58,12 @@ int unlock_open(const char *backing, struct unlock *u, struct store **s)
 		/* Checking a key against the tree may meet what it does not
 		 * open; the one line below says what that means. */
 		log_set_level(LOG_LVL_SILENT);
-		r = store_open_key(backing, u->key, s, &recovered, err, sizeof(err));
+		r = store_open_key(backing, u->key, u->shared ? STORE_OPEN_SHARED : 0, s,
+				   &recovered, err, sizeof(err));
 		log_set_level(lvl);
 	} else {
-		r = store_open(backing, u->pass, u->passlen, s, err, sizeof(err));
+		r = store_open(backing, u->pass, u->passlen, u->shared ? STORE_OPEN_SHARED : 0, s,
+			       err, sizeof(err));
 	}
 	unlock_free(u);
 	if (r < 0) {

@@ -15,6 +15,7 @@ struct unlock {
 	char *pass;          /* a passphrase buffer, or NULL */
 	size_t passlen;
 	struct keyfile *key; /* or NULL */
+	int shared;          /* open for -o shared (STORE_OPEN_SHARED) */
 };
 
 /* Wipe and free what u holds. */

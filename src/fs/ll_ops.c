@@ -15,7 +15,12 @@
  * change ragstore makes behind the kernel's back, the release of superseded
  * records at the last close (which lowers st_blocks), is announced with
  * fuse_lowlevel_notify_inval_inode.  File contents stay cached across opens
- * (keep_cache) for the same reason.  /.ragstore is never cached. */
+ * (keep_cache) for the same reason.  /.ragstore is never cached.
+ *
+ * In shared mode (-o shared, docs/SHARED.md) other daemons write the
+ * backing tree too: names and attributes are not cached at all
+ * (FS_TIMEOUT_SHARED), contents are dropped at each open, and flock is
+ * forwarded to the backing files (fs_flock). */
 #include "fs.h"
 
 #include <errno.h>
@@ -30,13 +35,25 @@
 #include <unistd.h>
 
 #include "attrs.h"
+#include "handle.h"
 #include "inode.h"
 #include "ns.h"
 #include "ofile.h"
+#include "shared.h"
 #include "stats.h"
 #include "vdir.h"
 
 #define FS_TIMEOUT 3600.0
+/* Shared mode (docs/SHARED.md): other daemons change the store behind
+ * this kernel's back, so nothing is cached past the request: every path
+ * walk looks names up again, every stat and every open fetches the
+ * attributes, and open drops the cached pages (close-to-open). */
+#define FS_TIMEOUT_SHARED 0.0
+
+static double fs_timeout(const struct store *s)
+{
+	return s->shared ? FS_TIMEOUT_SHARED : FS_TIMEOUT;
+}
 #define FS_VNODE_DIR 2 /* then FS_VNODE_DIR + 1 + kind for each file */
 #define FS_VNODE_END (FS_VNODE_DIR + 1 + VDIR_COUNT)
 
@@ -68,70 +85,10 @@ static fuse_ino_t node_of(struct store *s, struct inode *in)
 	return in == inode_root(s) ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)in;
 }
 
-/* An open regular file as the kernel holds it: fi->fh points here.  All
- * handles are on one list, so that a stop by signal, which ends the session
- * loop while files are still open (no release will come for them), can
- * release them before the totals are saved (fs_release_open_files). */
-struct fs_handle {
-	struct ofile *f;
-	struct fs_handle *prev, *next; /* guarded by handles_mu */
-};
-
-static pthread_mutex_t handles_mu = PTHREAD_MUTEX_INITIALIZER; /* a leaf lock */
-static struct fs_handle handles = { NULL, &handles, &handles };
-
-/* A handle for f on the list; NULL on allocation failure. */
-static struct fs_handle *handle_new(struct ofile *f)
-{
-	struct fs_handle *h = malloc(sizeof(*h));
-
-	if (!h)
-		return NULL;
-	h->f = f;
-	pthread_mutex_lock(&handles_mu);
-	h->next = handles.next;
-	h->prev = &handles;
-	handles.next->prev = h;
-	handles.next = h;
-	pthread_mutex_unlock(&handles_mu);
-	return h;
-}
-
-/* Take h off the list and free it; returns its file, for ofile_release. */
-static struct ofile *handle_drop(struct fs_handle *h)
-{
-	struct ofile *f = h->f;
-
-	pthread_mutex_lock(&handles_mu);
-	h->prev->next = h->next;
-	h->next->prev = h->prev;
-	pthread_mutex_unlock(&handles_mu);
-	free(h);
-	return f;
-}
-
-static struct fs_handle *handle_of(const struct fuse_file_info *fi)
-{
-	return (struct fs_handle *)(uintptr_t)fi->fh;
-}
-
 /* The open file of a regular file's fi (setattr passes NULL without one). */
 static struct ofile *file_of(const struct fuse_file_info *fi)
 {
 	return fi ? handle_of(fi)->f : NULL;
-}
-
-void fs_release_open_files(struct store *s)
-{
-	pthread_mutex_lock(&handles_mu);
-	while (handles.next != &handles) {
-		struct fs_handle *h = handles.next;
-
-		pthread_mutex_unlock(&handles_mu);
-		ofile_release(s, handle_drop(h));
-		pthread_mutex_lock(&handles_mu);
-	}
-	pthread_mutex_unlock(&handles_mu);
 }
 
 static uint64_t now_ns(void)
@@ -160,8 +117,8 @@ static void fill_entry(struct store *s, struct fuse_entry_param *e, struct inode
 	memset(e, 0, sizeof(*e));
 	e->ino = node_of(s, in);
 	e->attr = *st;
-	e->attr_timeout = FS_TIMEOUT;
-	e->entry_timeout = FS_TIMEOUT;
+	e->attr_timeout = fs_timeout(s);
+	e->entry_timeout = fs_timeout(s);
 }
 
 /* Reply with a new entry (lookup, mknod, mkdir, symlink, link). */
@@ -204,7 +161,14 @@ static void entry_gone(void *arg, struct inode *dir, const char *name)
 
 static void fs_init(void *data, struct fuse_conn_info *conn)
 {
+	struct store *s = data;
+
 	vdir_set_gone(entry_gone, data);
+	/* flock is forwarded to the backing files only in shared mode, where
+	 * other daemons must see it; otherwise the kernel keeps it, as
+	 * before. */
+	if (!s->shared)
+		conn->want &= ~(unsigned)FUSE_CAP_FLOCK_LOCKS;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -244,11 +208,12 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	/* A missing name is an answer, not a failure of the filesystem. */
 	op_done(s, STATS_OP_GETATTR, t0, r == -ENOENT ? 0 : r);
 	if (r == -ENOENT) {
-		/* Cache the negative entry: only we create names. */
+		/* Cache the negative entry: only we create names (unless
+		 * shared). */
 		struct fuse_entry_param e;
 
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = FS_TIMEOUT;
+		e.entry_timeout = fs_timeout(s);
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -295,7 +260,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (r < 0)
 		reply_err(req, r);
 	else
-		fuse_reply_attr(req, &st, FS_TIMEOUT);
+		fuse_reply_attr(req, &st, fs_timeout(s));
 }
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -334,7 +299,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (r < 0)
 		reply_err(req, r);
 	else
-		fuse_reply_attr(req, &st, FS_TIMEOUT);
+		fuse_reply_attr(req, &st, fs_timeout(s));
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -503,9 +468,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			r = -ENOMEM;
 		}
 		fi->fh = (uintptr_t)h;
-		fi->keep_cache = 1;
+		fi->keep_cache = !s->shared;
 		if (r == 0 && fuse_reply_open(req, fi) != 0)
-			ofile_release(s, handle_drop(h)); /* interrupted: no release will come */
+			ofile_release(s, handle_drop(s, h)); /* interrupted: no release will come */
 		else if (r < 0)
 			reply_err(req, r);
 	}
@@ -542,9 +507,9 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	fill_entry(s, &e, in, &st);
 	fi->fh = (uintptr_t)h;
-	fi->keep_cache = 1;
+	fi->keep_cache = !s->shared;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		ofile_release(s, handle_drop(h));
+		ofile_release(s, handle_drop(s, h));
 		inode_forget(s, in, 1);
 	}
 }
@@ -678,7 +643,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	pending = ofile_changes_pending(file_of(fi));
-	r = ofile_release(s, handle_drop(handle_of(fi)));
+	r = ofile_release(s, handle_drop(s, handle_of(fi)));
 	reply_err(req, r);
 	/* The last release may have freed superseded records: st_blocks
 	 * went down behind the kernel's back. */
@@ -930,6 +895,18 @@ static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		fuse_reply_lseek(req, r);
 }
 
+/* flock(2): shared mode only (fs_init), see shared.h. */
+static void fs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	struct store *s = store_of(req);
+
+	if (is_vnode(ino) || !s->shared) {
+		reply_err(req, -EOPNOTSUPP);
+		return;
+	}
+	reply_err(req, shared_flock(s, inode_of(s, ino), &handle_of(fi)->lockfd, op));
+}
+
 void fs_set_session(struct fuse_session *se)
 {
 	fs_session = se;
@@ -969,4 +946,5 @@ const struct fuse_lowlevel_ops fs_ll_ops = {
 	.create = fs_create,
 	.fallocate = fs_fallocate,
 	.lseek = fs_lseek,
+	.flock = fs_flock,
 };

@@ -98,6 +98,15 @@ void render_stats(const struct stats_snapshot *sn, struct strbuf *sb)
 		      sn->totals_load == STATS_LOAD_UNCLEAN ? "true" : "false");
 	strbuf_json_time(sb, sn->totals_rebuilt ? sn->totals_rebuilt_at : 0);
 	strbuf_printf(sb, "},\n");
+	/* Shared mode (docs/SHARED.md): the totals above are the store's as of
+	 * this daemon's last merge (at this read); everything else in this
+	 * file counts this daemon only. */
+	if (sn->shared)
+		strbuf_printf(sb, "  \"shared\": {\"daemons\": %d, \"unmerged\": {\"files\": %" PRId64
+			      ", \"directories\": %" PRId64 ", \"logical_bytes\": %" PRId64
+			      ", \"stored_bytes\": %" PRId64 "}},\n", sn->shared_daemons,
+			      sn->unmerged.files, sn->unmerged.dirs, sn->unmerged.logical,
+			      sn->unmerged.stored);
 	strbuf_printf(sb, "  \"ops\": {");
 	render_op_counts(sb, sn->ops);
 	strbuf_printf(sb, "},\n  \"op_errors\": {");
@@ -434,6 +443,12 @@ void render_config(const struct store *s, struct strbuf *sb)
 		      "(docs/BACKING.md)\n");
 	probe_render(&s->probe, sb, "");
 	strbuf_printf(sb, "\n[mount]\n");
+	strbuf_printf(sb, "shared = %s\n", s->shared ? "yes" : "no");
+	if (s->shared)
+		strbuf_printf(sb, "# shared: other daemons may serve this store at once; "
+			      "per-file locks, close-to-open caching (attribute and entry "
+			      "timeouts 0 s, no keep_cache), flock forwarded to the backing "
+			      "files; see docs/SHARED.md\n");
 	if (mountinfo_mount(s, mnt, sizeof(mnt), opts, sizeof(opts)) == 0) {
 		render_ini_value(sb, "mountpoint", mnt);
 		render_ini_value(sb, "options", opts);

@@ -170,6 +170,8 @@ static void *rebuild_main(void *arg)
 	struct store *s = arg;
 	int r = 0;
 
+	if (s->shared)
+		stats_shared_walk_begin(s->stats, s->backing);
 	for (int t = 1; t <= REBUILD_TRIES; t++) {
 		uint64_t gen = stats_delta_gen(s->stats);
 		struct stats *walked = stats_new();
@@ -189,6 +191,10 @@ static void *rebuild_main(void *arg)
 			"they will be rebuilt at the next mount", strerror(-r));
 	} else {
 		log_msg(LOG_LVL_INFO, "store totals rebuilt by a walk of the store");
+		/* Shared mode: the walk's result becomes the file's totals
+		 * (unless a daemon joined meanwhile). */
+		if (s->shared)
+			stats_shared_merge(s->stats, s->backing, 0);
 	}
 	return NULL;
 }

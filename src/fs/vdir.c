@@ -92,6 +92,10 @@ static int vdir_render(struct store *s, enum vfile kind, char **buf, size_t *len
 			free(h);
 			return -ENOMEM;
 		}
+		/* Shared mode: the store's totals are what every daemon has
+		 * merged into the file (stats_shared.c); merge first. */
+		if (s->shared && kind == VF_STATS)
+			stats_shared_merge(s->stats, s->backing, 0);
 		stats_snapshot(s->stats, sn);
 		bcache_stats(s->bcache, &sn->bcache);
 		sn->cache_hits += sn->bcache.hits;
@@ -326,13 +330,14 @@ int vdir_start(struct store *s)
 	int r = mountinfo_backing(s, backing, sizeof(backing)), loaded = r == 0;
 
 	if (loaded)
-		r = stats_load(s->stats, backing);
+		r = s->shared ? stats_shared_load(s->stats, backing) : stats_load(s->stats, backing);
 	if (r < 0)
 		log_msg(LOG_LVL_WARN, "%s: store totals: %s", s->backing, strerror(-r));
 	stats_snapshot(s->stats, &sn);
 	/* Failing to count is no reason to refuse the mount: the totals then
 	 * say they are untrusted, and the next mount tries again. */
-	if (!loaded || sn.totals_untrusted) {
+	/* In shared mode only a daemon alone rebuilds (stats_shared_load). */
+	if (!loaded || (sn.totals_untrusted && !(s->shared && r == 2))) {
 		r = scrub_rebuild_start(s);
 		if (r < 0)
 			log_msg(LOG_LVL_ERROR, "cannot start rebuilding the store totals: %s",
@@ -351,7 +356,8 @@ void vdir_stop(struct store *s)
 	retention_reset();
 	r = mountinfo_backing(s, backing, sizeof(backing));
 	if (r == 0)
-		r = stats_save(s->stats, backing);
+		r = s->shared ? stats_shared_merge(s->stats, backing, 1)
+			      : stats_save(s->stats, backing);
 	if (r < 0)
 		log_msg(LOG_LVL_ERROR, "%s: saving the store totals failed: %s; they will be "
 			"rebuilt at the next mount", s->backing, strerror(-r));

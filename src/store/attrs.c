@@ -73,7 +73,7 @@ static int vattr_get(struct store *s, int dirfd, const char *rel, const char *na
 	r = ofile_open(s, dirfd, rel, &f);
 	if (r < 0)
 		return r;
-	logical = ofile_size(f);
+	logical = ofile_size_now(s, f);
 	r = backend_fstat(s->be, ofile_fd(f), &st);
 	stored = (uint64_t)st.st_blocks * 512;
 	ofile_codec(f, &spec, &user);
@@ -305,7 +305,7 @@ int attrs_get(struct store *s, struct inode *in, const char *name, char *buf, si
 		return -EOPNOTSUPP;
 	/* ls -l asks for the access ACL of every file: answered at once
 	 * where nothing can be there. */
-	if (!virtual && inode_noxattr(in))
+	if (!virtual && !s->shared && inode_noxattr(in))
 		return -ENODATA;
 	r = with_ref(s, in, OP_GET, name, buf, NULL, size, 0);
 	/* A directory learns here that it has no attributes at all (a file
@@ -329,7 +329,7 @@ int attrs_list(struct store *s, struct inode *in, char *list, size_t size)
 {
 	int r;
 
-	if (inode_noxattr(in))
+	if (!s->shared && inode_noxattr(in))
 		return 0;
 	r = with_ref(s, in, OP_LIST, NULL, list, NULL, size, 0);
 	if (r == 0)

@@ -118,7 +118,23 @@ static int px_setlk(struct backend *be, int fd, int type, off_t start, off_t len
 	struct flock fl = { .l_type = (short)type, .l_whence = SEEK_SET, .l_start = start,
 			    .l_len = len };
 
-	return ret(fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl));
+	int r;
+
+	/* A wait interrupted by a signal is not a failure to lock. */
+	do
+		r = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+	while (r < 0 && errno == EINTR && wait);
+	return ret(r);
+}
+
+static int px_ofdtest(struct backend *be, int fd, int type, off_t start, off_t len)
+{
+	struct flock fl = { .l_type = (short)type, .l_whence = SEEK_SET, .l_start = start,
+			    .l_len = len };
+
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	return fl.l_type != F_UNLCK;
 }
 
 static int px_mkdirat(struct backend *be, int dirfd, const char *name, mode_t mode)
@@ -294,6 +310,7 @@ static const struct backend_ops posix_ops = {
 	.fadvise = px_fadvise,
 	.flock = px_flock,
 	.setlk = px_setlk,
+	.ofdtest = px_ofdtest,
 	.mkdirat = px_mkdirat,
 	.mknodat = px_mknodat,
 	.symlinkat = px_symlinkat,

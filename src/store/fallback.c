@@ -96,7 +96,8 @@ int fallback_lock(struct backend *be, int fd, int op)
 
 	if (!unsupported(r))
 		return r;
-	r = backend_setlk(be, fd, (op & ~LOCK_NB) == LOCK_UN ? F_UNLCK : F_WRLCK, 0, 0,
+	r = backend_setlk(be, fd, (op & ~LOCK_NB) == LOCK_UN ? F_UNLCK
+				  : (op & ~LOCK_NB) == LOCK_SH ? F_RDLCK : F_WRLCK, 0, 0,
 			  !(op & LOCK_NB));
 	return r == -EAGAIN || r == -EACCES ? -EWOULDBLOCK : r;
 }

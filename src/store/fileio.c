@@ -172,7 +172,7 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 		return -EINVAL;
 	if (f->v2)
 		return v2io_read(s, f, buf, len, off);
-	pthread_rwlock_rdlock(&f->lock);
+	ofile_lock(s, f, 0);
 	bs = f->hdr.block_size;
 	size = f->size;
 	io = bufs_get(bs);
@@ -212,7 +212,7 @@ ssize_t ofile_read(struct store *s, struct ofile *f, char *buf, size_t len, off_
 		pos += n;
 	}
 out:
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	/* No short read on error: FUSE takes a short read for the end of the
 	 * file and would shrink its cached size.  The kernel retries the pages
 	 * it needs one by one, so only the damaged block's range fails. */
@@ -363,6 +363,7 @@ int ofile_changes_pending(struct ofile *f)
 {
 	int r;
 
+	/* Memory only: no need to see the disk (shared mode). */
 	pthread_rwlock_rdlock(&f->lock);
 	r = f->v2 ? v2commit_pending(f) : f->wb_dirty || f->ngc > 0 || f->gc_overflow;
 	pthread_rwlock_unlock(&f->lock);
@@ -373,11 +374,11 @@ int ofile_flush(struct store *s, struct ofile *f)
 {
 	int r;
 
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	if (f->v2) {
 		r = take_error(f, v2commit_commit(s, f, __atomic_load_n(&f->refs, __ATOMIC_RELAXED) == 1));
 		ofile_account(s, f);
-		pthread_rwlock_unlock(&f->lock);
+		ofile_unlock(s, f);
 		return r;
 	}
 	r = ofile_wb_flush(s, f);
@@ -388,7 +389,7 @@ int ofile_flush(struct store *s, struct ofile *f)
 	if (r == 0 && __atomic_load_n(&f->refs, __ATOMIC_RELAXED) == 1)
 		r = ofile_gc_run(s, f);
 	r = take_error(f, r);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r;
 }
 
@@ -421,7 +422,11 @@ ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t le
 		len = (size_t)(__atomic_load_n(&f->max_size, __ATOMIC_RELAXED) - (uint64_t)off);
 	if (f->v2)
 		return v2io_write(s, f, buf, len, off);
-	pthread_rwlock_wrlock(&f->lock);
+	/* v1 files (stores made before format v2) are read-only in shared
+	 * mode: their in-place slots cannot be revalidated (docs/SHARED.md). */
+	if (s->shared)
+		return -EROFS;
+	ofile_lock(s, f, 1);
 	bs = f->hdr.block_size;
 	io = bufs_get(bs);
 	if (!io) {
@@ -430,7 +435,7 @@ ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t le
 	}
 	r = wb_write(s, f, buf, len, pos, io);
 	if (r != 0) {
-		pthread_rwlock_unlock(&f->lock);
+		ofile_unlock(s, f);
 		return r < 0 ? r : (ssize_t)len;
 	}
 	/* The direct path starts from a current header. */
@@ -476,7 +481,7 @@ ssize_t ofile_write(struct store *s, struct ofile *f, const char *buf, size_t le
 	}
 out:
 	ofile_account(s, f);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	free(nh);
 	return done > 0 ? (ssize_t)done : r;
 }
@@ -497,7 +502,11 @@ int ofile_truncate(struct store *s, struct ofile *f, uint64_t size)
 		free(nh);
 		return v2io_truncate(s, f, size);
 	}
-	pthread_rwlock_wrlock(&f->lock);
+	if (s->shared) {
+		free(nh);
+		return -EROFS; /* v1, see ofile_write */
+	}
+	ofile_lock(s, f, 1);
 	r = ofile_wb_flush(s, f);
 	if (r < 0)
 		goto out;
@@ -540,7 +549,7 @@ int ofile_truncate(struct store *s, struct ofile *f, uint64_t size)
 		r = ofile_commit_header(s, f, nh);
 out:
 	ofile_account(s, f);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	free(nh);
 	return r;
 }
@@ -551,13 +560,13 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync)
 
 	if (f->v2) {
 		r = v2commit_fsync(s, f, datasync);
-		pthread_rwlock_wrlock(&f->lock);
+		ofile_lock(s, f, 1);
 		r = take_error(f, r);
 		ofile_account(s, f);
-		pthread_rwlock_unlock(&f->lock);
+		ofile_unlock(s, f);
 		return r;
 	}
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	r = ofile_wb_flush(s, f);
 	if (r == 0)
 		r = backend_fsync(f->be, f->fd, datasync);
@@ -566,13 +575,13 @@ int ofile_fsync(struct store *s, struct ofile *f, int datasync)
 		r = ofile_gc_run(s, f);
 	}
 	r = take_error(f, r);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r;
 }
 
 /* Zero [off, off+len) inside the file: whole blocks become holes, the
  * partial blocks at either end are rewritten with zeros. */
-static int punch_range(struct store *s, struct ofile *f, uint64_t off, uint64_t len)
+int ofile_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len)
 {
 	uint32_t bs = f->hdr.block_size; /* fixed for the file's life */
 	uint64_t size = ofile_size(f);
@@ -607,7 +616,7 @@ static int punch_range(struct store *s, struct ofile *f, uint64_t off, uint64_t 
 	nh = malloc(sizeof(*nh));
 	if (!nh)
 		return -ENOMEM;
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	io = bufs_get(bs);
 	r = ofile_wb_flush(s, f);
 	*nh = f->hdr;
@@ -616,52 +625,9 @@ static int punch_range(struct store *s, struct ofile *f, uint64_t off, uint64_t 
 	if (r == 0)
 		r = ofile_commit_header(s, f, nh);
 	ofile_account(s, f);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	free(nh);
 	return r;
-}
-
-int ofile_fallocate(struct store *s, struct ofile *f, int mode, off_t off, off_t len)
-{
-	if (off < 0 || len <= 0)
-		return -EINVAL;
-	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
-		return punch_range(s, f, (uint64_t)off, (uint64_t)len);
-	if (mode == FALLOC_FL_KEEP_SIZE)
-		return 0; /* compressed blocks cannot be reserved ahead */
-	if (mode != 0)
-		return -EOPNOTSUPP;
-	if ((uint64_t)off + (uint64_t)len > ofile_size(f))
-		return ofile_truncate(s, f, (uint64_t)off + (uint64_t)len);
-	return 0;
-}
-
-off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence)
-{
-	uint64_t size, b, pos;
-	uint32_t bs;
-
-	if (whence != SEEK_DATA && whence != SEEK_HOLE)
-		return -EINVAL;
-	if (f->v2)
-		return v2io_lseek(f, off, whence);
-	pthread_rwlock_wrlock(&f->lock);
-	if (ofile_wb_flush(s, f) < 0) {
-		pthread_rwlock_unlock(&f->lock);
-		return -EIO;
-	}
-	size = f->hdr.size;
-	bs = f->hdr.block_size;
-	if (off < 0 || (uint64_t)off >= size) {
-		pthread_rwlock_unlock(&f->lock);
-		return -ENXIO;
-	}
-	b = fh_next(&f->hdr, (uint64_t)off / bs, whence == SEEK_HOLE);
-	pthread_rwlock_unlock(&f->lock);
-	if (b == UINT64_MAX || b * bs >= size)
-		return whence == SEEK_HOLE ? (off_t)size : -ENXIO;
-	pos = b * bs;
-	return (off_t)(pos > (uint64_t)off ? pos : (uint64_t)off);
 }
 
 int ofile_verify(struct store *s, struct ofile *f,
@@ -670,9 +636,9 @@ int ofile_verify(struct store *s, struct ofile *f,
 	int nbad = 0;
 
 	if (!f->v2) {
-		pthread_rwlock_wrlock(&f->lock);
+		ofile_lock(s, f, 1);
 		ofile_wb_flush(s, f);
-		pthread_rwlock_unlock(&f->lock);
+		ofile_unlock(s, f);
 	}
 	/* The lock is taken per block, so a scrub never holds up writers for
 	 * longer than one block.  k counts blocks (v1) or entries (v2). */
@@ -680,7 +646,7 @@ int ofile_verify(struct store *s, struct ofile *f,
 		uint64_t b = k;
 		int r;
 
-		pthread_rwlock_rdlock(&f->lock);
+		ofile_lock(s, f, 0);
 		if (f->v2) {
 			r = v2io_verify_one(s, f, k, &b);
 		} else if (b >= ofile_nblocks(f->hdr.size, f->hdr.block_size)) {
@@ -691,7 +657,7 @@ int ofile_verify(struct store *s, struct ofile *f,
 			r = io ? (int)v1blk_load(s, f, &f->hdr, b, io->plain, io) : -ENOMEM;
 			r = r < 0 ? r : 0;
 		}
-		pthread_rwlock_unlock(&f->lock);
+		ofile_unlock(s, f);
 		if (r == 1)
 			break;
 		if (r == -ENOMEM)

@@ -210,14 +210,29 @@ struct inode *inode_root(struct store *s)
 	return s->inodes->root;
 }
 
+/* Make link i the first, which inode_ref uses. */
+static void link_to_front(struct inode *in, unsigned i)
+{
+	struct ilink l = in->links[i];
+
+	memmove(in->links + 1, in->links, i * sizeof(l));
+	in->links[0] = l;
+}
+
+/* Record that in is called bname in dir.  newest_first: shared mode, where
+ * another daemon may have renamed the object since its older names were
+ * seen, so the name just looked up goes first. */
 static int add_link(struct inode *in, struct inode *dir, const char *bname,
-		    const char *uname)
+		    const char *uname, int newest_first)
 {
 	char *copy, *ucopy;
 
 	for (unsigned i = 0; i < in->nlinks; i++)
-		if (in->links[i].dir == dir && !strcmp(in->links[i].bname, bname))
+		if (in->links[i].dir == dir && !strcmp(in->links[i].bname, bname)) {
+			if (newest_first)
+				link_to_front(in, i);
 			return 0;
+		}
 	copy = strdup(bname);
 	ucopy = strdup(uname);
 	if (!copy || !ucopy) {
@@ -249,6 +264,8 @@ static int add_link(struct inode *in, struct inode *dir, const char *bname,
 	in->links[in->nlinks].uname = ucopy;
 	in->nlinks++;
 	dir->pins++;
+	if (newest_first)
+		link_to_front(in, in->nlinks - 1);
 	return 0;
 }
 
@@ -295,7 +312,8 @@ struct inode *inode_get(struct store *s, struct inode *dir, const char *bname,
 			t->all->all_prev = in;
 		t->all = in;
 	}
-	if (in != t->root && dir && add_link(in, dir, bname, uname) < 0 && in->nlinks == 0) {
+	if (in != t->root && dir && add_link(in, dir, bname, uname, s->shared) < 0 &&
+	    in->nlinks == 0) {
 		maybe_free(t, in);
 		pthread_mutex_unlock(&t->mu);
 		return NULL;
@@ -528,7 +546,9 @@ int inode_dir_iv(struct store *s, struct inode *dir, uint8_t *iv)
 	int fd, r;
 
 	pthread_mutex_lock(&t->mu);
-	if (dir->have_iv) {
+	/* Shared mode reads it every time: another daemon may have removed
+	 * the directory and made a new one that got its inode number. */
+	if (dir->have_iv && !s->shared) {
 		memcpy(iv, dir->iv, NAME_IV_LEN);
 		pthread_mutex_unlock(&t->mu);
 		return 0;

@@ -86,7 +86,7 @@ static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *s
 		uint16_t flags;
 
 		if (ofile_find(s, st->st_dev, st->st_ino, &f) == 0) {
-			st->st_size = (off_t)ofile_size(f);
+			st->st_size = (off_t)ofile_size_now(s, f);
 			ofile_release(s, f);
 		} else if (ofile_hint(s, dirfd, name, &size, &flags) == 0) {
 			st->st_size = (off_t)size;
@@ -163,7 +163,7 @@ int ns_getattr(struct store *s, struct inode *in, struct stat *st)
 	if (S_ISREG(inode_type(in)) && ofile_find(s, inode_dev(in), inode_ino(in), &f) == 0) {
 		/* Open (perhaps with no name left): its descriptor knows. */
 		r = backend_fstat(s->be, ofile_fd(f), st);
-		st->st_size = (off_t)ofile_size(f);
+		st->st_size = (off_t)ofile_size_now(s, f);
 		ofile_release(s, f);
 		return r;
 	}
@@ -859,9 +859,9 @@ int ns_readdir(struct store *s, struct ns_dir *d, off_t off, int plus, ns_fill_f
 		if (plus && strcmp(name, ".") && strcmp(name, "..")) {
 			int pr = entry_plus(s, d, e->d_name, name, &st, &in);
 
-			if (pr == -ENOENT)
-				continue; /* removed meanwhile */
-			if (pr < 0) {
+			if (pr == -ENOENT && !s->shared)
+				continue; /* removed meanwhile; shared: listed bare, see SHARED.md */
+			if (pr < 0 && pr != -ENOENT) {
 				r = pr;
 				break;
 			}

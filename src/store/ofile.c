@@ -15,6 +15,7 @@
 #include "fallback.h"
 #include "log.h"
 #include "policy.h"
+#include "shared.h"
 #include "stats.h"
 #include "util.h"
 
@@ -63,12 +64,12 @@ void ofile_table_free(struct store *s, struct ofile_table *t)
 			struct ofile *f = t->buckets[i];
 
 			t->buckets[i] = f->next;
-			pthread_rwlock_wrlock(&f->lock);
+			ofile_lock(s, f, 1);
 			if (f->v2)
 				v2commit_commit(s, f, 1); /* what is in memory goes out */
 			else
 				ofile_gc_run(s, f);
-			pthread_rwlock_unlock(&f->lock);
+			ofile_unlock(s, f);
 			ofile_free(f);
 		}
 	}
@@ -259,8 +260,18 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 		backend_close(s->be, fd);
 		return -ENOMEM;
 	}
-	r = header_load(s, f, &f->hdr, &f->hdr_slot);
+	/* Shared mode: the header and its hint are read as one state, not
+	 * halfway through another daemon's commit. */
+	r = s->shared ? shared_open_begin(s, fd) : 0;
+	if (r == 0 && s->shared && backend_fstat(s->be, fd, &st) == 0) {
+		f->bsize = (uint64_t)st.st_size;
+		f->stored = (uint64_t)st.st_blocks * 512;
+	}
+	if (r == 0)
+		r = header_load(s, f, &f->hdr, &f->hdr_slot);
 	if (r < 0) {
+		if (s->shared)
+			shared_open_end(s, fd);
 		log_msg(LOG_LVL_ERROR, "%s (%s): file header missing or damaged", path ? path : "?",
 			rel);
 		if (r == -EIO)
@@ -269,6 +280,13 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 		return r;
 	}
 	r = ofile_hint_check(f);
+	/* As shared.c's reload: another daemon's newer header, with the
+	 * older slot still valid, is made durable before this daemon can
+	 * write over the older one. */
+	if (s->shared && r == 0 && f->v2 && f->v2->other_valid)
+		r = backend_fsync(s->be, fd, 1) < 0 ? -EIO : 0;
+	if (s->shared)
+		shared_open_end(s, fd);
 	if (r < 0) {
 		const char *why = r == -ESTALE ? "header older than its generation hint (rolled back)"
 					       : "size hint below the authenticated size (tampered)";
@@ -306,7 +324,7 @@ int ofile_release(struct store *s, struct ofile *f)
 	 * such a change: its holder saw our reference and did not commit, and
 	 * we freed the entry (tests/soak/truncate_race.py).  The table lock is
 	 * a leaf: nothing waits for a content lock while holding it. */
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	if (f->v2) {
 		err = v2commit_commit(s, f, 1);
 		ofile_account(s, f);
@@ -321,7 +339,7 @@ int ofile_release(struct store *s, struct ofile *f)
 	if (last)
 		*table_slot(s->files, f->dev, f->ino) = f->next;
 	pthread_mutex_unlock(&s->files->mu);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	if (last)
 		ofile_free(f);
 	return err;
@@ -369,7 +387,7 @@ int ofile_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]
 {
 	int r;
 
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	/* Buffered data goes out first, or writing it would move the time
 	 * set here. */
 	if (f->v2) {
@@ -379,7 +397,7 @@ int ofile_futimens(struct store *s, struct ofile *f, const struct timespec tv[2]
 		if (r == 0)
 			r = backend_futimens(f->be, f->fd, tv);
 	}
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r;
 }
 
@@ -395,7 +413,7 @@ int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct time
 	if (S_ISREG(st.st_mode))
 		f = table_get(s, &st);
 	if (f)
-		pthread_rwlock_wrlock(&f->lock);
+		ofile_lock(s, f, 1);
 	if (f && f->v2) {
 		r = v2commit_futimens(s, f, tv);
 	} else {
@@ -404,7 +422,7 @@ int ofile_utimens(struct store *s, int dirfd, const char *rel, const struct time
 			r = fallback_lutimens(s->be, &s->probe, dirfd, rel, tv);
 	}
 	if (f) {
-		pthread_rwlock_unlock(&f->lock);
+		ofile_unlock(s, f);
 		ofile_release(s, f);
 	}
 	return r;
@@ -436,83 +454,6 @@ void ofile_set_path(struct ofile *f, const char *path)
 	pthread_rwlock_unlock(&f->lock);
 }
 
-int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
-			const struct stat *stp, struct ofile_removal *rm)
-{
-	struct stat st = *stp;
-	struct ofile *f;
-
-	rm->valid = 0;
-	rm->no_xattrs = 0;
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
-		return 0;
-	rm->valid = 1;
-	rm->dev = st.st_dev;
-	rm->ino = st.st_ino;
-	f = table_get(s, &st);
-	if (f) {
-		pthread_rwlock_rdlock(&f->lock);
-		rm->algo = ofile_acct_algo(f);
-		rm->size = __atomic_load_n(&f->csize, __ATOMIC_RELAXED);
-		rm->stored = f->stored;
-		pthread_rwlock_unlock(&f->lock);
-		ofile_release(s, f);
-	} else {
-		uint16_t flags;
-		int algo = -1;
-
-		/* The hint knows size and algorithm; only its shorter form
-		 * (or none) sends us to the header. */
-		int hinted = ofile_hint_get(s, dirfd, rel, &rm->size, &flags, &algo) == 0;
-
-		rm->no_xattrs = hinted && !(flags & FH_FLAG_XATTRS);
-		if (!hinted || algo < 0) {
-			uint8_t buf[FH_AREA];
-			int fd = backend_open_noatime(s->be, dirfd, rel);
-
-			memset(buf, 0, sizeof(buf));
-			if (fd >= 0) {
-				backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
-				backend_close(s->be, fd);
-			}
-			if (v2open_peek(buf, &(uint64_t){ 0 }, &rm->algo) == 0)
-				algo = rm->algo;
-			else
-				algo = fh_peek_algo(buf);
-			rm->size = ofile_stat_size(s, dirfd, rel, &st);
-		}
-		rm->algo = (uint8_t)algo;
-		rm->stored = (uint64_t)st.st_blocks * 512;
-	}
-	return 0;
-}
-
-void ofile_removal_done(struct store *s, const struct ofile_removal *rm)
-{
-	struct stat st;
-	struct ofile *f;
-
-	if (!rm->valid)
-		return;
-	memset(&st, 0, sizeof(st));
-	st.st_dev = rm->dev;
-	st.st_ino = rm->ino;
-	f = table_get(s, &st);
-	if (f) {
-		/* Still open: it leaves the totals now, and its further
-		 * changes must not count. */
-		pthread_rwlock_wrlock(&f->lock);
-		if (f->counted)
-			stats_file_delta(s->stats, ofile_acct_algo(f), -1,
-					 -(int64_t)f->csize, -(int64_t)f->stored);
-		f->counted = 0;
-		pthread_rwlock_unlock(&f->lock);
-		ofile_release(s, f);
-		return;
-	}
-	stats_file_delta(s->stats, rm->algo, -1, -(int64_t)rm->size, -(int64_t)rm->stored);
-}
-
 /* A header change that is an attribute change, not a write: like setxattr
  * on ext4 it must leave the modification time alone. */
 static int commit_keep_times(struct store *s, struct ofile *f, struct file_header *nh)
@@ -537,13 +478,13 @@ int ofile_set_flag(struct store *s, struct ofile *f, uint16_t flag, int on)
 
 	if (!nh)
 		return -ENOMEM;
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	r = ofile_wb_flush(s, f);
 	*nh = f->hdr;
 	nh->flags = (uint16_t)(on ? nh->flags | flag : nh->flags & ~flag);
 	if (r == 0 && nh->flags != f->hdr.flags)
 		r = commit_keep_times(s, f, nh);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	free(nh);
 	return r;
 }
@@ -556,7 +497,7 @@ int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *s
 
 	if (!nh)
 		return -ENOMEM;
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	r = ofile_wb_flush(s, f);
 	*nh = f->hdr;
 	nh->codec = *spec;
@@ -564,7 +505,7 @@ int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *s
 			       (user_set ? FH_FLAG_CODEC_SET : 0));
 	if (r == 0)
 		r = commit_keep_times(s, f, nh);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	free(nh);
 	return r;
 }
@@ -613,7 +554,7 @@ uint64_t ofile_dirty_bytes(struct store *s)
 		for (struct ofile *f = t->buckets[i]; f; f = f->next)
 			if (pthread_rwlock_tryrdlock(&f->lock) == 0) {
 				sum += f->wb_dirty ? f->wb_len : 0;
-				pthread_rwlock_unlock(&f->lock);
+				ofile_unlock(s, f);
 			}
 	pthread_mutex_unlock(&t->mu);
 	return sum;
@@ -629,14 +570,14 @@ int ofile_fd(struct ofile *f)
 	return f->fd;
 }
 
-int ofile_xattr_check(struct ofile *f, const uint8_t *tag)
+int ofile_xattr_check(struct store *s, struct ofile *f, const uint8_t *tag)
 {
 	int r = 0;
 
-	pthread_rwlock_rdlock(&f->lock);
+	ofile_lock(s, f, 0);
 	if (f->v2)
 		r = v2commit_xattr_check(f, tag);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r;
 }
 
@@ -645,9 +586,9 @@ int ofile_xattr_bind(struct store *s, struct ofile *f, const uint8_t *cur, const
 {
 	int r = 0;
 
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	if (f->v2)
 		r = v2commit_xattr_bind(s, f, cur, next, sync);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r;
 }

@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "fallback.h"
 #include "names.h"
+#include "shared.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -152,12 +153,15 @@ int ofile_create(struct store *s, int dirfd, const char *name, mode_t mode,
 	struct stat st;
 	struct ofile *f;
 	struct file_header *h = malloc(sizeof(*h));
+	/* Shared mode: one daemon at a time makes this name (shared.h). */
+	long long lk = s->shared ? shared_name_lock(s, dirfd, name) : -1;
 	int fd = !h ? -ENOMEM : s->probe.tmpfile ?
 		 create_tmpfile(s, dirfd, name, mode, uid, gid, lay, h, &st) : -EOPNOTSUPP;
 
 	/* Not probed, or the probe was wrong: the fallback all the same. */
 	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
 		fd = create_named(s, dirfd, name, mode, uid, gid, lay, h, &st);
+	shared_name_unlock(s, lk);
 	if (fd == -EEXIST && !exclusive) {
 		free(h);
 		return ofile_open(s, dirfd, name, out);

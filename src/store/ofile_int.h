@@ -128,7 +128,24 @@ struct ofile {
 	struct timespec wb_mtime; /* time of the last buffered write: the
 				     file's mtime once the block is out */
 	struct v2state *v2;       /* NULL for a v1 file */
+	int shlocked;             /* shared mode: this daemon holds the backing
+				     file's content lock (shared.h) */
+	int shstale;              /* shared mode: the state could not be
+				     brought up to date under that lock, so
+				     nothing may be committed from it (both
+				     guarded by the content lock) */
 };
+
+/* Take f's content lock, shared for reading (excl 0) or exclusive, and
+ * drop it.  In shared mode (s->shared) the lock is always exclusive within
+ * the daemon and is joined by the backing file's lock across daemons and a
+ * revalidation of f's state (shared_enter); ofile_unlock then commits what
+ * the holder changed before the backing file's lock goes.  Without shared
+ * mode these are the rwlock calls and nothing more.  ofile_lock returns 0
+ * or -errno; the lock is held either way, so the caller unlocks as usual
+ * and fails its operation with the error. */
+int ofile_lock(struct store *s, struct ofile *f, int excl);
+void ofile_unlock(struct store *s, struct ofile *f);
 
 /* Write the write-behind block out (record, then header).  Caller holds
  * the content lock exclusive.  Returns 0 or -errno (the block stays
@@ -139,6 +156,10 @@ int ofile_wb_flush(struct store *s, struct ofile *f);
  * current.  Caller holds the content lock exclusive.  Returns 0 or -errno. */
 int ofile_commit_header(struct store *s, struct ofile *f, struct file_header *nh);
 
+/* fallocate(PUNCH_HOLE | KEEP_SIZE) of [off, off+len) (fileio.c): whole
+ * blocks become holes, partial ones are rewritten with zeros.  Takes the
+ * content lock.  Returns 0 or -errno. */
+int ofile_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len);
 /* ofile.c, for ofile_create.c: a new entry for fd (owning it; NULL on
  * allocation failure), its release, and its insertion into the table
  * (which returns the entry another thread inserted first for the same
@@ -187,7 +208,7 @@ ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t
 ssize_t v2io_write(struct store *s, struct ofile *f, const char *buf, size_t len, off_t off);
 int v2io_truncate(struct store *s, struct ofile *f, uint64_t size);
 int v2io_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len);
-off_t v2io_lseek(struct ofile *f, off_t off, int whence);
+off_t v2io_lseek(struct store *s, struct ofile *f, off_t off, int whence);
 /* Commit what changed; last: the last close, which also ends with a sync
  * point when an older header is still on disk.  Lock held. */
 int v2commit_commit(struct store *s, struct ofile *f, int last);

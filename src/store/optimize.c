@@ -171,10 +171,10 @@ static int release_v1(struct store *s, struct ofile *f)
 {
 	int r;
 
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	r = ofile_gc_run(s, f);
 	ofile_account(s, f);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r;
 }
 

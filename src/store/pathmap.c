@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "fallback.h"
 #include "log.h"
+#include "shared.h"
 #include "stats.h"
 #include "util.h"
 
@@ -106,7 +107,8 @@ int pathmap_dir_iv(struct store *s, int dirfd, const char *name, uint8_t *iv)
 	}
 	i = cache_index(st.st_dev, st.st_ino);
 	pthread_mutex_lock(&s->dirivs->mu);
-	if (s->dirivs->slots[i].ino == st.st_ino && s->dirivs->slots[i].dev == st.st_dev) {
+	if (!s->shared && s->dirivs->slots[i].ino == st.st_ino &&
+	    s->dirivs->slots[i].dev == st.st_dev) {
 		memcpy(iv, s->dirivs->slots[i].iv, NAME_IV_LEN);
 		pthread_mutex_unlock(&s->dirivs->mu);
 		stats_cache(s->stats, 1);
@@ -197,7 +199,27 @@ static int write_iv(struct backend *be, int dirfd, const char *name, const uint8
 	return r;
 }
 
+/* Shared mode: under the name lock (shared.h). */
+static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t mode);
+
 int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mode)
+{
+	long long lk;
+	int r;
+
+	if (!s->shared)
+		return mkdir_one(s, dirfd, bn, mode);
+	lk = shared_name_lock(s, dirfd, bn->leaf);
+	/* What another daemon made is not made again: a mkdir that fails
+	 * with EEXIST on a GlusterFS server can leave the clients' handle of
+	 * the existing directory stale for a moment. */
+	r = backend_fstatat(s->be, dirfd, bn->leaf, &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW);
+	r = r == 0 ? -EEXIST : r == -ENOENT ? mkdir_one(s, dirfd, bn, mode) : r;
+	shared_name_unlock(s, lk);
+	return r;
+}
+
+static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t mode)
 {
 	uint8_t file[NAME_DIRIV_SIZE];
 	char tmp[32];
@@ -264,6 +286,40 @@ static void remove_aside(struct backend *be, int dirfd, const char *aside)
 	backend_unlinkat(be, dirfd, aside, AT_REMOVEDIR);
 }
 
+/* Shared mode: another daemon may have made an entry in the directory
+ * between the scan and the move aside (its descriptor of the directory
+ * follows the move).  Look again; if something is there, or appears before
+ * the directory is gone, put the directory back whole, value file included,
+ * and fail as rmdir(2) of a directory that is not empty. */
+static int rmdir_shared(struct store *s, int dirfd, const char *aside, const struct bname *bn)
+{
+	uint8_t file[NAME_DIRIV_SIZE];
+	ssize_t n = -EIO;
+	char p[64];
+	int fd, r = scan_dir(s->be, dirfd, aside, 0);
+
+	snprintf(p, sizeof(p), "%s/" NAME_DIRIV_FILE, aside);
+	fd = backend_openat(s->be, dirfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		n = backend_pread_full(s->be, fd, file, sizeof(file), 0);
+		backend_close(s->be, fd);
+	}
+	if (r == 0) {
+		scan_dir(s->be, dirfd, aside, 1);
+		r = backend_unlinkat(s->be, dirfd, aside, AT_REMOVEDIR);
+	}
+	if (r == 0)
+		return 0;
+	if (n == NAME_DIRIV_SIZE)
+		write_iv(s->be, dirfd, aside, file); /* -EEXIST if still there */
+	if (fallback_renameat2(s->be, &s->probe, dirfd, aside, dirfd, bn->leaf,
+			       RENAME_NOREPLACE) < 0)
+		log_msg(LOG_LVL_ERROR, "a directory being removed got an entry from another daemon, "
+			"and its name was taken meanwhile: it stays as %s (ragstore fsck lists it)",
+			aside);
+	return r == -EEXIST ? -ENOTEMPTY : r;
+}
+
 int pathmap_rmdir(struct store *s, int dirfd, const struct bname *bn)
 {
 	char aside[32];
@@ -287,9 +343,13 @@ int pathmap_rmdir(struct store *s, int dirfd, const struct bname *bn)
 	if (r < 0)
 		return r;
 	pathmap_forget(s, st.st_dev, st.st_ino);
-	remove_aside(s->be, dirfd, aside);
-	pathmap_side_drop(s, dirfd, bn);
-	return 0;
+	if (s->shared)
+		r = rmdir_shared(s, dirfd, aside, bn);
+	else
+		remove_aside(s->be, dirfd, aside);
+	if (r == 0)
+		pathmap_side_drop(s, dirfd, bn);
+	return r;
 }
 
 int pathmap_replace_prepare(struct store *s, int dirfd, const struct bname *bn,

@@ -1,12 +1,14 @@
 /* stats.c - counters, latency histograms, the error ring and the store
- * totals behind /.ragstore, and their persistence in BACKING/ragstore.stats.
+ * totals behind /.ragstore.  Their persistence in BACKING/ragstore.stats is
+ * stats_file.c; shared mode's merging of several daemons' totals is
+ * stats_shared.c.
  *
  * Hot-path counters (operations, latencies, bytes, cache lookups) are
  * relaxed atomics: every FUSE request updates them, and a mutex there would
  * serialise the worker threads for nothing.  Everything that must change
  * together (the totals, the error ring, scrub and rebuild state) is guarded
  * by st->mu, which is a leaf lock: nothing else is taken while holding it. */
-#include "stats.h"
+#include "stats_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,50 +21,6 @@
 #include "backend.h"
 #include "codec.h"
 #include "log.h"
-
-#define STATS_FILE "ragstore.stats"
-#define STATS_TMP "ragstore.stats.tmp"
-#define STATS_FORMAT_VERSION 1
-
-/* Log-linear histogram of nanoseconds: values 0..3 get a bucket each, then
- * every power of two [2^e, 2^(e+1)) is split into 4 equal buckets.  252
- * buckets cover the whole uint64_t range in fixed memory. */
-#define HIST_SUB 4
-#define HIST_BUCKETS (HIST_SUB + 62 * HIST_SUB)
-
-struct stats_err {
-	time_t when;
-	uint64_t mono_ns; /* CLOCK_MONOTONIC, to tell a repeat */
-	int integrity;
-	int64_t block;
-	char *path;       /* owned; NULL when unknown */
-	char cause[96];
-};
-
-struct stats {
-	/* Atomics, no lock. */
-	uint64_t ops[STATS_OP_COUNT];
-	uint64_t op_errors[STATS_OP_COUNT];
-	uint64_t lat_sum[STATS_OP_COUNT];
-	uint64_t hist[STATS_OP_COUNT][HIST_BUCKETS];
-	uint64_t bytes_read, bytes_written;
-	uint64_t cache_hits, cache_misses;
-	uint64_t integrity_errors, io_errors;
-	struct timespec started; /* CLOCK_MONOTONIC, set once at creation */
-	struct backend *be;      /* where BACKING/ragstore.stats lives; set once */
-
-	pthread_mutex_t mu; /* guards everything below; a leaf lock */
-	struct stats_totals totals;
-	uint64_t delta_gen;
-	int rebuilding, untrusted, rebuilt;
-	int load;           /* enum stats_load_result */
-	time_t rebuilt_at;
-	struct stats_scrub scrub;
-	struct timespec scrub_began; /* CLOCK_MONOTONIC, for scrub.seconds */
-	struct stats_err ring[STATS_ERRORS_MAX];
-	unsigned ring_next; /* slot of the next error */
-	unsigned ring_used; /* <= STATS_ERRORS_MAX */
-};
 
 static const char *const op_names[STATS_OP_COUNT] = {
 	[STATS_OP_GETATTR] = "getattr", [STATS_OP_READDIR] = "readdir",
@@ -102,6 +60,7 @@ struct stats *stats_new(void)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &st->started);
 	st->be = backend_posix();
+	st->lockfd = -1;
 	return st;
 }
 
@@ -114,6 +73,8 @@ void stats_free(struct stats *st)
 {
 	if (!st)
 		return;
+	if (st->lockfd >= 0)
+		backend_close(st->be, st->lockfd);
 	for (unsigned i = 0; i < STATS_ERRORS_MAX; i++)
 		free(st->ring[i].path);
 	pthread_mutex_destroy(&st->mu);
@@ -261,6 +222,19 @@ void stats_file_delta(struct stats *st, uint8_t algo, int64_t files,
 	pthread_mutex_unlock(&st->mu);
 }
 
+void stats_totals_add(struct stats_totals *d, const struct stats_totals *a, int sign)
+{
+	d->files += sign * a->files;
+	d->dirs += sign * a->dirs;
+	d->logical += sign * a->logical;
+	d->stored += sign * a->stored;
+	for (int i = 0; i < STATS_ALGO_COUNT; i++) {
+		d->algo[i].files += sign * a->algo[i].files;
+		d->algo[i].logical += sign * a->algo[i].logical;
+		d->algo[i].stored += sign * a->algo[i].stored;
+	}
+}
+
 void stats_dir_delta(struct stats *st, int64_t dirs)
 {
 	if (!st)
@@ -269,274 +243,6 @@ void stats_dir_delta(struct stats *st, int64_t dirs)
 	st->totals.dirs += dirs;
 	st->delta_gen++;
 	pthread_mutex_unlock(&st->mu);
-}
-
-/* ---- persistence ----------------------------------------------------- */
-
-/* The file is a small ini-style text ("key = value" lines) so that a person
- * can read it; see docs/STATS.md.  Anything unexpected in it makes the
- * totals untrusted, which costs a walk, never wrong figures. */
-static int stats_render_file(const struct stats_totals *t, const struct stats_scrub *sc,
-			     int clean, char *buf, size_t cap)
-{
-	size_t n = 0;
-	int r;
-
-#define PUT(...)                                                              \
-	do {                                                                  \
-		r = snprintf(buf + n, cap - n, __VA_ARGS__);                  \
-		if (r < 0 || (size_t)r >= cap - n)                            \
-			return -ENOSPC;                                       \
-		n += (size_t)r;                                               \
-	} while (0)
-
-	PUT("# ragstore store totals; written by the daemon, see docs/STATS.md\n");
-	PUT("version = %d\n", STATS_FORMAT_VERSION);
-	PUT("state = %s\n", clean ? "clean" : "in-use");
-	PUT("files = %" PRId64 "\n", t->files);
-	PUT("directories = %" PRId64 "\n", t->dirs);
-	PUT("logical_bytes = %" PRId64 "\n", t->logical);
-	PUT("stored_bytes = %" PRId64 "\n", t->stored);
-	for (int i = 0; i < STATS_ALGO_COUNT; i++) {
-		const char *nm = codec_name((uint8_t)i);
-
-		PUT("%s.files = %" PRId64 "\n", nm, t->algo[i].files);
-		PUT("%s.logical_bytes = %" PRId64 "\n", nm, t->algo[i].logical);
-		PUT("%s.stored_bytes = %" PRId64 "\n", nm, t->algo[i].stored);
-	}
-	PUT("scrub.last_started = %lld\n", (long long)sc->last_started);
-	PUT("scrub.last_finished = %lld\n", (long long)sc->last_finished);
-	PUT("scrub.files_checked = %" PRIu64 "\n", sc->files_checked);
-	PUT("scrub.files_bad = %" PRIu64 "\n", sc->files_bad);
-	PUT("scrub.blocks_checked = %" PRIu64 "\n", sc->blocks_checked);
-	PUT("scrub.blocks_bad = %" PRIu64 "\n", sc->blocks_bad);
-#undef PUT
-	return (int)n;
-}
-
-static int stats_write_file(struct backend *be, const char *backing, const char *text,
-			    size_t len)
-{
-	char tmp[4096], dst[4096];
-	int fd, dfd, r, cr;
-
-	if (snprintf(tmp, sizeof(tmp), "%s/%s", backing, STATS_TMP) >= (int)sizeof(tmp) ||
-	    snprintf(dst, sizeof(dst), "%s/%s", backing, STATS_FILE) >= (int)sizeof(dst))
-		return -ENAMETOOLONG;
-	fd = backend_openat(be, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			    0600);
-	if (fd < 0)
-		return fd;
-	r = backend_pwrite_full(be, fd, text, len, 0);
-	/* The rename must not become durable before the contents do. */
-	if (r == 0)
-		r = backend_fsync(be, fd, 0);
-	cr = backend_close(be, fd);
-	if (r == 0)
-		r = cr;
-	if (r == 0)
-		r = backend_renameat2(be, AT_FDCWD, tmp, AT_FDCWD, dst, 0);
-	if (r < 0) {
-		backend_unlinkat(be, AT_FDCWD, tmp, 0);
-		return r;
-	}
-	dfd = backend_openat(be, AT_FDCWD, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (dfd >= 0) {
-		backend_fsync(be, dfd, 0);
-		backend_close(be, dfd);
-	}
-	return 0;
-}
-
-static int stats_store(struct stats *st, const char *backing, int clean)
-{
-	struct stats_totals t;
-	struct stats_scrub sc;
-	char buf[2048];
-	int n;
-
-	pthread_mutex_lock(&st->mu);
-	t = st->totals;
-	sc = st->scrub;
-	/* Totals that are being rebuilt or could not be rebuilt are never
-	 * written as clean: the next mount must walk again. */
-	if (st->untrusted)
-		clean = 0;
-	pthread_mutex_unlock(&st->mu);
-	n = stats_render_file(&t, &sc, clean, buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	return stats_write_file(st->be, backing, buf, (size_t)n);
-}
-
-/* Parse one "key = value" line into the totals.  Returns 0, or -EINVAL for
- * a line we do not understand. */
-static int stats_parse_line(char *line, struct stats_totals *t, struct stats_scrub *sc,
-			    int *clean, int *version)
-{
-	char *eq = strchr(line, '='), *key = line, *val, *end;
-	long long v;
-
-	if (!eq)
-		return -EINVAL;
-	*eq = '\0';
-	val = eq + 1;
-	while (*key == ' ')
-		key++;
-	for (end = eq; end > key && end[-1] == ' ';)
-		*--end = '\0';
-	while (*val == ' ')
-		val++;
-	if (!strcmp(key, "state")) {
-		*clean = !strcmp(val, "clean");
-		return 0;
-	}
-	errno = 0;
-	v = strtoll(val, &end, 10);
-	if (errno || end == val || *end || v < 0)
-		return -EINVAL;
-	if (!strcmp(key, "version"))
-		*version = (int)v;
-	else if (!strcmp(key, "files"))
-		t->files = v;
-	else if (!strcmp(key, "directories"))
-		t->dirs = v;
-	else if (!strcmp(key, "logical_bytes"))
-		t->logical = v;
-	else if (!strcmp(key, "stored_bytes"))
-		t->stored = v;
-	else if (!strcmp(key, "scrub.last_started"))
-		sc->last_started = (time_t)v;
-	else if (!strcmp(key, "scrub.last_finished"))
-		sc->last_finished = (time_t)v;
-	else if (!strcmp(key, "scrub.files_checked"))
-		sc->files_checked = (uint64_t)v;
-	else if (!strcmp(key, "scrub.files_bad"))
-		sc->files_bad = (uint64_t)v;
-	else if (!strcmp(key, "scrub.blocks_checked"))
-		sc->blocks_checked = (uint64_t)v;
-	else if (!strcmp(key, "scrub.blocks_bad"))
-		sc->blocks_bad = (uint64_t)v;
-	else {
-		for (int i = 0; i < STATS_ALGO_COUNT; i++) {
-			const char *nm = codec_name((uint8_t)i);
-			size_t l = strlen(nm);
-
-			if (strncmp(key, nm, l) || key[l] != '.')
-				continue;
-			if (!strcmp(key + l + 1, "files"))
-				t->algo[i].files = v;
-			else if (!strcmp(key + l + 1, "logical_bytes"))
-				t->algo[i].logical = v;
-			else if (!strcmp(key + l + 1, "stored_bytes"))
-				t->algo[i].stored = v;
-			else
-				return -EINVAL;
-			return 0;
-		}
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int stats_load(struct stats *st, const char *backing)
-{
-	struct stats_totals t;
-	struct stats_scrub sc;
-	char path[4096], buf[4096], *line, *save;
-	int fd, clean = 0, version = 0, bad = 0, r;
-	ssize_t n;
-
-	memset(&t, 0, sizeof(t));
-	memset(&sc, 0, sizeof(sc));
-	if (snprintf(path, sizeof(path), "%s/%s", backing, STATS_FILE) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = backend_openat(st->be, AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0 && fd != -ENOENT) {
-		r = fd;
-		pthread_mutex_lock(&st->mu);
-		st->untrusted = 1;
-		st->load = STATS_LOAD_BAD;
-		pthread_mutex_unlock(&st->mu);
-		return r;
-	}
-	if (fd >= 0) {
-		n = backend_pread_full(st->be, fd, buf, sizeof(buf) - 1, 0);
-		backend_close(st->be, fd);
-		/* Ours is far below 4 KiB; a full buffer means it is not ours. */
-		if (n < 0 || n == (ssize_t)sizeof(buf) - 1) {
-			bad = 1;
-			n = 0;
-		}
-		buf[n] = '\0';
-		for (line = strtok_r(buf, "\n", &save); line && !bad;
-		     line = strtok_r(NULL, "\n", &save)) {
-			if (line[0] == '#' || line[0] == '\0')
-				continue;
-			if (stats_parse_line(line, &t, &sc, &clean, &version) < 0)
-				bad = 1;
-		}
-		if (version != STATS_FORMAT_VERSION)
-			bad = 1;
-	}
-	if (fd < 0 || bad)
-		clean = 0;
-
-	pthread_mutex_lock(&st->mu);
-	/* The scrub history is worth keeping even when the totals are not. */
-	if (!bad) {
-		st->scrub.last_started = sc.last_started;
-		st->scrub.last_finished = sc.last_finished;
-		if (sc.last_finished) {
-			st->scrub.state = STATS_SCRUB_DONE;
-			st->scrub.end = STATS_SCRUB_END_DONE;
-			st->scrub.files_checked = sc.files_checked;
-			st->scrub.files_bad = sc.files_bad;
-			st->scrub.blocks_checked = sc.blocks_checked;
-			st->scrub.blocks_bad = sc.blocks_bad;
-		}
-	}
-	st->load = clean ? STATS_LOAD_CLEAN : fd < 0 ? STATS_LOAD_MISSING
-			: bad ? STATS_LOAD_BAD : STATS_LOAD_UNCLEAN;
-	if (clean) {
-		/* Requests served before the load have already reported their
-		 * deltas against zero: add the saved totals under them. */
-		st->totals.files += t.files;
-		st->totals.dirs += t.dirs;
-		st->totals.logical += t.logical;
-		st->totals.stored += t.stored;
-		for (int i = 0; i < STATS_ALGO_COUNT; i++) {
-			st->totals.algo[i].files += t.algo[i].files;
-			st->totals.algo[i].logical += t.algo[i].logical;
-			st->totals.algo[i].stored += t.algo[i].stored;
-		}
-		st->untrusted = 0;
-	} else {
-		st->untrusted = 1;
-	}
-	pthread_mutex_unlock(&st->mu);
-
-	if (!clean && fd >= 0)
-		log_msg(LOG_LVL_WARN, "%s: store totals were not saved by a clean unmount%s; "
-			"rebuilding them", path, bad ? " (file unreadable)" : "");
-	/* From now on a crash must leave the file untrusted. */
-	r = stats_store(st, backing, 0);
-	if (r < 0) {
-		/* A file still saying "clean" would be trusted after a crash
-		 * although the totals moved on; removing it needs no space. */
-		int ur = backend_unlinkat(st->be, AT_FDCWD, path, 0);
-
-		if (ur < 0 && ur != -ENOENT)
-			log_msg(LOG_LVL_ERROR, "%s: cannot mark the totals in use: %s",
-				path, strerror(-ur));
-		return r;
-	}
-	return clean;
-}
-
-int stats_save(struct stats *st, const char *backing)
-{
-	return st ? stats_store(st, backing, 1) : 0;
 }
 
 /* ---- rebuild ---------------------------------------------------------- */
@@ -727,6 +433,12 @@ void stats_snapshot(struct stats *st, struct stats_snapshot *out)
 	out->totals_rebuilt = st->rebuilt;
 	out->totals_rebuilt_at = st->rebuilt_at;
 	out->totals_load = st->load;
+	out->shared = st->shared;
+	out->shared_daemons = st->shared_daemons;
+	if (st->shared) {
+		out->unmerged = st->totals;
+		stats_totals_add(&out->unmerged, &st->merged, -1);
+	}
 	out->scrub = st->scrub;
 	if (st->scrub.state == STATS_SCRUB_RUNNING)
 		out->scrub.seconds = seconds_since(&st->scrub_began);

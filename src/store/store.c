@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "fallback.h"
 #include "inode.h"
+#include "shared.h"
 #include "keycheck.h"
 #include "keyfile.h"
 #include "log.h"
@@ -406,6 +407,7 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 	char root[PATH_MAX];
 	int r;
 
+	s->shlockfd = -1;
 	if (snprintf(root, sizeof(root), "%s/%s", backing, STORE_ROOT) >= (int)sizeof(root)) {
 		snprintf(err, errlen, "%s: path too long", backing);
 		return -ENAMETOOLONG;
@@ -419,11 +421,18 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 		return r;
 	}
 	/* One daemon per store: two would keep separate open-file tables and
-	 * garbage-collect each other's records. */
-	r = fallback_lock(s->be, s->rootfd, LOCK_EX | LOCK_NB);
+	 * garbage-collect each other's records.  Shared mode (docs/SHARED.md)
+	 * takes the lock shared instead, so shared daemons mount together,
+	 * with per-file locks between them, while an ordinary mount and a
+	 * shared one still exclude each other. */
+	r = fallback_lock(s->be, s->rootfd, (s->shared ? LOCK_SH : LOCK_EX) | LOCK_NB);
 	if (r == -EWOULDBLOCK) {
-		snprintf(err, errlen, "%s is already mounted by another ragstore process",
-			 backing);
+		if (s->shared)
+			snprintf(err, errlen, "%s is mounted by a ragstore process without "
+				 "-o shared", backing);
+		else
+			snprintf(err, errlen, "%s is already mounted by another ragstore process "
+				 "(every mount of a shared store needs -o shared)", backing);
 		return -EBUSY;
 	}
 	if (r < 0) {
@@ -446,6 +455,8 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 		return -ENOMEM;
 	}
 	stats_use_backend(s->stats, s->be);
+	if (s->shared)
+		shared_names_open(s, backing); /* without it, names are not locked */
 	return 0;
 }
 
@@ -462,7 +473,7 @@ static int store_opened(struct store *s, uint8_t *master, int r, struct store **
 	return 0;
 }
 
-int store_open(const char *backing, const char *pass, size_t passlen,
+int store_open(const char *backing, const char *pass, size_t passlen, unsigned flags,
 	       struct store **out, char *err, size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
@@ -476,6 +487,7 @@ int store_open(const char *backing, const char *pass, size_t passlen,
 	}
 	s->be = backend_posix();
 	s->rootfd = -1;
+	s->shared = (flags & STORE_OPEN_SHARED) != 0;
 	r = store_read_desc(backing, &s->desc, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -626,8 +638,8 @@ static int desc_for_key(const char *backing, const struct keyfile *kf, struct st
 	return 0;
 }
 
-int store_open_key(const char *backing, const struct keyfile *kf, struct store **out,
-		   int *recovered, char *err, size_t errlen)
+int store_open_key(const char *backing, const struct keyfile *kf, unsigned flags,
+		   struct store **out, int *recovered, char *err, size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	int r;
@@ -639,6 +651,7 @@ int store_open_key(const char *backing, const struct keyfile *kf, struct store *
 	}
 	s->be = backend_posix();
 	s->rootfd = -1;
+	s->shared = (flags & STORE_OPEN_SHARED) != 0;
 	r = desc_for_key(backing, kf, &s->desc, recovered, err, errlen);
 	if (r == 0)
 		r = content_key(&s->desc, kf->key, &s->key, err, errlen);
@@ -678,7 +691,7 @@ int store_set_passphrase(const char *backing, const struct keyfile *kf, const ch
 	/* A descriptor that verifies proves the key; one made from the key
 	 * file must first be proven by what the key opens in BACKING. */
 	if (r == 0 && *recovered) {
-		r = store_open_key(backing, kf, &s, recovered, err, errlen);
+		r = store_open_key(backing, kf, 0, &s, recovered, err, errlen);
 		store_close(s);
 		d.kdf_ops = STORE_KDF_OPS;
 		d.kdf_mem = STORE_KDF_MEM;
@@ -723,6 +736,8 @@ void store_close(struct store *s)
 	inode_table_free(s->inodes);
 	if (s->be && s->rootfd >= 0)
 		backend_close(s->be, s->rootfd);
+	if (s->be && s->shared && s->shlockfd >= 0)
+		backend_close(s->be, s->shlockfd);
 	crypto_key_free(s->key);
 	sodium_free(s->names);
 	pathmap_cache_free(s->dirivs);

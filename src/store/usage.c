@@ -16,7 +16,7 @@ int usage_file(struct store *s, struct ofile *f, struct usage *u)
 	int r;
 
 	memset(u, 0, sizeof(*u));
-	pthread_rwlock_rdlock(&f->lock);
+	ofile_lock(s, f, 0);
 	u->logical = f->size;
 	if (!f->v2) {
 		u->v1 = 1;
@@ -41,7 +41,7 @@ int usage_file(struct store *s, struct ofile *f, struct usage *u)
 
 		u->algo[a].blocks = ofile_nblocks(u->logical, f->hdr.block_size);
 	}
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	if (r < 0)
 		return r;
 	u->stored = (uint64_t)st.st_blocks * 512;

@@ -154,6 +154,8 @@ int v1blk_recompress(struct store *s, struct ofile *f, uint64_t b)
 	ssize_t have = 0;
 	int r;
 
+	if (s->shared)
+		return -EROFS; /* v1 files are read-only in shared mode (fileio.c) */
 	pthread_rwlock_wrlock(&f->lock);
 	io = bufs_get(f->hdr.block_size);
 	if (!io)

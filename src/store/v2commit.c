@@ -227,6 +227,10 @@ static int commit_locked(struct store *s, struct ofile *f, int sync, int datasyn
 
 	if (!io)
 		return -ENOMEM;
+	/* Shared mode: memory that is not the disk's state must not become
+	 * a header (shared.c). */
+	if (f->shstale)
+		return -EIO;
 	r = v2io_wb_out(s, f, io);
 	if (r == 0 && v->dirty) {
 		r = header_write(s, f);
@@ -402,12 +406,12 @@ int v2commit_compact(struct store *s, struct ofile *f)
 {
 	int r;
 
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	r = commit_locked(s, f, 1, 1);
 	if (r == 0)
 		r = compact(s, f);
 	ofile_account(s, f);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r;
 }
 
@@ -415,9 +419,9 @@ int v2commit_fsync(struct store *s, struct ofile *f, int datasync)
 {
 	int r;
 
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	r = commit_locked(s, f, 1, datasync);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r;
 }
 
@@ -467,12 +471,12 @@ int v2commit_drop_blocks(struct store *s, struct ofile *f, const uint64_t *block
 
 	if (!f->v2)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&f->lock);
+	ofile_lock(s, f, 1);
 	for (size_t i = 0; i < n; i++)
 		v2map_drop(f->v2, blocks[i], blocks[i] + 1);
 	/* A sync point: the header without those entries is durable before
 	 * the older slot is zeroed, and nothing refers to their space. */
 	r = commit_locked(s, f, 1, 1);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r;
 }

@@ -172,15 +172,17 @@ int v2io_recompress(struct store *s, struct ofile *f, uint64_t b)
 	long i;
 	int r;
 
-	pthread_rwlock_wrlock(&f->lock);
+	r = ofile_lock(s, f, 1);
 	io = bufs_get(f->hdr.block_size);
 	i = v2map_find(f->v2, b);
-	if (!io)
+	if (r < 0)
+		have = r;
+	else if (!io)
 		have = -ENOMEM;
 	else if (i >= 0 && !(f->wb_dirty && f->wb_block == b))
 		have = block_load(s, f, b, io->plain, io);
 	r = have <= 0 ? (int)have : block_store(s, f, b, io->plain, (uint32_t)have, io, 0);
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return r < 0 ? r : have > 0;
 }
 
@@ -342,16 +344,18 @@ static int part_of(const struct ofile *f, const struct fh2_ent *e, uint64_t pos,
 
 ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t off)
 {
-	struct v2state *v = f->v2;
+	struct v2state *v;
 	struct iobufs *io;
 	uint32_t bs;
 	uint64_t pos = (uint64_t)off, end;
 	size_t done = 0;
-	ssize_t r = 0;
+	ssize_t r = ofile_lock(s, f, 0);
 
-	pthread_rwlock_rdlock(&f->lock);
+	v = f->v2; /* after the lock: shared mode may have loaded it anew */
 	bs = f->hdr.block_size;
 	io = bufs_get(bs);
+	if (r < 0)
+		goto out;
 	if (!io) {
 		r = -ENOMEM;
 		goto out;
@@ -432,7 +436,7 @@ ssize_t v2io_read(struct store *s, struct ofile *f, char *buf, size_t len, off_t
 		}
 	}
 out:
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	/* No short read on error (see ofile_read). */
 	return r < 0 ? r : (ssize_t)done;
 }
@@ -528,11 +532,12 @@ ssize_t v2io_write(struct store *s, struct ofile *f, const char *buf, size_t len
 	uint64_t pos = (uint64_t)off;
 	uint32_t bs;
 	size_t done = 0;
-	int r = 0;
+	int r = ofile_lock(s, f, 1);
 
-	pthread_rwlock_wrlock(&f->lock);
 	bs = f->hdr.block_size;
 	io = bufs_get(bs);
+	if (r < 0)
+		goto out;
 	if (!io) {
 		r = -ENOMEM;
 		goto out;
@@ -580,7 +585,7 @@ ssize_t v2io_write(struct store *s, struct ofile *f, const char *buf, size_t len
 	}
 	__atomic_store_n(&f->size, f->hdr.size, __ATOMIC_RELAXED);
 out:
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return done > 0 ? (ssize_t)done : r;
 }
 
@@ -633,10 +638,11 @@ int v2io_truncate(struct store *s, struct ofile *f, uint64_t size)
 	struct iobufs *io;
 	int r;
 
-	pthread_rwlock_wrlock(&f->lock);
+	r = ofile_lock(s, f, 1);
 	io = bufs_get(f->hdr.block_size);
-	r = io ? truncate_locked(s, f, size, io) : -ENOMEM;
-	pthread_rwlock_unlock(&f->lock);
+	if (r == 0)
+		r = io ? truncate_locked(s, f, size, io) : -ENOMEM;
+	ofile_unlock(s, f);
 	return r;
 }
 
@@ -645,12 +651,11 @@ int v2io_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len)
 	uint32_t bs = f->hdr.block_size;
 	uint64_t end, first_full, end_full;
 	struct iobufs *io;
-	int r = 0;
+	int r = ofile_lock(s, f, 1);
 
-	pthread_rwlock_wrlock(&f->lock);
 	io = bufs_get(bs);
 	end = off + len > f->hdr.size ? f->hdr.size : off + len;
-	if (!io || off >= end)
+	if (r < 0 || !io || off >= end)
 		goto out;
 	first_full = (off + bs - 1) / bs;
 	end_full = end / bs;
@@ -677,22 +682,27 @@ int v2io_punch(struct store *s, struct ofile *f, uint64_t off, uint64_t len)
 	}
 	f->v2->dirty = 1;
 out:
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	return io ? r : -ENOMEM;
 }
 
-off_t v2io_lseek(struct ofile *f, off_t off, int whence)
+off_t v2io_lseek(struct store *s, struct ofile *f, off_t off, int whence)
 {
-	struct v2state *v = f->v2;
+	struct v2state *v;
 	uint32_t bs;
 	uint64_t size, b;
 	long i;
+	int r = ofile_lock(s, f, 0);
 
-	pthread_rwlock_rdlock(&f->lock);
+	v = f->v2;
 	size = f->hdr.size;
 	bs = f->hdr.block_size;
+	if (r < 0) {
+		ofile_unlock(s, f);
+		return r;
+	}
 	if (off < 0 || (uint64_t)off >= size) {
-		pthread_rwlock_unlock(&f->lock);
+		ofile_unlock(s, f);
 		return -ENXIO;
 	}
 	b = (uint64_t)off / bs;
@@ -713,7 +723,7 @@ off_t v2io_lseek(struct ofile *f, off_t off, int whence)
 		    !(f->wb_dirty && f->wb_block > b && f->wb_block < v->ents[i].block))
 			b = v->ents[i].block - 1;
 	}
-	pthread_rwlock_unlock(&f->lock);
+	ofile_unlock(s, f);
 	if (b * bs >= size)
 		return whence == SEEK_HOLE ? (off_t)size : -ENXIO;
 	return (off_t)(b * bs > (uint64_t)off ? b * bs : (uint64_t)off);

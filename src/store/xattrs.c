@@ -310,7 +310,7 @@ static int blob_open_obj(struct store *s, int dirfd, const char *rel, int create
 		free(b->data);
 		r = -EIO;
 	}
-	if (r == 0 && *fp && ofile_xattr_check(*fp, tag) < 0) {
+	if (r == 0 && *fp && ofile_xattr_check(s, *fp, tag) < 0) {
 		log_msg(LOG_LVL_ERROR, "extended attributes of a file are not the ones its header "
 				       "names (an older or a removed blob)");
 		stats_error(s->stats, 1, NULL, -1, "xattr blob not bound to its file header");
