@@ -445,15 +445,14 @@ static int pick(struct f2 *c)
 	uint64_t hint = fsck_hint_gen(c->k, c->e);
 	int best = -1;
 
-	/* A header the hint names was durable with all it names: losing
-	 * part of it is damage, not a crash (the hint check says so). */
 	for (int i = 0; i < 2; i++) {
 		if (usable(&c->sl[i]) && (best < 0 || c->sl[i].h.gen > c->sl[best].h.gen))
 			best = i;
 		c->sl[i].lost = c->sl[i].ixbad && usable(&c->sl[1 - i]) &&
-				c->sl[i].h.gen > c->sl[1 - i].h.gen && hint < c->sl[i].h.gen;
+				c->sl[i].h.gen > c->sl[1 - i].h.gen &&
+				!v2pick_hint_binds(hint, &c->sl[i].h);
 	}
-	if (best >= 0 && usable(&c->sl[1 - best]) && hint < c->sl[best].h.gen) {
+	if (best >= 0 && usable(&c->sl[1 - best]) && !v2pick_hint_binds(hint, &c->sl[best].h)) {
 		struct slot2 *nw = &c->sl[best], *old = &c->sl[1 - best];
 		struct iobufs *io = bufs_get(nw->h.block_size);
 

@@ -24,8 +24,10 @@ void v2map_release(struct v2state *v, uint64_t off, uint64_t len, uint8_t state)
 void v2map_free_clip(struct v2state *v);
 /* Give back free space at the end of the data area. */
 void v2map_trim_tail(struct v2state *v);
-/* Index of block b's entry, or -(insertion point) - 1. */
+/* Index of block b's entry, or -(insertion point) - 1; _in: in any n
+ * entries sorted by block. */
 long v2map_find(const struct v2state *v, uint64_t b);
+long v2map_find_in(const struct fh2_ent *ents, uint32_t n, uint64_t b);
 /* Set block e->block's entry (the old one's space is released). */
 int v2map_set(struct v2state *v, const struct fh2_ent *e);
 /* Remove the entries of blocks [start, end): they become holes. */
@@ -39,6 +41,10 @@ int v2map_gaps_to(struct v2state *v, struct v2list *list);
  * no entries, both sorted by block) does not name identically reads and
  * authenticates from fd, so the newer header may win; 0 if one does not
  * (the older header wins); -errno if the backing file cannot be read. */
+/* 1 if the size hint's generation hint_gen shows the newer header durable
+ * (a sync point came after it, with everything it names): it never gives
+ * way, and what it lacks is damage (EIO), not a crash to recover from. */
+int v2pick_hint_binds(uint64_t hint_gen, const struct file_header *newer);
 int v2pick_newer_whole(const struct crypto_key *k, struct backend *be, int fd,
 		       const struct file_header *h, const struct fh2_ent *nw, uint32_t nn,
 		       const struct fh2_ent *old, uint32_t no, struct iobufs *io);

@@ -114,22 +114,27 @@ void v2map_release(struct v2state *v, uint64_t off, uint64_t len, uint8_t state)
 
 /* ---- the in-memory index ---- */
 
-/* Index of the entry of block b, or -(insertion point) - 1. */
-long v2map_find(const struct v2state *v, uint64_t b)
+long v2map_find_in(const struct fh2_ent *ents, uint32_t n, uint64_t b)
 {
-	long lo = 0, hi = (long)v->n - 1;
+	long lo = 0, hi = (long)n - 1;
 
 	while (lo <= hi) {
 		long mid = (lo + hi) / 2;
 
-		if (v->ents[mid].block == b)
+		if (ents[mid].block == b)
 			return mid;
-		if (v->ents[mid].block < b)
+		if (ents[mid].block < b)
 			lo = mid + 1;
 		else
 			hi = mid - 1;
 	}
 	return -lo - 1;
+}
+
+/* Index of the entry of block b, or -(insertion point) - 1. */
+long v2map_find(const struct v2state *v, uint64_t b)
+{
+	return v2map_find_in(v->ents, v->n, b);
 }
 
 static void ent_release(struct v2state *v, const struct fh2_ent *e)

@@ -87,10 +87,7 @@ static int newer_or_older(struct store *s, struct ofile *f, const struct file_he
 
 	if (r == -ENOMEM)
 		return r;
-	/* A header the hint names was durable with all it names (a sync
-	 * point came after it): what it lacks now is damage, which reads
-	 * as EIO, not a crash to recover from. */
-	if (ofile_hint_gen(f) >= h[*best].gen)
+	if (v2pick_hint_binds(ofile_hint_gen(f), &h[*best]))
 		return r;
 	if (r == 0) {
 		if (ents_load(s, f, &h[o], &x[o], inl[o], ninl[o], &other) < 0)

@@ -22,19 +22,16 @@
 /* 1 if old (no entries, sorted by block) names e's record identically. */
 static int named(const struct fh2_ent *e, const struct fh2_ent *old, uint32_t no)
 {
-	uint32_t lo = 0, hi = no;
+	long i = v2map_find_in(old, no, e->block);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	return i >= 0 && old[i].off == e->off && old[i].stored == e->stored &&
+	       old[i].plain == e->plain && old[i].algo == e->algo &&
+	       !memcmp(old[i].tag, e->tag, CRYPTO_TAG_LEN);
+}
 
-		if (old[mid].block < e->block)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < no && old[lo].block == e->block && old[lo].off == e->off &&
-	       old[lo].stored == e->stored && old[lo].plain == e->plain &&
-	       old[lo].algo == e->algo && !memcmp(old[lo].tag, e->tag, CRYPTO_TAG_LEN);
+int v2pick_hint_binds(uint64_t hint_gen, const struct file_header *newer)
+{
+	return hint_gen >= newer->gen;
 }
 
 int v2pick_newer_whole(const struct crypto_key *k, struct backend *be, int fd,
