@@ -43,6 +43,25 @@ int ns_getattr(struct store *s, struct inode *in, struct stat *st);
 int ns_setattr(struct store *s, struct inode *in, struct ofile *f, const struct stat *attr,
 	       int what, struct stat *st);
 
+/* Who asks to clear the set-ID bits (ns_kill.c): uid 0 counts as
+ * privileged; in_group (may be NULL) answers whether the caller is in
+ * group g through a supplementary group. */
+struct ns_caller {
+	uid_t uid;
+	gid_t gid;
+	int (*in_group)(void *arg, gid_t g);
+	void *arg;
+};
+/* The set-ID bits a write, truncate or chown by c clears from a file with
+ * attributes st: S_ISUID; S_ISGID of a group-executable file, or of one
+ * whose group c is not in, unless c is privileged. */
+mode_t ns_kill_bits(const struct stat *st, const struct ns_caller *c);
+/* Clear those bits of in (not a directory; through f when given).
+ * Returns 1 when a bit was cleared (st, when given, then holds the new
+ * attributes), 0 when there was none, or -errno. */
+int ns_kill_suidgid(struct store *s, struct inode *in, struct ofile *f,
+		    const struct ns_caller *c, struct stat *st);
+
 int ns_mknod(struct store *s, struct inode *dir, const char *name, mode_t mode, dev_t rdev,
 	     uid_t uid, gid_t gid, struct inode **out, struct stat *st);
 int ns_mkdir(struct store *s, struct inode *dir, const char *name, mode_t mode, uid_t uid,

@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "../fs/fs.h"
 #include "../fs/vdir.h"
+#include "../fs/wire.h"
 #include "fuselog.h"
 #include "help.h"
 #include "log.h"
@@ -170,6 +171,9 @@ static int fuse_setup(struct store *s, const char *backing, const char *mnt,
 		return EXIT_MOUNTPT;
 	}
 	fuselog_hold(0);
+	if (wire_install(se) != 0)
+		log_msg(LOG_LVL_WARN, "cannot watch the FUSE channel: the kernel will check "
+				      "security.capability at every write");
 	fs_set_session(se);
 	*out = se;
 	return EXIT_OK;

@@ -1,4 +1,5 @@
-/* ll_ops.c - the FUSE low-level operations: translate each request into a
+/* ll_ops.c - the FUSE low-level operations (directories in ll_dir.c,
+ * extended attributes in ll_xattr.c): translate each request into a
  * call of the store's namespace (ns.h), attribute (attrs.h) or data
  * (ofile.h) functions, and the result into one reply.
  *
@@ -21,7 +22,7 @@
  * backing tree too: names and attributes are not cached at all
  * (FS_TIMEOUT_SHARED), contents are dropped at each open, and flock is
  * forwarded to the backing files (fs_flock). */
-#include "fs.h"
+#include "ll_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,77 +43,42 @@
 #include "shared.h"
 #include "stats.h"
 #include "vdir.h"
+#include "wire.h"
 
-#define FS_TIMEOUT 3600.0
-/* Shared mode (docs/SHARED.md): other daemons change the store behind
- * this kernel's back, so nothing is cached past the request: every path
- * walk looks names up again, every stat and every open fetches the
- * attributes, and open drops the cached pages (close-to-open). */
-#define FS_TIMEOUT_SHARED 0.0
+struct fuse_session *fs_session;
 
-static double fs_timeout(const struct store *s)
+/* Whether the caller of req is in group g through a supplementary group. */
+static int caller_in_group(void *arg, gid_t g)
 {
-	return s->shared ? FS_TIMEOUT_SHARED : FS_TIMEOUT;
-}
-#define FS_VNODE_DIR 2 /* then FS_VNODE_DIR + 1 + kind for each file */
-#define FS_VNODE_END (FS_VNODE_DIR + 1 + VDIR_COUNT)
+	gid_t few[64], *list = few;
+	int n = fuse_req_getgroups(arg, 64, few), found = 0;
 
-static struct fuse_session *fs_session;
-
-static struct store *store_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
+	if (n > 64 && (list = malloc((size_t)n * sizeof(*list))) != NULL)
+		n = fuse_req_getgroups(arg, n, list);
+	for (int i = 0; i < n && list; i++)
+		found |= list[i] == g;
+	if (list != few)
+		free(list);
+	return found;
 }
 
-static int is_vnode(fuse_ino_t ino)
+/* The kernel left clearing the set-ID bits of ino to the daemon (wire.h):
+ * clear them (st, when given, gets the new attributes; otherwise the
+ * kernel's cached mode is dropped). */
+static int kill_suidgid(fuse_req_t req, fuse_ino_t ino, struct ofile *f, struct stat *st)
 {
-	return ino >= FS_VNODE_DIR && ino < FS_VNODE_END;
+	struct store *s = store_of(req);
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct ns_caller who = { c->uid, c->gid, caller_in_group, req };
+	int r = ns_kill_suidgid(s, inode_of(s, ino), f, &who, st);
+
+	if (r > 0 && !st && fs_session)
+		fuse_lowlevel_notify_inval_inode(fs_session, ino, -1, 0);
+	return r < 0 ? r : 0;
 }
 
-/* The virtual kind of a node id (VDIR_DIR or a file kind). */
-static int vkind(fuse_ino_t ino)
-{
-	return ino == FS_VNODE_DIR ? VDIR_DIR : (int)(ino - FS_VNODE_DIR - 1);
-}
-
-static struct inode *inode_of(struct store *s, fuse_ino_t ino)
-{
-	return ino == FUSE_ROOT_ID ? inode_root(s) : (struct inode *)(uintptr_t)ino;
-}
-
-static fuse_ino_t node_of(struct store *s, struct inode *in)
-{
-	return in == inode_root(s) ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)in;
-}
-
-/* The open file of a regular file's fi (setattr passes NULL without one). */
-static struct ofile *file_of(const struct fuse_file_info *fi)
-{
-	return fi ? handle_of(fi)->f : NULL;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
-/* Count and time an operation; r is its result (0, a length, or -errno). */
-static void op_done(struct store *s, enum stats_op op, uint64_t t0, int r)
-{
-	stats_op(s->stats, op, now_ns() - t0, r < 0 ? r : 0);
-}
-
-/* The one place where -errno becomes an error reply. */
-static void reply_err(fuse_req_t req, int r)
-{
-	fuse_reply_err(req, r < 0 ? -r : 0);
-}
-
-static void fill_entry(struct store *s, struct fuse_entry_param *e, struct inode *in,
-		       const struct stat *st)
+void ll_fill_entry(struct store *s, struct fuse_entry_param *e, struct inode *in,
+		   const struct stat *st)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = node_of(s, in);
@@ -131,7 +97,7 @@ static void reply_entry(fuse_req_t req, struct store *s, struct inode *in,
 		reply_err(req, r);
 		return;
 	}
-	fill_entry(s, &e, in, st);
+	ll_fill_entry(s, &e, in, st);
 	if (fuse_reply_entry(req, &e) != 0)
 		inode_forget(s, in, 1); /* the kernel never got it */
 }
@@ -179,6 +145,8 @@ static void fs_init(void *data, struct fuse_conn_info *conn)
 	 * must see each write to refuse it (EFBIG, ENOSPC) and to flush it
 	 * at SIGTERM. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* Requests are read through wire.c, which a spliced read would miss. */
+	conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
 	conn->max_write = 1024 * 1024;
 	conn->max_readahead = 1024 * 1024;
 	conn->time_gran = 1;
@@ -294,7 +262,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		what |= (to_set & FUSE_SET_ATTR_ATIME_NOW) ? NS_SET_ATIME_NOW : NS_SET_ATIME;
 	if (to_set & FUSE_SET_ATTR_MTIME)
 		what |= (to_set & FUSE_SET_ATTR_MTIME_NOW) ? NS_SET_MTIME_NOW : NS_SET_MTIME;
-	r = ns_setattr(s, inode_of(s, ino), file_of(fi), attr, what, &st);
+	/* Before a chown, as the kernel judges the group the file had. */
+	r = wire_kill_suidgid() ? kill_suidgid(req, ino, file_of(fi), &st) : 0;
+	if (r == 0)
+		r = ns_setattr(s, inode_of(s, ino), file_of(fi), attr, what, &st);
 	op_done(s, (what & NS_SET_SIZE) ? STATS_OP_TRUNCATE : STATS_OP_OTHER, t0, r);
 	if (r < 0)
 		reply_err(req, r);
@@ -428,7 +399,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* Data of real files stays cached across opens (see the top of this
  * file); virtual files are rendered at open and read past their size. */
-static void reply_open(fuse_req_t req, struct fuse_file_info *fi, int r)
+void ll_reply_open(fuse_req_t req, struct fuse_file_info *fi, int r)
 {
 	if (r < 0) {
 		reply_err(req, r);
@@ -450,7 +421,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->fh = (uintptr_t)h;
 		fi->direct_io = 1;
 		fi->keep_cache = 0;
-		reply_open(req, fi, r);
+		ll_reply_open(req, fi, r);
 		return;
 	}
 	{
@@ -458,6 +429,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		struct fs_handle *h = NULL;
 
 		r = ns_open(s, inode_of(s, ino), fi->flags, &f);
+		if (r == 0 && wire_kill_suidgid() && (r = kill_suidgid(req, ino, f, NULL)) < 0)
+			ofile_release(s, f);
 		op_done(s, STATS_OP_OPEN, t0, r);
 		/* The kernel took its size from a hint that proved wrong (after
 		 * a crash, or a copy without xattrs): make it ask again. */
@@ -505,7 +478,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	fill_entry(s, &e, in, &st);
+	ll_fill_entry(s, &e, in, &st);
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = !s->shared;
 	if (fuse_reply_create(req, &e, fi) != 0) {
@@ -598,7 +571,9 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (is_vnode(ino)) {
 		n = vdir_write(s, (struct vdir_handle *)(uintptr_t)fi->fh, buf, size);
 	} else {
-		n = ofile_write(s, file_of(fi), buf, size, off);
+		n = wire_kill_suidgid() ? kill_suidgid(req, ino, file_of(fi), NULL) : 0;
+		if (n == 0)
+			n = ofile_write(s, file_of(fi), buf, size, off);
 		op_done(s, STATS_OP_WRITE, t0, (int)(n < 0 ? n : 0));
 		if (n > 0)
 			stats_bytes_written(s->stats, (uint64_t)n);
@@ -661,137 +636,6 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	reply_err(req, r);
 }
 
-static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct store *s = store_of(req);
-	uint64_t t0 = now_ns();
-	struct ns_dir *d = NULL;
-	int r;
-
-	if (is_vnode(ino)) {
-		fi->fh = 0;
-		reply_open(req, fi, ino == FS_VNODE_DIR ? 0 : -ENOTDIR);
-		return;
-	}
-	r = ns_opendir(s, inode_of(s, ino), &d);
-	op_done(s, STATS_OP_READDIR, t0, r);
-	fi->fh = (uintptr_t)d;
-	if (r == 0 && fuse_reply_open(req, fi) != 0)
-		ns_releasedir(s, d);
-	else if (r < 0)
-		reply_err(req, r);
-}
-
-/* A reply buffer being filled with directory entries. */
-struct dirbuf {
-	fuse_req_t req;
-	struct store *s;
-	char *p;
-	size_t size, len;
-	int plus;
-};
-
-static int dirbuf_fill(void *arg, const char *name, const struct stat *st, struct inode *in,
-		       off_t next)
-{
-	struct dirbuf *b = arg;
-	size_t need;
-
-	if (b->plus) {
-		struct fuse_entry_param e;
-
-		if (in) {
-			fill_entry(b->s, &e, in, st);
-		} else {
-			memset(&e, 0, sizeof(e)); /* "." and "..": no entry */
-			e.attr.st_ino = st->st_ino;
-			e.attr.st_mode = st->st_mode;
-		}
-		need = fuse_add_direntry_plus(b->req, b->p + b->len, b->size - b->len, name, &e,
-					      next);
-	} else {
-		need = fuse_add_direntry(b->req, b->p + b->len, b->size - b->len, name, st, next);
-	}
-	if (need > b->size - b->len)
-		return 1;
-	b->len += need;
-	return 0;
-}
-
-/* The listing of /.ragstore: ".", ".." and the files, by position. */
-static void vdir_list(struct dirbuf *b, off_t off)
-{
-	for (off_t i = off; i < 2 + VDIR_COUNT; i++) {
-		struct stat st;
-
-		memset(&st, 0, sizeof(st));
-		if (i < 2) {
-			st.st_mode = S_IFDIR;
-		} else {
-			vdir_getattr(b->s, (int)(i - 2), &st);
-		}
-		if (dirbuf_fill(b, i == 0 ? "." : i == 1 ? ".." : vdir_entry_name((int)(i - 2)),
-				&st, NULL, i + 1))
-			break;
-	}
-}
-
-static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			   struct fuse_file_info *fi, int plus)
-{
-	struct store *s = store_of(req);
-	uint64_t t0 = now_ns();
-	struct dirbuf b = { .req = req, .s = s, .size = size, .plus = plus };
-	int r = 0;
-
-	b.p = malloc(size ? size : 1);
-	if (!b.p) {
-		reply_err(req, -ENOMEM);
-		return;
-	}
-	if (ino == FS_VNODE_DIR)
-		vdir_list(&b, off);
-	else
-		r = ns_readdir(s, (struct ns_dir *)(uintptr_t)fi->fh, off, plus, dirbuf_fill, &b);
-	op_done(s, STATS_OP_READDIR, t0, r);
-	/* Entries already in the buffer were looked up: send them. */
-	if (r < 0 && b.len == 0)
-		reply_err(req, r);
-	else
-		fuse_reply_buf(req, b.p, b.len);
-	free(b.p);
-}
-
-static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
-{
-	readdir_common(req, ino, size, off, fi, 0);
-}
-
-static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			   struct fuse_file_info *fi)
-{
-	readdir_common(req, ino, size, off, fi, 1);
-}
-
-static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	if (!is_vnode(ino))
-		ns_releasedir(store_of(req), (struct ns_dir *)(uintptr_t)fi->fh);
-	reply_err(req, 0);
-}
-
-static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
-			struct fuse_file_info *fi)
-{
-	struct store *s = store_of(req);
-	uint64_t t0 = now_ns();
-	int r = is_vnode(ino) ? 0 : ns_fsyncdir(s, (struct ns_dir *)(uintptr_t)fi->fh, datasync);
-
-	op_done(s, STATS_OP_FSYNC, t0, r);
-	reply_err(req, r);
-}
-
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
@@ -802,75 +646,6 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 		reply_err(req, r);
 	else
 		fuse_reply_statfs(req, &sv);
-}
-
-/* Extended attributes: a length query (size 0) is answered with
- * fuse_reply_xattr, a value with fuse_reply_buf. */
-static void reply_xattr(fuse_req_t req, const char *buf, size_t size, int r)
-{
-	if (r < 0)
-		reply_err(req, r);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)r);
-	else
-		fuse_reply_buf(req, buf, (size_t)r);
-}
-
-static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	struct store *s = store_of(req);
-	uint64_t t0 = now_ns();
-	char *buf = size ? malloc(size) : NULL;
-	int r;
-
-	if (is_vnode(ino)) {
-		reply_err(req, -ENODATA);
-		free(buf);
-		return;
-	}
-	r = size && !buf ? -ENOMEM : attrs_get(s, inode_of(s, ino), name, buf, size);
-	op_done(s, STATS_OP_XATTR, t0, r == -ENODATA || r == -EOPNOTSUPP ? 0 : r);
-	reply_xattr(req, buf, size, r);
-	free(buf);
-}
-
-static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	struct store *s = store_of(req);
-	uint64_t t0 = now_ns();
-	char *buf = size ? malloc(size) : NULL;
-	int r;
-
-	if (is_vnode(ino)) {
-		reply_xattr(req, buf, size, 0);
-		free(buf);
-		return;
-	}
-	r = size && !buf ? -ENOMEM : attrs_list(s, inode_of(s, ino), buf, size);
-	op_done(s, STATS_OP_XATTR, t0, r);
-	reply_xattr(req, buf, size, r);
-	free(buf);
-}
-
-static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-			size_t size, int flags)
-{
-	struct store *s = store_of(req);
-	uint64_t t0 = now_ns();
-	int r = is_vnode(ino) ? -EPERM : attrs_set(s, inode_of(s, ino), name, value, size, flags);
-
-	op_done(s, STATS_OP_XATTR, t0, r);
-	reply_err(req, r);
-}
-
-static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	struct store *s = store_of(req);
-	uint64_t t0 = now_ns();
-	int r = is_vnode(ino) ? -EPERM : attrs_remove(s, inode_of(s, ino), name);
-
-	op_done(s, STATS_OP_XATTR, t0, r);
-	reply_err(req, r);
 }
 
 static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
@@ -933,16 +708,16 @@ const struct fuse_lowlevel_ops fs_ll_ops = {
 	.flush = fs_flush,
 	.release = fs_release,
 	.fsync = fs_fsync,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.readdirplus = fs_readdirplus,
-	.releasedir = fs_releasedir,
-	.fsyncdir = fs_fsyncdir,
+	.opendir = ll_dir_open,
+	.readdir = ll_dir_read,
+	.readdirplus = ll_dir_readplus,
+	.releasedir = ll_dir_release,
+	.fsyncdir = ll_dir_fsync,
 	.statfs = fs_statfs,
-	.setxattr = fs_setxattr,
-	.getxattr = fs_getxattr,
-	.listxattr = fs_listxattr,
-	.removexattr = fs_removexattr,
+	.setxattr = ll_xattr_set,
+	.getxattr = ll_xattr_get,
+	.listxattr = ll_xattr_list,
+	.removexattr = ll_xattr_remove,
 	.create = fs_create,
 	.fallocate = fs_fallocate,
 	.lseek = fs_lseek,

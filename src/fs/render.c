@@ -14,6 +14,7 @@
 #include "log.h"
 #include "policy.h"
 #include "probe.h"
+#include "wire.h"
 
 /* The members of a JSON object of one count per operation class. */
 static void render_op_counts(struct strbuf *sb, const uint64_t count[STATS_OP_COUNT])
@@ -455,6 +456,10 @@ void render_config(const struct store *s, struct strbuf *sb)
 	} else {
 		strbuf_printf(sb, "# mount point and options not found in /proc/self/mountinfo\n");
 	}
+	strbuf_printf(sb, "killpriv_v2 = %s\n", wire_killpriv() ? "yes" : "no");
+	strbuf_printf(sb, "# killpriv_v2: the daemon clears set-ID bits on write, truncate "
+		      "and chown, so the kernel skips its security.capability check "
+		      "before each write (docs/CORE.md)\n");
 	if (log_file_path())
 		render_ini_value(sb, "logfile", log_file_path());
 	else

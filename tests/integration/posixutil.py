@@ -85,13 +85,21 @@ def write(path, data):
     finally:
         os.close(fd)
 
+def pwrite(path, data):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, data.encode(), 0)
+    finally:
+        os.close(fd)
+
 def utime_ns(path, atime, mtime):
     os.utime(path, ns=(atime, mtime))
 
 def utime_now(path):
     os.utime(path, None)
 
-ops = dict(create=create, write=write, utime_ns=utime_ns, utime_now=utime_now)
+ops = dict(create=create, write=write, pwrite=pwrite, utime_ns=utime_ns,
+           utime_now=utime_now)
 out = []
 for op in json.loads(sys.argv[1]):
     fn = ops.get(op[0]) or getattr(os, op[0])
@@ -107,7 +115,8 @@ print(json.dumps(out))
 def as_user(ops, uid=NOBODY, gid=NOGROUP, groups=()):
     """Run os-level operations as uid:gid (no supplementary groups unless
     given).  ops is a list like [("unlink", path), ("chown", p, -1, 5)];
-    besides os.* names there are create(path[, mode]), write(path, text),
+    besides os.* names there are create(path[, mode]), write(path, text)
+    (opened with O_TRUNC), pwrite(path, text) (at offset 0, no O_TRUNC),
     utime_ns(path, atime, mtime) and utime_now(path).  Returns one string per
     op: "ok" or the errno name ("EPERM")."""
     ops = [[str(a) if isinstance(a, Path) else a for a in op] for op in ops]

@@ -575,6 +575,58 @@ static void test_setattr(struct store *s)
 	CHECK_EQ(totals(s).logical, t0.logical);
 }
 
+static int in_group_42(void *arg, gid_t g)
+{
+	(void)arg;
+	return g == 42;
+}
+
+/* The set-ID rule of ns_kill.c, case by case, then applied to a file. */
+static void test_kill_suidgid(struct store *s)
+{
+	static const struct {
+		mode_t mode;
+		gid_t file_gid;
+		uid_t uid;
+		gid_t gid;
+		mode_t kill;
+	} cases[] = {
+		{ S_IFREG | 06755, 5, 1000, 5, S_ISUID | S_ISGID }, /* group-executable */
+		{ S_IFREG | 02745, 5, 1000, 5, 0 },     /* no group x, own group */
+		{ S_IFREG | 02745, 42, 1000, 5, 0 },    /* in it by a supplementary group */
+		{ S_IFREG | 02745, 7, 1000, 5, S_ISGID }, /* not a member */
+		{ S_IFREG | 02745, 7, 0, 0, 0 },        /* root is privileged */
+		{ S_IFREG | 06755, 7, 0, 0, S_ISUID | S_ISGID },
+		{ S_IFREG | 04700, 7, 1000, 5, S_ISUID },
+		{ S_IFREG | 00777, 7, 1000, 5, 0 },
+		{ S_IFDIR | 06777, 7, 1000, 5, 0 },     /* directories keep theirs */
+	};
+	struct inode *root = inode_root(s), *in;
+	struct ns_caller who = { 1000, 5, in_group_42, NULL };
+	struct stat st, want;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ns_caller c = { cases[i].uid, cases[i].gid, in_group_42, NULL };
+
+		memset(&st, 0, sizeof(st));
+		st.st_mode = cases[i].mode;
+		st.st_gid = cases[i].file_gid;
+		CHECK_EQ(ns_kill_bits(&st, &c), cases[i].kill);
+	}
+	in = make_file(s, root, "kill", 100, 'k');
+	if (!in)
+		return;
+	memset(&want, 0, sizeof(want));
+	want.st_mode = 06755;
+	CHECK_EQ(ns_setattr(s, in, NULL, &want, NS_SET_MODE, &st), 0);
+	CHECK_EQ(ns_kill_suidgid(s, in, NULL, &who, &st), 1);
+	CHECK_EQ(st.st_mode & 07777, 0755);
+	CHECK_EQ(ns_getattr(s, in, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0755);
+	CHECK_EQ(ns_kill_suidgid(s, in, NULL, &who, NULL), 0); /* nothing left */
+	CHECK_EQ(ns_unlink(s, root, "kill"), 0);
+}
+
 static void test_listing(struct store *s)
 {
 	struct inode *root = inode_root(s), *d, *in;
@@ -618,6 +670,7 @@ static void run_all(int plaintext_names)
 	test_rename(s);
 	test_long_names(s);
 	test_setattr(s);
+	test_kill_suidgid(s);
 	test_listing(s);
 	/* Everything made was removed again. */
 	t = totals(s);
