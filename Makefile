@@ -94,10 +94,13 @@ check: deps
 	$(if $(SANITIZE),,$(MAKE) integration-backing)
 
 # Part of make check: the data path's concurrency test (many threads, an
-# exact model) built with ThreadSanitizer, in build/san-thread/.
+# exact model) and the reaper's, built with ThreadSanitizer, in
+# build/san-thread/.
 unit-tsan:
-	$(MAKE) SANITIZE=thread build/san-thread/tests/unit/test_concurrency
-	@sh tests/sanitize.sh build/san-thread/ build/san-thread/tests/unit/test_concurrency
+	$(MAKE) SANITIZE=thread build/san-thread/tests/unit/test_concurrency \
+		build/san-thread/tests/unit/test_reaper
+	@sh tests/sanitize.sh build/san-thread/ sh -c \
+		'build/san-thread/tests/unit/test_concurrency && build/san-thread/tests/unit/test_reaper'
 
 demo: deps
 	$(MAKE) all

@@ -62,6 +62,11 @@ struct backend_ops {
 		       int flags);
 	int (*fstat)(struct backend *be, int fd, struct stat *st);
 	int (*fstatvfs)(struct backend *be, int fd, struct statvfs *sv);
+	/* 1 when fd is on a local filesystem, 0 on a network or FUSE one
+	 * (NFS, SMB, Ceph, GlusterFS, sshfs...), where an extra descriptor
+	 * costs a round trip or changes what unlink does (NFS silly
+	 * renames). */
+	int (*fs_local)(struct backend *be, int fd);
 
 	/* pread/pwrite may be short, as the system calls may; the _full
 	 * helpers below loop. */
@@ -232,6 +237,11 @@ static inline int backend_fstat(struct backend *be, int fd, struct stat *st)
 static inline int backend_fstatvfs(struct backend *be, int fd, struct statvfs *sv)
 {
 	return be->ops->fstatvfs(be, fd, sv);
+}
+
+static inline int backend_fs_local(struct backend *be, int fd)
+{
+	return be->ops->fs_local(be, fd);
 }
 
 static inline ssize_t backend_pread(struct backend *be, int fd, void *buf, size_t len,

@@ -56,6 +56,8 @@ struct store {
 	int v1_files;              /* create format v1 files (tests of the v1
 				      path only); 0: v2, see fh2.h */
 	struct pool *pool;         /* data-path workers (pool.h); NULL: none */
+	struct reaper *reaper;     /* closes unlinked files (reaper.h); NULL on
+				      a network backing: unlink closes inline */
 	struct bcache *bcache;     /* plaintext blocks (bcache.h); NULL: none */
 	struct store_desc upgrade; /* desc at DESC_VERSION with its MAC, for
 				      store_upgrade (desc.version older) */

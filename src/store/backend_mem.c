@@ -874,6 +874,12 @@ static int mem_fstatvfs(struct backend *be, int fd, struct statvfs *sv)
 	return on_fd(be, fd, 1, op_statvfs, sv);
 }
 
+/* Memory is as local as it gets. */
+static int mem_fs_local(struct backend *be, int fd)
+{
+	return 1;
+}
+
 /* ---- operations: data ------------------------------------------------------- */
 
 static ssize_t mem_pread(struct backend *be, int fd, void *buf, size_t len, off_t off)
@@ -1812,6 +1818,7 @@ static const struct backend_ops mem_ops = {
 	.fstatat = mem_fstatat,
 	.fstat = mem_fstat,
 	.fstatvfs = mem_fstatvfs,
+	.fs_local = mem_fs_local,
 	.pread = mem_pread,
 	.pwrite = mem_pwrite,
 	.fsync = mem_fsync,

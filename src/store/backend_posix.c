@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -71,6 +74,30 @@ static int px_fstat(struct backend *be, int fd, struct stat *st)
 static int px_fstatvfs(struct backend *be, int fd, struct statvfs *sv)
 {
 	return ret(fstatvfs(fd, sv));
+}
+
+static int px_fs_local(struct backend *be, int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) != 0)
+		return 0;
+	switch ((unsigned long)sf.f_type) {
+	case 0x65735546UL: /* FUSE: GlusterFS, sshfs, ... */
+	case 0x6969UL:     /* NFS */
+	case 0xff534d42UL: /* CIFS */
+	case 0xfe534d42UL: /* SMB2 */
+	case 0x517bUL:     /* SMB */
+	case 0x00c36400UL: /* Ceph */
+	case 0x5346414fUL: /* AFS */
+	case 0x6b414653UL: /* kAFS */
+	case 0x01021997UL: /* 9p */
+	case 0x47504653UL: /* GPFS */
+	case 0x0bd00bd0UL: /* Lustre */
+		return 0;
+	default:
+		return 1;
+	}
 }
 
 static ssize_t px_pread(struct backend *be, int fd, void *buf, size_t len, off_t off)
@@ -222,15 +249,40 @@ static int px_fsetxattr(struct backend *be, int fd, const char *xname, const voi
 	return ret(fsetxattr(fd, xname, value, size, flags));
 }
 
-/* Linux has no getxattrat before 6.13, and fgetxattr refuses O_PATH
- * descriptors (all a directory cache holds): the attribute is reached by
- * the descriptor's /proc path instead. */
+/* getxattrat(2) and setxattrat(2) (Linux 6.13) reach an attribute of a
+ * name relative to a directory descriptor in one short path walk; older
+ * kernels (ENOSYS, remembered) get the descriptor's /proc path instead,
+ * since fgetxattr refuses the O_PATH descriptors a directory cache holds.
+ * The numbers are the same on every architecture (the unified table);
+ * Debian 12's headers predate them. */
+#define SYS_SETXATTRAT 463
+#define SYS_GETXATTRAT 464
+
+struct xattr_at_args {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+
+static int no_xattrat;
+
 static ssize_t px_getxattrat(struct backend *be, int dirfd, const char *name,
 				const char *xname, void *value, size_t size)
 {
 	char path[PATH_MAX];
-	int r = proc_path(dirfd, name, path, sizeof(path));
+	int r;
 
+	if (!__atomic_load_n(&no_xattrat, __ATOMIC_RELAXED)) {
+		struct xattr_at_args a = { (uintptr_t)value, (uint32_t)size, 0 };
+		long n = syscall(SYS_GETXATTRAT, dirfd, name ? name : "",
+				 AT_SYMLINK_NOFOLLOW | (name ? 0 : AT_EMPTY_PATH), xname, &a,
+				 sizeof(a));
+
+		if (n >= 0 || errno != ENOSYS)
+			return n >= 0 ? (ssize_t)n : -errno;
+		__atomic_store_n(&no_xattrat, 1, __ATOMIC_RELAXED);
+	}
+	r = proc_path(dirfd, name, path, sizeof(path));
 	return r < 0 ? r : sret(lgetxattr(path, xname, value, size));
 }
 
@@ -238,8 +290,19 @@ static int px_setxattrat(struct backend *be, int dirfd, const char *name,
 			    const char *xname, const void *value, size_t size, int flags)
 {
 	char path[PATH_MAX];
-	int r = proc_path(dirfd, name, path, sizeof(path));
+	int r;
 
+	if (!__atomic_load_n(&no_xattrat, __ATOMIC_RELAXED)) {
+		struct xattr_at_args a = { (uintptr_t)value, (uint32_t)size, (uint32_t)flags };
+		long n = syscall(SYS_SETXATTRAT, dirfd, name ? name : "",
+				 AT_SYMLINK_NOFOLLOW | (name ? 0 : AT_EMPTY_PATH), xname, &a,
+				 sizeof(a));
+
+		if (n >= 0 || errno != ENOSYS)
+			return n >= 0 ? 0 : -errno;
+		__atomic_store_n(&no_xattrat, 1, __ATOMIC_RELAXED);
+	}
+	r = proc_path(dirfd, name, path, sizeof(path));
 	return r < 0 ? r : ret(lsetxattr(path, xname, value, size, flags));
 }
 
@@ -301,6 +364,7 @@ static const struct backend_ops posix_ops = {
 	.fstatat = px_fstatat,
 	.fstat = px_fstat,
 	.fstatvfs = px_fstatvfs,
+	.fs_local = px_fs_local,
 	.pread = px_pread,
 	.pwrite = px_pwrite,
 	.fsync = px_fsync,

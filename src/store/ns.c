@@ -15,6 +15,7 @@
 #include "log.h"
 #include "ofile.h"
 #include "pathmap.h"
+#include "reaper.h"
 #include "policy.h"
 #include "stats.h"
 #include "xattrs.h"
@@ -499,7 +500,7 @@ int ns_unlink(struct store *s, struct inode *dir, const char *name)
 	uint8_t xid[XATTRS_ID_LEN];
 	struct nsname n;
 	struct stat st;
-	int r = removal_start(s, dir, name, 0, &n, &st), has_x;
+	int r = removal_start(s, dir, name, 0, &n, &st), has_x, keep = -1;
 
 	if (r < 0)
 		return r;
@@ -509,7 +510,12 @@ int ns_unlink(struct store *s, struct inode *dir, const char *name)
 	ofile_removal_begin(s, n.dirfd, n.bn.leaf, &st, &rm);
 	has_x = rm.valid && !rm.no_xattrs &&
 		xattrs_object_id(s, n.dirfd, n.bn.leaf, xid) == 0;
+	/* Freeing the blocks is left to the reaper's close (reaper.h). */
+	if (s->reaper && !s->shared && S_ISREG(st.st_mode) && st.st_nlink == 1)
+		keep = backend_openat(s->be, n.dirfd, n.bn.leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 	r = backend_unlinkat(s->be, n.dirfd, n.bn.leaf, 0);
+	if (keep >= 0)
+		reaper_close(r == 0 ? s->reaper : NULL, s->be, keep);
 	if (r == 0) {
 		ofile_removal_done(s, &rm);
 		if (has_x)
@@ -695,6 +701,7 @@ int ns_readlink(struct store *s, struct inode *in, char *buf, size_t size)
 
 int ns_statfs(struct store *s, struct statvfs *sv)
 {
+	reaper_drain(s->reaper); /* so that space freed by unlink shows */
 	return backend_fstatvfs(s->be, s->rootfd, sv);
 }
 

@@ -28,6 +28,7 @@
 #include "pathmap.h"
 #include "policy.h"
 #include "pool.h"
+#include "reaper.h"
 #include "stats.h"
 #include "util.h"
 
@@ -447,6 +448,8 @@ static int store_attach(struct store *s, const char *backing, char *err, size_t 
 	s->stats = stats_new();
 	s->inodes = inode_table_new(s->be, s->rootfd, dirfd_budget());
 	s->pool = pool_new(-1); /* none is fine: the caller does the work */
+	if (backend_fs_local(s->be, s->rootfd))
+		s->reaper = reaper_new(s->be, REAPER_MAX); /* none is fine too */
 	s->bcache = bcache_new(BCACHE_DEFAULT);
 	s->policies = policy_set_builtin(&s->desc.codec, s->desc.block_size);
 	if (!s->backing || !s->files || !s->dirivs || !s->stats || !s->inodes || !s->bcache ||
@@ -731,6 +734,7 @@ void store_close(struct store *s)
 		return;
 	if (s->files)
 		ofile_table_free(s, s->files);
+	reaper_free(s->reaper);
 	pool_free(s->pool);
 	bcache_free(s->bcache);
 	inode_table_free(s->inodes);

@@ -397,6 +397,26 @@ def test_unlinked_open_file_keeps_working(store):
     assert sorted(os.listdir(store.mnt)) == ["keep"]
 
 
+def test_space_of_removed_files_shows_at_once(store):
+    """rm leaves freeing the blocks to the reaper thread (docs/CORE.md,
+    "Unlink returns before the blocks are freed"); statfs waits for it, so
+    the space is back in df right after rm, and the backing files are gone
+    at once."""
+    data = os.urandom(16 << 20)
+    for i in range(8):
+        write_file(store.path("big%d" % i), data)
+    os.sync()
+    before = backing_files(store.backing)
+    sv = os.statvfs(store.mnt)
+    free0 = sv.f_bavail * sv.f_frsize
+    for i in range(8):
+        os.unlink(store.path("big%d" % i))
+    sv = os.statvfs(store.mnt)
+    freed = sv.f_bavail * sv.f_frsize - free0
+    assert freed >= 100 << 20, "only %d bytes free again after rm" % freed
+    assert len(before - backing_files(store.backing)) == 8
+
+
 def test_unlinked_open_file_in_removed_directory(store):
     d = store.path("gone")
     os.mkdir(d)
