@@ -1,5 +1,6 @@
-/* ns.c - namespace operations by inode.  See ns.h. */
-#include "ns.h"
+/* ns.c - namespace operations by inode (rename in ns_rename.c, listings in
+ * ns_dir.c).  See ns.h. */
+#include "ns_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,15 +25,7 @@
  * plaintext-name store keeps targets of up to PATH_MAX - 1 bytes). */
 #define LINK_BUF (NAME_LINK_ENC_CAP > PATH_MAX ? NAME_LINK_ENC_CAP : PATH_MAX)
 
-/* A user's name resolved in its backing directory: the directory's
- * descriptor (held until name_put) and the backing name. */
-struct nsname {
-	struct inode *dir;
-	int dirfd;
-	struct bname bn;
-};
-
-static int name_get(struct store *s, struct inode *dir, const char *name, struct nsname *n)
+int ns_name_get(struct store *s, struct inode *dir, const char *name, struct nsname *n)
 {
 	uint8_t iv[NAME_IV_LEN];
 	int r = 0;
@@ -51,27 +44,27 @@ static int name_get(struct store *s, struct inode *dir, const char *name, struct
 	return n->dirfd < 0 ? n->dirfd : 0;
 }
 
-static void name_put(struct store *s, struct nsname *n)
+void ns_name_put(struct store *s, struct nsname *n)
 {
 	inode_dirfd_put(s, n->dir);
 }
 
 /* name_get under the shared namespace lock, which stays held (with n) until
  * name_end; on failure nothing is held. */
-static int name_start(struct store *s, struct inode *dir, const char *name, struct nsname *n)
+static int ns_name_start(struct store *s, struct inode *dir, const char *name, struct nsname *n)
 {
 	int r;
 
 	inode_ns_rdlock(s);
-	r = name_get(s, dir, name, n);
+	r = ns_name_get(s, dir, name, n);
 	if (r < 0)
 		inode_ns_unlock(s);
 	return r;
 }
 
-static void name_end(struct store *s, struct nsname *n)
+static void ns_name_end(struct store *s, struct nsname *n)
 {
-	name_put(s, n);
+	ns_name_put(s, n);
 	inode_ns_unlock(s);
 }
 
@@ -111,8 +104,7 @@ static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *s
 	return 0;
 }
 
-static int stat_at(struct store *s, int dirfd, const char *name, struct stat *st,
-		   int *noxattr)
+int ns_stat_at(struct store *s, int dirfd, const char *name, struct stat *st, int *noxattr)
 {
 	int r = backend_fstatat(s->be, dirfd, name, st, AT_SYMLINK_NOFOLLOW);
 
@@ -121,10 +113,10 @@ static int stat_at(struct store *s, int dirfd, const char *name, struct stat *st
 
 /* Stat backing entry bname of dir and hand out its inode with a kernel
  * reference (uname is the user's name of it). */
-static int hand_out_at(struct store *s, struct inode *dir, int dirfd, const char *bname,
-		       const char *uname, struct inode **out, struct stat *st)
+int ns_hand_out_at(struct store *s, struct inode *dir, int dirfd, const char *bname,
+		   const char *uname, struct inode **out, struct stat *st)
 {
-	int noxattr = 0, r = stat_at(s, dirfd, bname, st, &noxattr);
+	int noxattr = 0, r = ns_stat_at(s, dirfd, bname, st, &noxattr);
 
 	if (r < 0)
 		return r;
@@ -138,7 +130,7 @@ static int hand_out_at(struct store *s, struct inode *dir, int dirfd, const char
 static int hand_out(struct store *s, struct nsname *n, const char *uname, struct inode **out,
 		    struct stat *st)
 {
-	return hand_out_at(s, n->dir, n->dirfd, n->bn.leaf, uname, out, st);
+	return ns_hand_out_at(s, n->dir, n->dirfd, n->bn.leaf, uname, out, st);
 }
 
 int ns_lookup(struct store *s, struct inode *dir, const char *name, struct inode **out,
@@ -147,10 +139,10 @@ int ns_lookup(struct store *s, struct inode *dir, const char *name, struct inode
 	struct nsname n;
 	int r;
 
-	r = name_start(s, dir, name, &n);
+	r = ns_name_start(s, dir, name, &n);
 	if (r == 0) {
 		r = hand_out(s, &n, name, out, st);
-		name_end(s, &n);
+		ns_name_end(s, &n);
 	}
 	return r;
 }
@@ -171,7 +163,7 @@ int ns_getattr(struct store *s, struct inode *in, struct stat *st)
 	inode_ns_rdlock(s);
 	r = inode_ref(s, in, &ref);
 	if (r == 0) {
-		r = stat_at(s, ref.dirfd, ref.name, st, NULL);
+		r = ns_stat_at(s, ref.dirfd, ref.name, st, NULL);
 		inode_ref_put(s, &ref);
 	}
 	inode_ns_unlock(s);
@@ -333,7 +325,7 @@ static int make_name(struct store *s, struct inode *dir, const char *name, make_
 	struct nsname n;
 	int r;
 
-	r = name_start(s, dir, name, &n);
+	r = ns_name_start(s, dir, name, &n);
 	if (r < 0)
 		return r;
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
@@ -345,7 +337,7 @@ static int make_name(struct store *s, struct inode *dir, const char *name, make_
 		r = hand_out(s, &n, name, out, st);
 	if (r < 0)
 		pathmap_side_drop(s, n.dirfd, &n.bn);
-	name_end(s, &n);
+	ns_name_end(s, &n);
 	return r;
 }
 
@@ -449,7 +441,7 @@ int ns_link(struct store *s, struct inode *in, struct inode *dir, const char *na
 	r = inode_ref(s, in, &ref);
 	if (r < 0)
 		goto out_unlock;
-	r = name_get(s, dir, name, &n);
+	r = ns_name_get(s, dir, name, &n);
 	if (r < 0)
 		goto out_ref;
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
@@ -462,7 +454,7 @@ int ns_link(struct store *s, struct inode *in, struct inode *dir, const char *na
 	}
 	if (r < 0)
 		pathmap_side_drop(s, n.dirfd, &n.bn);
-	name_put(s, &n);
+	ns_name_put(s, &n);
 out_ref:
 	inode_ref_put(s, &ref);
 out_unlock:
@@ -479,7 +471,7 @@ static int removal_start(struct store *s, struct inode *dir, const char *name, i
 	int r;
 
 	inode_ns_wrlock(s);
-	r = name_get(s, dir, name, n);
+	r = ns_name_get(s, dir, name, n);
 	if (r < 0) {
 		inode_ns_unlock(s);
 		return r;
@@ -488,7 +480,7 @@ static int removal_start(struct store *s, struct inode *dir, const char *name, i
 	if (r == 0 && !S_ISDIR(st->st_mode) != !want_dir)
 		r = want_dir ? -ENOTDIR : -EISDIR;
 	if (r < 0) {
-		name_put(s, n);
+		ns_name_put(s, n);
 		inode_ns_unlock(s);
 	}
 	return r;
@@ -523,7 +515,7 @@ int ns_unlink(struct store *s, struct inode *dir, const char *name)
 		pathmap_side_drop(s, n.dirfd, &n.bn);
 		inode_name_gone(s, st.st_dev, st.st_ino, dir, n.bn.leaf);
 	}
-	name_end(s, &n);
+	ns_name_end(s, &n);
 	return r;
 }
 
@@ -544,133 +536,7 @@ int ns_rmdir(struct store *s, struct inode *dir, const char *name)
 			xattrs_forget(s, xid);
 		inode_name_gone(s, st.st_dev, st.st_ino, dir, n.bn.leaf);
 	}
-	name_end(s, &n);
-	return r;
-}
-
-static int exchange(struct store *s, struct nsname *a, struct nsname *b,
-		    const struct stat *ast, const char *aname, const char *bname)
-{
-	struct stat bst;
-	int r = backend_fstatat(s->be, b->dirfd, b->bn.leaf, &bst, AT_SYMLINK_NOFOLLOW);
-
-	if (r < 0)
-		return r;
-	/* The entries keep their names (and side files); the objects behind
-	 * them swap. */
-	r = fallback_renameat2(s->be, &s->probe, a->dirfd, a->bn.leaf, b->dirfd, b->bn.leaf,
-			       RENAME_EXCHANGE);
-	if (r < 0)
-		return r;
-	inode_name_moved(s, ast->st_dev, ast->st_ino, a->dir, a->bn.leaf, b->dir, b->bn.leaf,
-			 bname);
-	inode_name_moved(s, bst.st_dev, bst.st_ino, b->dir, b->bn.leaf, a->dir, a->bn.leaf,
-			 aname);
-	return 0;
-}
-
-/* What a rename replaces, noted before it and settled after it. */
-struct replaced {
-	int exists;
-	struct stat st;
-	struct ofile_removal rm;
-	int has_x;
-	uint8_t xid[XATTRS_ID_LEN];
-	int prepared;           /* a directory moved aside */
-	char aside[64];
-};
-
-static int replace_begin(struct store *s, struct nsname *t, const struct stat *sst,
-			 unsigned flags, struct replaced *rp)
-{
-	memset(rp, 0, sizeof(*rp));
-	if (backend_fstatat(s->be, t->dirfd, t->bn.leaf, &rp->st, AT_SYMLINK_NOFOLLOW) == 0)
-		rp->exists = 1;
-	if (rp->exists) {
-		ofile_removal_begin(s, t->dirfd, t->bn.leaf, &rp->st, &rp->rm);
-		rp->has_x = (rp->rm.valid || S_ISDIR(rp->st.st_mode)) && !rp->rm.no_xattrs &&
-			    xattrs_object_id(s, t->dirfd, t->bn.leaf, rp->xid) == 0;
-	}
-	/* A directory replacing an empty directory: the target's own value
-	 * file must go first, or the backing rename sees it as not empty. */
-	if (S_ISDIR(sst->st_mode) && !(flags & RENAME_NOREPLACE))
-		return pathmap_replace_prepare(s, t->dirfd, &t->bn, rp->aside, sizeof(rp->aside),
-					       &rp->prepared);
-	return 0;
-}
-
-static void replace_done(struct store *s, struct nsname *t, struct replaced *rp)
-{
-	if (!rp->exists)
-		return;
-	ofile_removal_done(s, &rp->rm);
-	if (rp->has_x)
-		xattrs_forget(s, rp->xid);
-	if (rp->prepared)
-		pathmap_replace_finish(s, t->dirfd, rp->aside);
-	/* Moved aside (encrypted names) or replaced by the rename itself
-	 * (plaintext names), a directory went either way. */
-	if (S_ISDIR(rp->st.st_mode))
-		stats_dir_delta(s->stats, -1);
-	inode_name_gone(s, rp->st.st_dev, rp->st.st_ino, t->dir, t->bn.leaf);
-}
-
-int ns_rename(struct store *s, struct inode *dir, const char *name, struct inode *ndir,
-	      const char *nname, unsigned flags)
-{
-	struct nsname f, t;
-	struct replaced *rp = NULL;
-	struct stat sst;
-	int r;
-
-	if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
-	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)))
-		return -EINVAL;
-	inode_ns_wrlock(s);
-	r = name_get(s, dir, name, &f);
-	if (r < 0)
-		goto out_unlock;
-	r = name_get(s, ndir, nname, &t);
-	if (r < 0)
-		goto out_from;
-	r = backend_fstatat(s->be, f.dirfd, f.bn.leaf, &sst, AT_SYMLINK_NOFOLLOW);
-	if (r < 0)
-		goto out;
-	if (flags & RENAME_EXCHANGE) {
-		r = exchange(s, &f, &t, &sst, name, nname);
-		goto out;
-	}
-	rp = malloc(sizeof(*rp));
-	if (!rp) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = replace_begin(s, &t, &sst, flags, rp);
-	if (r == 0 && rp->exists && rp->st.st_ino == sst.st_ino && rp->st.st_dev == sst.st_dev)
-		goto out; /* two names of one file: rename does nothing */
-	if (r == 0)
-		r = pathmap_side_write(s, t.dirfd, &t.bn);
-	if (r == 0)
-		r = fallback_renameat2(s->be, &s->probe, f.dirfd, f.bn.leaf, t.dirfd,
-				       t.bn.leaf, flags);
-	if (r < 0) {
-		if (rp->prepared)
-			pathmap_replace_undo(s, t.dirfd, &t.bn, rp->aside);
-		if (!rp->exists)
-			pathmap_side_drop(s, t.dirfd, &t.bn);
-		goto out;
-	}
-	replace_done(s, &t, rp);
-	inode_name_moved(s, sst.st_dev, sst.st_ino, dir, f.bn.leaf, ndir, t.bn.leaf, nname);
-	if (dir != ndir || strcmp(f.bn.leaf, t.bn.leaf))
-		pathmap_side_drop(s, f.dirfd, &f.bn);
-out:
-	free(rp);
-	name_put(s, &t);
-out_from:
-	name_put(s, &f);
-out_unlock:
-	inode_ns_unlock(s);
+	ns_name_end(s, &n);
 	return r;
 }
 
@@ -769,7 +635,7 @@ int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode,
 	struct nsname n;
 	int r;
 
-	r = name_start(s, dir, name, &n);
+	r = ns_name_start(s, dir, name, &n);
 	if (r < 0)
 		return r;
 	new_owner(s, n.dirfd, &uid, &gid);
@@ -784,116 +650,11 @@ int ns_create(struct store *s, struct inode *dir, const char *name, mode_t mode,
 	} else {
 		pathmap_side_drop(s, n.dirfd, &n.bn);
 	}
-	name_end(s, &n);
+	ns_name_end(s, &n);
 	if (r == 0) {
 		r = opened(s, *f, flags, report_path(s, *out));
 		if (r < 0)
 			inode_forget(s, *out, 1);
 	}
 	return r;
-}
-
-/* An open directory: the backing stream and the value its names use. */
-struct ns_dir {
-	struct inode *in;
-	struct backend_dir *d;
-	uint8_t iv[NAME_IV_LEN];
-};
-
-int ns_opendir(struct store *s, struct inode *in, struct ns_dir **out)
-{
-	struct ns_dir *d = calloc(1, sizeof(*d));
-	int r = 0;
-
-	if (!d)
-		return -ENOMEM;
-	if (s->names)
-		r = inode_dir_iv(s, in, d->iv);
-	if (r == 0) {
-		int dfd = inode_dirfd(s, in);
-
-		r = dfd < 0 ? dfd : backend_opendirat(s->be, dfd, ".", 0, &d->d);
-		if (dfd >= 0)
-			inode_dirfd_put(s, in);
-	}
-	if (r < 0) {
-		free(d);
-		return r;
-	}
-	inode_pin(s, in);
-	d->in = in;
-	*out = d;
-	return 0;
-}
-
-/* One entry of a listing with plus: its inode and stat, looked up. */
-static int entry_plus(struct store *s, struct ns_dir *d, const char *bname, const char *name,
-		      struct stat *st, struct inode **in)
-{
-	return hand_out_at(s, d->in, backend_dirfd(s->be, d->d), bname, name, in, st);
-}
-
-int ns_readdir(struct store *s, struct ns_dir *d, off_t off, int plus, ns_fill_fn fill,
-	       void *arg)
-{
-	struct dirent *e;
-	int r = 0;
-
-	if (off == 0)
-		backend_rewinddir(s->be, d->d);
-	else
-		backend_seekdir(s->be, d->d, off);
-	if (plus)
-		inode_ns_rdlock(s);
-	while (backend_readdir(s->be, d->d, &e) == 1) {
-		char name[NAME_PLAIN_MAX + 1];
-		struct inode *in = NULL;
-		struct stat st;
-		off_t next = backend_telldir(s->be, d->d);
-		int k = pathmap_entry_name(s, backend_dirfd(s->be, d->d), d->iv, e->d_name, name);
-
-		if (k == 0)
-			continue;
-		if (k < 0) {
-			log_msg(LOG_LVL_ERROR, "backing entry %s: name does not authenticate; skipped",
-				e->d_name);
-			stats_error(s->stats, 1, NULL, -1, "name does not authenticate");
-			continue;
-		}
-		memset(&st, 0, sizeof(st));
-		st.st_ino = e->d_ino;
-		st.st_mode = (mode_t)DTTOIF(e->d_type);
-		if (plus && strcmp(name, ".") && strcmp(name, "..")) {
-			int pr = entry_plus(s, d, e->d_name, name, &st, &in);
-
-			if (pr == -ENOENT && !s->shared)
-				continue; /* removed meanwhile; shared: listed bare, see SHARED.md */
-			if (pr < 0 && pr != -ENOENT) {
-				r = pr;
-				break;
-			}
-		}
-		if (fill(arg, name, &st, in, next)) {
-			if (in)
-				inode_forget(s, in, 1);
-			break;
-		}
-	}
-	if (plus)
-		inode_ns_unlock(s);
-	return r;
-}
-
-int ns_fsyncdir(struct store *s, struct ns_dir *d, int datasync)
-{
-	return backend_fsync(s->be, backend_dirfd(s->be, d->d), datasync);
-}
-
-void ns_releasedir(struct store *s, struct ns_dir *d)
-{
-	if (!d)
-		return;
-	backend_closedir(s->be, d->d);
-	inode_put(s, d->in);
-	free(d);
 }
