@@ -653,8 +653,16 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 {
 	struct store *s = store_of(req);
 	uint64_t t0 = now_ns();
-	int r = is_vnode(ino) ? -EPERM : ofile_fallocate(s, file_of(fi), mode, off, len);
+	int r = is_vnode(ino) ? -EPERM : 0;
 
+	/* A FALLOCATE carries no flag for the set-ID bits (wire.h), and the
+	 * kernel leaves them to the daemon once it agreed to KILLPRIV_V2: an
+	 * unprivileged caller (uid 0 counts as privileged) clears them, as
+	 * ext4's fallocate does. */
+	if (r == 0 && wire_killpriv() && fuse_req_ctx(req)->uid != 0)
+		r = kill_suidgid(req, ino, file_of(fi), NULL);
+	if (r == 0)
+		r = ofile_fallocate(s, file_of(fi), mode, off, len);
 	op_done(s, STATS_OP_WRITE, t0, r);
 	reply_err(req, r);
 }

@@ -92,14 +92,21 @@ def pwrite(path, data):
     finally:
         os.close(fd)
 
+def fallocate(path, length):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.posix_fallocate(fd, 0, length)
+    finally:
+        os.close(fd)
+
 def utime_ns(path, atime, mtime):
     os.utime(path, ns=(atime, mtime))
 
 def utime_now(path):
     os.utime(path, None)
 
-ops = dict(create=create, write=write, pwrite=pwrite, utime_ns=utime_ns,
-           utime_now=utime_now)
+ops = dict(create=create, write=write, pwrite=pwrite, fallocate=fallocate,
+           utime_ns=utime_ns, utime_now=utime_now)
 out = []
 for op in json.loads(sys.argv[1]):
     fn = ops.get(op[0]) or getattr(os, op[0])
@@ -117,6 +124,7 @@ def as_user(ops, uid=NOBODY, gid=NOGROUP, groups=()):
     given).  ops is a list like [("unlink", path), ("chown", p, -1, 5)];
     besides os.* names there are create(path[, mode]), write(path, text)
     (opened with O_TRUNC), pwrite(path, text) (at offset 0, no O_TRUNC),
+    fallocate(path, length),
     utime_ns(path, atime, mtime) and utime_now(path).  Returns one string per
     op: "ok" or the errno name ("EPERM")."""
     ops = [[str(a) if isinstance(a, Path) else a for a in op] for op in ops]

@@ -526,8 +526,8 @@ def test_chown_rules(shared):
 
 def test_write_and_truncate_clear_set_id_bits(shared):
     """The set-ID rules of ext4 on this kernel, now applied by the daemon
-    (src/fs/wire.c, src/store/ns_kill.c): a write, an O_TRUNC open or a
-    truncate by a process without CAP_FSETID clears S_ISUID, and S_ISGID
+    (src/fs/wire.c, src/store/ns_kill.c): a write, an O_TRUNC open, a
+    truncate or a fallocate by a process without CAP_FSETID clears S_ISUID, and S_ISGID
     when the file is group-executable or the writer is not in its group;
     root keeps both; chown clears them.  Seen at once through the mount
     (no stale cached mode) and after a remount (in the backing store)."""
@@ -540,12 +540,14 @@ def test_write_and_truncate_clear_set_id_bits(shared):
         ("g", 0o2767, "pwrite", 0o767),         # not in group 0: cleared
         ("m", 0o2766, "pwrite", 0o2766),        # in the file's group: kept
         ("n", 0o0777, "pwrite", 0o777),
+        ("f", 0o6777, "fallocate", 0o777),
     ]
     for name, mode, _, _ in cases:
         write_file(pub / name, b"data")
         os.chmod(pub / name, mode)
     os.chown(pub / "m", 0, NOGROUP)
-    ops = [(op, pub / name, 2) if op == "truncate" else (op, pub / name, "x")
+    ops = [(op, pub / name, 2) if op == "truncate" else
+           (op, pub / name, 8192) if op == "fallocate" else (op, pub / name, "x")
            for name, _, op, _ in cases]
     assert as_user(ops) == ["ok"] * len(cases)
     # root (CAP_FSETID) writes and truncates: nothing cleared
