@@ -199,8 +199,45 @@ static int write_iv(struct backend *be, int dirfd, const char *name, const uint8
 	return r;
 }
 
-/* Shared mode: under the name lock (shared.h). */
 static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t mode);
+
+/* How many times a shared mkdir is tried when the backing filesystem
+ * answers EEXIST for a name that is still free afterwards. */
+#define MKDIR_SHARED_TRIES 8
+
+/* Shared mode, under the name lock (shared.h), so no other daemon makes
+ * the name meanwhile.  What another daemon made is not made again: a mkdir
+ * that fails with EEXIST on a GlusterFS server can leave the clients'
+ * handle of the existing directory stale for a moment.
+ *
+ * And an EEXIST is believed only if the name is there when looked up
+ * again.  A GlusterFS brick makes a directory, then gives it its gfid; a
+ * lookup of the name by another client in between gives the directory a
+ * gfid of its own (posix_lookup's gfid heal), the brick's own gfid then
+ * fails with EEXIST, and the brick removes the directory it made and
+ * answers EEXIST: the name is free again (docs/SHARED.md).  Such a mkdir
+ * is simply made again. */
+static int mkdir_shared(struct store *s, int dirfd, const struct bname *bn, mode_t mode)
+{
+	struct stat st;
+	int r;
+
+	for (int i = 0;; i++) {
+		r = backend_fstatat(s->be, dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW);
+		if (r != -ENOENT)
+			return r == 0 ? -EEXIST : r;
+		if (i == MKDIR_SHARED_TRIES)
+			break;
+		if (i > 0)
+			log_msg(LOG_LVL_DEBUG, "mkdir: EEXIST for a free name; made again");
+		r = mkdir_one(s, dirfd, bn, mode);
+		if (r != -EEXIST)
+			return r;
+	}
+	log_msg(LOG_LVL_WARN, "mkdir: the backing filesystem answered EEXIST %d times for a "
+		"name it then did not have", MKDIR_SHARED_TRIES);
+	return -EEXIST;
+}
 
 int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mode)
 {
@@ -210,11 +247,7 @@ int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mod
 	if (!s->shared)
 		return mkdir_one(s, dirfd, bn, mode);
 	lk = shared_name_lock(s, dirfd, bn->leaf);
-	/* What another daemon made is not made again: a mkdir that fails
-	 * with EEXIST on a GlusterFS server can leave the clients' handle of
-	 * the existing directory stale for a moment. */
-	r = backend_fstatat(s->be, dirfd, bn->leaf, &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW);
-	r = r == 0 ? -EEXIST : r == -ENOENT ? mkdir_one(s, dirfd, bn, mode) : r;
+	r = mkdir_shared(s, dirfd, bn, mode);
 	shared_name_unlock(s, lk);
 	return r;
 }
