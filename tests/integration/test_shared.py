@@ -54,8 +54,11 @@ class Gluster:
     """A single-brick volume of our own, mounted twice.  Starts glusterd
     only if none runs, and stops only what it started."""
 
-    def __init__(self, top):
+    CLIENT_OPTS = "attribute-timeout=0,entry-timeout=0,negative-timeout=0"
+
+    def __init__(self, top, off=GLUSTER_OPTS_OFF, client_opts=CLIENT_OPTS):
         self.top = top
+        self.off, self.client_opts = off, client_opts
         self.vol = "ragstore-shared-%d-%s" % (os.getpid(), os.urandom(3).hex())
         self.brick = top / "brick"
         self.clients = [top / "client1", top / "client2"]
@@ -92,14 +95,19 @@ class Gluster:
         assert r.returncode == 0, r.stdout + r.stderr
         # Client-side caches would show one client what the other has
         # already changed (docs/SHARED.md, "GlusterFS").
-        for opt in GLUSTER_OPTS_OFF:
-            run(g + ["set", self.vol, opt, "off"], timeout=60)
+        for opt in self.off:
+            self.set(opt, "off")
         for c in self.clients:
             c.mkdir()
-            r = run(["mount", "-t", "glusterfs", "-o",
-                     "attribute-timeout=0,entry-timeout=0,negative-timeout=0",
-                     "%s:/%s" % (host, self.vol), str(c)], timeout=120)
+            r = run(["mount", "-t", "glusterfs"] +
+                    (["-o", self.client_opts] if self.client_opts else []) +
+                    ["%s:/%s" % (host, self.vol), str(c)], timeout=120)
             assert r.returncode == 0, r.stdout + r.stderr
+
+    def set(self, opt, value):
+        r = run(["gluster", "--mode=script", "volume", "set", self.vol, opt, value],
+                timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
 
     def stop(self):
         for c in self.clients:
@@ -547,3 +555,59 @@ def test_totals_of_two_daemons_after_a_crash(local_pair):
     rsutil.wait_pids_exit(rsutil.daemon_pids(p.b), 10)
     run(["fusermount3", "-uz", str(p.b)])
     p.verify_alone({"one": sha(b"1" * 1000), "two": sha(b"2" * 3000), "three": sha(b"3")})
+
+
+def test_glusterfs_settings_checked_at_mount(request, ragstore_bin):
+    """A GlusterFS client with the volume's default caches (write-behind
+    on) and default timeouts: -o shared is refused with one line naming
+    what is wrong; a mount without it works and warns about write-behind
+    (a log line, /.ragstore/config); ragstore info shows the settings; once
+    they are right, -o shared mounts."""
+    top = Path(tempfile.mkdtemp(prefix="ragstore-it-shared-", dir="/tmp"))
+    os.chmod(top, 0o755)
+    gl = Gluster(top / "gluster", off=(), client_opts="")
+    request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
+    request.addfinalizer(gl.stop)
+    gl.start()
+    p = Pair(ragstore_bin, top, [c / "store" for c in gl.clients], plaintext_names=True)
+    request.addfinalizer(p.teardown)
+    r = p.mount(0, expect_ok=False)
+    assert r.returncode == 1 and not rsutil.is_mounted(p.a), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for what in ("performance.write-behind on", "performance.stat-prefetch on",
+                 "attribute-timeout=1", "entry-timeout=1"):
+        assert what in r.stderr, r.stderr
+    assert "negative-timeout" not in r.stderr, r.stderr
+    info = run([p.bin, "info", p.backings[1]], timeout=120).stdout
+    assert "glusterfs = yes" in info and "gluster_write_behind = on" in info, info
+    log = top / "a.log"
+    r = run([p.bin, "mount", "--passfile", p.passfile, "-o", "logfile=%s" % log,
+             p.backings[0], p.a], timeout=120)
+    assert r.returncode == 0, r.stderr
+    p.pids[0] = rsutil.daemon_pids(p.a)
+    warned = [ln for ln in log.read_text().splitlines() if "GlusterFS" in ln]
+    assert len(warned) == 1 and "performance.write-behind on" in warned[0], warned
+    assert "stat-prefetch" not in warned[0], warned  # needed by -o shared only
+    cfg = (p.a / ".ragstore" / "config").read_text()
+    assert "gluster_write_behind = on\n# warning: every mount needs" in cfg, cfg
+    (p.a / "f").write_bytes(b"x" * 5000)
+    p.unmount(0)
+    # The volume's caches off, the clients still with their 1 s timeouts:
+    # refused for those alone.
+    for opt in GLUSTER_OPTS_OFF:
+        gl.set(opt, "off")
+    time.sleep(2)  # the clients switch to the new graph
+    r = p.mount(0, expect_ok=False)
+    assert r.returncode == 1 and "performance." not in r.stderr, r.stderr
+    assert "entry-timeout=1" in r.stderr, r.stderr
+    # Remounted with timeouts 0: both sides mount shared.
+    for c in gl.clients:
+        assert run(["umount", str(c)], timeout=60).returncode == 0
+        r = run(["mount", "-t", "glusterfs", "-o", Gluster.CLIENT_OPTS,
+                 "%s:/%s" % (socket.gethostname(), gl.vol), str(c)], timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    p.mount(0)
+    p.mount(1)
+    assert "gluster_write_behind = off" in (p.b / ".ragstore" / "config").read_text()
+    assert (p.b / "f").read_bytes() == b"x" * 5000
+    p.verify_alone({"f": sha(b"x" * 5000)})
