@@ -150,6 +150,8 @@ class Pair:
         args = [self.bin, "mount", "--passfile", self.passfile]
         if shared:
             args += ["-o", "shared"]
+        if os.environ.get("RAGSTORE_IT_LOGDIR"):  # for debugging a race
+            args += ["-o", "logfile=%s/%s.log" % (os.environ["RAGSTORE_IT_LOGDIR"], "ab"[side])]
         r = run(args + [self.backings[side], mnt], timeout=120)
         if expect_ok:
             assert r.returncode == 0, r.stderr
@@ -611,3 +613,135 @@ def test_glusterfs_settings_checked_at_mount(request, ragstore_bin):
     assert "gluster_write_behind = off" in (p.b / ".ragstore" / "config").read_text()
     assert (p.b / "f").read_bytes() == b"x" * 5000
     p.verify_alone({"f": sha(b"x" * 5000)})
+
+
+def _race(*fns):
+    """Run fns at one moment, each in a thread; returns their results (0
+    or the errno of the OSError each raised)."""
+    go, res = threading.Barrier(len(fns)), [None] * len(fns)
+
+    def one(i):
+        go.wait()
+        try:
+            fns[i]()
+            res[i] = 0
+        except OSError as e:
+            res[i] = e.errno
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(len(fns))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    return res
+
+
+def test_rename_replacing_a_directory_while_the_other_side_creates_in_it(pair, request):
+    """a renames a directory onto an empty one while b creates a file in
+    the target: either the create comes first (the rename fails with
+    ENOTEMPTY, or EEXIST, and both directories stay as they were), or the
+    rename does (b's create lands in the directory now at that name, or
+    fails with ENOENT while the name moves).  A file whose create
+    succeeded is never lost."""
+    p = pair
+    if p.kind != "glusterfs":
+        request.node.add_marker(pytest.mark.xfail(reason=(
+            "encrypted names: the target is moved aside before the rename, and an "
+            "entry the other daemon makes in it meanwhile stays hidden in the aside "
+            "directory (docs/SHARED.md, not covered)"), strict=False))
+    expect = {}
+    for i in range(40):
+        src, tgt = "src%d" % i, "tgt%d" % i
+        (p.a / src).mkdir()
+        (p.a / src / "s").write_bytes(b"s%d" % i)
+        (p.a / tgt).mkdir()
+        body = b"from b %d" % i
+        rn, cr = _race(lambda: os.rename(p.a / src, p.a / tgt),
+                       lambda: (p.b / tgt / "f").write_bytes(body))
+        assert rn in (0, errno.ENOTEMPTY, errno.EEXIST), (i, rn, cr)
+        assert cr in (0, errno.ENOENT), (i, rn, cr)
+        for m in p.mnts:
+            got = sorted(os.listdir(m / tgt))
+            if rn == 0:
+                assert not (m / src).exists(), (i, m)
+                assert got == (["f", "s"] if cr == 0 else ["s"]), (i, m, rn, cr, got)
+            else:
+                assert got == ["f"] and cr == 0, (i, m, rn, cr, got)
+                assert sorted(os.listdir(m / src)) == ["s"], (i, m)
+        if cr == 0:
+            assert (p.b / tgt / "f").read_bytes() == body
+            expect["%s/f" % tgt] = sha(body)
+        expect["%s/s" % (tgt if rn == 0 else src)] = sha(b"s%d" % i)
+    p.verify_alone(expect)
+
+
+def test_rmdir_racing_a_create_with_a_long_name(pair):
+    """As test_rmdir_racing_a_create_inside, with a 255-byte name (which,
+    with encrypted names, has a side file), on every backing."""
+    p = pair
+    kept = {}
+    long_name = ("L%d-" % 7) + "n" * 252
+    assert len(long_name.encode()) == 255
+    for i in range(40):
+        d = "r%d" % i
+        (p.a / d).mkdir()
+        rm, cr = _race(lambda: os.rmdir(p.a / d),
+                       lambda: (p.b / d / long_name).write_bytes(b"x%d" % i))
+        if cr == 0:
+            assert rm == errno.ENOTEMPTY, (i, rm, cr)
+            for m in p.mnts:
+                assert os.listdir(m / d) == [long_name], (i, m)
+                assert (m / d / long_name).read_bytes() == b"x%d" % i
+            kept["%s/%s" % (d, long_name)] = sha(b"x%d" % i)
+        else:
+            assert cr == errno.ENOENT and rm == 0, (i, rm, cr)
+            for m in p.mnts:
+                assert not (m / d).exists(), (i, m)
+    p.verify_alone(kept)
+
+
+@pytest.mark.xfail(reason="two daemons changing the extended attributes of one file at "
+                   "once is not supported (docs/SHARED.md): setxattr fails with EIO or "
+                   "ENOENT", strict=False)
+def test_xattr_changes_from_both_sides(pair):
+    """Both daemons change extended attributes of one file at once, each
+    its own names and one name they share: the file's contents never
+    change, no getxattr returns bytes that were never set (docs/SHARED.md:
+    the later change of the object's attributes wins)."""
+    p = pair
+    data = rsutil.pattern_bytes(20000, seed=5)
+    (p.a / "f").write_bytes(data)
+    rounds = 30
+    errors = []
+
+    def changer(side):
+        f = p.mnts[side] / "f"
+        for i in range(rounds):
+            try:
+                os.setxattr(f, "user.side%d.%d" % (side, i), b"v%d-%d" % (side, i))
+                os.setxattr(f, "user.same", b"side%d-%d" % (side, i))
+            except OSError as e:
+                errors.append((side, i, e.errno))
+
+    ts = [threading.Thread(target=changer, args=(s,)) for s in (0, 1)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(300)
+    assert not errors, errors[:5]
+    for m in p.mnts:
+        f = m / "f"
+        assert f.read_bytes() == data, m
+        names = os.listxattr(f)
+        for nm in names:
+            v = os.getxattr(f, nm)
+            if nm == "user.same":
+                assert v in {b"side%d-%d" % (s, i) for s in (0, 1) for i in range(rounds)}
+            else:
+                _, side, i = nm.split(".")
+                assert v == b"v%s-%s" % (side.encode()[-1:], i.encode()), (m, nm, v)
+    # Each side's last change is its own: the side that changed last sees
+    # its value of the shared name.
+    os.setxattr(p.a / "f", "user.same", b"final")
+    assert os.getxattr(p.b / "f", "user.same") == b"final"
+    p.verify_alone({"f": sha(data)})
