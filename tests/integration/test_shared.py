@@ -421,11 +421,30 @@ def test_concurrent_mkdir_p_of_one_path(pair):
             else:
                 (p.mnts[side] / rel / ("from%d" % side)).write_bytes(b"%d" % side)
 
+    done = threading.Event()
+
+    def look(side):
+        # Lookups of the names being made, from each side: on GlusterFS
+        # a lookup from one client during the brick's mkdir of another
+        # makes that mkdir fail with EEXIST (docs/SHARED.md, "Names").
+        while not done.is_set():
+            for rel in paths:
+                parts = rel.split("/")
+                for n in range(2, len(parts) + 1):
+                    try:
+                        os.stat(p.mnts[side].joinpath(*parts[:n]))
+                    except OSError:
+                        pass
+
     ts = [threading.Thread(target=mk, args=(s,)) for s in (0, 1)]
-    for t in ts:
+    ls = [threading.Thread(target=look, args=(s,)) for s in (0, 1)]
+    for t in ts + ls:
         t.start()
     for t in ts:
         t.join(300)
+    done.set()
+    for t in ls:
+        t.join(60)
     assert not errors, errors[:3]
     expect = {}
     for rel in paths:
