@@ -696,27 +696,48 @@ def test_rename_replacing_a_directory_while_the_other_side_creates_in_it(pair, r
 
 def test_rmdir_racing_a_create_with_a_long_name(pair):
     """As test_rmdir_racing_a_create_inside, with a 255-byte name (which,
-    with encrypted names, has a side file), on every backing."""
+    with encrypted names, has a side file), on every backing.  Always: a
+    create that succeeded is never lost or hidden, and a directory kept is
+    whole.  With encrypted names the answers can also be off in two ways
+    docs/SHARED.md lists (the create fails with EIO, or fails while its
+    file stays); those make the test an expected failure there."""
     p = pair
-    kept = {}
+    kept, odd = {}, []
     long_name = ("L%d-" % 7) + "n" * 252
     assert len(long_name.encode()) == 255
     for i in range(40):
         d = "r%d" % i
         (p.a / d).mkdir()
+        body = b"x%d" % i
         rm, cr = _race(lambda: os.rmdir(p.a / d),
-                       lambda: (p.b / d / long_name).write_bytes(b"x%d" % i))
+                       lambda: (p.b / d / long_name).write_bytes(body))
         if cr == 0:
             assert rm == errno.ENOTEMPTY, (i, rm, cr)
             for m in p.mnts:
                 assert os.listdir(m / d) == [long_name], (i, m)
-                assert (m / d / long_name).read_bytes() == b"x%d" % i
-            kept["%s/%s" % (d, long_name)] = sha(b"x%d" % i)
-        else:
-            assert cr == errno.ENOENT and rm == 0, (i, rm, cr)
+                assert (m / d / long_name).read_bytes() == body
+            kept["%s/%s" % (d, long_name)] = sha(body)
+            continue
+        assert rm in (0, errno.ENOTEMPTY), (i, rm, cr)
+        if cr != errno.ENOENT:
+            odd.append("race %d: create failed with %s" % (i, errno.errorcode[cr]))
+        if rm == 0:
             for m in p.mnts:
                 assert not (m / d).exists(), (i, m)
+            continue
+        # The directory was kept (it saw the create's side file): whole,
+        # and removable once the other side's create is over.
+        for m in p.mnts:
+            got = os.listdir(m / d)
+            assert got in ([], [long_name]), (i, m, got)
+        if os.listdir(p.b / d):
+            odd.append("race %d: create failed, its file stayed" % i)
+            os.unlink(p.b / d / long_name)
+        os.rmdir(p.b / d)
     p.verify_alone(kept)
+    if odd:
+        assert p.kind != "glusterfs", odd[:3]
+        pytest.xfail("encrypted names: " + "; ".join(odd[:3]))
 
 
 @pytest.mark.xfail(reason="two daemons changing the extended attributes of one file at "
