@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include "glusterfs.h"
+
 struct backend;
 struct strbuf;
 
@@ -45,6 +47,9 @@ struct probe {
 	int symlink_attrs;    /* utimensat/fchownat with AT_SYMLINK_NOFOLLOW
 				 change a symlink itself, not its target */
 	int fifo;             /* mknodat of a FIFO */
+	struct glusterfs_check gluster; /* a GlusterFS client's settings, read
+					   from it (glusterfs.h); not a
+					   feature: found 0 elsewhere */
 	char error[128];      /* why probing failed (done stays 0), or "" */
 };
 
@@ -68,8 +73,9 @@ int probe_is_scratch(const char *name);
 int probe_remove_scratch(struct backend *be, int dirfd, const char *name);
 
 /* Append the result as "key = value" lines, one per feature, with
- * "# fallback: ..." comment lines after each missing one (ini form, for
- * /.ragstore/config); prefix goes before every line (e.g. "" or "  "). */
+ * "# fallback: ..." comment lines after each missing one, then a GlusterFS
+ * client's settings (glusterfs_render) (ini form, for /.ragstore/config);
+ * prefix goes before every line (e.g. "" or "  "). */
 void probe_render(const struct probe *p, struct strbuf *sb, const char *prefix);
 
 #endif

@@ -19,6 +19,7 @@
 #include "../fs/vdir.h"
 #include "../fs/wire.h"
 #include "fuselog.h"
+#include "glusterfs.h"
 #include "help.h"
 #include "log.h"
 #include "masterkey.h"
@@ -224,6 +225,33 @@ static int serve(struct fuse_session *se)
 	return r == 0 ? EXIT_OK : EXIT_ERR;
 }
 
+/* BACKING on a GlusterFS client whose settings ragstore cannot work with
+ * (docs/BACKING.md, "GlusterFS settings"): one warning line, or, with -o
+ * shared, one line on stderr and EXIT_ERR (nothing is mounted).  A
+ * client whose settings cannot be read is warned about only. */
+static int mount_backing_check(const struct store *s, int shared)
+{
+	const struct glusterfs_check *g = &s->probe.gluster;
+	char what[512];
+	int n = glusterfs_wrong(g, shared, what, sizeof(what));
+
+	if (g->found && !g->read)
+		log_msg(LOG_LVL_WARN, "%s is on GlusterFS, but its client's settings cannot be "
+			"read (%s): check them by hand (docs/BACKING.md)", s->backing, g->why);
+	if (n == 0)
+		return EXIT_OK;
+	if (shared) {
+		fprintf(stderr, "ragstore: -o shared: %s is on a GlusterFS client with %s; shared "
+			"mode needs caching translators off and timeouts 0, or mount without "
+			"-o shared (docs/SHARED.md)\n", s->backing, what);
+		return EXIT_ERR;
+	}
+	log_msg(LOG_LVL_WARN, "%s is on a GlusterFS client with %s: reads of what was just "
+		"written can fail with EIO under load; turn it off (docs/BACKING.md)",
+		s->backing, what);
+	return EXIT_OK;
+}
+
 /* Unlock (consuming u, as open_store does), mount and serve.  In the
  * background case this runs in the child, which reports success or the
  * exit code through fd status_fd. */
@@ -237,6 +265,8 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 
 	if (r == EXIT_OK)
 		store_probe(s);
+	if (r == EXIT_OK)
+		r = mount_backing_check(s, m->shared);
 	if (r == EXIT_OK && m->cache_set && store_set_cache(s, (size_t)m->cache_bytes) < 0) {
 		log_msg(LOG_LVL_ERROR, "cannot allocate a block cache of %llu bytes",
 			(unsigned long long)m->cache_bytes);

@@ -18,6 +18,7 @@
 #include "pathmap.h"
 #include "reaper.h"
 #include "policy.h"
+#include "shared.h"
 #include "stats.h"
 #include "xattrs.h"
 
@@ -142,6 +143,15 @@ int ns_lookup(struct store *s, struct inode *dir, const char *name, struct inode
 	r = ns_name_start(s, dir, name, &n);
 	if (r == 0) {
 		r = hand_out(s, &n, name, out, st);
+		/* Shared mode: a name missing may be one another daemon is making
+		 * under the name lock right now (on GlusterFS a mkdir can be
+		 * made twice, pathmap_mkdir): look again once it is done. */
+		if (r == -ENOENT && s->shared) {
+			long long lk = shared_name_lock(s, n.dirfd, n.bn.leaf);
+
+			r = hand_out(s, &n, name, out, st);
+			shared_name_unlock(s, lk);
+		}
 		ns_name_end(s, &n);
 	}
 	return r;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "fallback.h"
@@ -66,6 +67,27 @@ void pathmap_forget(struct store *s, dev_t dev, ino_t ino)
 	pthread_mutex_unlock(&s->dirivs->mu);
 }
 
+/* Shared mode: another daemon removing directory name (in dirfd) empties
+ * it, value file first, then removes it, or puts the value file back if an
+ * entry came in meanwhile (rmdir_shared).  Wait a moment for either.
+ * Returns a descriptor of the value file (path p), -ESRCH once the
+ * directory is gone, or -ENOENT if its value file stays missing. */
+static int read_iv_wait(struct store *s, int dirfd, const char *name, const char *p)
+{
+	struct stat st;
+	int fd = -ENOENT;
+
+	for (int i = 0; i < 20 && fd == -ENOENT; i++) {
+		int r = backend_fstatat(s->be, dirfd, name, &st, AT_SYMLINK_NOFOLLOW);
+
+		if (r == -ENOENT || (r == 0 && st.st_nlink == 0))
+			return -ESRCH;
+		usleep(5000);
+		fd = backend_openat(s->be, dirfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	}
+	return fd;
+}
+
 static int read_iv(struct store *s, int dirfd, const char *name, uint8_t *iv)
 {
 	char p[PATH_MAX];
@@ -76,6 +98,10 @@ static int read_iv(struct store *s, int dirfd, const char *name, uint8_t *iv)
 	if (snprintf(p, sizeof(p), "%s/" NAME_DIRIV_FILE, name) >= (int)sizeof(p))
 		return -ENAMETOOLONG;
 	fd = backend_openat(s->be, dirfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd == -ENOENT && s->shared)
+		fd = read_iv_wait(s, dirfd, name, p);
+	if (fd == -ESRCH)
+		return -ENOENT;
 	if (fd < 0) {
 		log_msg(LOG_LVL_ERROR, "backing directory %s: value file missing (%s)", name,
 			strerror(-fd));
@@ -199,8 +225,45 @@ static int write_iv(struct backend *be, int dirfd, const char *name, const uint8
 	return r;
 }
 
-/* Shared mode: under the name lock (shared.h). */
 static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t mode);
+
+/* How many times a shared mkdir is tried when the backing filesystem
+ * answers EEXIST for a name that is still free afterwards. */
+#define MKDIR_SHARED_TRIES 8
+
+/* Shared mode, under the name lock (shared.h), so no other daemon makes
+ * the name meanwhile.  What another daemon made is not made again: a mkdir
+ * that fails with EEXIST on a GlusterFS server can leave the clients'
+ * handle of the existing directory stale for a moment.
+ *
+ * And an EEXIST is believed only if the name is there when looked up
+ * again.  A GlusterFS brick makes a directory, then gives it its gfid; a
+ * lookup of the name by another client in between gives the directory a
+ * gfid of its own (posix_lookup's gfid heal), the brick's own gfid then
+ * fails with EEXIST, and the brick removes the directory it made and
+ * answers EEXIST: the name is free again (docs/SHARED.md).  Such a mkdir
+ * is simply made again. */
+static int mkdir_shared(struct store *s, int dirfd, const struct bname *bn, mode_t mode)
+{
+	struct stat st;
+	int r;
+
+	for (int i = 0;; i++) {
+		r = backend_fstatat(s->be, dirfd, bn->leaf, &st, AT_SYMLINK_NOFOLLOW);
+		if (r != -ENOENT)
+			return r == 0 ? -EEXIST : r;
+		if (i == MKDIR_SHARED_TRIES)
+			break;
+		if (i > 0)
+			log_msg(LOG_LVL_DEBUG, "mkdir: EEXIST for a free name; made again");
+		r = mkdir_one(s, dirfd, bn, mode);
+		if (r != -EEXIST)
+			return r;
+	}
+	log_msg(LOG_LVL_WARN, "mkdir: the backing filesystem answered EEXIST %d times for a "
+		"name it then did not have", MKDIR_SHARED_TRIES);
+	return -EEXIST;
+}
 
 int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mode)
 {
@@ -210,11 +273,7 @@ int pathmap_mkdir(struct store *s, int dirfd, const struct bname *bn, mode_t mod
 	if (!s->shared)
 		return mkdir_one(s, dirfd, bn, mode);
 	lk = shared_name_lock(s, dirfd, bn->leaf);
-	/* What another daemon made is not made again: a mkdir that fails
-	 * with EEXIST on a GlusterFS server can leave the clients' handle of
-	 * the existing directory stale for a moment. */
-	r = backend_fstatat(s->be, dirfd, bn->leaf, &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW);
-	r = r == 0 ? -EEXIST : r == -ENOENT ? mkdir_one(s, dirfd, bn, mode) : r;
+	r = mkdir_shared(s, dirfd, bn, mode);
 	shared_name_unlock(s, lk);
 	return r;
 }
@@ -258,10 +317,18 @@ static int mkdir_one(struct store *s, int dirfd, const struct bname *bn, mode_t 
 	return r;
 }
 
+/* A long name's side file (pathmap_side_write). */
+static int is_side(const char *bname)
+{
+	return bname[0] == '.' && bname[1] == 'N' && strlen(bname) == NAME_LONG_LEN;
+}
+
 /* Scan the backing directory name in dirfd: -ENOTEMPTY if it holds any
  * user entry; with purge set (and no user entry), remove our own files
- * from it. */
-static int scan_dir(struct backend *be, int pdir, const char *name, int purge)
+ * from it.  With sides set, a side file counts as a user entry: in shared
+ * mode another daemon writes it just before the entry it names, so it may
+ * be the first half of a creation, not a leftover. */
+static int scan_dir(struct backend *be, int pdir, const char *name, int purge, int sides)
 {
 	struct backend_dir *d;
 	struct dirent *e;
@@ -270,7 +337,7 @@ static int scan_dir(struct backend *be, int pdir, const char *name, int purge)
 	if (r < 0)
 		return r;
 	while (backend_readdir_names(be, d, &e) == 1) {
-		if (!name_is_internal(e->d_name))
+		if (!name_is_internal(e->d_name) || (sides && is_side(e->d_name)))
 			r = -ENOTEMPTY;
 		else if (purge)
 			backend_unlinkat(be, backend_dirfd(be, d), e->d_name, 0);
@@ -282,7 +349,7 @@ static int scan_dir(struct backend *be, int pdir, const char *name, int purge)
 /* Remove a directory already moved to its hidden name. */
 static void remove_aside(struct backend *be, int dirfd, const char *aside)
 {
-	scan_dir(be, dirfd, aside, 1);
+	scan_dir(be, dirfd, aside, 1, 0);
 	backend_unlinkat(be, dirfd, aside, AT_REMOVEDIR);
 }
 
@@ -296,7 +363,7 @@ static int rmdir_shared(struct store *s, int dirfd, const char *aside, const str
 	uint8_t file[NAME_DIRIV_SIZE];
 	ssize_t n = -EIO;
 	char p[64];
-	int fd, r = scan_dir(s->be, dirfd, aside, 0);
+	int fd, r = scan_dir(s->be, dirfd, aside, 0, 1);
 
 	snprintf(p, sizeof(p), "%s/" NAME_DIRIV_FILE, aside);
 	fd = backend_openat(s->be, dirfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
@@ -305,8 +372,9 @@ static int rmdir_shared(struct store *s, int dirfd, const char *aside, const str
 		backend_close(s->be, fd);
 	}
 	if (r == 0) {
-		scan_dir(s->be, dirfd, aside, 1);
-		r = backend_unlinkat(s->be, dirfd, aside, AT_REMOVEDIR);
+		r = scan_dir(s->be, dirfd, aside, 1, 1);
+		if (r == 0)
+			r = backend_unlinkat(s->be, dirfd, aside, AT_REMOVEDIR);
 	}
 	if (r == 0)
 		return 0;
@@ -333,7 +401,7 @@ int pathmap_rmdir(struct store *s, int dirfd, const struct bname *bn)
 		return r;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	r = scan_dir(s->be, dirfd, bn->leaf, 0);
+	r = scan_dir(s->be, dirfd, bn->leaf, 0, s->shared);
 	name_tmp(aside);
 	/* Moved aside first, under a hidden name: a crash at any point leaves
 	 * either the directory whole, or a hidden leftover, never a named
@@ -364,7 +432,7 @@ int pathmap_replace_prepare(struct store *s, int dirfd, const struct bname *bn,
 		return 0;
 	if (len < 32)
 		return -ENAMETOOLONG;
-	r = scan_dir(s->be, dirfd, bn->leaf, 0);
+	r = scan_dir(s->be, dirfd, bn->leaf, 0, s->shared);
 	name_tmp(aside);
 	if (r == 0)
 		r = backend_renameat2(s->be, dirfd, bn->leaf, dirfd, aside, 0);

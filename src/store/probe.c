@@ -260,7 +260,7 @@ static void probe_in(struct backend *be, int d, struct probe *p)
 		probes_in_dir[i](be, d, p);
 }
 
-int probe_run(struct backend *be, int dirfd, struct probe *p)
+static int probe_features(struct backend *be, int dirfd, struct probe *p)
 {
 	char name[sizeof(PROBE_PREFIX) + 16];
 	uint8_t rnd[8];
@@ -290,6 +290,14 @@ int probe_run(struct backend *be, int dirfd, struct probe *p)
 	return 0;
 }
 
+int probe_run(struct backend *be, int dirfd, struct probe *p)
+{
+	int r = probe_features(be, dirfd, p);
+
+	glusterfs_check(be, dirfd, &p->gluster);
+	return r;
+}
+
 static const char *yes_no(int v)
 {
 	return v ? "yes" : "no";
@@ -309,6 +317,7 @@ void probe_render(const struct probe *p, struct strbuf *sb, const char *prefix)
 	if (!p->done) {
 		strbuf_printf(sb, "%s# not probed%s%s: every feature assumed\n", prefix,
 			      p->error[0] ? ": " : "", p->error);
+		glusterfs_render(&p->gluster, sb, prefix);
 		return;
 	}
 	item(sb, prefix, "tmpfile", p->tmpfile,
@@ -337,4 +346,5 @@ void probe_render(const struct probe *p, struct strbuf *sb, const char *prefix)
 	     "the owner and times of symlinks are not kept (setting them "
 	     "does nothing)");
 	item(sb, prefix, "fifo", p->fifo, "mkfifo fails with the backing error");
+	glusterfs_render(&p->gluster, sb, prefix);
 }

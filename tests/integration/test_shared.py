@@ -54,8 +54,11 @@ class Gluster:
     """A single-brick volume of our own, mounted twice.  Starts glusterd
     only if none runs, and stops only what it started."""
 
-    def __init__(self, top):
+    CLIENT_OPTS = "attribute-timeout=0,entry-timeout=0,negative-timeout=0"
+
+    def __init__(self, top, off=GLUSTER_OPTS_OFF, client_opts=CLIENT_OPTS):
         self.top = top
+        self.off, self.client_opts = off, client_opts
         self.vol = "ragstore-shared-%d-%s" % (os.getpid(), os.urandom(3).hex())
         self.brick = top / "brick"
         self.clients = [top / "client1", top / "client2"]
@@ -92,14 +95,19 @@ class Gluster:
         assert r.returncode == 0, r.stdout + r.stderr
         # Client-side caches would show one client what the other has
         # already changed (docs/SHARED.md, "GlusterFS").
-        for opt in GLUSTER_OPTS_OFF:
-            run(g + ["set", self.vol, opt, "off"], timeout=60)
+        for opt in self.off:
+            self.set(opt, "off")
         for c in self.clients:
             c.mkdir()
-            r = run(["mount", "-t", "glusterfs", "-o",
-                     "attribute-timeout=0,entry-timeout=0,negative-timeout=0",
-                     "%s:/%s" % (host, self.vol), str(c)], timeout=120)
+            r = run(["mount", "-t", "glusterfs"] +
+                    (["-o", self.client_opts] if self.client_opts else []) +
+                    ["%s:/%s" % (host, self.vol), str(c)], timeout=120)
             assert r.returncode == 0, r.stdout + r.stderr
+
+    def set(self, opt, value):
+        r = run(["gluster", "--mode=script", "volume", "set", self.vol, opt, value],
+                timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
 
     def stop(self):
         for c in self.clients:
@@ -142,6 +150,8 @@ class Pair:
         args = [self.bin, "mount", "--passfile", self.passfile]
         if shared:
             args += ["-o", "shared"]
+        if os.environ.get("RAGSTORE_IT_LOGDIR"):  # for debugging a race
+            args += ["-o", "logfile=%s/%s.log" % (os.environ["RAGSTORE_IT_LOGDIR"], "ab"[side])]
         r = run(args + [self.backings[side], mnt], timeout=120)
         if expect_ok:
             assert r.returncode == 0, r.stderr
@@ -402,32 +412,40 @@ def test_concurrent_mkdir_p_of_one_path(pair):
     paths = ["deep/x%d/y/z/w" % i for i in range(12)]
     errors = []
 
-    retried = []
-
     def mk(side):
         for rel in paths:
             r = subprocess.run(["mkdir", "-p", str(p.mnts[side] / rel)],
                                stderr=subprocess.PIPE, text=True, timeout=120)
-            if r.returncode and p.kind != "local" and "File exists" in r.stderr:
-                # A GlusterFS client can miss, for a moment, a directory
-                # the other client has just made (docs/SHARED.md): once
-                # more, as a script would.
-                retried.append(r.stderr)
-                time.sleep(0.2)
-                r = subprocess.run(["mkdir", "-p", str(p.mnts[side] / rel)],
-                                   stderr=subprocess.PIPE, text=True, timeout=120)
             if r.returncode:
                 errors.append(r.stderr)
             else:
                 (p.mnts[side] / rel / ("from%d" % side)).write_bytes(b"%d" % side)
 
+    done = threading.Event()
+
+    def look(side):
+        # Lookups of the names being made, from each side: on GlusterFS
+        # a lookup from one client during the brick's mkdir of another
+        # makes that mkdir fail with EEXIST (docs/SHARED.md, "Names").
+        while not done.is_set():
+            for rel in paths:
+                parts = rel.split("/")
+                for n in range(2, len(parts) + 1):
+                    try:
+                        os.stat(p.mnts[side].joinpath(*parts[:n]))
+                    except OSError:
+                        pass
+
     ts = [threading.Thread(target=mk, args=(s,)) for s in (0, 1)]
-    for t in ts:
+    ls = [threading.Thread(target=look, args=(s,)) for s in (0, 1)]
+    for t in ts + ls:
         t.start()
     for t in ts:
         t.join(300)
+    done.set()
+    for t in ls:
+        t.join(60)
     assert not errors, errors[:3]
-    assert len(retried) <= 2, retried[:3]
     expect = {}
     for rel in paths:
         for m in p.mnts:
@@ -558,3 +576,214 @@ def test_totals_of_two_daemons_after_a_crash(local_pair):
     rsutil.wait_pids_exit(rsutil.daemon_pids(p.b), 10)
     run(["fusermount3", "-uz", str(p.b)])
     p.verify_alone({"one": sha(b"1" * 1000), "two": sha(b"2" * 3000), "three": sha(b"3")})
+
+
+def test_glusterfs_settings_checked_at_mount(request, ragstore_bin):
+    """A GlusterFS client with the volume's default caches (write-behind
+    on) and default timeouts: -o shared is refused with one line naming
+    what is wrong; a mount without it works and warns about write-behind
+    (a log line, /.ragstore/config); ragstore info shows the settings; once
+    they are right, -o shared mounts."""
+    top = Path(tempfile.mkdtemp(prefix="ragstore-it-shared-", dir="/tmp"))
+    os.chmod(top, 0o755)
+    gl = Gluster(top / "gluster", off=(), client_opts="")
+    request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
+    request.addfinalizer(gl.stop)
+    gl.start()
+    p = Pair(ragstore_bin, top, [c / "store" for c in gl.clients], plaintext_names=True)
+    request.addfinalizer(p.teardown)
+    r = p.mount(0, expect_ok=False)
+    assert r.returncode == 1 and not rsutil.is_mounted(p.a), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for what in ("performance.write-behind on", "performance.stat-prefetch on",
+                 "attribute-timeout=1", "entry-timeout=1"):
+        assert what in r.stderr, r.stderr
+    assert "negative-timeout" not in r.stderr, r.stderr
+    info = run([p.bin, "info", p.backings[1]], timeout=120).stdout
+    assert "glusterfs = yes" in info and "gluster_write_behind = on" in info, info
+    log = top / "a.log"
+    r = run([p.bin, "mount", "--passfile", p.passfile, "-o", "logfile=%s" % log,
+             p.backings[0], p.a], timeout=120)
+    assert r.returncode == 0, r.stderr
+    p.pids[0] = rsutil.daemon_pids(p.a)
+    warned = [ln for ln in log.read_text().splitlines() if "GlusterFS" in ln]
+    assert len(warned) == 1 and "performance.write-behind on" in warned[0], warned
+    assert "stat-prefetch" not in warned[0], warned  # needed by -o shared only
+    cfg = (p.a / ".ragstore" / "config").read_text()
+    assert "gluster_write_behind = on\n# warning: every mount needs" in cfg, cfg
+    (p.a / "f").write_bytes(b"x" * 5000)
+    p.unmount(0)
+    # The volume's caches off, the clients still with their 1 s timeouts:
+    # refused for those alone.
+    for opt in GLUSTER_OPTS_OFF:
+        gl.set(opt, "off")
+    time.sleep(2)  # the clients switch to the new graph
+    r = p.mount(0, expect_ok=False)
+    assert r.returncode == 1 and "performance." not in r.stderr, r.stderr
+    assert "entry-timeout=1" in r.stderr, r.stderr
+    # Remounted with timeouts 0: both sides mount shared.
+    for c in gl.clients:
+        assert run(["umount", str(c)], timeout=60).returncode == 0
+        r = run(["mount", "-t", "glusterfs", "-o", Gluster.CLIENT_OPTS,
+                 "%s:/%s" % (socket.gethostname(), gl.vol), str(c)], timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    p.mount(0)
+    p.mount(1)
+    assert "gluster_write_behind = off" in (p.b / ".ragstore" / "config").read_text()
+    assert (p.b / "f").read_bytes() == b"x" * 5000
+    p.verify_alone({"f": sha(b"x" * 5000)})
+
+
+def _race(*fns):
+    """Run fns at one moment, each in a thread; returns their results (0
+    or the errno of the OSError each raised)."""
+    go, res = threading.Barrier(len(fns)), [None] * len(fns)
+
+    def one(i):
+        go.wait()
+        try:
+            fns[i]()
+            res[i] = 0
+        except OSError as e:
+            res[i] = e.errno
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(len(fns))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    return res
+
+
+def test_rename_replacing_a_directory_while_the_other_side_creates_in_it(pair, request):
+    """a renames a directory onto an empty one while b creates a file in
+    the target: either the create comes first (the rename fails with
+    ENOTEMPTY, or EEXIST, and both directories stay as they were), or the
+    rename does (b's create lands in the directory now at that name, or
+    fails with ENOENT while the name moves).  A file whose create
+    succeeded is never lost."""
+    p = pair
+    if p.kind != "glusterfs":
+        request.node.add_marker(pytest.mark.xfail(reason=(
+            "encrypted names: the target is moved aside before the rename, and an "
+            "entry the other daemon makes in it meanwhile stays hidden in the aside "
+            "directory (docs/SHARED.md, not covered)"), strict=False))
+    expect = {}
+    for i in range(40):
+        src, tgt = "src%d" % i, "tgt%d" % i
+        (p.a / src).mkdir()
+        (p.a / src / "s").write_bytes(b"s%d" % i)
+        (p.a / tgt).mkdir()
+        body = b"from b %d" % i
+        rn, cr = _race(lambda: os.rename(p.a / src, p.a / tgt),
+                       lambda: (p.b / tgt / "f").write_bytes(body))
+        assert rn in (0, errno.ENOTEMPTY, errno.EEXIST), (i, rn, cr)
+        assert cr in (0, errno.ENOENT), (i, rn, cr)
+        for m in p.mnts:
+            got = sorted(os.listdir(m / tgt))
+            if rn == 0:
+                assert not (m / src).exists(), (i, m)
+                assert got == (["f", "s"] if cr == 0 else ["s"]), (i, m, rn, cr, got)
+            else:
+                assert got == ["f"] and cr == 0, (i, m, rn, cr, got)
+                assert sorted(os.listdir(m / src)) == ["s"], (i, m)
+        if cr == 0:
+            assert (p.b / tgt / "f").read_bytes() == body
+            expect["%s/f" % tgt] = sha(body)
+        expect["%s/s" % (tgt if rn == 0 else src)] = sha(b"s%d" % i)
+    p.verify_alone(expect)
+
+
+def test_rmdir_racing_a_create_with_a_long_name(pair, request):
+    """As test_rmdir_racing_a_create_inside, with a 255-byte name (which,
+    with encrypted names, has a side file), on every backing.  Always: a
+    create that succeeded is never lost or hidden, and a directory kept is
+    whole.  With encrypted names the answers can also be off in the ways
+    docs/SHARED.md lists: an expected failure there."""
+    p = pair
+    if p.kind != "glusterfs":
+        request.node.add_marker(pytest.mark.xfail(reason=(
+            "encrypted names (docs/SHARED.md): a create can fail with EIO, or fail "
+            "while its file stays, and a file creation's temporary can be left in the "
+            "directory kept (fsck: leftover)"), strict=False))
+    kept, odd = {}, []
+    long_name = ("L%d-" % 7) + "n" * 252
+    assert len(long_name.encode()) == 255
+    for i in range(40):
+        d = "r%d" % i
+        (p.a / d).mkdir()
+        body = b"x%d" % i
+        rm, cr = _race(lambda: os.rmdir(p.a / d),
+                       lambda: (p.b / d / long_name).write_bytes(body))
+        if cr == 0:
+            assert rm == errno.ENOTEMPTY, (i, rm, cr)
+            for m in p.mnts:
+                assert os.listdir(m / d) == [long_name], (i, m)
+                assert (m / d / long_name).read_bytes() == body
+            kept["%s/%s" % (d, long_name)] = sha(body)
+            continue
+        assert rm in (0, errno.ENOTEMPTY), (i, rm, cr)
+        if cr != errno.ENOENT:
+            odd.append("race %d: create failed with %s" % (i, errno.errorcode[cr]))
+        if rm == 0:
+            for m in p.mnts:
+                assert not (m / d).exists(), (i, m)
+            continue
+        # The directory was kept (it saw the create's side file): whole,
+        # and removable once the other side's create is over.
+        for m in p.mnts:
+            got = os.listdir(m / d)
+            assert got in ([], [long_name]), (i, m, got)
+        if os.listdir(p.b / d):
+            odd.append("race %d: create failed, its file stayed" % i)
+            os.unlink(p.b / d / long_name)
+        os.rmdir(p.b / d)
+    assert not odd, odd[:3]
+    p.verify_alone(kept)
+
+
+@pytest.mark.xfail(reason="two daemons changing the extended attributes of one file at "
+                   "once is not supported (docs/SHARED.md): setxattr fails with EIO or "
+                   "ENOENT", strict=False)
+def test_xattr_changes_from_both_sides(pair):
+    """Both daemons change extended attributes of one file at once, each
+    its own names and one name they share: the file's contents never
+    change, no getxattr returns bytes that were never set (docs/SHARED.md:
+    the later change of the object's attributes wins)."""
+    p = pair
+    data = rsutil.pattern_bytes(20000, seed=5)
+    (p.a / "f").write_bytes(data)
+    rounds = 30
+    errors = []
+
+    def changer(side):
+        f = p.mnts[side] / "f"
+        for i in range(rounds):
+            try:
+                os.setxattr(f, "user.side%d.%d" % (side, i), b"v%d-%d" % (side, i))
+                os.setxattr(f, "user.same", b"side%d-%d" % (side, i))
+            except OSError as e:
+                errors.append((side, i, e.errno))
+
+    ts = [threading.Thread(target=changer, args=(s,)) for s in (0, 1)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(300)
+    assert not errors, errors[:5]
+    for m in p.mnts:
+        f = m / "f"
+        assert f.read_bytes() == data, m
+        names = os.listxattr(f)
+        for nm in names:
+            v = os.getxattr(f, nm)
+            if nm == "user.same":
+                assert v in {b"side%d-%d" % (s, i) for s in (0, 1) for i in range(rounds)}
+            else:
+                _, side, i = nm.split(".")
+                assert v == b"v%s-%s" % (side.encode()[-1:], i.encode()), (m, nm, v)
+    # Each side's last change is its own: the side that changed last sees
+    # its value of the shared name.
+    os.setxattr(p.a / "f", "user.same", b"final")
+    assert os.getxattr(p.b / "f", "user.same") == b"final"
+    p.verify_alone({"f": sha(data)})
