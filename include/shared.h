@@ -70,6 +70,11 @@ void shared_open_end(struct store *s, int fd);
 int shared_names_open(struct store *s, const char *backing);
 long long shared_name_lock(struct store *s, int dirfd, const char *name);
 void shared_name_unlock(struct store *s, long long byte);
+/* The same kind of lock on a byte chosen from key (an object's attribute
+ * id, xattrs.c), in a range of its own: the extended attributes of one
+ * object are read and rewritten by one daemon at a time.  Unlock with
+ * shared_name_unlock. */
+long long shared_key_lock(struct store *s, const void *key, size_t len);
 
 /* flock(2) of a file handle on regular file in: op is LOCK_SH, LOCK_EX or
  * LOCK_UN, with LOCK_NB.  *lockfd is the handle's own descriptor of the

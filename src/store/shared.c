@@ -185,6 +185,19 @@ long long shared_name_lock(struct store *s, int dirfd, const char *name)
 	return backend_setlk(s->be, s->shlockfd, F_WRLCK, byte, 1, 1) == 0 ? byte : -1;
 }
 
+long long shared_key_lock(struct store *s, const void *key, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+	long long byte;
+
+	if (s->shlockfd < 0)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ ((const unsigned char *)key)[i]) * 1099511628211ULL;
+	byte = (1LL << 32) + (1LL << 40) + (long long)(h % (1ULL << 40));
+	return backend_setlk(s->be, s->shlockfd, F_WRLCK, byte, 1, 1) == 0 ? byte : -1;
+}
+
 void shared_name_unlock(struct store *s, long long byte)
 {
 	if (byte >= 0)

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 
 #include "backend.h"
+#include "shared.h"
 #include "stats.h"
 #include "fileheader.h"
 #include "log.h"
@@ -71,6 +72,10 @@ static int object_id(struct store *s, int dirfd, const char *rel, int create, ui
 		crypto_random(id + 1, ID_LEN - 1);
 		r = backend_setxattrat(s->be, dirfd, rel, DIR_ID_XATTR, id + 1, ID_LEN - 1,
 				       XATTR_CREATE);
+		/* Another daemon (shared mode) gave it one first: that one. */
+		if (r == -EEXIST)
+			r = backend_getxattrat(s->be, dirfd, rel, DIR_ID_XATTR, id + 1,
+					       ID_LEN - 1) == ID_LEN - 1 ? 0 : -EIO;
 	}
 	return r;
 }
@@ -294,17 +299,22 @@ int xattrs_hint_none(struct store *s, int dirfd, const char *rel)
  * file (*fp, to release; NULL otherwise) and the blob's tag, which must be
  * the one its header binds. */
 static int blob_open_obj(struct store *s, int dirfd, const char *rel, int create, uint8_t *id,
-			 struct blob *b, struct ofile **fp, uint8_t *tag)
+			 struct blob *b, struct ofile **fp, uint8_t *tag, long long *lk)
 {
 	int r;
 
 	memset(b, 0, sizeof(*b));
 	*fp = NULL;
+	*lk = -1;
 	r = object_id(s, dirfd, rel, create, id, fp);
 	if (r == -ENODATA && !create)
 		return 0; /* a directory that never had attributes */
 	if (r < 0)
 		return r;
+	/* Shared mode: the blob and the header that binds it are read and
+	 * rewritten by one daemon at a time (docs/SHARED.md). */
+	if (s->shared)
+		*lk = shared_key_lock(s, id, ID_LEN);
 	r = blob_load(s, id, b, tag);
 	if (r == 0 && !blob_valid(b)) {
 		free(b->data);
@@ -321,6 +331,10 @@ static int blob_open_obj(struct store *s, int dirfd, const char *rel, int create
 		ofile_release(s, *fp);
 		*fp = NULL;
 	}
+	if (r < 0) {
+		shared_name_unlock(s, *lk);
+		*lk = -1;
+	}
 	return r;
 }
 
@@ -329,6 +343,7 @@ int xattrs_set(struct store *s, int dirfd, const char *rel, const char *name,
 {
 	uint8_t id[ID_LEN], tag[CRYPTO_TAG_LEN];
 	struct ofile *f = NULL;
+	long long lk = -1;
 	struct blob b;
 	size_t nlen = strlen(name), voff, need;
 	uint32_t vlen;
@@ -341,7 +356,7 @@ int xattrs_set(struct store *s, int dirfd, const char *rel, const char *name,
 	if (size > VALUE_MAX)
 		return -E2BIG;
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, dirfd, rel, 1, id, &b, &f, tag);
+	r = blob_open_obj(s, dirfd, rel, 1, id, &b, &f, tag, &lk);
 	if (r < 0)
 		goto out_unlock;
 	at = blob_find(&b, name, &vlen, &voff);
@@ -396,6 +411,7 @@ out:
 	free(b.data);
 	if (f)
 		ofile_release(s, f);
+	shared_name_unlock(s, lk);
 out_unlock:
 	pthread_mutex_unlock(&xattrs_mu);
 	return r;
@@ -406,6 +422,7 @@ ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name
 {
 	uint8_t id[ID_LEN], tag[CRYPTO_TAG_LEN];
 	struct ofile *f = NULL;
+	long long lk = -1;
 	struct blob b;
 	size_t voff;
 	uint32_t vlen;
@@ -414,7 +431,7 @@ ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name
 	if (xattrs_hint_none(s, dirfd, rel))
 		return -ENODATA;
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, dirfd, rel, 0, id, &b, &f, tag);
+	r = blob_open_obj(s, dirfd, rel, 0, id, &b, &f, tag, &lk);
 	if (r < 0)
 		goto out_unlock;
 	if (blob_find(&b, name, &vlen, &voff) < 0)
@@ -430,6 +447,7 @@ ssize_t xattrs_get(struct store *s, int dirfd, const char *rel, const char *name
 	free(b.data);
 	if (f)
 		ofile_release(s, f);
+	shared_name_unlock(s, lk);
 out_unlock:
 	pthread_mutex_unlock(&xattrs_mu);
 	return r;
@@ -439,6 +457,7 @@ ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, siz
 {
 	uint8_t id[ID_LEN], tag[CRYPTO_TAG_LEN];
 	struct ofile *f = NULL;
+	long long lk = -1;
 	struct blob b;
 	size_t p = 8, total = 0;
 	ssize_t r;
@@ -446,7 +465,7 @@ ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, siz
 	if (xattrs_hint_none(s, dirfd, rel))
 		return 0;
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, dirfd, rel, 0, id, &b, &f, tag);
+	r = blob_open_obj(s, dirfd, rel, 0, id, &b, &f, tag, &lk);
 	if (r == -ENOTSUP)
 		r = 0; /* symlinks and special files have no attributes */
 	if (r < 0)
@@ -470,6 +489,7 @@ ssize_t xattrs_list(struct store *s, int dirfd, const char *rel, char *list, siz
 	free(b.data);
 	if (f)
 		ofile_release(s, f);
+	shared_name_unlock(s, lk);
 out_unlock:
 	pthread_mutex_unlock(&xattrs_mu);
 	return r;
@@ -479,6 +499,7 @@ int xattrs_remove(struct store *s, int dirfd, const char *rel, const char *name)
 {
 	uint8_t id[ID_LEN], tag[CRYPTO_TAG_LEN];
 	struct ofile *f = NULL;
+	long long lk = -1;
 	struct blob b;
 	size_t voff;
 	uint32_t vlen;
@@ -486,7 +507,7 @@ int xattrs_remove(struct store *s, int dirfd, const char *rel, const char *name)
 	int r;
 
 	pthread_mutex_lock(&xattrs_mu);
-	r = blob_open_obj(s, dirfd, rel, 0, id, &b, &f, tag);
+	r = blob_open_obj(s, dirfd, rel, 0, id, &b, &f, tag, &lk);
 	if (r < 0)
 		goto out_unlock;
 	at = blob_find(&b, name, &vlen, &voff);
@@ -503,6 +524,7 @@ int xattrs_remove(struct store *s, int dirfd, const char *rel, const char *name)
 	free(b.data);
 	if (f)
 		ofile_release(s, f);
+	shared_name_unlock(s, lk);
 out_unlock:
 	pthread_mutex_unlock(&xattrs_mu);
 	return r;
