@@ -668,6 +668,11 @@ def test_rename_replacing_a_directory_while_the_other_side_creates_in_it(pair, r
             "encrypted names: the target is moved aside before the rename, and an "
             "entry the other daemon makes in it meanwhile stays hidden in the aside "
             "directory (docs/SHARED.md, not covered)"), strict=False))
+    else:
+        request.node.add_marker(pytest.mark.xfail(reason=(
+            "GlusterFS has no O_TMPFILE: a create's temporary name (.tmp + 16 hex) can "
+            "be left, and listed, in the renamed directory (seen once in 40 races under "
+            "CI load; docs/SHARED.md, not covered)"), strict=False))
     expect = {}
     for i in range(40):
         src, tgt = "src%d" % i, "tgt%d" % i
