@@ -266,22 +266,32 @@ struct xattr_at_args {
 
 static int no_xattrat;
 
+/* getxattrat or setxattrat (nr) of name in dirfd: the call's result, or
+ * -ENOSYS (remembered) where the kernel lacks it. */
+static long xattrat(long nr, int dirfd, const char *name, const char *xname, const void *value,
+		    size_t size, int flags)
+{
+	struct xattr_at_args a = { (uintptr_t)value, (uint32_t)size, (uint32_t)flags };
+	long n;
+
+	if (__atomic_load_n(&no_xattrat, __ATOMIC_RELAXED))
+		return -ENOSYS;
+	n = syscall(nr, dirfd, name ? name : "", AT_SYMLINK_NOFOLLOW | (name ? 0 : AT_EMPTY_PATH),
+		    xname, &a, sizeof(a));
+	if (n < 0 && errno == ENOSYS)
+		__atomic_store_n(&no_xattrat, 1, __ATOMIC_RELAXED);
+	return n < 0 ? -errno : n;
+}
+
 static ssize_t px_getxattrat(struct backend *be, int dirfd, const char *name,
 				const char *xname, void *value, size_t size)
 {
 	char path[PATH_MAX];
+	long n = xattrat(SYS_GETXATTRAT, dirfd, name, xname, value, size, 0);
 	int r;
 
-	if (!__atomic_load_n(&no_xattrat, __ATOMIC_RELAXED)) {
-		struct xattr_at_args a = { (uintptr_t)value, (uint32_t)size, 0 };
-		long n = syscall(SYS_GETXATTRAT, dirfd, name ? name : "",
-				 AT_SYMLINK_NOFOLLOW | (name ? 0 : AT_EMPTY_PATH), xname, &a,
-				 sizeof(a));
-
-		if (n >= 0 || errno != ENOSYS)
-			return n >= 0 ? (ssize_t)n : -errno;
-		__atomic_store_n(&no_xattrat, 1, __ATOMIC_RELAXED);
-	}
+	if (n != -ENOSYS)
+		return (ssize_t)n;
 	r = proc_path(dirfd, name, path, sizeof(path));
 	return r < 0 ? r : sret(lgetxattr(path, xname, value, size));
 }
@@ -290,18 +300,11 @@ static int px_setxattrat(struct backend *be, int dirfd, const char *name,
 			    const char *xname, const void *value, size_t size, int flags)
 {
 	char path[PATH_MAX];
+	long n = xattrat(SYS_SETXATTRAT, dirfd, name, xname, value, size, flags);
 	int r;
 
-	if (!__atomic_load_n(&no_xattrat, __ATOMIC_RELAXED)) {
-		struct xattr_at_args a = { (uintptr_t)value, (uint32_t)size, (uint32_t)flags };
-		long n = syscall(SYS_SETXATTRAT, dirfd, name ? name : "",
-				 AT_SYMLINK_NOFOLLOW | (name ? 0 : AT_EMPTY_PATH), xname, &a,
-				 sizeof(a));
-
-		if (n >= 0 || errno != ENOSYS)
-			return n >= 0 ? 0 : -errno;
-		__atomic_store_n(&no_xattrat, 1, __ATOMIC_RELAXED);
-	}
+	if (n != -ENOSYS)
+		return n < 0 ? (int)n : 0;
 	r = proc_path(dirfd, name, path, sizeof(path));
 	return r < 0 ? r : ret(lsetxattr(path, xname, value, size, flags));
 }
