@@ -103,9 +103,10 @@ int fsck_names_dir_iv(void *arg, int dfd, const char *path, uint8_t *iv)
 			"directory can be read", NAME_DIRIV_FILE);
 		return 1;
 	}
-	/* Past the value, a pack's records may follow (pack.h): they are
-	 * checked with the packed files that reference them. */
-	if (n > NAME_DIRIV_SIZE)
+	/* Past the value, a pack's records may follow in a store of version
+	 * 3 on (pack.h; as pathmap.c reads it): they are checked with the
+	 * packed files that reference them. */
+	if (n > NAME_DIRIV_SIZE && s->desc.version >= 3)
 		n = NAME_DIRIV_SIZE;
 	if (name_diriv_open(s->names, file, (size_t)n, iv) == 0) {
 		memcpy(id + 1, iv, NAME_IV_LEN);

@@ -175,9 +175,10 @@ int fsck_pack_file(struct fsck *k, const struct walk_entry *e, int fd)
 			     "malformed: the file cannot be opened (EIO)");
 		return 1;
 	}
-	if (!k->s->names) {
-		fsck_problem(k, e->path, FSCK_LEFT, "its size hint says it is packed, but a store "
-			     "with plaintext names has no packs: the file cannot be opened (EIO)");
+	if (!k->s->names || k->s->desc.version < 3) {
+		fsck_problem(k, e->path, FSCK_LEFT, "its size hint says it is packed, but %s has "
+			     "no packs: the file cannot be opened (EIO)", !k->s->names ?
+			     "a store with plaintext names" : "a store older than version 3");
 		return 1;
 	}
 	/* The hint does not carry the file id its attribute blob is named

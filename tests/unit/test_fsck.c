@@ -46,8 +46,13 @@ static void on_problem(void *arg, const struct fsck_problem *p)
 static int run(struct store *s, int repair, struct fsck_summary *sum, struct seen *v)
 {
 	struct fsck_opts o = { .repair = repair, .report = on_problem, .arg = v };
+	struct stat st;
 	int r;
 
+	/* As a fresh process would: the root's value is read from its pack,
+	 * not taken from what the store cached when it was made. */
+	if (backend_fstat(s->be, s->rootfd, &st) == 0)
+		pathmap_forget(s, st.st_dev, st.st_ino);
 	memset(v, 0, sizeof(*v));
 	r = fsck_run(s, &o, sum);
 	if (v->lines)
