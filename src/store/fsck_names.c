@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "fallback.h"
 #include "backfile.h"
+#include "ofile.h"
 #include "pathmap.h"
 #include "util.h"
 
@@ -179,6 +180,11 @@ static int lf_move(struct fsck *k, const struct move *m, char *out, size_t cap)
 	struct bname bn;
 	int r = lf_open(k);
 
+	/* A pack serves its own directory's files only: a packed file gets
+	 * its own content back before it moves, as before a rename into
+	 * another directory (its times are kept). */
+	if (r == 0 && s->names)
+		r = ofile_unpack_at(s, m->dfd, m->bname);
 	for (int i = 0; r == 0 && i < 100; i++) {
 		if (i == 0)
 			snprintf(out, cap, "#%llu", (unsigned long long)m->ino);

@@ -433,6 +433,65 @@ static void test_diriv_mac(void)
 	store_close(s);
 }
 
+/* A packed file whose backing name does not decode goes to /lost+found,
+ * another directory, whose pack does not hold its record: it is unpacked
+ * first and keeps its content. */
+static void test_lost_found(void)
+{
+	static const char bad[] = "Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4eHh4eHh4eA";
+	struct store *s = open_store();
+	struct fsck_summary sum;
+	char leaf[NAME_ENC_CAP];
+	uint8_t data[700], v[64];
+	struct seen v2;
+	struct ofile *f;
+	struct stat st;
+	char got[700];
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	fill_text(data, sizeof(data));
+	make_packed(s, "moved.txt", data, sizeof(data));
+	leaf_of(s, "moved.txt", leaf);
+	CHECK_EQ(backend_renameat2(s->be, s->rootfd, leaf, s->rootfd, bad, 0), 0);
+	CHECK_EQ(backend_fstatat(s->be, s->rootfd, bad, &st, AT_SYMLINK_NOFOLLOW), 0);
+	CHECK_EQ(run(s, 0, &sum, &v2), 0);
+	CHECK_EQ(sum.fixable, 1);
+	CHECK_EQ(sum.blocks_bad, 0);
+	CHECK_EQ(run(s, 1, &sum, &v2), 0);
+	CHECK_EQ(sum.fixed, 1);
+	CHECK(strstr(v2.text, "moved to /lost+found/#") != NULL);
+	CHECK_EQ(run(s, 0, &sum, &v2), 0);
+	CHECK_EQ(sum.problems, 0);
+	CHECK_EQ(sum.blocks_bad, 0);
+	/* In /lost+found with its own content again, no longer packed. */
+	{
+		char name[64], path[128];
+		struct bname bn;
+		uint8_t iv[NAME_IV_LEN];
+		int dfd;
+
+		snprintf(name, sizeof(name), "#%llu", (unsigned long long)st.st_ino);
+		snprintf(path, sizeof(path), "lost+found");
+		CHECK_EQ(pathmap_dir_iv(s, s->rootfd, ".", iv), 0);
+		CHECK_EQ(pathmap_encode(s, iv, path, &bn), 0);
+		dfd = backend_openat(s->be, s->rootfd, bn.leaf, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		CHECK(dfd >= 0);
+		CHECK_EQ(pathmap_dir_iv(s, dfd, ".", iv), 0);
+		CHECK_EQ(pathmap_encode(s, iv, name, &bn), 0);
+		CHECK(backend_getxattrat(s->be, dfd, bn.leaf, HINT, v, sizeof(v)) != PACK_HINT_LEN);
+		CHECK_EQ(ofile_open(s, dfd, bn.leaf, &f), 0);
+		if (f) {
+			CHECK_EQ(ofile_read(s, f, got, sizeof(got), 0), sizeof(got));
+			CHECK(memcmp(got, data, sizeof(got)) == 0);
+			ofile_release(s, f);
+		}
+		backend_close(s->be, dfd);
+	}
+	store_close(s);
+}
+
 int main(void)
 {
 	if (crypto_init() < 0)
@@ -443,5 +502,6 @@ int main(void)
 	test_leftovers();
 	test_dead();
 	test_diriv_mac();
+	test_lost_found();
 	return unit_done();
 }
