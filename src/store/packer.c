@@ -99,6 +99,11 @@ static void prepare(struct store *s, struct batch *b, const struct note *n)
 	ssize_t len;
 
 	memset(j, 0, sizeof(*j));
+	/* Closed twice since the last batch: one job (the packer holds the
+	 * content lock of each job's file until step two). */
+	for (unsigned i = 0; i < b->nj; i++)
+		if (b->jobs[i].f->dev == n->dev && b->jobs[i].f->ino == n->ino)
+			return;
 	j->in = inode_find(s, n->dev, n->ino);
 	if (!j->in)
 		return;
