@@ -43,6 +43,14 @@ struct pack_ref {
 	struct fh2_ent e;         /* block 0's record; e.off: offset in the pack */
 };
 
+/* What a packed file stores, as the store totals and st_blocks count it:
+ * its record's length in the pack rounded up to 512-byte units (0 without
+ * a record). */
+static inline uint64_t pack_ref_stored(const struct pack_ref *r)
+{
+	return r->has_rec ? (fh2_rec_len(r->e.stored) + 511) / 512 * 512 : 0;
+}
+
 /* The packed hint of r into out[PACK_HINT_LEN]. */
 void pack_ref_encode(const struct pack_ref *r, uint8_t *out);
 /* Decode a hint of len bytes: 0 and *r, or -EINVAL when it is not a packed

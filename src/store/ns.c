@@ -91,6 +91,12 @@ static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *s
 		} else {
 			st->st_size = (off_t)ofile_stat_size(s, dirfd, name, st);
 		}
+		/* A packed file (pack.h): its share of the directory's pack. */
+		if (st->st_blocks == 0 && s->names) {
+			uint8_t algo;
+
+			st->st_blocks = (blkcnt_t)(ofile_packed_stored(s, dirfd, name, &algo) / 512);
+		}
 	} else if (S_ISLNK(st->st_mode) && s->names) {
 		char stored[NAME_LINK_ENC_CAP], target[NAME_LINK_MAX + 1];
 		ssize_t n = backend_readlinkat(s->be, dirfd, name, stored, sizeof(stored));

@@ -27,14 +27,21 @@ struct ofile_table {
 			       is also read without it (ofile_flush), so it
 			       is written with atomic operations */
 	struct ofile *buckets[TABLE_BUCKETS];
+	/* Held shared by an open from before it reads the size hint until
+	 * its entry is in the table, and exclusive by the packer's switch
+	 * (ofile_pack_switch_alone): an open never inserts the state of a
+	 * file that was packed while it read it. */
+	pthread_rwlock_t packing;
 };
 
 struct ofile_table *ofile_table_new(void)
 {
 	struct ofile_table *t = calloc(1, sizeof(*t));
 
-	if (t)
+	if (t) {
 		pthread_mutex_init(&t->mu, NULL);
+		pthread_rwlock_init(&t->packing, NULL);
+	}
 	return t;
 }
 
@@ -76,6 +83,7 @@ void ofile_table_free(struct store *s, struct ofile_table *t)
 		}
 	}
 	pthread_mutex_destroy(&t->mu);
+	pthread_rwlock_destroy(&t->packing);
 	free(t);
 }
 
@@ -242,10 +250,9 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 	return ofile_open_for(s, dirfd, rel, path, 1, out);
 }
 
-/* A packed file (pack.h) opens from its directory's pack; one opened to be
- * written gets its own content back first (ofile_unpack). */
+/* A packed file (pack.h) opens from its directory's pack. */
 static int open_packed(struct store *s, struct ofile *f, int dirfd, const char *rel,
-		       const char *path, int write, const struct pack_ref *pr, struct ofile **out)
+		       const char *path, const struct pack_ref *pr, struct ofile **out)
 {
 	int r = ofile_pack_load(s, f, dirfd, rel, pr, path);
 
@@ -256,15 +263,30 @@ static int open_packed(struct store *s, struct ofile *f, int dirfd, const char *
 	f->size = f->hdr.size;
 	f->csize = f->hdr.size;
 	*out = ofile_table_insert(s, f);
-	if (write && (r = ofile_unpack(s, *out)) < 0) {
-		ofile_release(s, *out);
-		return r;
-	}
 	return 0;
 }
 
+static int open_entry(struct store *s, int dirfd, const char *rel, const char *path,
+		      struct ofile **out);
+
+/* One opened to be written gets its own content back first
+ * (ofile_unpack), outside the packing lock (the packer takes a file's
+ * content lock before it). */
 int ofile_open_for(struct store *s, int dirfd, const char *rel, const char *path, int write,
 		   struct ofile **out)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&s->files->packing);
+	r = open_entry(s, dirfd, rel, path, out);
+	pthread_rwlock_unlock(&s->files->packing);
+	if (r == 0 && write && (r = ofile_unpack(s, *out)) < 0)
+		ofile_release(s, *out);
+	return r;
+}
+
+static int open_entry(struct store *s, int dirfd, const char *rel, const char *path,
+		      struct ofile **out)
 {
 	struct pack_ref pr;
 	struct stat st;
@@ -282,10 +304,6 @@ int ofile_open_for(struct store *s, int dirfd, const char *rel, const char *path
 	f = table_get(s, &st);
 	if (f) {
 		backend_close(s->be, fd);
-		if (write && (r = ofile_unpack(s, f)) < 0) {
-			ofile_release(s, f);
-			return r;
-		}
 		*out = f;
 		return 0;
 	}
@@ -295,7 +313,7 @@ int ofile_open_for(struct store *s, int dirfd, const char *rel, const char *path
 		return -ENOMEM;
 	}
 	if (ofile_pack_hint(f, &pr))
-		return open_packed(s, f, dirfd, rel, path, write, &pr, out);
+		return open_packed(s, f, dirfd, rel, path, &pr, out);
 	/* Shared mode: the header and its hint are read as one state, not
 	 * halfway through another daemon's commit. */
 	r = s->shared ? shared_open_begin(s, fd) : 0;
@@ -388,6 +406,27 @@ int ofile_release(struct store *s, struct ofile *f)
 		ofile_free(f);
 	}
 	return err;
+}
+
+/* Under the table mutex, and only while the caller's is the only
+ * reference: a thread that took one before may have looked at f->v2
+ * without the content lock and be waiting for it; one that takes one
+ * after sees the file packed. */
+int ofile_pack_switch_alone(struct store *s, struct ofile *f, struct ofile_pk *pk)
+{
+	int r = -EBUSY;
+
+	pthread_rwlock_wrlock(&s->files->packing);
+	pthread_mutex_lock(&s->files->mu);
+	if (f->refs == 1)
+		r = ofile_pack_switch(s, f, pk);
+	pthread_mutex_unlock(&s->files->mu);
+	pthread_rwlock_unlock(&s->files->packing);
+	if (r == -EBUSY) {
+		f->pk = pk; /* only to free it */
+		ofile_pack_free(f);
+	}
+	return r;
 }
 
 uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const struct stat *st)

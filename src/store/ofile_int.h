@@ -221,6 +221,9 @@ void ofile_pack_free(struct ofile *f);
 ssize_t ofile_pack_out(struct store *s, struct ofile *f, int packfd, const uint8_t *iv,
 		       uint64_t off, struct ofile_pk **pk);
 int ofile_pack_switch(struct store *s, struct ofile *f, struct ofile_pk *pk);
+/* ofile_pack_switch if the caller holds the only reference (else -EBUSY,
+ * pk freed), decided and done under the table mutex. */
+int ofile_pack_switch_alone(struct store *s, struct ofile *f, struct ofile_pk *pk);
 /* The pack (.diriv) of the directory of rel in dirfd, opened with flags
  * and its directory value checked (into iv): a descriptor or -errno. */
 int ofile_pack_dir_open(struct store *s, int dirfd, const char *rel, int flags, uint8_t *iv);

@@ -219,7 +219,7 @@ int ofile_unpack(struct store *s, struct ofile *f)
 		return 0;
 	}
 	row = f->pk->ref.main_algo;
-	rec = f->pk->ref.has_rec ? fh2_rec_len(f->pk->ref.e.stored) : 0;
+	rec = pack_ref_stored(&f->pk->ref);
 	r = backend_fstat(f->be, f->fd, &st);
 	if (r == 0)
 		r = unpack_image(s, f, &img, &len);
@@ -383,7 +383,7 @@ int ofile_pack_switch(struct store *s, struct ofile *f, struct ofile_pk *pk)
 		stats_file_delta(s->stats, ofile_acct_algo(f), -1, -(int64_t)f->hdr.size,
 				 -(int64_t)f->stored);
 		stats_file_delta(s->stats, pk->ref.main_algo, 1, (int64_t)f->hdr.size,
-				 pk->ref.has_rec ? (int64_t)fh2_rec_len(pk->ref.e.stored) : 0);
+				 (int64_t)pack_ref_stored(&pk->ref));
 	}
 	v2open_free(f);
 	f->pk = pk;
@@ -426,5 +426,5 @@ uint64_t ofile_packed_stored(struct store *s, int dirfd, const char *name, uint8
 	    pack_ref_decode(v, PACK_HINT_LEN, &r) < 0)
 		return 0;
 	*algo = r.main_algo;
-	return r.has_rec ? fh2_rec_len(r.e.stored) : 0;
+	return pack_ref_stored(&r);
 }

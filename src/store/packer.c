@@ -168,7 +168,7 @@ static void run_batch(struct packer *p, const struct note *notes, unsigned k)
 		if (b->packs[j->dir].bad) {
 			j->f->pk = j->pk; /* only to free it */
 			ofile_pack_free(j->f);
-		} else if (ofile_pack_switch(s, j->f, j->pk) == 0) {
+		} else if (ofile_pack_switch_alone(s, j->f, j->pk) == 0) {
 			p->packed++;
 		}
 		pthread_rwlock_unlock(&j->f->lock);

@@ -28,8 +28,8 @@ int usage_file(struct store *s, struct ofile *f, struct usage *u)
 
 			u->algo[a].blocks++;
 			u->algo[a].logical += pr->e.plain;
-			u->algo[a].stored += fh2_rec_len(pr->e.stored);
-			u->live += fh2_rec_len(pr->e.stored);
+			u->algo[a].stored += pack_ref_stored(pr);
+			u->live += pack_ref_stored(pr);
 		}
 	} else if (!f->v2) {
 		u->v1 = 1;
