@@ -61,6 +61,9 @@ int ofile_open_for(struct store *s, int dirfd, const char *rel, const char *path
 		   struct ofile **out);
 /* 1 if f is a packed file (pack.h), read from its directory's pack. */
 int ofile_packed(struct ofile *f);
+/* What packed file f stores in its directory's pack (pack_ref_stored);
+ * (uint64_t)-1 when it is not packed. */
+uint64_t ofile_pack_stored(struct ofile *f);
 /* Give packed file f its own content back (before writes through an
  * entry that was opened for reading); 0 when it is not packed, or -errno. */
 int ofile_unpack(struct store *s, struct ofile *f);

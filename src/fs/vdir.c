@@ -97,6 +97,9 @@ static int vdir_render(struct store *s, enum vfile kind, char **buf, size_t *len
 		 * merged into the file (stats_shared.c); merge first. */
 		if (s->shared && kind == VF_STATS)
 			stats_shared_merge(s->stats, s->backing, 0);
+		/* Files waiting to be packed change what they store: the
+		 * figures are those after packing (packer.h). */
+		packer_drain(s->packer);
 		stats_snapshot(s->stats, sn);
 		bcache_stats(s->bcache, &sn->bcache);
 		sn->cache_hits += sn->bcache.hits;

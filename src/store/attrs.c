@@ -76,6 +76,8 @@ static int vattr_get(struct store *s, int dirfd, const char *rel, const char *na
 	logical = ofile_size_now(s, f);
 	r = backend_fstat(s->be, ofile_fd(f), &st);
 	stored = (uint64_t)st.st_blocks * 512;
+	if (ofile_packed(f))
+		stored += ofile_pack_stored(f);
 	ofile_codec(f, &spec, &user);
 	if (!strcmp(key, "logical_size"))
 		n = snprintf(val, sizeof(val), "%llu", (unsigned long long)logical);

@@ -396,10 +396,15 @@ int ofile_pack_switch(struct store *s, struct ofile *f, struct ofile_pk *pk)
 
 int ofile_packed(struct ofile *f)
 {
-	int r;
+	return ofile_pack_stored(f) != (uint64_t)-1;
+}
+
+uint64_t ofile_pack_stored(struct ofile *f)
+{
+	uint64_t r;
 
 	pthread_rwlock_rdlock(&f->lock);
-	r = f->pk != NULL;
+	r = f->pk ? pack_ref_stored(&f->pk->ref) : (uint64_t)-1;
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }

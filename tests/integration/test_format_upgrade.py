@@ -1,6 +1,6 @@
 """A store of format version 1 mounted by this build: its v1 files keep
 reading and stay v1, new files are format v2, and the descriptor is raised to
-version 2 before the first v2 file exists (so an older build refuses the
+version 3 before the first v2 file exists (so an older build refuses the
 store instead of failing file by file).  A mount that creates nothing leaves
 the descriptor alone."""
 import shutil
@@ -41,13 +41,13 @@ def test_v1_store_upgrades_at_first_new_file(ragstore_bin, tmp_path):
     _mount(ragstore_bin, backing, mnt)
     try:
         (mnt / "new.txt").write_bytes(b"written by format v2\n")
-        assert "format_version = 2" in (mnt / ".ragstore" / "config").read_text()
+        assert "format_version = 3" in (mnt / ".ragstore" / "config").read_text()
         new_bp = rsutil.backing_path(backing, "new.txt", mnt)
         old_bp = rsutil.backing_path(backing, "hello.txt", mnt)
         (mnt / "hello.txt").open("ab").write(b"appended\n")
     finally:
         rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
-    assert _version(backing) == 2
+    assert _version(backing) == 3
     assert rsutil.is_v2(new_bp.read_bytes())
     # A v1 file stays v1 when it is written to.
     raw = old_bp.read_bytes()
@@ -61,7 +61,7 @@ def test_v1_store_upgrades_at_first_new_file(ragstore_bin, tmp_path):
         rsutil.unmount(mnt, rsutil.daemon_pids(mnt))
 
 
-def test_new_store_is_version_2(ragstore_bin, tmp_path):
+def test_new_store_is_version_3(ragstore_bin, tmp_path):
     b = tmp_path / "b"
     run([ragstore_bin, "init", "--passfile", GOLDEN / "passphrase", b], check=True)
-    assert _version(b) == 2
+    assert _version(b) == 3
