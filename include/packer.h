@@ -34,7 +34,8 @@ void packer_note(struct packer *p, dev_t dev, ino_t ino);
 void packer_drain(struct packer *p);
 /* Deal with every waiting note, stop the thread, free.  NULL: no-op. */
 void packer_free(struct packer *p);
-/* Files packed since start. */
+/* Files packed, and packs compacted, since start. */
 unsigned long long packer_packed(const struct packer *p);
+unsigned long long packer_compacted(const struct packer *p);
 
 #endif

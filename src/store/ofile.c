@@ -408,6 +408,14 @@ int ofile_release(struct store *s, struct ofile *f)
 	return err;
 }
 
+void ofile_packing_excl(struct store *s, int on)
+{
+	if (on)
+		pthread_rwlock_wrlock(&s->files->packing);
+	else
+		pthread_rwlock_unlock(&s->files->packing);
+}
+
 /* Under the table mutex, and only while the caller's is the only
  * reference: a thread that took one before may have looked at f->v2
  * without the content lock and be waiting for it; one that takes one

@@ -224,6 +224,9 @@ int ofile_pack_switch(struct store *s, struct ofile *f, struct ofile_pk *pk);
 /* ofile_pack_switch if the caller holds the only reference (else -EBUSY,
  * pk freed), decided and done under the table mutex. */
 int ofile_pack_switch_alone(struct store *s, struct ofile *f, struct ofile_pk *pk);
+/* Take (on 1) or drop the packing lock exclusive: no open is between
+ * reading a file's hint and having its entry in the table meanwhile. */
+void ofile_packing_excl(struct store *s, int on);
 /* The pack (.diriv) of the directory of rel in dirfd, opened with flags
  * and its directory value checked (into iv): a descriptor or -errno. */
 int ofile_pack_dir_open(struct store *s, int dirfd, const char *rel, int flags, uint8_t *iv);

@@ -18,8 +18,16 @@
 #include "ofile_int.h"
 #include "store.h"
 
+static void packer_note_self(struct packer *p, dev_t dev, ino_t ino);
+
 #define BATCH 128
 #define GATHER_NS 20000000L /* wait this long for more notes */
+/* A pack is looked at for dead space when it reaches GC_MIN bytes and
+ * twice its length at the last look; compacted when dead space is more
+ * than what is live and at least GC_DEAD bytes. */
+#define GC_MIN 65536
+#define GC_DEAD 32768
+#define SEEN_MAX 64
 
 struct note {
 	dev_t dev;
@@ -34,7 +42,14 @@ struct packer {
 	struct note q[PACKER_MAX];
 	unsigned head, n;
 	int busy, stop;
-	unsigned long long packed;
+	unsigned long long packed, compacted;
+	/* Packs looked at (packer thread only): their length then. */
+	struct seen {
+		dev_t dev;
+		ino_t ino;
+		uint64_t len;
+	} seen[SEEN_MAX];
+	unsigned nseen;
 };
 
 /* One file of a batch, and the pack of one directory. */
@@ -53,6 +68,7 @@ struct pack {
 	uint8_t iv[NAME_IV_LEN];
 	uint64_t end;
 	int wrote;
+	struct inode *dir;      /* pinned when the pack is to be looked at */
 };
 
 struct batch {
@@ -63,7 +79,22 @@ struct batch {
 
 /* The pack of the directory open as dirfd (the file's name in it is
  * name), opened once per batch.  Its index, or -1. */
-static int pack_of(struct store *s, struct batch *b, int dirfd, const char *name)
+static struct seen *seen_of(struct packer *p, dev_t dev, ino_t ino)
+{
+	struct seen *e;
+
+	for (unsigned i = 0; i < p->nseen; i++)
+		if (p->seen[i].dev == dev && p->seen[i].ino == ino)
+			return &p->seen[i];
+	e = &p->seen[p->nseen < SEEN_MAX ? p->nseen++ : (unsigned)(ino % SEEN_MAX)];
+	e->dev = dev;
+	e->ino = ino;
+	e->len = 0;
+	return e;
+}
+
+static int pack_of(struct store *s, struct batch *b, int dirfd, const char *name,
+		   struct inode *dir)
 {
 	struct stat st;
 	struct pack *p;
@@ -79,8 +110,14 @@ static int pack_of(struct store *s, struct batch *b, int dirfd, const char *name
 	p->ino = st.st_ino;
 	p->fd = ofile_pack_dir_open(s, dirfd, name, O_RDWR, p->iv);
 	if (p->fd >= 0 && backend_fstat(s->be, p->fd, &st) == 0) {
+		struct seen *e = seen_of(s->packer, p->dev, p->ino);
+
 		/* Records go after the last byte in use. */
 		p->end = (uint64_t)st.st_size > PACK_START ? (uint64_t)st.st_size : PACK_START;
+		if (p->end >= GC_MIN && p->end >= 2 * e->len) {
+			p->dir = dir;
+			inode_pin(s, dir);
+		}
 		return (int)(p - b->packs);
 	}
 	if (p->fd >= 0)
@@ -118,7 +155,7 @@ static void prepare(struct store *s, struct batch *b, const struct note *n)
 	/* Opened by someone else meanwhile: its last close notes it again. */
 	if (__atomic_load_n(&j->f->refs, __ATOMIC_RELAXED) != 1 || !j->f->v2)
 		goto release;
-	j->dir = pack_of(s, b, j->ref.dirfd, j->ref.name);
+	j->dir = pack_of(s, b, j->ref.dirfd, j->ref.name, j->ref.dir);
 	if (j->dir < 0)
 		goto release;
 	len = ofile_pack_out(s, j->f, b->packs[j->dir].fd, b->packs[j->dir].iv,
@@ -138,6 +175,105 @@ ref:
 	inode_ref_put(s, &j->ref);
 put:
 	inode_put(s, j->in);
+}
+
+/* Names of the packed files of the directory open as dirfd, and the bytes
+ * their records take.  -errno. */
+struct live {
+	char **names;
+	unsigned n, cap;
+	uint64_t bytes;
+};
+
+static int live_scan(struct store *s, int dirfd, struct live *l)
+{
+	struct backend_dir *d;
+	struct dirent *e;
+	int r = backend_opendirat(s->be, dirfd, ".", 0, &d);
+
+	if (r < 0)
+		return r;
+	while ((r = backend_readdir_names(s->be, d, &e)) == 1) {
+		uint8_t v[PACK_HINT_LEN + 1];
+		struct pack_ref pr;
+
+		/* The store's own files: the value, side files, temporaries. */
+		if (e->d_name[0] == '.' && e->d_name[1] != 'L')
+			continue;
+		if (backend_getxattrat(s->be, dirfd, e->d_name, HINT_XATTR, v, sizeof(v)) !=
+			    PACK_HINT_LEN ||
+		    pack_ref_decode(v, PACK_HINT_LEN, &pr) < 0)
+			continue;
+		if (l->n == l->cap) {
+			char **nn = realloc(l->names, (l->cap * 2 + 16) * sizeof(*nn));
+
+			if (!nn) {
+				r = -ENOMEM;
+				break;
+			}
+			l->names = nn;
+			l->cap = l->cap * 2 + 16;
+		}
+		if (!(l->names[l->n] = strdup(e->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		l->n++;
+		l->bytes += pr.has_rec ? fh2_rec_len(pr.e.stored) : 0;
+	}
+	backend_closedir(s->be, d);
+	return r;
+}
+
+/* Dead space of pack p (records no file names any more) given back when it
+ * outweighs what is live: every packed file of the directory is unpacked
+ * (each made durable with its own content), the hints made durable
+ * (syncfs), and only then the pack cut back to its value.  The files are
+ * noted again, so the next batch packs them afresh from offset PACK_START.
+ * A failure leaves the pack as it is. */
+static void compact(struct packer *pk, struct pack *p)
+{
+	struct store *s = pk->s;
+	struct live l = { 0 };
+	struct note *again = NULL;
+	unsigned nagain = 0;
+	int dirfd = inode_dirfd(s, p->dir), r;
+	struct stat st;
+
+	if (dirfd < 0)
+		return;
+	r = live_scan(s, dirfd, &l);
+	seen_of(pk, p->dev, p->ino)->len = p->end;
+	if (r < 0 || p->end - PACK_START - l.bytes < GC_DEAD || p->end - PACK_START - l.bytes < l.bytes)
+		goto out;
+	again = calloc(l.n + 1, sizeof(*again));
+	for (unsigned i = 0; r == 0 && again && i < l.n; i++) {
+		if (backend_fstatat(s->be, dirfd, l.names[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			again[nagain].dev = st.st_dev;
+			again[nagain++].ino = st.st_ino;
+		}
+		r = ofile_unpack_at(s, dirfd, l.names[i]);
+	}
+	if (!again || r < 0 || backend_syncfs(s->be, dirfd) < 0) {
+		log_msg(LOG_LVL_WARN, "compacting a directory pack failed; it stays as it is");
+		goto out;
+	}
+	/* No open is reading a record from it meanwhile. */
+	ofile_packing_excl(s, 1);
+	r = backend_ftruncate(s->be, p->fd, PACK_START);
+	ofile_packing_excl(s, 0);
+	if (r == 0 && backend_fsync(s->be, p->fd, 1) == 0) {
+		seen_of(pk, p->dev, p->ino)->len = PACK_START;
+		pk->compacted++;
+	}
+	for (unsigned i = 0; i < nagain; i++)
+		packer_note_self(pk, again[i].dev, again[i].ino);
+out:
+	for (unsigned i = 0; i < l.n; i++)
+		free(l.names[i]);
+	free(l.names);
+	free(again);
+	inode_dirfd_put(s, p->dir);
 }
 
 static void run_batch(struct packer *p, const struct note *notes, unsigned k)
@@ -176,6 +312,13 @@ static void run_batch(struct packer *p, const struct note *notes, unsigned k)
 		inode_ref_put(s, &j->ref);
 		inode_put(s, j->in);
 	}
+	/* With no file of the batch locked any more. */
+	for (unsigned i = 0; i < b->np; i++)
+		if (b->packs[i].dir) {
+			if (!b->packs[i].bad)
+				compact(p, &b->packs[i]);
+			inode_put(s, b->packs[i].dir);
+		}
 	for (unsigned i = 0; i < b->np; i++)
 		if (b->packs[i].fd >= 0)
 			backend_close(s->be, b->packs[i].fd);
@@ -247,6 +390,16 @@ int packer_start(struct store *s)
 	return 1;
 }
 
+static void packer_note_self(struct packer *p, dev_t dev, ino_t ino)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->n < PACKER_MAX) {
+		p->q[(p->head + p->n) % PACKER_MAX] = (struct note){ dev, ino };
+		p->n++;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
 void packer_note(struct packer *p, dev_t dev, ino_t ino)
 {
 	if (!p || pthread_equal(pthread_self(), p->th))
@@ -290,4 +443,9 @@ void packer_free(struct packer *p)
 unsigned long long packer_packed(const struct packer *p)
 {
 	return p ? __atomic_load_n(&p->packed, __ATOMIC_RELAXED) : 0;
+}
+
+unsigned long long packer_compacted(const struct packer *p)
+{
+	return p ? __atomic_load_n(&p->compacted, __ATOMIC_RELAXED) : 0;
 }
