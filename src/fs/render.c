@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "crypto.h"
 #include "mountinfo.h"
+#include "packer.h"
 #include "log.h"
 #include "policy.h"
 #include "probe.h"
@@ -460,6 +461,11 @@ void render_config(const struct store *s, struct strbuf *sb)
 	strbuf_printf(sb, "# killpriv_v2: the daemon clears set-ID bits on write, truncate "
 		      "and chown, so the kernel skips its security.capability check "
 		      "before each write (docs/CORE.md)\n");
+	strbuf_printf(sb, "pack = %s\n", s->packer ? "yes" : "no");
+	strbuf_printf(sb, "# pack: small files move into their directory's pack after their "
+		      "last close; %llu packed, %llu packs compacted since mount "
+		      "(docs/FORMAT.md, \"Packed small files\")\n",
+		      packer_packed(s->packer), packer_compacted(s->packer));
 	if (log_file_path())
 		render_ini_value(sb, "logfile", log_file_path());
 	else
