@@ -1,5 +1,6 @@
 """What the Python scripts that make golden stores share (make_v2_chunked.py,
 make_v2_broken.py, make_v2_chunked_broken.py, make_v3.py, make_v3_broken.py):
+making a fresh store in a
 temporary directory, mounting and unmounting it, keeping it as
 OUTDIR/store.tar beside one more file (a manifest or an expect list), and
 writing files through the mount (rsutil.write_at patches a backing file).
