@@ -43,12 +43,18 @@ def build(tmp, store, mnt, mount, unmount):
     # (e) first: a file that was never packed, its own v2 backing file
     mount("-o", "nopack")
     os.mkdir(mnt / "e")
-    content = {"e/e_leftover_image.txt": b"this file was packed after this image was saved\n"}
-    rsutil.write_file(mnt / "e/e_leftover_image.txt", content["e/e_leftover_image.txt"])
+    content = {"e/e_leftover_image.txt": b"this file was packed after this image was saved\n",
+               "e/e_leftover_older.txt": b"the content of the image left in the backing file\n"}
+    for rel, data in content.items():
+        rsutil.write_file(mnt / rel, data)
     unmount()
     mount()
-    image = rsutil.read_file(rsutil.backing_path(store, "e/e_leftover_image.txt", mnt))
-    assert v2.is_v2(image) and len(image) > v2.DATA_START, len(image)
+    image = {rel: rsutil.read_file(rsutil.backing_path(store, rel, mnt)) for rel in content}
+    for raw in image.values():
+        assert v2.is_v2(raw) and len(raw) > v2.DATA_START, len(raw)
+    # the older one's content changes: its image holds what it had before
+    content["e/e_leftover_older.txt"] = b"the packed content, which is what must be read\n"
+    rsutil.write_file(mnt / "e/e_leftover_older.txt", content["e/e_leftover_older.txt"])
 
     # Each directory's pack in a known order: one file, then statfs.
     order = {
@@ -70,7 +76,7 @@ def build(tmp, store, mnt, mount, unmount):
             settle(mnt)
             content[rel] = data
     assert rsutil.read_file(mnt / "e/e_leftover_image.txt") == content["e/e_leftover_image.txt"]
-    settle(mnt)    # the read's last close noted it: packed now
+    settle(mnt)    # the read's last close (and the rewrite's) noted them: packed now
     back = {rel: rsutil.backing_path(store, rel, mnt) for rel in content}
     pack = {d: pk.pack_of(rsutil.backing_path(store, d, mnt)) for d in order}
     for rel in content:
@@ -147,15 +153,21 @@ def build(tmp, store, mnt, mount, unmount):
     # state (a crash after the switch, before the truncate; docs/FORMAT.md
     # "Packing"), which nothing reads.
     rel = "e/e_leftover_image.txt"
-    rsutil.write_file(back[rel], image)
+    rsutil.write_file(back[rel], image[rel])
     CASES[rel] = ("(e) packed, and its backing file given back the v2 image it had before "
                   "it was packed (%d bytes; a crash between the switch and the truncate): "
-                  "must read" % len(image), [ok(rel)])
+                  "must read" % len(image[rel]), [ok(rel)])
+    rel = "e/e_leftover_older.txt"
+    rsutil.write_file(back[rel], image[rel])
+    CASES[rel] = ("(e) packed after a rewrite, and its backing file given the valid v2 image "
+                  "of its content before the rewrite (%d bytes): nothing reads leftovers, so "
+                  "it must read the packed content, not the image's" % len(image[rel]),
+                  [ok(rel)])
     rel = "e/e_leftover_bytes.bin"
     rsutil.write_file(back[rel], rnd(1500))
     CASES[rel] = ("(e) packed, and 1500 random bytes left in its backing file: must read",
                   [ok(rel)])
-    for rel in ("e/e_leftover_image.txt", "e/e_leftover_bytes.bin"):
+    for rel in ("e/e_leftover_image.txt", "e/e_leftover_older.txt", "e/e_leftover_bytes.bin"):
         assert pk.is_packed(back[rel]) and os.path.getsize(back[rel]) > 0, rel
     return gl.expect_text(EXPECT_HEAD, CASES)
 
