@@ -1,5 +1,6 @@
 """What the Python scripts that make golden stores share (make_v2_chunked.py,
-make_v2_broken.py, make_v2_chunked_broken.py): making a fresh store in a
+make_v2_broken.py, make_v2_chunked_broken.py, make_v3.py, make_v3_broken.py):
+making a fresh store in a
 temporary directory, mounting and unmounting it, keeping it as
 OUTDIR/store.tar beside one more file (a manifest or an expect list), and
 writing files through the mount (rsutil.write_at patches a backing file).
@@ -33,7 +34,8 @@ def make_store(script, out, other, build):
     A fresh store (tests/golden/passphrase, the defaults) is made in a
     temporary directory; build(tmp, store, mnt, mount, unmount) fills it
     (mount() and unmount() mount it on mnt; tmp is for other files) and
-    returns the text of <other>.  The store is then kept as a tar with the
+    returns the text of <other>.  mount("-o", "nopack") passes mount
+    options.  The store is then kept as a tar with the
     backing files' user xattrs (git would drop them), and the temporary
     directory removed unless the store is still mounted there."""
     out = Path(out)
@@ -45,8 +47,8 @@ def make_store(script, out, other, build):
     mnt.mkdir()
     pids = []
 
-    def mount():
-        sh(RS, "mount", "--passfile", PASS, store, mnt)
+    def mount(*opts):
+        sh(RS, "mount", *opts, "--passfile", PASS, store, mnt)
         pids[:] = rsutil.daemon_pids(mnt)
 
     def unmount():
@@ -67,6 +69,39 @@ def make_store(script, out, other, build):
         rsutil.unmount(mnt, pids)
         if not rsutil.is_mounted(mnt):
             shutil.rmtree(tmp)
+
+
+def manifest_text(mnt):
+    """The manifest of tests/golden/README.md with every kind of line: d, f
+    and l, h for the names of a hard-linked file after the first, and the
+    user xattrs (c for user.ragstore.compression, x for the others)."""
+    lines, groups, paths = [], {}, []
+    for root, dirs, names in os.walk(mnt):
+        for n in dirs + names:
+            paths.append("./" + os.path.relpath(os.path.join(root, n), mnt))
+    for p in sorted(paths):
+        full = os.path.join(mnt, p)
+        st = os.lstat(full)
+        if os.path.islink(full):
+            lines.append("l %s %s" % (p, os.readlink(full)))
+            continue
+        if os.path.isdir(full):
+            lines.append("d %s" % p)
+        else:
+            lines.append("f %s %d %s" % (p, st.st_size, rsutil.file_digest(full)))
+            if st.st_nlink > 1:
+                groups.setdefault(st.st_ino, []).append(p)
+        for name in sorted(os.listxattr(full, follow_symlinks=False)):
+            if not name.startswith("user."):
+                continue
+            v = os.getxattr(full, name, follow_symlinks=False)
+            if name == "user.ragstore.compression":
+                lines.append("c %s %s" % (p, v.decode()))
+            else:
+                lines.append("x %s %s %s" % (p, name, v.hex()))
+    for g in sorted(groups.values()):
+        lines += ["h %s %s" % (p, g[0]) for p in g[1:]]
+    return "\n".join(lines) + "\n"
 
 
 def expect_text(head, cases):

@@ -3,7 +3,11 @@ store (tests/golden/passphrase) with one file per attack on its backing
 files, made by the script its README entry names (tests/golden/README.md);
 its expect file says what reading each must give.  v2-broken/ attacks whole
 records, headers and xattr blobs; v2-chunked-broken/ attacks chunked
-records (include/fh2rec.h), also at the granularity of a 4 KiB chunk.
+records (include/fh2rec.h), also at the granularity of a 4 KiB chunk;
+v3-broken/ (store version 3) attacks packed small files: the records in a
+directory's pack and the packed size hints (docs/FORMAT.md "Packed small
+files"), and holds leftover bytes in packed files' backing files, a legal
+crash state that must read.
 Every expect line is checked on its own fresh copy and mount: the outcome
 (EIO, or the intact content), and that an EIO is listed in
 /.ragstore/errors as an integrity error while an intact read lists
@@ -20,6 +24,7 @@ from test_golden import GOLDEN, error_entries, golden_copy
 
 BROKEN = GOLDEN / "v2-broken"
 CHUNKED = GOLDEN / "v2-chunked-broken"
+PACKED = GOLDEN / "v3-broken"
 BROKEN_DIRS = sorted(p for p in GOLDEN.glob("v*-broken")
                      if (p / "store.tar").is_file() and (p / "expect").is_file())
 
@@ -137,7 +142,8 @@ def _names(bdir):
 
 
 def test_broken_stores_exist():
-    assert BROKEN in BROKEN_DIRS and CHUNKED in BROKEN_DIRS, BROKEN_DIRS
+    assert BROKEN in BROKEN_DIRS and CHUNKED in BROKEN_DIRS and PACKED in BROKEN_DIRS, \
+        BROKEN_DIRS
 
 
 def test_broken_store_is_v2():
@@ -182,15 +188,58 @@ def test_chunked_broken_store_is_chunked(tmp_path):
     assert count == len(names)
 
 
+def _packlayout():
+    import sys
+    sys.path.insert(0, str(GOLDEN))
+    import packlayout
+    return packlayout
+
+
+def test_packed_broken_store_is_packed(tmp_path):
+    """Every attack of v3-broken has its expect line, next to controls in
+    the same packs, every file of it is packed (an empty backing file with
+    the packed hint), and the leftover cases (e) do have bytes in their
+    backing files."""
+    pk = _packlayout()
+    names = _names(PACKED)
+    assert {n for n in names if "control" not in n and n != "./c1/donor.bin"} == \
+        {"./a/a_flipped.bin", "./b/b_rolled_back.bin", "./c2/c_other_dir.bin",
+         "./d/d_cut.bin", "./e/e_leftover_image.txt", "./e/e_leftover_older.txt",
+         "./e/e_leftover_bytes.bin"}
+    for d in ("a", "b", "c2", "d"):
+        assert any(n.startswith("./%s/control" % d) for n in names), d
+    lines = [p.values[1] for p in EXPECT if p.values[0] == PACKED]
+    for n in names:
+        want = "EIO" if n[2] in "abcd" and "control" not in n and "donor" not in n else "OK"
+        assert any(ln.split(" ")[1] == n and ln.split(" ")[2] == want for ln in lines), n
+    backing = golden_copy(PACKED, tmp_path / "copy")
+    count, leftover = 0, 0
+    for root, dirs, files in os.walk(backing / "root"):
+        packed = pk.packed_files(root)
+        for f in files:
+            if f == pk.PACK_NAME:
+                continue
+            assert f in packed and packed[f]["rec"] is not None, f
+            leftover += os.path.getsize(os.path.join(root, f)) > 0
+            count += 1
+    assert count == len(names) and leftover == 3, (count, leftover)
+
+
 @pytest.mark.parametrize("bdir", BROKEN_DIRS, ids=lambda p: p.name)
 def test_broken_store_descriptor(tmp_path, bdir):
+    """Descriptor version 2 with every file v2, or (v3-broken) version 3
+    with every file v2 or packed."""
     backing = golden_copy(bdir, tmp_path / "copy")
     conf = (backing / "ragstore.conf").read_text()
-    assert "\nversion = 2\n" in conf and "plaintext_names = no" in conf
+    version = 3 if bdir.name.startswith("v3") else 2
+    assert "\nversion = %d\n" % version in conf and "plaintext_names = no" in conf
+    pk = _packlayout()
     n = 0
     for root, dirs, files in os.walk(backing / "root"):
         for f in files:
             if not f.startswith("."):
-                assert rsutil.is_v2(rsutil.read_file(os.path.join(root, f))), f
+                p = os.path.join(root, f)
+                assert rsutil.is_v2(rsutil.read_file(p)) or \
+                    (version == 3 and pk.is_packed(p)), f
                 n += 1
     assert n == len(_names(bdir))
