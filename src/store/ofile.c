@@ -326,10 +326,16 @@ static int open_entry(struct store *s, int dirfd, const char *rel, const char *p
 	if (r < 0) {
 		if (s->shared)
 			shared_open_end(s, fd);
-		log_msg(LOG_LVL_ERROR, "%s (%s): file header missing or damaged", path ? path : "?",
-			rel);
+		/* An empty backing file is a packed file whose hint is gone:
+		 * BACKING copied without extended attributes (pack.h). */
+		const char *why = st.st_size == 0 && s->names
+					  ? "packed file without its size hint attribute (backing "
+					    "copied without extended attributes?)"
+					  : "file header missing or damaged";
+
+		log_msg(LOG_LVL_ERROR, "%s (%s): %s", path ? path : "?", rel, why);
 		if (r == -EIO)
-			stats_error(s->stats, 1, path, -1, "file header missing or damaged");
+			stats_error(s->stats, 1, path, -1, why);
 		ofile_free(f);
 		return r;
 	}
