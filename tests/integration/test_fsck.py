@@ -71,7 +71,9 @@ def populate(s):
     (m / "d" / "sub").mkdir(parents=True)
     rsutil.write_file(m / "d" / "a.txt", rsutil.text_bytes(5000, 1))
     rsutil.write_file(m / "d" / "big", rsutil.pattern_bytes(BIG, 2))
-    rsutil.write_file(m / "d" / "sub" / "x", b"x" * 1000)
+    # Two blocks: never packed (docs/FORMAT.md), so it has a header of
+    # its own to destroy (test_destroyed_header_moved_out_of_the_tree).
+    rsutil.write_file(m / "d" / "sub" / "x", b"x" * (rsutil.DEFAULT_BLOCK + 1000))
     rsutil.write_file(m / "d" / LONG, b"long name\n")
     os.symlink("a.txt", m / "d" / "ln")
     os.link(m / "d" / "a.txt", m / "hl")
