@@ -71,9 +71,7 @@ def populate(s):
     (m / "d" / "sub").mkdir(parents=True)
     rsutil.write_file(m / "d" / "a.txt", rsutil.text_bytes(5000, 1))
     rsutil.write_file(m / "d" / "big", rsutil.pattern_bytes(BIG, 2))
-    # Two blocks: never packed (docs/FORMAT.md), so it has a header of
-    # its own to destroy (test_destroyed_header_moved_out_of_the_tree).
-    rsutil.write_file(m / "d" / "sub" / "x", b"x" * (rsutil.DEFAULT_BLOCK + 1000))
+    rsutil.write_file(m / "d" / "sub" / "x", b"x" * 1000)   # packed (FORMAT.md)
     rsutil.write_file(m / "d" / LONG, b"long name\n")
     os.symlink("a.txt", m / "d" / "ln")
     os.link(m / "d" / "a.txt", m / "hl")
@@ -442,7 +440,8 @@ def test_damaged_diriv_mac_is_repaired(full):
 # damage that --repair fixes
 
 def test_destroyed_header_moved_out_of_the_tree(full):
-    x = full.paths["d/sub/x"]
+    # d/big: several blocks, never packed, so it has a header to destroy.
+    x = full.paths["d/big"]
     ino = os.lstat(x).st_ino
     assert rsutil.is_v2(raw(x))
     rsutil.flip_byte(x, 20)                           # both slots' file id
@@ -450,7 +449,7 @@ def test_destroyed_header_moved_out_of_the_tree(full):
     r = fsck(full)
     assert r.returncode == 1
     assert any("file header missing or damaged" in l
-               for l in lines_about(r, "/d/sub/x")), r.stdout
+               for l in lines_about(r, "/d/big")), r.stdout
     r = fsck(full, "--repair")
     assert r.returncode == 0, r.stdout
     kept = full.backing / "lost+found" / ("#%d" % ino)
@@ -459,7 +458,7 @@ def test_destroyed_header_moved_out_of_the_tree(full):
     assert "1 file(s) with a destroyed header" in r.stdout
     full.mount()
     try:
-        assert not (full.mnt / "d" / "sub" / "x").exists()
+        assert not (full.mnt / "d" / "big").exists()
         assert rsutil.read_file(full.mnt / "d" / "a.txt") == rsutil.text_bytes(5000, 1)
     finally:
         full.unmount()
