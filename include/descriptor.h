@@ -15,7 +15,7 @@
 /* The store format: 1 = every regular file is format v1; 2 = files may be
  * v1 or v2 (docs/FORMAT.md).  New stores are written at DESC_VERSION; every
  * version from DESC_VERSION_MIN on is read. */
-#define DESC_VERSION 2
+#define DESC_VERSION 3
 #define DESC_VERSION_MIN 1
 #define DESC_UUID_LEN 36
 

@@ -51,6 +51,9 @@ struct inode *inode_root(struct store *s);
  * caller drops with inode_put).  Returns NULL on allocation failure. */
 struct inode *inode_get(struct store *s, struct inode *dir, const char *bname,
 			const char *uname, const struct stat *st, uint64_t nlookup);
+/* The inode of backing object dev:ino if the table has it, pinned (drop
+ * with inode_put); NULL if not. */
+struct inode *inode_find(struct store *s, dev_t dev, ino_t ino);
 /* Drop n kernel references (FUSE forget). */
 void inode_forget(struct store *s, struct inode *in, uint64_t n);
 /* Pin / unpin an inode for the duration of an operation. */

@@ -53,6 +53,21 @@ int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out);
  * an integrity error. */
 int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *path,
 		    struct ofile **out);
+/* The same, saying whether the caller may write (write 1, as ofile_open
+ * and ofile_open_path) or only reads (0): a packed file (pack.h) opened
+ * for reading stays packed and reads from its directory's pack; one opened
+ * to be written gets its own content back first. */
+int ofile_open_for(struct store *s, int dirfd, const char *rel, const char *path, int write,
+		   struct ofile **out);
+/* 1 if f is a packed file (pack.h), read from its directory's pack. */
+int ofile_packed(struct ofile *f);
+/* Give packed file f its own content back (before writes through an
+ * entry that was opened for reading); 0 when it is not packed, or -errno. */
+int ofile_unpack(struct store *s, struct ofile *f);
+/* Unpack the file called name in dirfd if it is packed (before it gets a
+ * name in another directory: a pack serves its own directory's files
+ * only).  0 or -errno. */
+int ofile_unpack_at(struct store *s, int dirfd, const char *name);
 /* A reference to the open entry of backing inode dev:ino: 0 and *out, or
  * -ENOENT when it is not open. */
 int ofile_find(struct store *s, dev_t dev, ino_t ino, struct ofile **out);

@@ -59,6 +59,7 @@ struct store {
 	struct reaper *reaper;     /* closes unlinked files (reaper.h); NULL on
 				      a network backing: unlink closes inline */
 	struct bcache *bcache;     /* plaintext blocks (bcache.h); NULL: none */
+	struct packer *packer;     /* packs small files (packer.h); NULL: off */
 	struct store_desc upgrade; /* desc at DESC_VERSION with its MAC, for
 				      store_upgrade (desc.version older) */
 	struct policy_set *policies; /* storage policies (policy.h), owned;

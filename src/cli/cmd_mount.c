@@ -24,6 +24,7 @@
 #include "log.h"
 #include "masterkey.h"
 #include "mountcheck.h"
+#include "packer.h"
 #include "passphrase.h"
 #include "policy.h"
 #include "store.h"
@@ -35,6 +36,7 @@ struct mount_opts {
 	int foreground, quiet, debug;
 	int nosyslog;    /* -o nosyslog: the daemon keeps stderr for messages */
 	int nonempty;    /* -o nonempty: mount over a directory with entries */
+	int nopack;      /* -o nopack, or -o ro: no packing of small files */
 	int shared;      /* -o shared: other daemons may mount the store too */
 	int allow_other; /* allow_other or allow_root is among fuse_opts */
 	int cache_set;          /* -o cache_size=SIZE given: cache_bytes */
@@ -78,6 +80,8 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 			if (!o[8])
 				cli_die_usage("-o logfile=FILE needs a file name");
 			m->logfile = o + 8;
+		} else if (strcmp(o, "nopack") == 0) {
+			m->nopack = 1;
 		} else if (strcmp(o, "nosyslog") == 0) {
 			m->nosyslog = 1;
 		} else if (strcmp(o, "nonempty") == 0) {
@@ -85,6 +89,9 @@ static void mount_opt_add(struct mount_opts *m, char *list)
 			m->nonempty = 1;
 		} else {
 			size_t have = strlen(m->fuse_opts);
+
+			if (strcmp(o, "ro") == 0)
+				m->nopack = 1; /* the packer writes BACKING */
 
 			if (have + strlen(o) + 2 >= sizeof(m->fuse_opts))
 				cli_die_usage("too many mount options");
@@ -276,6 +283,9 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 		store_set_policies(s, m->policies);
 		m->policies = NULL;
 	}
+	/* Small files move into their directory's pack (packer.h). */
+	if (r == EXIT_OK && !m->nopack)
+		packer_start(s);
 	if (r == EXIT_OK)
 		r = fuse_setup(s, backing, mnt, m, &f);
 	if (r == EXIT_OK && status_fd >= 0) {

@@ -73,7 +73,7 @@ static void scrub_file(struct store *s, int dfd, const char *rel, const char *us
 	uint32_t bs = s->desc.block_size ? s->desc.block_size : 1;
 	struct ofile *f;
 	uint64_t blocks, size;
-	int r = ofile_open_path(s, dfd, rel, user, &f);
+	int r = ofile_open_for(s, dfd, rel, user, 0, &f);
 
 	if (r == -ENOENT)
 		return; /* removed meanwhile */

@@ -70,7 +70,7 @@ static int vattr_get(struct store *s, int dirfd, const char *rel, const char *na
 		return r;
 	if (!S_ISREG(st.st_mode))
 		return -ENODATA;
-	r = ofile_open(s, dirfd, rel, &f);
+	r = ofile_open_for(s, dirfd, rel, NULL, 0, &f);
 	if (r < 0)
 		return r;
 	logical = ofile_size_now(s, f);
@@ -224,7 +224,7 @@ static int list_at(struct store *s, int dirfd, const char *rel, char *list, size
 			if (!(hflags & (FH_FLAG_XATTRS | FH_FLAG_CODEC_SET)))
 				return 0;
 			user = (hflags & FH_FLAG_CODEC_SET) != 0;
-		} else if (ofile_open(s, dirfd, rel, &f) == 0) {
+		} else if (ofile_open_for(s, dirfd, rel, NULL, 0, &f) == 0) {
 			ofile_codec(f, &spec, &user);
 			ofile_release(s, f);
 		}

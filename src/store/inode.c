@@ -325,6 +325,19 @@ struct inode *inode_get(struct store *s, struct inode *dir, const char *bname,
 	return in;
 }
 
+struct inode *inode_find(struct store *s, dev_t dev, ino_t ino)
+{
+	struct inode_table *t = s->inodes;
+	struct inode *in;
+
+	pthread_mutex_lock(&t->mu);
+	in = find(t, dev, ino);
+	if (in)
+		in->pins++;
+	pthread_mutex_unlock(&t->mu);
+	return in;
+}
+
 void inode_forget(struct store *s, struct inode *in, uint64_t n)
 {
 	struct inode_table *t = s->inodes;

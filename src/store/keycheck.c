@@ -31,7 +31,7 @@ static int probe_entry(void *arg, const struct walk_entry *e)
 		/* An encrypted name decodes only under its store's key. */
 		p->good = 1;
 	} else if (e->type == WALK_NAMED && S_ISREG(e->st.st_mode) && !e->seen) {
-		int r = ofile_open(p->s, e->dfd, e->bname, &f);
+		int r = ofile_open_for(p->s, e->dfd, e->bname, NULL, 0, &f);
 
 		if (r == 0) {
 			ofile_release(p->s, f);

@@ -15,6 +15,7 @@
 #include "fileheader.h"
 #include "log.h"
 #include "ofile.h"
+#include "packer.h"
 #include "pathmap.h"
 #include "reaper.h"
 #include "policy.h"
@@ -457,6 +458,13 @@ int ns_link(struct store *s, struct inode *in, struct inode *dir, const char *na
 	r = pathmap_side_write(s, n.dirfd, &n.bn);
 	if (r == 0)
 		r = fallback_linkat(s->be, &s->probe, ref.dirfd, ref.name, n.dirfd, n.bn.leaf);
+	/* A packed file with two links would be found through either
+	 * directory: it gets its own content back, after the link, so a
+	 * packer that ran in between is undone too (packer.h). */
+	if (r == 0 && S_ISREG(inode_type(in)) && ofile_unpack_at(s, ref.dirfd, ref.name) < 0) {
+		backend_unlinkat(s->be, n.dirfd, n.bn.leaf, 0);
+		r = -EIO;
+	}
 	if (r == 0) {
 		r = hand_out(s, &n, name, &got, st);
 		if (r == 0 && got != in)
@@ -578,6 +586,7 @@ int ns_readlink(struct store *s, struct inode *in, char *buf, size_t size)
 int ns_statfs(struct store *s, struct statvfs *sv)
 {
 	reaper_drain(s->reaper); /* so that space freed by unlink shows */
+	packer_drain(s->packer); /* and what packing saves */
 	return backend_fstatvfs(s->be, s->rootfd, sv);
 }
 
@@ -615,18 +624,20 @@ int ns_open(struct store *s, struct inode *in, int flags, struct ofile **f)
 {
 	struct iref ref;
 	char *path;
-	int r;
+	int r, write;
 
 	if (S_ISDIR(inode_type(in)))
 		return -EISDIR;
 	if (!S_ISREG(inode_type(in)))
 		return -EINVAL;
 	path = report_path(s, in);
+	/* Only an open that may write unpacks a packed file (pack.h). */
+	write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 	if (ofile_find(s, inode_dev(in), inode_ino(in), f) < 0) {
 		inode_ns_rdlock(s);
 		r = inode_ref(s, in, &ref);
 		if (r == 0) {
-			r = ofile_open_path(s, ref.dirfd, ref.name, path, f);
+			r = ofile_open_for(s, ref.dirfd, ref.name, path, write, f);
 			inode_ref_put(s, &ref);
 		}
 		inode_ns_unlock(s);
@@ -634,6 +645,10 @@ int ns_open(struct store *s, struct inode *in, int flags, struct ofile **f)
 			free(path);
 			return r;
 		}
+	} else if (write && (r = ofile_unpack(s, *f)) < 0) {
+		ofile_release(s, *f);
+		free(path);
+		return r;
 	}
 	return opened(s, *f, flags, path);
 }

@@ -103,6 +103,14 @@ int ns_rename(struct store *s, struct inode *dir, const char *name, struct inode
 	r = backend_fstatat(s->be, f.dirfd, f.bn.leaf, &sst, AT_SYMLINK_NOFOLLOW);
 	if (r < 0)
 		goto out;
+	/* Into another directory: a packed file (pack.h) leaves its pack
+	 * first (the packer waits for the namespace lock held here). */
+	if (dir != ndir && S_ISREG(sst.st_mode))
+		r = ofile_unpack_at(s, f.dirfd, f.bn.leaf);
+	if (r == 0 && dir != ndir && (flags & RENAME_EXCHANGE))
+		r = ofile_unpack_at(s, t.dirfd, t.bn.leaf);
+	if (r < 0)
+		goto out;
 	if (flags & RENAME_EXCHANGE) {
 		r = exchange(s, &f, &t, &sst, name, nname);
 		goto out;

@@ -14,6 +14,7 @@
 #include "blockfmt.h"
 #include "fallback.h"
 #include "log.h"
+#include "packer.h"
 #include "policy.h"
 #include "shared.h"
 #include "stats.h"
@@ -51,6 +52,7 @@ void ofile_free(struct ofile *f)
 	free(f->wb);
 	free(f->path);
 	v2open_free(f);
+	ofile_pack_free(f);
 	if (f->fd >= 0)
 		backend_close(f->be, f->fd);
 	pthread_rwlock_destroy(&f->lock);
@@ -67,7 +69,7 @@ void ofile_table_free(struct store *s, struct ofile_table *t)
 			ofile_lock(s, f, 1);
 			if (f->v2)
 				v2commit_commit(s, f, 1); /* what is in memory goes out */
-			else
+			else if (!f->pk)
 				ofile_gc_run(s, f);
 			ofile_unlock(s, f);
 			ofile_free(f);
@@ -79,7 +81,7 @@ void ofile_table_free(struct store *s, struct ofile_table *t)
 
 /* Read both header slots and keep the newest that verifies.  A newer slot
  * that fails is what a torn header write leaves behind. */
-static int header_load(struct store *s, struct ofile *f, struct file_header *h, int *slot)
+int ofile_header_load(struct store *s, struct ofile *f, struct file_header *h, int *slot)
 {
 	uint8_t buf[FH_AREA];
 	struct file_header *cand;
@@ -231,12 +233,40 @@ int ofile_find(struct store *s, dev_t dev, ino_t ino, struct ofile **out)
 
 int ofile_open(struct store *s, int dirfd, const char *rel, struct ofile **out)
 {
-	return ofile_open_path(s, dirfd, rel, NULL, out);
+	return ofile_open_for(s, dirfd, rel, NULL, 1, out);
 }
 
 int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *path,
 		    struct ofile **out)
 {
+	return ofile_open_for(s, dirfd, rel, path, 1, out);
+}
+
+/* A packed file (pack.h) opens from its directory's pack; one opened to be
+ * written gets its own content back first (ofile_unpack). */
+static int open_packed(struct store *s, struct ofile *f, int dirfd, const char *rel,
+		       const char *path, int write, const struct pack_ref *pr, struct ofile **out)
+{
+	int r = ofile_pack_load(s, f, dirfd, rel, pr, path);
+
+	if (r < 0) {
+		ofile_free(f);
+		return r;
+	}
+	f->size = f->hdr.size;
+	f->csize = f->hdr.size;
+	*out = ofile_table_insert(s, f);
+	if (write && (r = ofile_unpack(s, *out)) < 0) {
+		ofile_release(s, *out);
+		return r;
+	}
+	return 0;
+}
+
+int ofile_open_for(struct store *s, int dirfd, const char *rel, const char *path, int write,
+		   struct ofile **out)
+{
+	struct pack_ref pr;
 	struct stat st;
 	struct ofile *f;
 	int fd = open_backing(s->be, dirfd, rel, 0);
@@ -252,6 +282,10 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 	f = table_get(s, &st);
 	if (f) {
 		backend_close(s->be, fd);
+		if (write && (r = ofile_unpack(s, f)) < 0) {
+			ofile_release(s, f);
+			return r;
+		}
 		*out = f;
 		return 0;
 	}
@@ -260,6 +294,8 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 		backend_close(s->be, fd);
 		return -ENOMEM;
 	}
+	if (ofile_pack_hint(f, &pr))
+		return open_packed(s, f, dirfd, rel, path, write, &pr, out);
 	/* Shared mode: the header and its hint are read as one state, not
 	 * halfway through another daemon's commit. */
 	r = s->shared ? shared_open_begin(s, fd) : 0;
@@ -268,7 +304,7 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 		f->stored = (uint64_t)st.st_blocks * 512;
 	}
 	if (r == 0)
-		r = header_load(s, f, &f->hdr, &f->hdr_slot);
+		r = ofile_header_load(s, f, &f->hdr, &f->hdr_slot);
 	if (r < 0) {
 		if (s->shared)
 			shared_open_end(s, fd);
@@ -305,7 +341,7 @@ int ofile_open_path(struct store *s, int dirfd, const char *rel, const char *pat
 
 int ofile_release(struct store *s, struct ofile *f)
 {
-	int err, last;
+	int err, last, pack;
 
 	pthread_mutex_lock(&s->files->mu);
 	if (f->refs > 1) {
@@ -325,7 +361,9 @@ int ofile_release(struct store *s, struct ofile *f)
 	 * we freed the entry (tests/soak/truncate_race.py).  The table lock is
 	 * a leaf: nothing waits for a content lock while holding it. */
 	ofile_lock(s, f, 1);
-	if (f->v2) {
+	if (f->pk) {
+		err = 0;
+	} else if (f->v2) {
 		err = v2commit_commit(s, f, 1);
 		ofile_account(s, f);
 	} else {
@@ -334,14 +372,21 @@ int ofile_release(struct store *s, struct ofile *f)
 	if (f->err)
 		err = f->err;
 	f->err = 0;
+	/* A file that may fit a pack goes to the packer (packer.h), which
+	 * looks again under the content lock. */
+	pack = !err && f->v2 && s->packer && f->v2->n <= 1 && f->hdr.size <= f->hdr.block_size &&
+	       !(f->hdr.flags & FH_FLAG_XATTRS);
 	pthread_mutex_lock(&s->files->mu);
 	last = __atomic_sub_fetch(&f->refs, 1, __ATOMIC_RELAXED) == 0;
 	if (last)
 		*table_slot(s->files, f->dev, f->ino) = f->next;
 	pthread_mutex_unlock(&s->files->mu);
 	ofile_unlock(s, f);
-	if (last)
+	if (last) {
+		if (pack)
+			packer_note(s->packer, f->dev, f->ino);
 		ofile_free(f);
+	}
 	return err;
 }
 
@@ -478,6 +523,10 @@ int ofile_set_flag(struct store *s, struct ofile *f, uint16_t flag, int on)
 
 	if (!nh)
 		return -ENOMEM;
+	if (f->pk && (r = ofile_unpack(s, f)) < 0) {
+		free(nh);
+		return r;
+	}
 	ofile_lock(s, f, 1);
 	r = ofile_wb_flush(s, f);
 	*nh = f->hdr;
@@ -497,6 +546,10 @@ int ofile_set_codec(struct store *s, struct ofile *f, const struct codec_spec *s
 
 	if (!nh)
 		return -ENOMEM;
+	if (f->pk && (r = ofile_unpack(s, f)) < 0) {
+		free(nh);
+		return r;
+	}
 	ofile_lock(s, f, 1);
 	r = ofile_wb_flush(s, f);
 	*nh = f->hdr;

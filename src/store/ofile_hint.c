@@ -15,7 +15,6 @@
  * only a hint: opening a file checks it against the authenticated header,
  * repairs it and, when it was wrong, makes the kernel fetch the
  * authenticated size (docs/CORE.md). */
-#define HINT_XATTR "user.ragstore.h"
 #define HINT_LEN 11     /* size (le64), header flags (le16), algorithm */
 #define HINT_LEN_V1 10  /* without the algorithm: still read */
 #define HINT_LEN_GEN 19 /* v2 files: then the header generation (le64) */
@@ -130,11 +129,12 @@ int ofile_hint_fixed(struct ofile *f)
 int ofile_hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
 		    uint16_t *flags, int *algo)
 {
-	uint8_t v[HINT_LEN_GEN];
+	uint8_t v[PACK_HINT_LEN];
 	/* Through the directory descriptor: no whole backing path. */
 	ssize_t n = backend_getxattrat(s->be, dirfd, name, HINT_XATTR, v, sizeof(v));
 
-	if (n != HINT_LEN && n != HINT_LEN_V1 && n != HINT_LEN_GEN)
+	/* A packed file's hint (pack.h) begins as a v2 hint. */
+	if (n != HINT_LEN && n != HINT_LEN_V1 && n != HINT_LEN_GEN && n != PACK_HINT_LEN)
 		return -ENODATA;
 	*size = util_get_le64(v);
 	*flags = (uint16_t)(v[8] | v[9] << 8);

@@ -12,6 +12,10 @@
 #include "fh2.h"
 #include "fileheader.h"
 #include "ofile.h"
+#include "pack.h"
+
+/* The size hint attribute of a regular backing file (ofile_hint.c). */
+#define HINT_XATTR "user.ragstore.h"
 
 #define OFILE_GC_MAX 64
 
@@ -76,6 +80,14 @@ struct v2state {
 				   taken: its new plaintext goes to the cache */
 };
 
+/* A packed file (pack.h), open for reading: its content, opened from its
+ * directory's pack at open.  The backing file is empty; hdr is made from
+ * the hint (size, block size, compression, flags, generation). */
+struct ofile_pk {
+	struct pack_ref ref;
+	uint8_t *plain;         /* ref.size bytes (NULL when 0) */
+};
+
 struct ofile {
 	/* Identity and lifetime: guarded by the table mutex. */
 	dev_t dev;
@@ -130,6 +142,8 @@ struct ofile {
 	struct v2state *v2;       /* NULL for a v1 file */
 	int shlocked;             /* shared mode: this daemon holds the backing
 				     file's content lock (shared.h) */
+	struct ofile_pk *pk;      /* a packed file (v2 NULL): only reads,
+				     until ofile_unpack (content lock) */
 	int shstale;              /* shared mode: the state could not be
 				     brought up to date under that lock, so
 				     nothing may be committed from it (both
@@ -178,6 +192,39 @@ int ofile_gc_run(struct store *s, struct ofile *f);
 /* Report the change of the backing file's allocation to the totals.
  * Caller holds the content lock exclusive. */
 void ofile_account(struct store *s, struct ofile *f);
+
+/* ofile_pack.c: packed files (pack.h, docs/FORMAT.md "Packed small
+ * files").
+ * ofile_pack_hint: 1 and *r when f's hint is the packed form, 0 when not.
+ * ofile_pack_load: f (just opened, not in the table) becomes a packed
+ * file read from the pack of rel's directory in dirfd: 0, or -EIO when the
+ * record does not open (logged and counted, with path).
+ * ofile_unpack (ofile.h): a packed f gets its v2 content back in its own
+ * backing file (header and record, fdatasynced, then the hint in the
+ * ordinary form), so that it can be written; takes the content lock.
+ * ofile_pack_free: drop f->pk. */
+int ofile_pack_hint(struct ofile *f, struct pack_ref *r);
+int ofile_pack_load(struct store *s, struct ofile *f, int dirfd, const char *rel,
+		    const struct pack_ref *r, const char *path);
+void ofile_pack_free(struct ofile *f);
+/* The packer's two steps for f (content lock held exclusive, v2, only the
+ * packer's reference).  ofile_pack_out: if f can be packed, its record
+ * sealed for offset off of the pack packfd (directory value iv) written
+ * there: the record's length (0 for a file without one), and *pk the
+ * packed state (with the hint that will name it); *pk NULL when f cannot
+ * be packed; -errno.  ofile_pack_switch, after the pack is
+ * durable: the packed hint set, the backing file emptied (mtime kept) and
+ * f turned into a packed file in memory (pk, from ofile_pack_out, is
+ * taken over either way).  0 or -errno. */
+ssize_t ofile_pack_out(struct store *s, struct ofile *f, int packfd, const uint8_t *iv,
+		       uint64_t off, struct ofile_pk **pk);
+int ofile_pack_switch(struct store *s, struct ofile *f, struct ofile_pk *pk);
+/* The pack (.diriv) of the directory of rel in dirfd, opened with flags
+ * and its directory value checked (into iv): a descriptor or -errno. */
+int ofile_pack_dir_open(struct store *s, int dirfd, const char *rel, int flags, uint8_t *iv);
+/* ofile.c: read f's header from its backing file (both slots; v2 state
+ * for a v2 file) into *h and *slot.  0 or -errno. */
+int ofile_header_load(struct store *s, struct ofile *f, struct file_header *h, int *slot);
 
 /* ofile_hint.c.  Rewrite the size hint attribute from f->hdr. */
 void ofile_hint_update(struct ofile *f);

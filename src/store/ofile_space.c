@@ -34,6 +34,16 @@ off_t ofile_lseek(struct store *s, struct ofile *f, off_t off, int whence)
 	if (f->v2)
 		return v2io_lseek(s, f, off, whence);
 	ofile_lock(s, f, 1);
+	if (f->pk || f->v2) {
+		/* Packed: data from 0 to the size (v2: unpacked meanwhile). */
+		size = f->hdr.size;
+		ofile_unlock(s, f);
+		if (!f->pk)
+			return v2io_lseek(s, f, off, whence);
+		if (off < 0 || (uint64_t)off >= size)
+			return -ENXIO;
+		return whence == SEEK_HOLE ? (off_t)size : off;
+	}
 	if (ofile_wb_flush(s, f) < 0) {
 		ofile_unlock(s, f);
 		return -EIO;

@@ -189,8 +189,13 @@ static void optimize_file(struct store *s, int dfd, const char *rel, const char 
 	uint64_t off = 0;
 	int user, r;
 
-	if (ofile_open_path(s, dfd, rel, path, &f) < 0)
+	if (ofile_open_for(s, dfd, rel, path, 0, &f) < 0)
 		return;
+	/* A packed file (pack.h) is one small record: nothing to gain. */
+	if (ofile_packed(f)) {
+		ofile_release(s, f);
+		return;
+	}
 	ofile_codec(f, &cur, &user);
 	want = user ? cur : pol->codec;
 	r = usage_file(s, f, &u);

@@ -109,6 +109,9 @@ static int read_iv(struct store *s, int dirfd, const char *name, uint8_t *iv)
 	}
 	n = backend_pread_full(s->be, fd, buf, sizeof(buf), 0);
 	backend_close(s->be, fd);
+	/* Records of packed files (pack.h) may follow the value. */
+	if (n > NAME_DIRIV_SIZE && s->desc.version >= 3)
+		n = NAME_DIRIV_SIZE;
 	if (n < 0 || name_diriv_open(s->names, buf, (size_t)n, iv) < 0) {
 		log_msg(LOG_LVL_ERROR, "backing directory %s: value file damaged", name);
 		return -EIO;

@@ -28,6 +28,7 @@
 #include "pathmap.h"
 #include "policy.h"
 #include "pool.h"
+#include "packer.h"
 #include "reaper.h"
 #include "stats.h"
 #include "util.h"
@@ -732,6 +733,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	packer_free(s->packer); /* packs what waits, before the table goes */
 	if (s->files)
 		ofile_table_free(s, s->files);
 	reaper_free(s->reaper);

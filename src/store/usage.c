@@ -13,12 +13,25 @@
 int usage_file(struct store *s, struct ofile *f, struct usage *u)
 {
 	struct stat st;
-	int r;
+	int r, packed;
 
 	memset(u, 0, sizeof(*u));
 	ofile_lock(s, f, 0);
 	u->logical = f->size;
-	if (!f->v2) {
+	packed = f->pk != NULL;
+	if (f->pk) {
+		/* Packed: its record lies in the directory's pack. */
+		const struct pack_ref *pr = &f->pk->ref;
+
+		if (pr->has_rec) {
+			int a = fh2_ent_codec(&pr->e);
+
+			u->algo[a].blocks++;
+			u->algo[a].logical += pr->e.plain;
+			u->algo[a].stored += fh2_rec_len(pr->e.stored);
+			u->live += fh2_rec_len(pr->e.stored);
+		}
+	} else if (!f->v2) {
 		u->v1 = 1;
 	} else {
 		for (uint32_t i = 0; i < f->v2->n; i++) {
@@ -44,7 +57,7 @@ int usage_file(struct store *s, struct ofile *f, struct usage *u)
 	ofile_unlock(s, f);
 	if (r < 0)
 		return r;
-	u->stored = (uint64_t)st.st_blocks * 512;
+	u->stored = (uint64_t)st.st_blocks * 512 + (packed ? u->live : 0);
 	return 0;
 }
 

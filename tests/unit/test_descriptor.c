@@ -193,7 +193,7 @@ static void test_malformed(void)
 		   "mac = 00zz0102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e\n",
 		   16, "mac");
 	expect_bad(GOOD_HEAD GOOD_KDF "[key]\n" WRAPPED "mac = 0001\n", 16, "mac");
-	expect_bad("[ragstore]\nversion = 3\n", 2, "unsupported format version 3");
+	expect_bad("[ragstore]\nversion = 4\n", 2, "unsupported format version 4");
 	expect_bad("[ragstore]\nversion = 0\n", 2, "unsupported format version 0");
 	expect_bad("[ragstore]\nversion = 1x\n", 2, "version");
 	expect_bad("[ragstore]\nversion = 1\nblock_size = 1000\n", 3, "block_size");

@@ -44,7 +44,7 @@ def descriptors():
     base = (GOLDEN / "v2" / "store.tar").exists() and golden_conf()
     put("descriptor", "ok-v2", base, "-", "OK", "the golden v2 descriptor")
     cases = {
-        "version-3": ("version = 2", "version = 3", "a version from the future"),
+        "version-4": ("version = 2", "version = 4", "a version from the future"),
         "version-0": ("version = 2", "version = 0", "no such version"),
         "version-huge": ("version = 2", "version = 99999999999999999999", "overflows"),
         "block-size-2M": ("block_size = 65536", "block_size = 2097152", "oversized block"),
