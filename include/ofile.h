@@ -68,6 +68,11 @@ int ofile_unpack(struct store *s, struct ofile *f);
  * name in another directory: a pack serves its own directory's files
  * only).  0 or -errno. */
 int ofile_unpack_at(struct store *s, int dirfd, const char *name);
+/* What the record of the packed file called name in dirfd stores (its
+ * length in the pack), with its accounting algorithm in *algo; 0 (and
+ * *algo untouched) when the file is not packed or has no record.  The
+ * store totals count a packed file's record as what it stores. */
+uint64_t ofile_packed_stored(struct store *s, int dirfd, const char *name, uint8_t *algo);
 /* A reference to the open entry of backing inode dev:ino: 0 and *out, or
  * -ENOENT when it is not open. */
 int ofile_find(struct store *s, dev_t dev, ino_t ino, struct ofile **out);

@@ -17,6 +17,7 @@
 #include "health.h"
 #include "log.h"
 #include "mountinfo.h"
+#include "packer.h"
 #include "ofile.h"
 #include "optimize.h"
 #include "render.h"
@@ -354,6 +355,7 @@ void vdir_stop(struct store *s)
 	scrub_stop();
 	optimize_shutdown();
 	retention_reset();
+	packer_drain(s->packer); /* what it packs is in the totals saved */
 	r = mountinfo_backing(s, backing, sizeof(backing));
 	if (r == 0)
 		r = s->shared ? stats_shared_merge(s->stats, backing, 1)

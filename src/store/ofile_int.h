@@ -86,6 +86,8 @@ struct v2state {
 struct ofile_pk {
 	struct pack_ref ref;
 	uint8_t *plain;         /* ref.size bytes (NULL when 0) */
+	struct timespec times[2]; /* packer: the backing file's atime and
+				     mtime before it read the file */
 };
 
 struct ofile {
@@ -337,7 +339,7 @@ static inline uint64_t ofile_nblocks(uint64_t size, uint32_t bs)
  * for a v1 file its compression setting (its records are not looked at). */
 static inline uint8_t ofile_acct_algo(const struct ofile *f)
 {
-	return f->v2 ? f->v2->disk_algo : f->hdr.codec.algo;
+	return f->v2 ? f->v2->disk_algo : f->pk ? f->pk->ref.main_algo : f->hdr.codec.algo;
 }
 
 #endif

@@ -207,7 +207,8 @@ out:
 int ofile_unpack(struct store *s, struct ofile *f)
 {
 	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT } };
-	uint8_t *img = NULL;
+	uint8_t *img = NULL, row;
+	uint64_t rec;
 	struct stat st;
 	size_t len = 0;
 	int r;
@@ -217,6 +218,8 @@ int ofile_unpack(struct store *s, struct ofile *f)
 		pthread_rwlock_unlock(&f->lock);
 		return 0;
 	}
+	row = f->pk->ref.main_algo;
+	rec = f->pk->ref.has_rec ? fh2_rec_len(f->pk->ref.e.stored) : 0;
 	r = backend_fstat(f->be, f->fd, &st);
 	if (r == 0)
 		r = unpack_image(s, f, &img, &len);
@@ -248,6 +251,13 @@ int ofile_unpack(struct store *s, struct ofile *f)
 	tv[1] = st.st_mtim;
 	backend_futimens(f->be, f->fd, tv);
 	ofile_pack_free(f);
+	/* Its record is no longer stored (dead space in the pack, which
+	 * the totals do not count); the file moves to its header's row. */
+	if (f->counted) {
+		stats_file_delta(s->stats, row, -1, -(int64_t)f->hdr.size, -(int64_t)rec);
+		stats_file_delta(s->stats, ofile_acct_algo(f), 1, (int64_t)f->hdr.size, 0);
+	}
+	f->stored = 0;
 	f->size = f->hdr.size;
 	f->csize = f->hdr.size;
 	f->synced_nblk = ofile_nblocks(f->hdr.size, f->hdr.block_size);
@@ -284,11 +294,10 @@ static int v2_content(struct store *s, struct ofile *f, uint8_t *out)
 	return r;
 }
 
-static int packable(struct store *s, struct ofile *f)
+static int packable(struct store *s, struct ofile *f, struct stat *st)
 {
 	static const uint8_t zero[CRYPTO_TAG_LEN];
 	const struct v2state *v = f->v2;
-	struct stat st;
 
 	if (!v || f->pk || v->dirty || f->wb_dirty || f->err || v->n > 1 ||
 	    f->hdr.size > f->hdr.block_size || (f->hdr.flags & FH_FLAG_XATTRS) ||
@@ -296,7 +305,7 @@ static int packable(struct store *s, struct ofile *f)
 		return 0;
 	if (v->n && (v->ents[0].block != 0 || v->ents[0].stored > PACK_STORED_MAX))
 		return 0;
-	return backend_fstat(f->be, f->fd, &st) == 0 && st.st_nlink == 1 && S_ISREG(st.st_mode);
+	return backend_fstat(f->be, f->fd, st) == 0 && st->st_nlink == 1 && S_ISREG(st->st_mode);
 }
 
 ssize_t ofile_pack_out(struct store *s, struct ofile *f, int packfd, const uint8_t *iv,
@@ -305,17 +314,21 @@ ssize_t ofile_pack_out(struct store *s, struct ofile *f, int packfd, const uint8
 	struct ofile_pk *pk;
 	uint32_t bs = f->hdr.block_size;
 	uint8_t bid[FH_ID_LEN], *rec = NULL;
+	struct stat st;
 	ssize_t n = 0;
 	int r;
 
 	*out = NULL;
-	if (!packable(s, f))
+	if (!packable(s, f, &st))
 		return 0;
 	pk = calloc(1, sizeof(*pk));
 	if (!pk || (f->hdr.size && !(pk->plain = malloc(f->hdr.size)))) {
 		free(pk);
 		return -ENOMEM;
 	}
+	/* Reading the file below may move its atime (relatime). */
+	pk->times[0] = st.st_atim;
+	pk->times[1] = st.st_mtim;
 	pk->ref.size = f->hdr.size;
 	pk->ref.gen = f->hdr.gen;
 	pk->ref.flags = f->hdr.flags;
@@ -351,31 +364,32 @@ ssize_t ofile_pack_out(struct store *s, struct ofile *f, int packfd, const uint8
 
 int ofile_pack_switch(struct store *s, struct ofile *f, struct ofile_pk *pk)
 {
-	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT } };
 	uint8_t v[PACK_HINT_LEN];
-	struct stat st;
-	int r = backend_fstat(f->be, f->fd, &st);
+	int r;
 
 	pack_ref_encode(&pk->ref, v);
-	if (r == 0)
-		r = backend_fsetxattr(f->be, f->fd, HINT_XATTR, v, sizeof(v), 0);
+	r = backend_fsetxattr(f->be, f->fd, HINT_XATTR, v, sizeof(v), 0);
 	if (r < 0) {
 		f->pk = pk;
 		ofile_pack_free(f);
 		return r;
 	}
 	/* From here the file is packed: what follows only frees space. */
-	if (backend_ftruncate(f->be, f->fd, 0) == 0) {
-		tv[1] = st.st_mtim;
-		backend_futimens(f->be, f->fd, tv);
+	if (backend_ftruncate(f->be, f->fd, 0) == 0)
+		backend_futimens(f->be, f->fd, pk->times);
+	/* The totals: the file moves to its record's row, its backing
+	 * blocks are gone and its record is what it stores. */
+	if (f->counted) {
+		stats_file_delta(s->stats, ofile_acct_algo(f), -1, -(int64_t)f->hdr.size,
+				 -(int64_t)f->stored);
+		stats_file_delta(s->stats, pk->ref.main_algo, 1, (int64_t)f->hdr.size,
+				 pk->ref.has_rec ? (int64_t)fh2_rec_len(pk->ref.e.stored) : 0);
 	}
 	v2open_free(f);
 	f->pk = pk;
 	hdr_from_ref(f, &pk->ref);
 	f->bsize = 0;
-	if (f->counted && pk->ref.has_rec)
-		stats_file_delta(s->stats, ofile_acct_algo(f), 0, 0,
-				 (int64_t)fh2_rec_len(pk->ref.e.stored));
+	f->stored = 0;
 	ofile_account(s, f);
 	return 0;
 }
@@ -401,4 +415,16 @@ int ofile_unpack_at(struct store *s, int dirfd, const char *name)
 		return 0;
 	r = ofile_open(s, dirfd, name, &f); /* opened to be written: unpacks */
 	return r < 0 ? r : ofile_release(s, f);
+}
+
+uint64_t ofile_packed_stored(struct store *s, int dirfd, const char *name, uint8_t *algo)
+{
+	uint8_t v[PACK_HINT_LEN + 1];
+	struct pack_ref r;
+
+	if (backend_getxattrat(s->be, dirfd, name, HINT_XATTR, v, sizeof(v)) != PACK_HINT_LEN ||
+	    pack_ref_decode(v, PACK_HINT_LEN, &r) < 0)
+		return 0;
+	*algo = r.main_algo;
+	return r.has_rec ? fh2_rec_len(r.e.stored) : 0;
 }

@@ -56,6 +56,8 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 		}
 		rm->algo = (uint8_t)algo;
 		rm->stored = (uint64_t)st.st_blocks * 512;
+		if (!st.st_size)
+			rm->stored += ofile_packed_stored(s, dirfd, rel, &rm->algo);
 	}
 	return 0;
 }

@@ -95,6 +95,7 @@ static int pack_of(struct store *s, struct batch *b, int dirfd, const char *name
 static void prepare(struct store *s, struct batch *b, const struct note *n)
 {
 	struct job *j = &b->jobs[b->nj];
+	struct stat st;
 	ssize_t len;
 
 	memset(j, 0, sizeof(*j));
@@ -103,7 +104,10 @@ static void prepare(struct store *s, struct batch *b, const struct note *n)
 		return;
 	if (!S_ISREG(inode_type(j->in)) || inode_ref(s, j->in, &j->ref) < 0)
 		goto put;
-	if (ofile_open_for(s, j->ref.dirfd, j->ref.name, NULL, 0, &j->f) < 0)
+	/* The times before the open, whose header read may move the atime
+	 * (relatime): packing is no access of the user's. */
+	if (backend_fstatat(s->be, j->ref.dirfd, j->ref.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    ofile_open_for(s, j->ref.dirfd, j->ref.name, NULL, 0, &j->f) < 0)
 		goto ref;
 	pthread_rwlock_wrlock(&j->f->lock);
 	/* Opened by someone else meanwhile: its last close notes it again. */
@@ -116,6 +120,8 @@ static void prepare(struct store *s, struct batch *b, const struct note *n)
 			     b->packs[j->dir].end, &j->pk);
 	if (len < 0 || !j->pk)
 		goto release;
+	j->pk->times[0] = st.st_atim;
+	j->pk->times[1] = st.st_mtim;
 	b->packs[j->dir].end += (uint64_t)len;
 	b->packs[j->dir].wrote |= len > 0;
 	b->nj++;

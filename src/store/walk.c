@@ -291,7 +291,7 @@ struct totals_walk {
 static int totals_file(struct totals_walk *t, int dfd, const char *rel, const struct stat *st)
 {
 	uint8_t buf[FH_AREA], algo;
-	uint64_t size;
+	uint64_t size, packed;
 	ssize_t n;
 
 	memset(buf, 0, sizeof(buf));
@@ -301,8 +301,10 @@ static int totals_file(struct totals_walk *t, int dfd, const char *rel, const st
 	/* A v2 header is no v1 header: its algorithm is elsewhere. */
 	if (v2open_peek(buf, &size, &algo) < 0)
 		algo = fh_peek_algo(buf);
-	stats_file_delta(t->walked, algo, 1,
-			 (int64_t)ofile_stat_size(t->s, dfd, rel, st), (int64_t)st->st_blocks * 512);
+	/* A packed file stores its record in the directory's pack. */
+	packed = st->st_size ? 0 : ofile_packed_stored(t->s, dfd, rel, &algo);
+	stats_file_delta(t->walked, algo, 1, (int64_t)ofile_stat_size(t->s, dfd, rel, st),
+			 (int64_t)st->st_blocks * 512 + (int64_t)packed);
 	return 0;
 }
 
