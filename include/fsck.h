@@ -62,6 +62,10 @@ struct fsck_summary {
 	uint64_t blocks, blocks_bad;              /* blocks checked, failed */
 	uint64_t xattr_blobs;                     /* in BACKING/xattrs */
 	uint64_t lost_found;                      /* files kept in BACKING/lost+found */
+	/* Packs (directory value files holding packed files' records):
+	 * how many, their bytes after the directory value, and how many of
+	 * those no packed file references (information, not a problem). */
+	uint64_t packs, pack_bytes, pack_dead;
 	uint64_t problems;                        /* reported, but notes */
 	uint64_t notes;
 	uint64_t left;                            /* FSCK_LEFT + FSCK_FAILED */

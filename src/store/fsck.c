@@ -348,6 +348,7 @@ int fsck_run(struct store *s, const struct fsck_opts *o, struct fsck_summary *su
 		fsck_xattrs_claims(&k);
 		r = walk_tree(s, &ops);
 	}
+	fsck_pack_done(&k);
 	if (r == 0) {
 		fsck_xattrs_orphans(&k);
 		r = check_totals(&k);

@@ -25,7 +25,6 @@
  * compression algorithm (ofile_hint.c writes and reads it; the first 10 bytes
  * alone are an older form, still read); a v2 file's hint may also carry
  * the header generation (le64) that wrote it. */
-#define HINT_XATTR "user.ragstore.h"
 #define HINT_LEN 11
 #define HINT_LEN_OLD 10
 #define HINT_LEN_GEN 19
@@ -175,7 +174,7 @@ static void check_blocks(struct fsck *k, struct fcheck *c)
  * (-ENODATA: none). */
 static ssize_t hint_read(struct fsck *k, const struct walk_entry *e, uint8_t *v)
 {
-	return backend_getxattrat(k->s->be, e->dfd, e->bname, HINT_XATTR, v, 64);
+	return backend_getxattrat(k->s->be, e->dfd, e->bname, FSCK_HINT_XATTR, v, 64);
 }
 
 int fsck_hint_write(struct fsck *k, const struct walk_entry *e, const struct file_header *h,
@@ -188,7 +187,7 @@ int fsck_hint_write(struct fsck *k, const struct walk_entry *e, const struct fil
 	v[9] = (uint8_t)(h->flags >> 8);
 	v[10] = h->codec.algo;
 	util_put_le64(v + HINT_LEN, h->gen);
-	return backend_setxattrat(k->s->be, e->dfd, e->bname, HINT_XATTR, v,
+	return backend_setxattrat(k->s->be, e->dfd, e->bname, FSCK_HINT_XATTR, v,
 				  with_gen ? HINT_LEN_GEN : HINT_LEN, 0);
 }
 
@@ -438,6 +437,10 @@ void fsck_file_check(struct fsck *k, const struct walk_entry *e)
 		goto out;
 	}
 	memset(c->area + n, 0, sizeof(c->area) - (size_t)n);
+	/* A packed file's backing file is empty, or holds only what a crash
+	 * left of its content from before it was packed: its hint rules. */
+	if (fsck_pack_file(k, e, c->fd))
+		goto out;
 	/* A v2 file has its second slot at 512, inside a v1 first slot (as
 	 * ofile_hint.c tells them apart). */
 	if (fh2_is_v2(c->area) || fh2_is_v2(c->area + FH2_SLOT)) {

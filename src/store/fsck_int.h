@@ -7,6 +7,8 @@
  *                  blocks; what the v2 check shares
  *   fsck_file2.c   regular files of format v2 (fh2.h): header slots, index,
  *                  length, records; repairs through the store layer
+ *   fsck_pack.c    packed small files (pack.h) and their directories'
+ *                  packs: records, leftovers, dead space
  *   fsck_xattrs.c  BACKING/xattrs: blobs, their owners, orphans */
 #ifndef RAGSTORE_FSCK_INT_H
 #define RAGSTORE_FSCK_INT_H
@@ -34,6 +36,13 @@ struct move {
 	ino_t ino;
 };
 
+/* docs/FORMAT.md "Size hint": the attribute every regular backing file
+ * carries (fsck_file.c reads the v1 and v2 forms, fsck_pack.c the packed
+ * one). */
+#define FSCK_HINT_XATTR "user.ragstore.h"
+
+struct fsck_pext;
+
 struct fsck {
 	struct store *s;
 	const struct fsck_opts *o;
@@ -48,6 +57,10 @@ struct fsck {
 	size_t nmoves, capmoves;
 	int lf_fd;            /* /lost+found in the user's tree, or -1 */
 	uint8_t lf_iv[NAME_IV_LEN];
+	/* Pack records referenced by packed files of the directories being
+	 * walked (fsck_pack.c), until their directory is done. */
+	struct fsck_pext *pexts;
+	size_t npexts, cappexts;
 	/* Block buffers, for the largest block size seen so far. */
 	size_t bufcap;
 	uint8_t *rec, *plain, *scratch;
@@ -121,6 +134,16 @@ uint64_t fsck_hint_gen(struct fsck *k, const struct walk_entry *e);
  * BACKING/lost+found. */
 void fsck_file_lost(struct fsck *k, const struct walk_entry *e, const uint8_t *const *slots,
 		    int nslots, const char *cause);
+
+/* fsck_pack.c.  A regular file whose size hint has the packed form: check
+ * it (fd: its backing file, read-only) and return 1; 0 if its hint is not
+ * packed (a v1 or v2 file, checked as such). */
+int fsck_pack_file(struct fsck *k, const struct walk_entry *e, int fd);
+/* Once directory dfd is done: count its pack's dead bytes into k->sum and
+ * report records two files reference. */
+void fsck_pack_dir_done(struct fsck *k, int dfd);
+/* After the walk: the note on dead pack bytes; frees what is left. */
+void fsck_pack_done(struct fsck *k);
 
 /* fsck_file2.c: check a v2 file; fd is open read-only, area holds its first
  * FH_AREA bytes (zero past its end). */

@@ -13,17 +13,38 @@
 #include "backend.h"
 #include "fallback.h"
 #include "backfile.h"
+#include "ofile.h"
 #include "pathmap.h"
 #include "util.h"
 
 /* docs/XATTRS.md: a directory's id in a store with plaintext names. */
 #define DIR_ID_XATTR "user.ragstore.id"
 
-/* Replace the value file of directory dfd with file (temporary, fsync,
- * rename, like every value file is written). */
-static int diriv_write(struct backend *be, int dfd, const uint8_t *file)
+/* Replace the value file of directory dfd with one whose first
+ * NAME_DIRIV_SIZE bytes are value (temporary, fsync, rename, like every
+ * value file is written).  The records of packed files that follow the
+ * value in a pack (pack.h) are kept, and so is the file's mode. */
+static int diriv_write(struct backend *be, int dfd, const uint8_t *value)
 {
-	return backfile_replace(be, dfd, NAME_DIRIV_FILE, file, NAME_DIRIV_SIZE, 0400);
+	struct stat st;
+	uint8_t *buf;
+	ssize_t n;
+	int r;
+
+	if (backend_fstatat(be, dfd, NAME_DIRIV_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size <= NAME_DIRIV_SIZE)
+		return backfile_replace(be, dfd, NAME_DIRIV_FILE, value, NAME_DIRIV_SIZE, 0400);
+	buf = malloc((size_t)st.st_size);
+	if (!buf)
+		return -ENOMEM;
+	n = backfile_read(be, dfd, NAME_DIRIV_FILE, buf, (size_t)st.st_size);
+	r = n < 0 ? (int)n : n < st.st_size ? -EIO : 0;
+	if (r == 0) {
+		memcpy(buf, value, NAME_DIRIV_SIZE);
+		r = backfile_replace(be, dfd, NAME_DIRIV_FILE, buf, (size_t)n, st.st_mode & 07777);
+	}
+	free(buf);
+	return r;
 }
 
 /* 1 if iv is proven to be the value of directory dfd: a name in it
@@ -83,6 +104,11 @@ int fsck_names_dir_iv(void *arg, int dfd, const char *path, uint8_t *iv)
 			"directory can be read", NAME_DIRIV_FILE);
 		return 1;
 	}
+	/* Past the value, a pack's records may follow in a store of version
+	 * 3 on (pack.h; as pathmap.c reads it): they are checked with the
+	 * packed files that reference them. */
+	if (n > NAME_DIRIV_SIZE && s->desc.version >= 3)
+		n = NAME_DIRIV_SIZE;
 	if (name_diriv_open(s->names, file, (size_t)n, iv) == 0) {
 		memcpy(id + 1, iv, NAME_IV_LEN);
 		fsck_xattrs_own(k, id, path);
@@ -154,6 +180,11 @@ static int lf_move(struct fsck *k, const struct move *m, char *out, size_t cap)
 	struct bname bn;
 	int r = lf_open(k);
 
+	/* A pack serves its own directory's files only: a packed file gets
+	 * its own content back before it moves, as before a rename into
+	 * another directory (its times are kept). */
+	if (r == 0 && s->names)
+		r = ofile_unpack_at(s, m->dfd, m->bname);
 	for (int i = 0; r == 0 && i < 100; i++) {
 		if (i == 0)
 			snprintf(out, cap, "#%llu", (unsigned long long)m->ino);
@@ -189,6 +220,7 @@ int fsck_names_dir_done(void *arg, int dfd, const char *path)
 	struct fsck *k = arg;
 	size_t keep = 0;
 
+	fsck_pack_dir_done(k, dfd);
 	for (size_t i = 0; i < k->nmoves; i++) {
 		struct move *m = &k->moves[i];
 		char name[64], what[200];
