@@ -801,13 +801,6 @@ def fsck_store(store_factory):
     return s, victim
 
 
-FSCK_XFAIL = pytest.mark.xfail(strict=False, reason=(
-    "ragstore fsck does not know packed files yet (at merge of 062ffde): it calls "
-    "a pack longer than 32 bytes a damaged .diriv and an empty backing file a "
-    "missing header"))
-
-
-@FSCK_XFAIL
 def test_fsck_clean_with_packed_files(store_factory):
     s, _ = fsck_store(store_factory)
     r = fsck(s)
@@ -818,7 +811,6 @@ def test_fsck_clean_with_packed_files(store_factory):
     assert rsutil.read_file(s.mnt / "d" / "t07") == rsutil.text_bytes(100 + 3500, 47)
 
 
-@FSCK_XFAIL
 def test_fsck_reports_flipped_record_byte(store_factory):
     s, victim = fsck_store(store_factory)
     off, length = record_ref(victim)
