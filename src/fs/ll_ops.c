@@ -614,11 +614,13 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (is_vnode(ino)) {
 		vdir_release((struct vdir_handle *)(uintptr_t)fi->fh);
+		wire_release_done();
 		reply_err(req, 0);
 		return;
 	}
 	pending = ofile_changes_pending(file_of(fi));
 	r = ofile_release(s, handle_drop(s, handle_of(fi)));
+	wire_release_done();
 	reply_err(req, r);
 	/* The last release may have freed superseded records: st_blocks
 	 * went down behind the kernel's back. */
@@ -639,9 +641,11 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
-	int r = ns_statfs(store_of(req), &sv);
+	int r;
 
 	(void)ino;
+	wire_releases_wait(); /* the releases of files closed before it */
+	r = ns_statfs(store_of(req), &sv);
 	if (r < 0)
 		reply_err(req, r);
 	else

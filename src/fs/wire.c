@@ -20,6 +20,7 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <linux/fuse.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -40,6 +41,22 @@ int wire_kill_suidgid(void)
 	return kill_now;
 }
 
+/* RELEASE requests read from the kernel and not yet answered. */
+static int releases; /* below 0 only where the hook is not installed */
+
+void wire_release_done(void)
+{
+	__atomic_sub_fetch(&releases, 1, __ATOMIC_SEQ_CST);
+}
+
+void wire_releases_wait(void)
+{
+	/* A release is short (the last one commits a file): wait by
+	 * yielding, not by a timer. */
+	while (__atomic_load_n(&releases, __ATOMIC_SEQ_CST) > 0)
+		sched_yield();
+}
+
 /* The flag of request buf (n bytes) for this thread. */
 static void watch(const char *buf, size_t n)
 {
@@ -49,6 +66,9 @@ static void watch(const char *buf, size_t n)
 
 	kill_now = 0;
 	switch (h->opcode) {
+	case FUSE_RELEASE:
+		__atomic_add_fetch(&releases, 1, __ATOMIC_SEQ_CST);
+		return;
 	case FUSE_INIT:
 		if (have >= offsetof(struct fuse_init_in, flags) + sizeof(uint32_t)) {
 			const struct fuse_init_in *in = (const void *)arg;

@@ -11,6 +11,13 @@
  * requests and amends the INIT reply; after fuse_session_mount.  Returns 0
  * or -1 (the session then talks to the kernel as libfuse alone would). */
 int wire_install(struct fuse_session *se);
+/* close(2) returns before the kernel's RELEASE of the file reaches the
+ * daemon, so a statfs right after a close can be served first.  Every
+ * RELEASE read is counted until fs_release calls wire_release_done;
+ * wire_releases_wait returns when none is left, so that statfs sees what
+ * the releases before it started (the packer's notes, packer.h). */
+void wire_release_done(void);
+void wire_releases_wait(void);
 
 /* Whether the kernel agreed to HANDLE_KILLPRIV_V2 at INIT: then it leaves
  * clearing the bits to the daemon (wire_kill_suidgid) and no longer asks
