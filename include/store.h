@@ -37,6 +37,7 @@ struct pathmap_cache;
 struct name_keys;
 struct stats;
 struct inode_table;
+struct inode;
 
 struct backend;
 struct policy_set;
@@ -60,6 +61,10 @@ struct store {
 				      a network backing: unlink closes inline */
 	struct bcache *bcache;     /* plaintext blocks (bcache.h); NULL: none */
 	struct packer *packer;     /* packs small files (packer.h); NULL: off */
+	/* Set by the layer above (src/fs): in's attributes changed behind
+	 * the kernel's back (a file packed: st_blocks).  NULL: nobody to
+	 * tell.  Called without store locks that a request could wait on. */
+	void (*attr_changed)(struct store *s, struct inode *in);
 	struct store_desc upgrade; /* desc at DESC_VERSION with its MAC, for
 				      store_upgrade (desc.version older) */
 	struct policy_set *policies; /* storage policies (policy.h), owned;

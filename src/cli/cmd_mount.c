@@ -182,7 +182,7 @@ static int fuse_setup(struct store *s, const char *backing, const char *mnt,
 	if (wire_install(se) != 0)
 		log_msg(LOG_LVL_WARN, "cannot watch the FUSE channel: the kernel will check "
 				      "security.capability at every write");
-	fs_set_session(se);
+	fs_set_session(se, s);
 	*out = se;
 	return EXIT_OK;
 }
@@ -310,8 +310,10 @@ static int mount_run(const char *backing, const char *mnt, struct mount_opts *m,
 	log_msg(LOG_LVL_INFO, "%s mounted on %s", s->backing, mnt);
 	r = vdir_start(s) == 0 ? serve(f) : EXIT_ERR;
 	fs_release_open_files(s);
+	/* What the packer does from here on tells no session (packer.h). */
+	packer_drain(s->packer);
 	vdir_stop(s);
-	fs_set_session(NULL);
+	fs_set_session(NULL, s);
 	fuse_session_unmount(f);
 	fuse_session_destroy(f);
 	store_close(s);

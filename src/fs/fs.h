@@ -11,8 +11,9 @@
 extern const struct fuse_lowlevel_ops fs_ll_ops;
 
 /* The session, for the notifications the operations send the kernel; set
- * before the session loop starts. */
-void fs_set_session(struct fuse_session *se);
+ * before the session loop starts (and s->attr_changed with it, so that the
+ * store's threads can send them too), NULL after it ends. */
+void fs_set_session(struct fuse_session *se, struct store *s);
 
 /* Release every file the kernel still has open, as its release requests
  * would (the write-behind block goes out, superseded records are

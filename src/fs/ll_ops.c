@@ -694,9 +694,18 @@ static void fs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 	reply_err(req, shared_flock(s, inode_of(s, ino), &handle_of(fi)->lockfd, op));
 }
 
-void fs_set_session(struct fuse_session *se)
+static void attr_changed(struct store *s, struct inode *in)
 {
-	fs_session = se;
+	struct fuse_session *se = __atomic_load_n(&fs_session, __ATOMIC_ACQUIRE);
+
+	if (se)
+		fuse_lowlevel_notify_inval_inode(se, node_of(s, in), -1, 0);
+}
+
+void fs_set_session(struct fuse_session *se, struct store *s)
+{
+	__atomic_store_n(&fs_session, se, __ATOMIC_RELEASE);
+	s->attr_changed = se ? attr_changed : NULL;
 }
 
 const struct fuse_lowlevel_ops fs_ll_ops = {

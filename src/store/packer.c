@@ -59,6 +59,7 @@ struct job {
 	struct ofile *f;
 	struct ofile_pk *pk;
 	int dir;
+	int switched;
 };
 
 struct pack {
@@ -306,9 +307,13 @@ static void run_batch(struct packer *p, const struct note *notes, unsigned k)
 			ofile_pack_free(j->f);
 		} else if (ofile_pack_switch_alone(s, j->f, j->pk) == 0) {
 			p->packed++;
+			j->switched = 1;
 		}
 		pthread_rwlock_unlock(&j->f->lock);
 		ofile_release(s, j->f);
+		/* Its st_blocks went down: the kernel asks again. */
+		if (j->switched && s->attr_changed)
+			s->attr_changed(s, j->in);
 		inode_ref_put(s, &j->ref);
 		inode_put(s, j->in);
 	}
