@@ -246,7 +246,8 @@ void fsck_pack_dir_done(struct fsck *k, int dfd)
 	if (k->s->names && backend_fstatat(k->s->be, dfd, NAME_DIRIV_FILE, &st,
 					   AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
 		plen = (uint64_t)st.st_size;
-	qsort(k->pexts, m, sizeof(*k->pexts), pext_cmp);
+	if (m) /* qsort of NULL, even of 0 elements, is undefined */
+		qsort(k->pexts, m, sizeof(*k->pexts), pext_cmp);
 	for (size_t i = 0; i < m; i++) {
 		const struct fsck_pext *p = &k->pexts[i];
 		uint64_t a = p->off, b = p->off + p->len;
@@ -277,7 +278,8 @@ void fsck_pack_dir_done(struct fsck *k, int dfd)
 	}
 	for (size_t i = 0; i < m; i++)
 		free(k->pexts[i].path);
-	memmove(k->pexts, k->pexts + m, (k->npexts - m) * sizeof(*k->pexts));
+	if (m)
+		memmove(k->pexts, k->pexts + m, (k->npexts - m) * sizeof(*k->pexts));
 	k->npexts -= m;
 }
 
