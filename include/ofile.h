@@ -165,9 +165,10 @@ void ofile_codec(struct ofile *f, struct codec_spec *spec, int *user_set);
 int ofile_set_flag(struct store *s, struct ofile *f, uint16_t flag, int on);
 /* Size and header flags of the regular backing file rel from its hint
  * attribute, without opening it: unauthenticated, for stat and listxattr
- * fast paths only.  -ENODATA when there is no (valid) hint. */
+ * fast paths only.  -ENODATA when there is no (valid) hint.  packed (may
+ * be NULL) gets what a packed file stores (pack_ref_stored), else 0. */
 int ofile_hint(struct store *s, int dirfd, const char *rel, uint64_t *size,
-	       uint16_t *flags);
+	       uint16_t *flags, uint64_t *packed);
 /* 1 (once) if opening f found its size hint wrong and repaired it: what
  * stat reported before the open was not the authenticated size. */
 int ofile_hint_fixed(struct ofile *f);

@@ -54,7 +54,7 @@ static int vattr_get(struct store *s, int dirfd, const char *rel, const char *na
 	struct codec_spec spec;
 	struct ofile *f;
 	struct stat st;
-	uint64_t logical, stored;
+	uint64_t logical, stored, packed;
 	int n, user, r;
 
 	if (!strcmp(key, "encryption"))
@@ -76,8 +76,8 @@ static int vattr_get(struct store *s, int dirfd, const char *rel, const char *na
 	logical = ofile_size_now(s, f);
 	r = backend_fstat(s->be, ofile_fd(f), &st);
 	stored = (uint64_t)st.st_blocks * 512;
-	if (ofile_packed(f))
-		stored += ofile_pack_stored(f);
+	if ((packed = ofile_pack_stored(f)) != (uint64_t)-1)
+		stored += packed;
 	ofile_codec(f, &spec, &user);
 	if (!strcmp(key, "logical_size"))
 		n = snprintf(val, sizeof(val), "%llu", (unsigned long long)logical);
@@ -222,7 +222,7 @@ static int list_at(struct store *s, int dirfd, const char *rel, char *list, size
 		uint64_t hsize;
 		uint16_t hflags;
 
-		if (ofile_hint(s, dirfd, rel, &hsize, &hflags) == 0) {
+		if (ofile_hint(s, dirfd, rel, &hsize, &hflags, NULL) == 0) {
 			if (!(hflags & (FH_FLAG_XATTRS | FH_FLAG_CODEC_SET)))
 				return 0;
 			user = (hflags & FH_FLAG_CODEC_SET) != 0;

@@ -78,25 +78,26 @@ static int fix_stat(struct store *s, int dirfd, const char *name, struct stat *s
 {
 	if (S_ISREG(st->st_mode)) {
 		struct ofile *f;
-		uint64_t size;
+		uint64_t size, packed = 0;
 		uint16_t flags;
 
 		if (ofile_find(s, st->st_dev, st->st_ino, &f) == 0) {
+			uint64_t ps = ofile_pack_stored(f);
+
 			st->st_size = (off_t)ofile_size_now(s, f);
+			packed = ps == (uint64_t)-1 ? 0 : ps;
 			ofile_release(s, f);
-		} else if (ofile_hint(s, dirfd, name, &size, &flags) == 0) {
+		} else if (ofile_hint(s, dirfd, name, &size, &flags, &packed) == 0) {
 			st->st_size = (off_t)size;
 			if (noxattr && !(flags & (FH_FLAG_XATTRS | FH_FLAG_CODEC_SET)))
 				*noxattr = 1;
 		} else {
 			st->st_size = (off_t)ofile_stat_size(s, dirfd, name, st);
 		}
-		/* A packed file (pack.h): its share of the directory's pack. */
-		if (st->st_blocks == 0 && s->names) {
-			uint8_t algo;
-
-			st->st_blocks = (blkcnt_t)(ofile_packed_stored(s, dirfd, name, &algo) / 512);
-		}
+		/* A packed file (pack.h): its share of the directory's pack,
+		 * from the hint just read (an open one: from its entry). */
+		if (st->st_blocks == 0 && packed)
+			st->st_blocks = (blkcnt_t)(packed / 512);
 	} else if (S_ISLNK(st->st_mode) && s->names) {
 		char stored[NAME_LINK_ENC_CAP], target[NAME_LINK_MAX + 1];
 		ssize_t n = backend_readlinkat(s->be, dirfd, name, stored, sizeof(stored));

@@ -461,7 +461,7 @@ uint64_t ofile_stat_size(struct store *s, int dirfd, const char *rel, const stru
 	pthread_mutex_unlock(&s->files->mu);
 	if (f)
 		return result;
-	if (ofile_hint(s, dirfd, rel, &result, &(uint16_t){ 0 }) == 0)
+	if (ofile_hint(s, dirfd, rel, &result, &(uint16_t){ 0 }, NULL) == 0)
 		return result;
 	fd = backend_open_noatime(s->be, dirfd, rel);
 	if (fd < 0)

@@ -127,7 +127,7 @@ int ofile_hint_fixed(struct ofile *f)
 
 /* The hint of rel in dirfd; *algo is -1 for the shorter form. */
 int ofile_hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
-		    uint16_t *flags, int *algo)
+		    uint16_t *flags, int *algo, uint64_t *packed)
 {
 	uint8_t v[PACK_HINT_LEN];
 	/* Through the directory descriptor: no whole backing path. */
@@ -139,13 +139,20 @@ int ofile_hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
 	*size = util_get_le64(v);
 	*flags = (uint16_t)(v[8] | v[9] << 8);
 	*algo = n >= HINT_LEN ? v[10] : -1;
+	if (packed) {
+		struct pack_ref r;
+
+		*packed = n == PACK_HINT_LEN && pack_ref_decode(v, (size_t)n, &r) == 0
+				  ? pack_ref_stored(&r)
+				  : 0;
+	}
 	return 0;
 }
 
 int ofile_hint(struct store *s, int dirfd, const char *name, uint64_t *size,
-	       uint16_t *flags)
+	       uint16_t *flags, uint64_t *packed)
 {
 	int algo;
 
-	return ofile_hint_get(s, dirfd, name, size, flags, &algo);
+	return ofile_hint_get(s, dirfd, name, size, flags, &algo, packed);
 }

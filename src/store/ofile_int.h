@@ -246,7 +246,7 @@ int ofile_hint_check(struct ofile *f);
 uint64_t ofile_hint_gen(struct ofile *f);
 /* The hint of name in dirfd; *algo is -1 for the shorter form. */
 int ofile_hint_get(struct store *s, int dirfd, const char *name, uint64_t *size,
-		   uint16_t *flags, int *algo);
+		   uint16_t *flags, int *algo, uint64_t *packed);
 
 /* v2 files (v2open.c, v2io.c, v2commit.c).  The functions that take no lock
  * expect the content lock held exclusive. */

@@ -32,11 +32,12 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 		ofile_release(s, f);
 	} else {
 		uint16_t flags;
+		uint64_t packed = 0;
 		int algo = -1;
 
 		/* The hint knows size and algorithm; only its shorter form
 		 * (or none) sends us to the header. */
-		int hinted = ofile_hint_get(s, dirfd, rel, &rm->size, &flags, &algo) == 0;
+		int hinted = ofile_hint_get(s, dirfd, rel, &rm->size, &flags, &algo, &packed) == 0;
 
 		rm->no_xattrs = hinted && !(flags & FH_FLAG_XATTRS);
 		if (!hinted || algo < 0) {
@@ -55,9 +56,8 @@ int ofile_removal_begin(struct store *s, int dirfd, const char *rel,
 			rm->size = ofile_stat_size(s, dirfd, rel, &st);
 		}
 		rm->algo = (uint8_t)algo;
-		rm->stored = (uint64_t)st.st_blocks * 512;
-		if (!st.st_size)
-			rm->stored += ofile_packed_stored(s, dirfd, rel, &rm->algo);
+		/* A packed file stores its record (its hint's algorithm). */
+		rm->stored = (uint64_t)st.st_blocks * 512 + packed;
 	}
 	return 0;
 }

@@ -292,7 +292,7 @@ int xattrs_hint_none(struct store *s, int dirfd, const char *rel)
 	uint64_t size;
 	uint16_t flags;
 
-	return ofile_hint(s, dirfd, rel, &size, &flags) == 0 && !(flags & FH_FLAG_XATTRS);
+	return ofile_hint(s, dirfd, rel, &size, &flags, NULL) == 0 && !(flags & FH_FLAG_XATTRS);
 }
 
 /* The object at rel: its id, its blob, and for a regular file the open

@@ -30,7 +30,7 @@ static uint64_t backing_size(struct store *s, const char *name)
 	uint64_t size = 0;
 	uint16_t flags;
 
-	if (ofile_hint(s, s->rootfd, name, &size, &flags) < 0)
+	if (ofile_hint(s, s->rootfd, name, &size, &flags, NULL) < 0)
 		return (uint64_t)-1;
 	return size;
 }
